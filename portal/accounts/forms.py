@@ -1,0 +1,89 @@
+"""Forms for signing up, signing in, the profile and passwords."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import Email, InputRequired, Length, Optional
+
+from portal.accounts.models import ContactMethod
+
+EMAIL_REQUIRED = InputRequired(message="Enter your email address.")
+EMAIL_VALID = Email(message="Enter an email address in the right format, like name@example.com.")
+
+
+class SignUpForm(FlaskForm):
+    name = StringField(
+        "Your name",
+        validators=[InputRequired(message="Enter your name."), Length(max=120)],
+        description="The name you would like people in the programme to see.",
+    )
+    email = EmailField("Email address", validators=[EMAIL_REQUIRED, EMAIL_VALID, Length(max=254)])
+    password = PasswordField(
+        "Create a password",
+        validators=[InputRequired(message="Enter a password.")],
+        description="At least 10 characters. Three or four random words together work well.",
+    )
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email address", validators=[EMAIL_REQUIRED, Length(max=254)])
+    password = PasswordField("Password", validators=[InputRequired(message="Enter your password.")])
+    remember = BooleanField("Keep me signed in on this device for 30 days")
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(message="Enter your name."), Length(max=120)])
+    pronouns = StringField(
+        "Pronouns (optional)", validators=[Optional(), Length(max=40)],
+        description="For example she/her, he/him, they/them.",
+    )
+    bio = TextAreaField(
+        "About you (optional)",
+        validators=[Optional(), Length(max=600, message="Keep this to 600 characters or fewer.")],
+        description="A few sentences other members will see. Up to 600 characters.",
+    )
+    preferred_contact = SelectField(
+        "How would you like us to contact you?",
+        choices=[(m.value, m.label) for m in ContactMethod],
+    )
+    phone = StringField(
+        "Phone number (optional)", validators=[Optional(), Length(max=40)],
+        description="Only the programme team can see this.",
+    )
+    contact_notes = StringField(
+        "Anything else about contacting you (optional)",
+        validators=[Optional(), Length(max=300)],
+        description="For example the best times to call, or a language you prefer.",
+    )
+    access_needs = TextAreaField(
+        "Access needs (optional)",
+        validators=[Optional(), Length(max=4000)],
+        description=(
+            "Anything that helps you take part: large print, a quiet room, a support worker, "
+            "breaks, captions. Only you and the programme team can see this."
+        ),
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[InputRequired(message="Enter your current password.")]
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[InputRequired(message="Enter a new password.")],
+        description="At least 10 characters. Changing it signs you out on your other devices.",
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email address", validators=[EMAIL_REQUIRED, EMAIL_VALID, Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password",
+        validators=[InputRequired(message="Enter a new password.")],
+        description="At least 10 characters. Three or four random words together work well.",
+    )

@@ -1,0 +1,50 @@
+"""Forms for managing people's accounts."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SearchField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from portal.accounts.models import Role
+
+ROLE_CHOICES = [(r.value, r.label) for r in Role]
+
+
+class UserSearchForm(FlaskForm):
+    """Read-only filters sent with GET, so no CSRF token (and bookmarkable URLs)."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField("Search by name or email", validators=[Optional(), Length(max=100)])
+    role = SelectField("Role", choices=[("", "Any role"), *ROLE_CHOICES], validators=[Optional()])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class DeactivateForm(FlaskForm):
+    reason = StringField(
+        "Reason (optional)",
+        validators=[Optional(), Length(max=500)],
+        description="Kept in the audit log.",
+    )
+
+
+class ReactivateForm(FlaskForm):
+    pass
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    action = SelectField("Action", choices=[("", "Any action")], validators=[Optional()])
+    object_type = SelectField(
+        "Object",
+        choices=[("", "Any object"), ("User", "People")],
+        validators=[Optional()],
+        validate_choice=False,
+    )

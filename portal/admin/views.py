@@ -1,0 +1,135 @@
+"""Admin pages: find people, change their role, close and reopen accounts, read the audit log."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal import audit
+from portal.accounts import services
+from portal.accounts.models import Role, User
+from portal.admin import bp
+from portal.admin.forms import (
+    AuditFilterForm,
+    DeactivateForm,
+    ReactivateForm,
+    RoleForm,
+    UserSearchForm,
+)
+from portal.extensions import db
+from portal.forms import attach_error
+from portal.permissions import permission_required, require
+from portal.web import redirect_to, render
+
+
+def _page_number() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+@bp.route("/users")
+@permission_required("users.manage")
+def users() -> Response:
+    form = UserSearchForm(request.args)
+    form.validate()
+    role = Role(form.role.data) if form.role.data in Role._value2member_map_ else None
+    page = db.paginate(
+        services.search_users(text=form.q.data or "", role=role),
+        page=_page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render("admin/users.html", block="results", form=form, page=page, title="People")
+
+
+def _user_or_404(user_id: int) -> User:
+    return db.get_or_404(User, user_id)
+
+
+def _user_page(user: User, status: int = 200, **forms: object) -> Response:
+    entries = db.session.scalars(
+        audit.entries_query(object_type="User").where(audit.AuditEntry.object_id == str(user.id)).limit(10)
+    ).all()
+    return render(
+        "admin/user.html",
+        status=status,
+        person=user,
+        role_form=forms.get("role_form") or RoleForm(role=user.role.value),
+        deactivate_form=forms.get("deactivate_form") or DeactivateForm(),
+        reactivate_form=ReactivateForm(),
+        entries=entries,
+        title=user.name,
+    )
+
+
+@bp.route("/users/<int:user_id>")
+@permission_required("users.manage")
+def user(user_id: int) -> Response:
+    return _user_page(_user_or_404(user_id))
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+@permission_required("users.manage")
+def change_role(user_id: int) -> Response:
+    person = _user_or_404(user_id)
+    require("users.change_role", person)
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            services.change_role(person, Role(form.role.data), by=current_user)
+        except services.AccountError as error:
+            attach_error(form, "role", error.message)
+        else:
+            db.session.commit()
+            flash(f"{person.name} is now {person.role.label.lower()}.", "success")
+            return redirect_to(url_for("admin.user", user_id=person.id))
+    return _user_page(person, status=422, role_form=form)
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@permission_required("users.manage")
+def deactivate(user_id: int) -> Response:
+    person = _user_or_404(user_id)
+    require("users.deactivate", person)
+    form = DeactivateForm()
+    if form.validate_on_submit():
+        try:
+            services.deactivate(person, by=current_user, reason=form.reason.data or "")
+        except services.AccountError as error:
+            attach_error(form, "reason", error.message)
+        else:
+            db.session.commit()
+            flash(f"{person.name}'s account is closed. Nothing they made has been removed.", "success")
+            return redirect_to(url_for("admin.user", user_id=person.id))
+    return _user_page(person, status=422, deactivate_form=form)
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@permission_required("users.manage")
+def reactivate(user_id: int) -> Response:
+    person = _user_or_404(user_id)
+    require("users.deactivate", person)
+    if not ReactivateForm().validate_on_submit():
+        abort(400)
+    services.reactivate(person, by=current_user)
+    db.session.commit()
+    flash(f"{person.name}'s account is open again.", "success")
+    return redirect_to(url_for("admin.user", user_id=person.id))
+
+
+@bp.route("/audit")
+@permission_required("audit.read")
+def audit_log() -> Response:
+    form = AuditFilterForm(request.args)
+    form.action.choices = [("", "Any action"), *[(a, a) for a in audit.known_actions()]]
+    form.validate()
+    actor_id = request.args.get("actor", type=int)
+    page = db.paginate(
+        audit.entries_query(
+            action=form.action.data or "", object_type=form.object_type.data or "", actor_id=actor_id
+        ),
+        page=_page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render("admin/audit.html", block="results", form=form, page=page, title="Audit log")

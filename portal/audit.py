@@ -1,0 +1,92 @@
+"""Append-only audit records: who did what to which object, with before and after values.
+
+Rows are only ever inserted. The ORM refuses to flush a change to or deletion of an entry,
+and the migration adds database triggers that refuse UPDATE and DELETE as well.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from portal.accounts.models import User
+from portal.db import UTCDateTime, utcnow
+from portal.extensions import db
+
+
+class AuditEntry(db.Model):
+    __tablename__ = "audit_entries"
+    __table_args__ = (sa.Index("ix_audit_entries_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    action: Mapped[str] = mapped_column(sa.String(80), index=True)
+    object_type: Mapped[str] = mapped_column(sa.String(60))
+    object_id: Mapped[str] = mapped_column(sa.String(60))
+    before: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    actor: Mapped[User | None] = relationship(lazy="raise_on_sql")
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    pass
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditLogIsAppendOnly("Audit entries cannot be changed or deleted.")
+
+
+def record(
+    action: str,
+    obj: Any,
+    *,
+    actor: User | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    note: str = "",
+) -> AuditEntry:
+    """Add an audit entry to the current transaction; it commits (or not) with the change."""
+    entry = AuditEntry(
+        action=action,
+        object_type=type(obj).__name__,
+        object_id=str(obj.id),
+        actor_id=actor.id if actor is not None else None,
+        before=before,
+        after=after,
+        note=note,
+    )
+    db.session.add(entry)
+    return entry
+
+
+def entries_query(
+    *, action: str = "", object_type: str = "", actor_id: int | None = None
+) -> sa.Select[tuple[AuditEntry]]:
+    """Newest first, with actors loaded in the same query."""
+    query = (
+        sa.select(AuditEntry)
+        .options(sa.orm.joinedload(AuditEntry.actor))
+        .order_by(AuditEntry.id.desc())
+    )
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if object_type:
+        query = query.where(AuditEntry.object_type == object_type)
+    if actor_id is not None:
+        query = query.where(AuditEntry.actor_id == actor_id)
+    return query
+
+
+def known_actions() -> list[str]:
+    return list(db.session.scalars(sa.select(AuditEntry.action).distinct().order_by("action")))

@@ -1,0 +1,105 @@
+"""Settings: defaults here, then ``instance/config.py``, then ``PORTAL_*`` environment variables.
+
+Every setting below can be set as an environment variable by prefixing ``PORTAL_``
+(``PORTAL_DATABASE_URL``, ``PORTAL_SMTP_HOST`` ...). The README's configuration table lists them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The key shipped for development; outside development the app refuses to start with it.
+DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "production",  # development | testing | production
+    "SECRET_KEY": "",
+    "DATABASE_URL": "",  # empty: SQLite file portal.sqlite3 in the instance folder
+    "REDIS_URL": "",  # empty: rate limits kept in process memory
+    "BASE_URL": "http://127.0.0.1:5000",  # used for links in emails sent by the outbox worker
+    "MAIL_FROM": "Co-Production Portal <portal@localhost>",
+    "SMTP_HOST": "",  # empty: the outbox worker writes emails to the log instead of sending
+    "SMTP_PORT": 587,
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": True,
+    "LOGIN_RATE_LIMIT": "5 per minute",
+    "PASSWORD_RESET_MINUTES": 60,
+    "SESSION_COOKIE_SECURE": True,
+    "PROXY_COUNT": 0,  # number of reverse proxies in front (for X-Forwarded-* headers)
+    "PAGE_SIZE": 25,
+    "HTMX_CDN_URL": "https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js",
+    "HTMX_SRI": "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
+}
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def from_environment(environ: os._Environ[str] | dict[str, str] = os.environ) -> dict[str, Any]:
+    """Settings given as ``PORTAL_<NAME>`` environment variables, typed like their defaults."""
+    found: dict[str, Any] = {}
+    for name, default in DEFAULTS.items():
+        raw = environ.get(f"PORTAL_{name}")
+        if raw is not None:
+            found[name] = _coerce(raw, default)
+    return found
+
+
+def instance_path() -> str:
+    return os.environ.get("PORTAL_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+
+
+def sqlalchemy_url(database_url: str, instance_dir: str) -> str:
+    """Turn ``PORTAL_DATABASE_URL`` into a SQLAlchemy URL (psycopg 3 for PostgreSQL)."""
+    if not database_url:
+        return "sqlite:///" + os.path.join(instance_dir, "portal.sqlite3")
+    for prefix in ("postgres://", "postgresql://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    return database_url
+
+
+def finalise(config: dict[str, Any], instance_dir: str) -> None:
+    """Derive Flask and extension settings from the portal's own, and refuse unsafe ones."""
+    env = config["ENV"]
+    if env not in {"development", "testing", "production"}:
+        raise RuntimeError(f"PORTAL_ENV must be development, testing or production, not {env!r}.")
+    if not config.get("SECRET_KEY"):
+        if env == "production":
+            raise RuntimeError(
+                "PORTAL_SECRET_KEY is not set. Set a long random value (see README) "
+                "or PORTAL_ENV=development for local use."
+            )
+        config["SECRET_KEY"] = DEVELOPMENT_SECRET_KEY
+    if env == "production" and (
+        config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY or len(config["SECRET_KEY"]) < 24
+    ):
+        raise RuntimeError("PORTAL_SECRET_KEY must be a random string of at least 24 characters.")
+    if env != "production" and "PORTAL_SESSION_COOKIE_SECURE" not in os.environ:
+        # Plain http://127.0.0.1 in development and the test client would drop Secure cookies.
+        config["SESSION_COOKIE_SECURE"] = False
+    config.setdefault(
+        "SQLALCHEMY_DATABASE_URI", sqlalchemy_url(config["DATABASE_URL"], instance_dir)
+    )
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    config["REMEMBER_COOKIE_DURATION"] = 60 * 60 * 24 * 30
+    config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    config["RATELIMIT_HEADERS_ENABLED"] = True
+    config["WTF_CSRF_TIME_LIMIT"] = 60 * 60 * 8  # a long form filled in slowly still submits
+    config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", 25 * 1024 * 1024)
+    config["DEBUG"] = env == "development"
+    config["TESTING"] = env == "testing"

@@ -1,0 +1,25 @@
+"""Helpers shared by every domain's forms."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask_wtf import FlaskForm
+
+
+def attach_error(form: FlaskForm, field: str, message: str) -> None:
+    """Show a service's error next to the field it is about (or the form's first field)."""
+    target = form._fields.get(field) or next(iter(form._fields.values()))
+    target.errors = [*target.errors, message]
+
+
+def safe_next(url: str | None, default: str) -> str:
+    """A same-site path to go to after signing in; anything else falls back to ``default``."""
+    if not url:
+        return default
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
+        return default
+    if "\\" in url:
+        return default
+    return url

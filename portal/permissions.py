@@ -1,0 +1,126 @@
+"""Every "may this user do this (to this object)" rule, in one place.
+
+Views declare the rule they need with ``@permission_required("...")`` (or ``@public``) and ask
+``require(...)`` for object-level checks; templates ask ``can(...)``. The route x role test
+reads each view's declared rule, so a route without one fails the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import abort
+from flask_login import current_user
+
+from portal.accounts.models import Role
+from portal.extensions import db, login_manager
+
+PUBLIC = "public"
+
+# Each role includes the powers of the ones before it: finance is staff with the finance
+# permission, and admins can do everything.
+_RANK = {Role.MEMBER: 0, Role.STAFF: 1, Role.FINANCE: 2, Role.ADMIN: 3}
+
+
+def signed_in(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def at_least(user: Any, role: Role) -> bool:
+    return signed_in(user) and _RANK[user.role] >= _RANK[role]
+
+
+def is_staff(user: Any) -> bool:
+    return at_least(user, Role.STAFF)
+
+
+def is_finance(user: Any) -> bool:
+    return at_least(user, Role.FINANCE)
+
+
+def is_admin(user: Any) -> bool:
+    return at_least(user, Role.ADMIN)
+
+
+def team_role(user: Any, project: Any) -> str | None:
+    """The user's role on a project's team ("lead" or "member"), or None."""
+    if not signed_in(user) or project is None:
+        return None
+    from portal.grants.models import TeamMembership  # grants builds on accounts, not the reverse
+
+    return db.session.scalar(
+        sa.select(TeamMembership.role).where(
+            TeamMembership.project_id == project.id, TeamMembership.user_id == user.id
+        )
+    )
+
+
+def _own_or_staff(user: Any, person: Any) -> bool:
+    return signed_in(user) and person is not None and (user.id == person.id or is_staff(user))
+
+
+RULES: dict[str, Callable[[Any, Any], bool]] = {
+    # accounts
+    "account.manage_own": lambda user, obj: signed_in(user),
+    "profile.view_private": _own_or_staff,  # access needs, contact details
+    # staff areas
+    "staff.dashboard": lambda user, obj: is_staff(user),
+    "finance.dashboard": lambda user, obj: is_finance(user),
+    # administration
+    "users.manage": lambda user, obj: is_admin(user),
+    "users.change_role": lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id,
+    "users.deactivate": lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id,
+    "audit.read": lambda user, obj: is_admin(user),
+    # pilot project teams (used by the grants issue)
+    "project.work_on": lambda user, project: team_role(user, project) is not None,
+    "project.lead": lambda user, project: team_role(user, project) == "lead",
+}
+
+
+def can(user: Any, action: str, obj: Any = None) -> bool:
+    if action == PUBLIC:
+        return True
+    try:
+        rule = RULES[action]
+    except KeyError:
+        raise LookupError(f"No permission rule named {action!r}") from None
+    return bool(rule(user, obj))
+
+
+def require(action: str, obj: Any = None, user: Any = None) -> None:
+    """Stop the request unless allowed: sign-in for visitors, 403 for signed-in users."""
+    user = current_user if user is None else user
+    if not signed_in(user):
+        abort(login_manager.unauthorized())
+    if not can(user, action, obj):
+        abort(403)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def permission_required(action: str) -> Callable[[F], F]:
+    """Declare and enforce the rule a view needs (without an object)."""
+    if action not in RULES:
+        raise LookupError(f"No permission rule named {action!r}")
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            require(action)
+            return view(*args, **kwargs)
+
+        wrapped.permission = action  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def public(view: F) -> F:
+    """Declare a view open to everyone, visitors included."""
+    view.permission = PUBLIC  # type: ignore[attr-defined]
+    return view
+

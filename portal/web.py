@@ -1,0 +1,88 @@
+"""Rendering helpers shared by every blueprint, and the error pages.
+
+``render`` returns a whole page, or one block of it to a (non-boosted) HTMX request, and
+always says ``Vary: HX-Request`` so caches keep the two apart. ``redirect_to`` answers HTMX
+with ``HX-Redirect`` instead of a 302 that htmx would swap into a fragment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, make_response, redirect, render_template, request
+from flask_wtf.csrf import CSRFError
+from jinja2_fragments.flask import render_block
+from werkzeug.exceptions import HTTPException
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def is_boosted() -> bool:
+    return request.headers.get("HX-Boosted") == "true"
+
+
+def render(template: str, *, block: str | None = None, status: int = 200, **context: Any) -> Response:
+    if block and is_htmx() and not is_boosted():
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_to(url: str, status: int = 303) -> Response:
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, status)
+
+
+ERROR_PAGES = {
+    400: ("errors/400.html", "This request could not be understood"),
+    403: ("errors/403.html", "You do not have permission to see this page"),
+    404: ("errors/404.html", "Page not found"),
+    405: ("errors/400.html", "This request could not be understood"),
+    413: ("errors/413.html", "That file is too large"),
+    429: ("errors/429.html", "Too many attempts"),
+    500: ("errors/500.html", "Sorry, something went wrong"),
+}
+
+
+def _error_page(template: str, status: int, **context: Any) -> Response:
+    if is_htmx():
+        # Show the error in place of the page's main content, not inside a small fragment.
+        response = render(template, block="main", status=status, **context)
+        response.headers["HX-Retarget"] = "#main"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return render(template, status=status, **context)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def expired_form(error: CSRFError) -> Response:
+        return _error_page("errors/expired_form.html", 400, title="This form has expired")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        if error.code not in ERROR_PAGES:
+            return error.get_response()
+        template, title = ERROR_PAGES[error.code]
+        response = _error_page(template, error.code, title=title, error=error)
+        if error.code == 429 and error.get_headers():
+            for name, value in error.get_headers():
+                if name.lower().startswith(("retry-after", "x-ratelimit")):
+                    response.headers[name] = value
+        return response
+
+    @app.errorhandler(500)
+    def server_error(error: Exception) -> Response:
+        from portal.extensions import db
+
+        db.session.rollback()  # nothing half-done is committed by a later request
+        template, title = ERROR_PAGES[500]
+        return _error_page(template, 500, title=title)
