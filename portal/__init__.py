@@ -16,7 +16,7 @@ from portal.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    instance_dir = settings.instance_path()
+    instance_dir = (test_config or {}).get("INSTANCE_PATH") or settings.instance_path()
     app = Flask(
         __name__,
         instance_path=instance_dir,

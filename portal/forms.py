@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
+from wtforms import SelectChoice
 
 
 def attach_error(form: FlaskForm, field: str, message: str) -> None:
@@ -23,3 +24,8 @@ def safe_next(url: str | None, default: str) -> str:
     if "\\" in url:
         return default
     return url
+
+
+def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    """Options for a SelectField from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]

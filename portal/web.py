@@ -53,13 +53,13 @@ ERROR_PAGES = {
 
 
 def _error_page(template: str, status: int, **context: Any) -> Response:
+    response = render(template, status=status, **context)
     if is_htmx():
         # Show the error in place of the page's main content, not inside a small fragment.
-        response = render(template, block="main", status=status, **context)
         response.headers["HX-Retarget"] = "#main"
-        response.headers["HX-Reswap"] = "innerHTML"
-        return response
-    return render(template, status=status, **context)
+        response.headers["HX-Reselect"] = "#main"
+        response.headers["HX-Reswap"] = "outerHTML"
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:

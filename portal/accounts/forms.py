@@ -4,12 +4,35 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import Email, InputRequired, Length, Optional
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.accounts.models import ContactMethod
+from portal.forms import choices
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
 
 EMAIL_REQUIRED = InputRequired(message="Enter your email address.")
-EMAIL_VALID = Email(message="Enter an email address in the right format, like name@example.com.")
+class ValidEmail:
+    """Email syntax check; outside production it accepts the reserved .test domain (demo data)."""
+
+    message = "Enter an email address in the right format, like name@example.com."
+
+    def __call__(self, form: object, field: object) -> None:
+        try:
+            validate_email(
+                field.data or "",  # type: ignore[attr-defined]
+                check_deliverability=False,
+                test_environment=current_app.config["ENV"] != "production",
+            )
+        except EmailNotValidError:
+            raise ValidationError(self.message) from None
+
+
+EMAIL_VALID = ValidEmail()
 
 
 class SignUpForm(FlaskForm):
@@ -18,7 +41,7 @@ class SignUpForm(FlaskForm):
         validators=[InputRequired(message="Enter your name."), Length(max=120)],
         description="The name you would like people in the programme to see.",
     )
-    email = EmailField("Email address", validators=[EMAIL_REQUIRED, EMAIL_VALID, Length(max=254)])
+    email = EmailField("Email address", filters=[strip], validators=[EMAIL_REQUIRED, EMAIL_VALID, Length(max=254)])
     password = PasswordField(
         "Create a password",
         validators=[InputRequired(message="Enter a password.")],
@@ -27,7 +50,7 @@ class SignUpForm(FlaskForm):
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email address", validators=[EMAIL_REQUIRED, Length(max=254)])
+    email = EmailField("Email address", filters=[strip], validators=[EMAIL_REQUIRED, Length(max=254)])
     password = PasswordField("Password", validators=[InputRequired(message="Enter your password.")])
     remember = BooleanField("Keep me signed in on this device for 30 days")
 
@@ -45,7 +68,7 @@ class ProfileForm(FlaskForm):
     )
     preferred_contact = SelectField(
         "How would you like us to contact you?",
-        choices=[(m.value, m.label) for m in ContactMethod],
+        choices=choices([(m.value, m.label) for m in ContactMethod]),
     )
     phone = StringField(
         "Phone number (optional)", validators=[Optional(), Length(max=40)],
@@ -78,7 +101,7 @@ class ChangePasswordForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email address", validators=[EMAIL_REQUIRED, EMAIL_VALID, Length(max=254)])
+    email = EmailField("Email address", filters=[strip], validators=[EMAIL_REQUIRED, EMAIL_VALID, Length(max=254)])
 
 
 class ResetPasswordForm(FlaskForm):

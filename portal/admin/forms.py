@@ -7,8 +7,9 @@ from wtforms import SearchField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from portal.accounts.models import Role
+from portal.forms import choices
 
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
+ROLE_PAIRS = [(r.value, r.label) for r in Role]
 
 
 class UserSearchForm(FlaskForm):
@@ -18,11 +19,11 @@ class UserSearchForm(FlaskForm):
         csrf = False
 
     q = SearchField("Search by name or email", validators=[Optional(), Length(max=100)])
-    role = SelectField("Role", choices=[("", "Any role"), *ROLE_CHOICES], validators=[Optional()])
+    role = SelectField("Role", choices=choices([("", "Any role"), *ROLE_PAIRS]), validators=[Optional()])
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    role = SelectField("Role", choices=choices(ROLE_PAIRS))
 
 
 class DeactivateForm(FlaskForm):
@@ -41,10 +42,10 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    action = SelectField("Action", choices=[("", "Any action")], validators=[Optional()])
+    action = SelectField("Action", choices=choices([("", "Any action")]), validators=[Optional()])
     object_type = SelectField(
         "Object",
-        choices=[("", "Any object"), ("User", "People")],
+        choices=choices([("", "Any object"), ("User", "People")]),
         validators=[Optional()],
         validate_choice=False,
     )

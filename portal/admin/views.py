@@ -18,7 +18,7 @@ from portal.admin.forms import (
     UserSearchForm,
 )
 from portal.extensions import db
-from portal.forms import attach_error
+from portal.forms import attach_error, choices
 from portal.permissions import permission_required, require
 from portal.web import redirect_to, render
 
@@ -121,7 +121,7 @@ def reactivate(user_id: int) -> Response:
 @permission_required("audit.read")
 def audit_log() -> Response:
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", "Any action"), *[(a, a) for a in audit.known_actions()]]
+    form.action.choices = choices([("", "Any action"), *[(a, a) for a in audit.known_actions()]])
     form.validate()
     actor_id = request.args.get("actor", type=int)
     page = db.paginate(

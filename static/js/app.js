@@ -31,6 +31,7 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.target;
     if (!target || focusErrorSummary(target)) { return; }
-    if (target.id === "main") { target.focus(); }
+    var main = document.getElementById("main");
+    if (main && (target === main || !document.body.contains(target))) { main.focus(); }
   });
 })();

@@ -1,0 +1,114 @@
+"""Every route as every role: allowed or refused exactly as the permissions module says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from portal import permissions
+from portal.accounts import services
+from portal.extensions import db
+
+ROLES = ("anonymous", "member", "staff", "finance", "admin")
+EVERYONE = set(ROLES)
+SIGNED_IN = {"member", "staff", "finance", "admin"}
+ADMIN = {"admin"}
+
+# endpoint -> (method, roles allowed). A new route fails ``test_every_route_is_in_the_matrix``
+# until it is added here.
+EXPECTED: dict[str, tuple[str, set[str]]] = {
+    "main.home": ("GET", EVERYONE),
+    "main.healthz": ("GET", EVERYONE),
+    "main.dashboard": ("GET", SIGNED_IN),
+    "accounts.sign_up": ("GET", EVERYONE),
+    "accounts.sign_in": ("GET", EVERYONE),
+    "accounts.sign_out": ("POST", EVERYONE),
+    "accounts.forgot_password": ("GET", EVERYONE),
+    "accounts.reset_password": ("GET", EVERYONE),
+    "accounts.profile": ("GET", SIGNED_IN),
+    "accounts.change_password": ("GET", SIGNED_IN),
+    "admin.users": ("GET", ADMIN),
+    "admin.user": ("GET", ADMIN),
+    "admin.change_role": ("POST", ADMIN),
+    "admin.deactivate": ("POST", ADMIN),
+    "admin.reactivate": ("POST", ADMIN),
+    "admin.audit_log": ("GET", ADMIN),
+}
+
+
+def _url_for_rule(app: Flask, endpoint: str, users: dict[str, Any]) -> str:
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    values: dict[str, Any] = {}
+    if "user_id" in rule.arguments:
+        values["user_id"] = users["member"].id
+    if "token" in rule.arguments:
+        values["token"] = services.start_password_reset(
+            users["member"].email, base_url="http://portal.test", valid_minutes=60
+        )
+        db.session.commit()
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(endpoint, **values)
+
+
+def test_every_route_is_in_the_matrix(app: Flask) -> None:
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    assert endpoints == set(EXPECTED)
+
+
+def test_every_view_declares_its_permission(app: Flask) -> None:
+    for endpoint, view in app.view_functions.items():
+        if endpoint == "static":
+            continue
+        declared = getattr(view, "permission", None)
+        assert declared is not None, f"{endpoint} has no @public or @permission_required"
+        assert declared == permissions.PUBLIC or declared in permissions.RULES
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(EXPECTED))
+def test_route_allows_or_refuses_role(app: Flask, users: dict[str, Any], as_role: Any,
+                                      endpoint: str, role: str) -> None:
+    method, allowed = EXPECTED[endpoint]
+    client = as_role(role)
+    url = _url_for_rule(app, endpoint, users)
+    response = client.open(url, method=method, data={})
+    location = response.headers.get("Location", "")
+    refused_as_visitor = response.status_code in (302, 303) and "/account/sign-in" in location
+    if role in allowed:
+        assert response.status_code != 403 and not refused_as_visitor, (endpoint, role, response.status_code)
+        assert response.status_code < 500
+    elif role == "anonymous":
+        assert refused_as_visitor, (endpoint, response.status_code, location)
+    else:
+        assert response.status_code == 403, (endpoint, role, response.status_code)
+
+    # The table above and the permissions module agree.
+    declared = app.view_functions[endpoint].permission
+    if declared != permissions.PUBLIC:
+        user = users.get(role)
+        assert permissions.can(user, declared) == (role in allowed)
+
+
+def test_admin_cannot_change_own_role_or_close_own_account(as_role: Any, users: dict[str, Any]) -> None:
+    admin = as_role("admin")
+    own = users["admin"].id
+    assert admin.post(f"/admin/users/{own}/role", data={"role": "member"}).status_code == 403
+    assert admin.post(f"/admin/users/{own}/deactivate", data={}).status_code == 403
+
+
+def test_project_team_rules(app: Flask, users: dict[str, Any]) -> None:
+    from tests import factories
+
+    lead, member, outsider = factories.user(), factories.user(), users["member"]
+    project = factories.project(lead=lead, members=(member,))
+    other = factories.project(title="Another team's project", lead=outsider)
+    assert permissions.can(lead, "project.lead", project)
+    assert permissions.can(member, "project.work_on", project)
+    assert not permissions.can(member, "project.lead", project)
+    assert not permissions.can(outsider, "project.work_on", project)
+    assert not permissions.can(lead, "project.work_on", other)  # no reaching into another team
+    assert not permissions.can(users["staff"], "project.work_on", project)
