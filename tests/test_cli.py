@@ -1,0 +1,52 @@
+"""Command-line tasks: create-user and seed-demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from portal.accounts.models import Role, User
+from portal.demo import DEMO_PASSWORD
+from portal.extensions import db
+from portal.grants.models import TeamMembership, TeamRole
+from tests.conftest import sign_in
+
+
+def test_create_user(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-user", "--email", "New@Example.test", "--name", "New Staff",
+                                 "--role", "staff", "--password", "a long staff passphrase"])
+    assert result.exit_code == 0, result.output
+    person = db.session.scalar(sa.select(User).where(User.email == "new@example.test"))
+    assert person.role == Role.STAFF and person.name == "New Staff"
+    again = runner.invoke(args=["create-user", "--email", "new@example.test", "--name", "X",
+                                "--password", "a long staff passphrase"])
+    assert again.exit_code != 0 and "already exists" in again.output
+    weak = runner.invoke(args=["create-user", "--email", "w@example.test", "--name", "W", "--password", "short"])
+    assert weak.exit_code != 0 and "at least 10 characters" in weak.output
+
+
+def test_seed_demo_is_idempotent_and_the_accounts_work(app: Flask, client: Any) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    first = db.session.scalar(sa.select(sa.func.count()).select_from(User))
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0 and "0 new records" in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == first == 6
+    roles = dict(db.session.execute(sa.select(User.email, User.role)).all())
+    assert roles["admin@demo.test"] == Role.ADMIN and roles["finance@demo.test"] == Role.FINANCE
+    assert roles["staff@demo.test"] == Role.STAFF and roles["member@demo.test"] == Role.MEMBER
+    lead = db.session.scalar(sa.select(User).where(User.email == "lead@demo.test"))
+    assert db.session.scalar(sa.select(TeamMembership.role).where(TeamMembership.user_id == lead.id)) == TeamRole.LEAD
+    for email in roles:
+        assert sign_in(client, email, DEMO_PASSWORD).status_code == 303
+        client.post("/account/sign-out")
+
+
+def test_seed_demo_is_refused_in_production(app: Flask) -> None:
+    app.config["ENV"] = "production"
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code != 0 and "refused" in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0

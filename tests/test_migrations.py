@@ -1,0 +1,61 @@
+"""The Alembic migrations build, on an empty database, exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+
+from portal.extensions import db
+from tests.conftest import TEST_DATABASE_URL, make_app
+
+SCHEMA = "migration_check"
+
+
+def _empty_database_uri(tmp_path: Path) -> str:
+    if not TEST_DATABASE_URL:
+        return "sqlite:///" + str(tmp_path / "empty.sqlite3")
+    from portal.config import sqlalchemy_url
+
+    base = sqlalchemy_url(TEST_DATABASE_URL, str(tmp_path))
+    engine = sa.create_engine(base)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        connection.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
+    engine.dispose()
+    return f"{base}?options=-csearch_path%3D{SCHEMA}"
+
+
+def _differences() -> list[Any]:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, db.metadata)
+
+
+def test_upgrade_on_an_empty_database_matches_the_models(tmp_path: Path) -> None:
+    app = make_app(_empty_database_uri(tmp_path), tmp_path / "instance")
+    with app.app_context():
+        upgrade()
+        assert _differences() == []
+        tables = set(sa.inspect(db.engine).get_table_names())
+        assert set(db.metadata.tables) <= tables and "alembic_version" in tables
+        downgrade(revision="base")
+        assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        upgrade()
+        assert _differences() == []
+        db.engine.dispose()
+    if TEST_DATABASE_URL:
+        engine = sa.create_engine(_empty_database_uri(tmp_path).split("?")[0])
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        engine.dispose()
+
+
+def test_constraints_follow_the_naming_convention() -> None:
+    for table in db.metadata.tables.values():
+        for constraint in table.constraints:
+            assert constraint.name and str(constraint.name).startswith(("pk_", "fk_", "uq_", "ck_")), constraint
