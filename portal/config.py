@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": True,
     "PROXY_COUNT": 0,  # number of reverse proxies in front (for X-Forwarded-* headers)
     "PAGE_SIZE": 25,
+    "UPLOAD_PATH": "",  # empty: the uploads folder in the instance folder
+    "RECEIPT_MAX_BYTES": 5 * 1024 * 1024,
+    "MILEAGE_RATE_PENCE": 45,  # per mile; HMRC's approved rate for cars
+    "PAYMENT_TARGET_DAYS": 30,  # from submission to payment, shown on the staff dashboard
     "HTMX_CDN_URL": "https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js",
     "HTMX_SRI": "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
 }

@@ -19,6 +19,11 @@ def money(pence: int | None) -> str:
     return f"{sign}£{pounds:,}.{remainder:02d}"
 
 
+def london_today() -> date:
+    """Today's date where the programme runs (Europe/London), whatever the server's zone."""
+    return datetime.now(LONDON).date()
+
+
 def local_datetime(value: datetime | None) -> str:
     if value is None:
         return ""

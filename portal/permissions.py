@@ -58,6 +58,60 @@ def team_role(user: Any, project: Any) -> str | None:
     )
 
 
+def _claim_rules() -> dict[str, Callable[[Any, Any], bool]]:
+    from portal.remuneration.models import ClaimState as S  # remuneration builds on permissions
+
+    def own(user: Any, claim: Any) -> bool:
+        return signed_in(user) and claim is not None and claim.claimant_id == user.id
+
+    def other_staff(user: Any, claim: Any) -> bool:
+        return is_staff(user) and claim is not None and claim.claimant_id != user.id
+
+    def confirming_lead(user: Any, claim: Any) -> bool:
+        from portal.grants.models import Project
+        from portal.remuneration.claims import needs_confirmation
+
+        return (
+            claim is not None and claim.project_id is not None and claim.claimant_id != getattr(user, "id", None)
+            and team_role(user, db.session.get(Project, claim.project_id)) == "lead"
+            and needs_confirmation(claim)
+        )
+
+    def approvable(user: Any, claim: Any) -> bool:
+        from portal.remuneration.claims import needs_confirmation
+
+        if not other_staff(user, claim):
+            return False
+        return claim.state == S.CONFIRMED or (claim.state == S.SUBMITTED and not needs_confirmation(claim))
+
+    return {
+        "claims.own": lambda user, obj: signed_in(user),
+        "claims.queue": lambda user, obj: is_staff(user),
+        "claims.confirmations": lambda user, obj: signed_in(user),
+        "claim.view": lambda user, claim: own(user, claim) or is_staff(user) or confirming_lead(user, claim),
+        "claim.edit": lambda user, claim: own(user, claim) and claim.state in (S.DRAFT, S.QUERIED),
+        "claim.submit": lambda user, claim: own(user, claim) and claim.state in (S.DRAFT, S.QUERIED),
+        "claim.confirm": lambda user, claim: claim is not None and claim.state == S.SUBMITTED
+        and confirming_lead(user, claim),
+        "claim.approve": approvable,
+        "claim.query": lambda user, claim: claim is not None and (
+            (other_staff(user, claim) and claim.state in (S.SUBMITTED, S.CONFIRMED))
+            or (claim.state == S.SUBMITTED and confirming_lead(user, claim))
+        ),
+        "claim.reject": lambda user, claim: other_staff(user, claim)
+        and claim.state in (S.SUBMITTED, S.CONFIRMED, S.QUERIED),
+        "claim.void": lambda user, claim: claim is not None and (
+            (own(user, claim) and claim.state in (S.DRAFT, S.SUBMITTED, S.QUERIED))
+            or (other_staff(user, claim)
+                and claim.state in (S.DRAFT, S.SUBMITTED, S.CONFIRMED, S.QUERIED, S.APPROVED))
+        ),
+        "receipt.download": lambda user, claim: own(user, claim) or is_staff(user),
+        "payment_preferences.view": _own_or_staff,
+        "payments.batches": lambda user, obj: is_finance(user),
+        "rates.manage": lambda user, obj: is_admin(user),
+    }
+
+
 def _own_or_staff(user: Any, person: Any) -> bool:
     return signed_in(user) and person is not None and (user.id == person.id or is_staff(user))
 
@@ -78,6 +132,7 @@ RULES: dict[str, Callable[[Any, Any], bool]] = {
     "project.work_on": lambda user, project: team_role(user, project) is not None,
     "project.lead": lambda user, project: team_role(user, project) == "lead",
 }
+RULES.update(_claim_rules())
 
 
 def can(user: Any, action: str, obj: Any = None) -> bool:

@@ -12,16 +12,12 @@ from portal import audit, outbox
 from portal.accounts.models import PasswordResetToken, Role, User
 from portal.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from portal.db import utcnow
+from portal.errors import RuleBroken
 from portal.extensions import db
 
 
-class AccountError(ValueError):
-    """A rule was broken; ``field`` names the form field the message belongs next to."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class AccountError(RuleBroken):
+    """An account rule was broken."""
 
 
 def normalise_email(email: str) -> str:

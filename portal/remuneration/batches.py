@@ -1,0 +1,126 @@
+"""Payment batches: finance groups approved claims, exports them, and marks them paid."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from portal import audit, permissions
+from portal.csv_export import text_cell
+from portal.accounts.models import User
+from portal.errors import NotAllowed, RuleBroken
+from portal.extensions import db
+from portal.remuneration import claims as claim_rules
+from portal.remuneration.models import (
+    BatchState,
+    Claim,
+    ClaimState,
+    ExpenseLine,
+    PaymentBatch,
+    PaymentMethod,
+    PaymentPreference,
+)
+
+CSV_COLUMNS = [
+    "claim_id", "payee_name", "payee_reference", "payment_method", "activity_date", "activity_type",
+    "units", "unit", "rate", "fee", "expenses", "total", "project_or_cost_code", "submitted_at",
+    "approved_by", "approved_at", "batch_reference",
+]
+
+
+def _require_finance(user: User) -> None:
+    if not permissions.can(user, "payments.batches"):
+        raise NotAllowed("finance only")
+
+
+def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBatch:
+    _require_finance(by)
+    reference = reference.strip()
+    if not reference:
+        raise RuleBroken("reference", "Enter a reference for this payment run.")
+    if db.session.scalar(sa.select(PaymentBatch.id).where(PaymentBatch.reference == reference)):
+        raise RuleBroken("reference", "A payment batch already has this reference. Choose another.")
+    if not claim_ids:
+        raise RuleBroken("claim_ids", "Choose at least one approved claim.")
+    chosen = list(db.session.scalars(sa.select(Claim).where(Claim.id.in_(claim_ids)).order_by(Claim.id)))
+    not_ready = sorted(set(claim_ids) - {c.id for c in chosen if c.state == ClaimState.APPROVED})
+    if not_ready:
+        raise RuleBroken("claim_ids", "These claims are not approved and waiting to be paid: "
+                         + ", ".join(str(i) for i in not_ready) + ". Reload the page and choose again.")
+    batch = PaymentBatch(reference=reference, created_by_id=by.id)
+    db.session.add(batch)
+    db.session.flush()
+    for claim in chosen:
+        claim_rules.move_into_batch(claim, by=by, batch_id=batch.id, reference=reference)
+    audit.record("batch.created", batch, actor=by, after={"reference": reference, "claims": [c.id for c in chosen]})
+    return batch
+
+
+def mark_batch_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: str, by: User, today: date) -> None:
+    _require_finance(by)
+    if batch.state == BatchState.PAID:
+        raise RuleBroken("paid_on", "This batch is already marked as paid.")
+    if paid_on > today:
+        raise RuleBroken("paid_on", "The payment date must be today or in the past.")
+    if not payment_reference.strip():
+        raise RuleBroken("payment_reference", "Enter the payment reference from the finance system.")
+    batch.state = BatchState.PAID
+    batch.paid_on = paid_on
+    batch.payment_reference = payment_reference.strip()
+    batch.marked_paid_by_id = by.id
+    for claim in db.session.scalars(sa.select(Claim).where(Claim.batch_id == batch.id)):
+        claim_rules.mark_paid(claim, by=by, paid_on=paid_on, reference=batch.payment_reference)
+    audit.record("batch.paid", batch, actor=by,
+                 after={"paid_on": paid_on.isoformat(), "payment_reference": batch.payment_reference})
+
+
+def pounds(pence: int) -> str:
+    """150.00 for 15000 pence: the finance system's format (no £, no thousands separator)."""
+    sign = "-" if pence < 0 else ""
+    whole, part = divmod(abs(pence), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+def batch_rows(batch: PaymentBatch) -> Iterator[list[str]]:
+    """One row per claim; streamed in chunks so a large batch never loads at once."""
+    expenses = (
+        sa.select(ExpenseLine.claim_id, sa.func.sum(ExpenseLine.amount_pence).label("total"))
+        .group_by(ExpenseLine.claim_id)
+        .subquery()
+    )
+    query = (
+        sa.select(Claim, PaymentPreference, sa.func.coalesce(expenses.c.total, 0))
+        .outerjoin(PaymentPreference, PaymentPreference.user_id == Claim.claimant_id)
+        .outerjoin(expenses, expenses.c.claim_id == Claim.id)
+        .where(Claim.batch_id == batch.id)
+        .options(joinedload(Claim.claimant), joinedload(Claim.activity_type), joinedload(Claim.project),
+                 joinedload(Claim.approved_by))
+        .order_by(Claim.id)
+        .execution_options(yield_per=500)
+    )
+    for claim, preference, expenses_pence in db.session.execute(query).unique():
+        method = (PaymentMethod.DECLINE if claim.payment_declined
+                  else preference.method if preference else PaymentMethod.BANK_TRANSFER)
+        fee = claim.payable_fee_pence
+        yield [
+            str(claim.id),
+            text_cell(claim.claimant.name),
+            text_cell(preference.payee_reference) if preference else "",
+            method.value,
+            claim.activity_date.isoformat(),
+            text_cell(claim.activity_type.name),
+            f"{claim.units:.2f}",
+            claim.unit.value,
+            pounds(claim.rate_pence),
+            pounds(fee),
+            pounds(int(expenses_pence)),
+            pounds(fee + int(expenses_pence)),
+            text_cell(claim.project.title if claim.project else claim.cost_code),
+            claim.submitted_at.isoformat() if claim.submitted_at else "",
+            text_cell(claim.approved_by.name) if claim.approved_by else "",
+            claim.approved_at.isoformat() if claim.approved_at else "",
+            batch.reference,
+        ]

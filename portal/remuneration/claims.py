@@ -1,0 +1,320 @@
+"""Claims for paid time: making them, and every move through the workflow.
+
+Each move checks who may make it (``portal.permissions``), checks the state table
+(``models.TRANSITIONS``), records an audit entry and tells the claimant through the outbox,
+all in the caller's transaction. ``Claim.version`` makes a second, simultaneous move on the
+same claim fail at commit (``StaleDataError``) instead of applying twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+
+from portal import audit, outbox, permissions
+from portal.accounts.models import User
+from portal.errors import NotAllowed, RuleBroken
+from portal.extensions import db
+from portal.formatting import money
+from portal.grants.models import Project, TeamMembership
+from portal.remuneration import benefits, budgets
+from portal.remuneration.models import (
+    TRANSITIONS,
+    ActivityType,
+    Claim,
+    ClaimState,
+    ExpenseCategory,
+    ExpenseLine,
+    PaymentMethod,
+    PaymentPreference,
+    Unit,
+)
+from portal.remuneration.rates import rate_in_force
+
+PROGRAMME_COST_CODE = "PROGRAMME"
+MAX_UNITS = {Unit.HOUR: Decimal(24), Unit.HALF_DAY: Decimal(2), Unit.DAY: Decimal(31), Unit.FIXED_FEE: Decimal(10)}
+MAX_EXPENSE_PENCE = 5_000_00
+
+
+def pence(amount: Decimal) -> int:
+    """Round an exact amount of pence half up to a whole penny."""
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fee_for(units: Decimal, rate_pence: int) -> int:
+    return pence(units * rate_pence)
+
+
+@dataclass(frozen=True)
+class ClaimDetails:
+    activity_type_id: int
+    activity_date: date
+    units: Decimal
+    project_id: int | None = None
+    notes: str = ""
+
+
+def claimant_projects(user: User) -> list[Project]:
+    return list(db.session.scalars(
+        sa.select(Project).join(TeamMembership).where(TeamMembership.user_id == user.id).order_by(Project.title)
+    ))
+
+
+def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> None:
+    activity = db.session.get(ActivityType, details.activity_type_id)
+    if activity is None or not activity.is_active:
+        raise RuleBroken("activity_type_id", "Choose the kind of activity.")
+    if details.activity_date > today:
+        raise RuleBroken("activity_date", "The activity date must be today or in the past.")
+    if details.units <= 0:
+        raise RuleBroken("units", f"Enter how many {activity.unit.label}s, more than 0.")
+    if details.units > MAX_UNITS[activity.unit]:
+        raise RuleBroken("units", f"Enter no more than {MAX_UNITS[activity.unit]} {activity.unit.label}s for one claim.")
+    if details.units != details.units.quantize(Decimal("0.01")):
+        raise RuleBroken("units", "Enter units with no more than two decimal places, like 1.5.")
+    rate = rate_in_force(activity.id, details.activity_date)
+    if rate is None:
+        raise RuleBroken("activity_date", "There is no rate for this activity on that date. Ask the programme team.")
+    if details.project_id is not None:
+        if permissions.team_role(claimant, db.session.get(Project, details.project_id)) is None:
+            raise RuleBroken("project_id", "Choose one of your own projects, or the programme.")
+    claim.activity_type_id = activity.id
+    claim.activity_date = details.activity_date
+    claim.units = details.units
+    claim.unit = activity.unit
+    claim.rate_pence = rate.amount_pence
+    claim.full_fee_pence = claim.fee_pence = fee_for(details.units, rate.amount_pence)
+    claim.project_id = details.project_id
+    claim.cost_code = "" if details.project_id else PROGRAMME_COST_CODE
+    claim.notes = details.notes.strip()
+
+
+def create_claim(claimant: User, details: ClaimDetails, *, today: date) -> Claim:
+    claim = Claim(claimant_id=claimant.id, state=ClaimState.DRAFT, payment_declined=False)
+    _apply(claim, details, claimant, today)
+    db.session.add(claim)
+    db.session.flush()
+    return claim
+
+
+def update_claim(claim: Claim, details: ClaimDetails, *, by: User, today: date) -> None:
+    _require(by, "claim.edit", claim)
+    _apply(claim, details, by, today)
+
+
+def draft_claim_for_activity(claimant: User, *, activity_name: str, activity_date: date,
+                             units: Decimal, project: Project | None = None, notes: str = "") -> Claim | None:
+    """The one hook other areas call (panel reviews, gatherings): draft a claim for this activity.
+
+    Returns None when the activity has no rate on that date; the person can still claim by hand.
+    """
+    activity = db.session.scalar(sa.select(ActivityType).where(ActivityType.name == activity_name))
+    if activity is None or rate_in_force(activity.id, activity_date) is None:
+        return None
+    details = ClaimDetails(activity.id, activity_date, units, project.id if project else None, notes)
+    return create_claim(claimant, details, today=activity_date)
+
+
+def expenses_pence(claim: Claim) -> int:
+    return int(db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(ExpenseLine.amount_pence), 0)).where(ExpenseLine.claim_id == claim.id)
+    ) or 0)
+
+
+def add_expense(claim: Claim, *, by: User, category: ExpenseCategory, description: str,
+                amount_pence: int | None, miles: Decimal | None, mileage_rate_pence: int) -> ExpenseLine:
+    _require(by, "claim.edit", claim)
+    line = ExpenseLine(claim_id=claim.id, category=category, description=description.strip())
+    if category == ExpenseCategory.MILEAGE:
+        if miles is None or miles <= 0 or miles > 2000:
+            raise RuleBroken("miles", "Enter the number of miles, more than 0 and no more than 2,000.")
+        line.miles = miles
+        line.mileage_rate_pence = mileage_rate_pence
+        line.amount_pence = pence(miles * mileage_rate_pence)
+    else:
+        if amount_pence is None or amount_pence <= 0 or amount_pence > MAX_EXPENSE_PENCE:
+            raise RuleBroken("amount", "Enter an amount more than £0 and no more than £5,000.")
+        line.amount_pence = amount_pence
+    db.session.add(line)
+    db.session.flush()
+    return line
+
+
+def remove_expense(claim: Claim, line: ExpenseLine, *, by: User) -> str | None:
+    """Remove an expense line; returns its receipt's stored name so the caller can delete the file."""
+    _require(by, "claim.edit", claim)
+    if line.claim_id != claim.id:
+        raise NotAllowed("That expense belongs to another claim.")
+    stored = line.receipt_stored_name
+    db.session.delete(line)
+    return stored
+
+
+# --- workflow -------------------------------------------------------------------------------
+
+
+def _require(user: User, rule: str, claim: Claim) -> None:
+    if not permissions.can(user, rule, claim):
+        raise NotAllowed(f"{rule} refused for claim {claim.id}")
+
+
+def _move(claim: Claim, to: ClaimState, *, by: User, action: str, note: str = "",
+          subject: str, body: str) -> None:
+    if to not in TRANSITIONS[claim.state]:
+        raise RuleBroken("state", f"A claim that is {claim.state.label.lower()} cannot be {action}.")
+    before = {"state": claim.state.value}
+    claim.state = to
+    audit.record(f"claim.{action}", claim, actor=by, before=before, after={"state": to.value}, note=note)
+    claimant = db.session.get(User, claim.claimant_id)
+    outbox.enqueue(f"claim_{action}", claimant.email, subject,
+                   f"Hello {claimant.name},\n\n{body}\n\nClaim {claim.id}: {claim.activity_date:%d %B %Y}.\n")
+
+
+def submit_claim(claim: Claim, *, by: User, now: object, choice: str = "",
+                 reduced_fee_pence: int | None = None) -> list[benefits.LimitBreach]:
+    """Send a claim for checking.
+
+    If it would take the claimant over an earnings limit and they have not chosen what to do,
+    nothing changes and the breaches are returned so they can choose: ``as_is`` (submit anyway),
+    ``reduce`` (to ``reduced_fee_pence``) or ``decline`` (time recorded, fee paid as £0).
+    """
+    _require(by, "claim.submit", claim)
+    preference = db.session.get(PaymentPreference, claim.claimant_id)
+    declined_by_preference = preference is not None and preference.method == PaymentMethod.DECLINE
+    claim.payment_declined = declined_by_preference
+    claim.fee_pence = claim.full_fee_pence
+    if not declined_by_preference:
+        breaches = benefits.limit_breaches(claim)
+        if breaches and choice not in ("as_is", "reduce", "decline"):
+            return breaches
+        if choice == "reduce":
+            if reduced_fee_pence is None or reduced_fee_pence < 0 or reduced_fee_pence > claim.full_fee_pence:
+                raise RuleBroken("reduced_fee", f"Enter an amount from £0 to {money(claim.full_fee_pence)}.")
+            claim.fee_pence = reduced_fee_pence
+        elif choice == "decline":
+            claim.payment_declined = True
+    claim.submitted_at = now  # type: ignore[assignment]
+    claim.question = ""
+    note = ""
+    if claim.fee_pence != claim.full_fee_pence:
+        note = f"fee reduced by the claimant from {money(claim.full_fee_pence)} to {money(claim.fee_pence)}"
+    elif claim.payment_declined:
+        note = "payment declined by the claimant; time recorded"
+    _move(claim, ClaimState.SUBMITTED, by=by, action="submitted", note=note,
+          subject="We have your claim",
+          body="Thank you. Your claim has been sent for checking. We will tell you when it is approved.")
+    if needs_confirmation(claim):
+        lead = _project_lead(claim)
+        if lead is not None:
+            outbox.enqueue("claim_to_confirm", lead.email, "A claim needs your confirmation",
+                           f"Hello {lead.name},\n\nA member of your project team has claimed for time "
+                           f"on {claim.activity_date:%d %B %Y}. Please confirm that the activity happened.\n")
+    return []
+
+
+def _project_lead(claim: Claim) -> User | None:
+    if claim.project_id is None:
+        return None
+    return db.session.scalar(
+        sa.select(User).join(TeamMembership, TeamMembership.user_id == User.id).where(
+            TeamMembership.project_id == claim.project_id, TeamMembership.role == "lead"
+        ).limit(1)
+    )
+
+
+def needs_confirmation(claim: Claim) -> bool:
+    """Project claims are confirmed by the project's lead, unless the lead made the claim."""
+    if claim.project_id is None:
+        return False
+    lead = _project_lead(claim)
+    return lead is not None and lead.id != claim.claimant_id
+
+
+def confirm_claim(claim: Claim, *, by: User, now: object) -> None:
+    _require(by, "claim.confirm", claim)
+    claim.confirmed_at = now  # type: ignore[assignment]
+    claim.confirmed_by_id = by.id
+    _move(claim, ClaimState.CONFIRMED, by=by, action="confirmed",
+          subject="Your project lead confirmed your claim",
+          body="Your project lead has confirmed your activity. The programme team will approve it next.")
+
+
+class OverBudget(RuleBroken):
+    def __init__(self, project: Project, spent_pence: int, claim_pence: int) -> None:
+        award = project.award_pence or 0
+        super().__init__(
+            "confirm_over_budget",
+            f"Approving this claim takes {project.title} over its award: {money(spent_pence)} spent "
+            f"of {money(award)}, and this claim is {money(claim_pence)}. Tick the box to approve anyway.",
+        )
+        self.project = project
+
+
+def approve_claim(claim: Claim, *, by: User, now: object, over_budget_confirmed: bool = False) -> None:
+    _require(by, "claim.approve", claim)
+    note = ""
+    if claim.project_id is not None:
+        project = db.session.get(Project, claim.project_id)
+        spent = budgets.project_spend_pence(project.id)
+        this_claim = claim.payable_fee_pence + expenses_pence(claim)
+        if project.award_pence is not None and spent + this_claim > project.award_pence:
+            if not over_budget_confirmed:
+                raise OverBudget(project, spent, this_claim)
+            note = f"approved over budget: {money(spent + this_claim)} against an award of {money(project.award_pence)}"
+    claim.approved_at = now  # type: ignore[assignment]
+    claim.approved_by_id = by.id
+    _move(claim, ClaimState.APPROVED, by=by, action="approved", note=note,
+          subject="Your claim is approved",
+          body="Your claim has been approved. It will be paid in the next payment run.")
+
+
+def query_claim(claim: Claim, *, by: User, question: str) -> None:
+    _require(by, "claim.query", claim)
+    if not question.strip():
+        raise RuleBroken("question", "Write the question you want to ask.")
+    claim.question = question.strip()
+    _move(claim, ClaimState.QUERIED, by=by, action="queried", note=claim.question,
+          subject="A question about your claim",
+          body=f"We have a question about your claim:\n\n{claim.question}\n\n"
+               "Please answer by changing the claim's notes, then send it again.")
+
+
+def reject_claim(claim: Claim, *, by: User, reason: str) -> None:
+    _require(by, "claim.reject", claim)
+    if not reason.strip():
+        raise RuleBroken("reason", "Give the reason, so the claimant understands why.")
+    claim.decision_reason = reason.strip()
+    _move(claim, ClaimState.REJECTED, by=by, action="rejected", note=claim.decision_reason,
+          subject="Your claim was not approved",
+          body=f"Your claim was not approved, for this reason:\n\n{claim.decision_reason}\n\n"
+               "If you think this is wrong, reply to the programme team.")
+
+
+def void_claim(claim: Claim, *, by: User, reason: str = "") -> None:
+    _require(by, "claim.void", claim)
+    if by.id != claim.claimant_id and not reason.strip():
+        raise RuleBroken("reason", "Give the reason for cancelling this claim.")
+    claim.decision_reason = reason.strip()
+    _move(claim, ClaimState.VOIDED, by=by, action="voided", note=claim.decision_reason,
+          subject="Your claim was cancelled",
+          body="Your claim has been cancelled." + (f" Reason: {claim.decision_reason}" if reason.strip() else ""))
+
+
+def move_into_batch(claim: Claim, *, by: User, batch_id: int, reference: str) -> None:
+    if claim.batch_id is not None:
+        raise RuleBroken("claim_ids", f"Claim {claim.id} is already in a payment batch.")
+    claim.batch_id = batch_id
+    _move(claim, ClaimState.IN_BATCH, by=by, action="batched", note=reference,
+          subject="Your payment is on its way",
+          body=f"Your claim is in payment run {reference}. You will be told when it is paid.")
+
+
+def mark_paid(claim: Claim, *, by: User, paid_on: date, reference: str) -> None:
+    claim.paid_on = paid_on
+    amount = claim.payable_fee_pence + expenses_pence(claim)
+    _move(claim, ClaimState.PAID, by=by, action="paid", note=reference,
+          subject="Your claim has been paid",
+          body=f"Your claim was paid {money(amount)} on {paid_on:%d %B %Y}.")

@@ -1,0 +1,3 @@
+"""Routes: see portal/remuneration/__init__.py."""
+
+from portal.remuneration import bp  # noqa: F401
