@@ -101,7 +101,7 @@ def batch_rows(batch: PaymentBatch) -> Iterator[list[str]]:
         .order_by(Claim.id)
         .execution_options(yield_per=500)
     )
-    for claim, preference, expenses_pence in db.session.execute(query).unique():
+    for claim, preference, expenses_pence in db.session.execute(query):
         method = (PaymentMethod.DECLINE if claim.payment_declined
                   else preference.method if preference else PaymentMethod.BANK_TRANSFER)
         fee = claim.payable_fee_pence
