@@ -62,4 +62,10 @@ def seed() -> int:
             )
             created += 1
     db.session.flush()
+    from portal.remuneration import demo as remuneration_demo
+
+    created += remuneration_demo.seed_rate_card(people["admin@demo.test"])
+    db.session.flush()
+    created += remuneration_demo.seed_claims(people)
+    db.session.flush()
     return created
