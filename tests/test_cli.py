@@ -50,3 +50,19 @@ def test_seed_demo_is_refused_in_production(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code != 0 and "refused" in result.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
+def test_seed_demo_payments(app: Flask) -> None:
+    from portal.remuneration.models import BatchState, Claim, ClaimState, PaymentBatch, PaymentPreference, Rate
+
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    member = db.session.scalar(sa.select(User).where(User.email == "member@demo.test"))
+    states = set(db.session.scalars(sa.select(Claim.state).where(Claim.claimant_id == member.id)))
+    assert states == set(ClaimState)
+    preference = db.session.get(PaymentPreference, member.id)
+    assert preference.weekly_limit_pence == 19600 and preference.method.value == "voucher"
+    changes = list(db.session.scalars(sa.select(Rate.amount_pence).order_by(Rate.activity_type_id, Rate.effective_from)))
+    pairs = list(zip(changes[::2], changes[1::2]))
+    assert all(after * 10 == before * 11 for before, after in pairs)  # +10% on 16 December 2025
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentBatch)
+                             .where(PaymentBatch.state == BatchState.PAID)) == 1
