@@ -1,13 +1,14 @@
-"""Pilot projects and their teams.
+"""Grant phases, applications, panel reviews, decisions, pilot projects and their reporting.
 
-The foundation holds only what permissions need (a project and who is on its team); the grants
-issue adds phases, applications, awards and the rest of a project's columns.
+Money is integer pence; dates of the programme (windows, due dates) are plain dates in
+Europe/London; moments (submitted, decided) are UTC datetimes.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -22,18 +23,314 @@ class TeamRole(enum.StrEnum):
     MEMBER = "member"
 
 
+# --- phases ---------------------------------------------------------------------------------
+
+
+class PhaseState(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    ASSESSING = "assessing"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return {"draft": "Draft", "open": "Open for applications", "assessing": "Panel assessing",
+                "active": "Pilots running", "closed": "Closed"}[self.value]
+
+
+PHASE_TRANSITIONS: dict[PhaseState, set[PhaseState]] = {
+    PhaseState.DRAFT: {PhaseState.OPEN},
+    PhaseState.OPEN: {PhaseState.ASSESSING},
+    PhaseState.ASSESSING: {PhaseState.ACTIVE},
+    PhaseState.ACTIVE: {PhaseState.CLOSED},
+    PhaseState.CLOSED: set(),
+}
+
+
+class Phase(db.Model):
+    __tablename__ = "phases"
+    __table_args__ = (
+        sa.CheckConstraint("max_award_pence > 0", name="max_award_positive"),
+        sa.CheckConstraint("pot_pence >= max_award_pence", name="pot_at_least_max_award"),
+        sa.CheckConstraint("closes_on >= opens_on", name="window_in_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    eligibility: Mapped[str] = mapped_column(sa.Text, default="")
+    max_award_pence: Mapped[int]
+    delivery_months: Mapped[int]
+    pot_pence: Mapped[int]
+    target_awards: Mapped[int]
+    opens_on: Mapped[date]
+    closes_on: Mapped[date]
+    state: Mapped[PhaseState] = mapped_column(str_enum(PhaseState, "phase_state"), default=PhaseState.DRAFT,
+                                              index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    criteria: Mapped[list[Criterion]] = relationship(
+        back_populates="phase", lazy="raise_on_sql", order_by="Criterion.position", cascade="all, delete-orphan"
+    )
+
+
+class Criterion(db.Model):
+    """A scoring criterion; a review's weighted average uses ``weight``."""
+
+    __tablename__ = "criteria"
+    __table_args__ = (sa.CheckConstraint("weight BETWEEN 1 AND 100", name="weight_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phase_id: Mapped[int] = mapped_column(sa.ForeignKey("phases.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    weight: Mapped[int]
+    position: Mapped[int] = mapped_column(default=0)
+
+    phase: Mapped[Phase] = relationship(back_populates="criteria")
+
+
+# --- applications ---------------------------------------------------------------------------
+
+
+class ApplicationState(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    UNDER_REVIEW = "under_review"
+    AWARDED = "awarded"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {"draft": "Draft", "submitted": "Submitted", "under_review": "With the panel",
+                "awarded": "Awarded", "declined": "Not funded", "withdrawn": "Withdrawn"}[self.value]
+
+
+APPLICATION_TRANSITIONS: dict[ApplicationState, set[ApplicationState]] = {
+    ApplicationState.DRAFT: {ApplicationState.SUBMITTED, ApplicationState.WITHDRAWN},
+    ApplicationState.SUBMITTED: {ApplicationState.UNDER_REVIEW, ApplicationState.WITHDRAWN,
+                                 ApplicationState.AWARDED, ApplicationState.DECLINED},
+    ApplicationState.UNDER_REVIEW: {ApplicationState.AWARDED, ApplicationState.DECLINED, ApplicationState.WITHDRAWN},
+    ApplicationState.AWARDED: set(),
+    ApplicationState.DECLINED: set(),
+    ApplicationState.WITHDRAWN: set(),
+}
+
+
+class Application(db.Model):
+    __tablename__ = "applications"
+    __table_args__ = (sa.Index("ix_applications_phase_state", "phase_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phase_id: Mapped[int] = mapped_column(sa.ForeignKey("phases.id"))
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    # Who with lived experience is involved, and how power is shared at each of the four stages.
+    lived_experience: Mapped[str] = mapped_column(sa.Text, default="")
+    co_design: Mapped[str] = mapped_column(sa.Text, default="")
+    co_decision: Mapped[str] = mapped_column(sa.Text, default="")
+    co_delivery: Mapped[str] = mapped_column(sa.Text, default="")
+    co_evaluation: Mapped[str] = mapped_column(sa.Text, default="")
+    state: Mapped[ApplicationState] = mapped_column(
+        str_enum(ApplicationState, "application_state"), default=ApplicationState.DRAFT
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    phase: Mapped[Phase] = relationship(lazy="raise_on_sql")
+    lead: Mapped[User] = relationship(lazy="raise_on_sql")
+    budget_lines: Mapped[list[BudgetLine]] = relationship(
+        back_populates="application", lazy="raise_on_sql", cascade="all, delete-orphan", order_by="BudgetLine.id"
+    )
+
+
+class BudgetCategory(enum.StrEnum):
+    LIVED_EXPERIENCE = "lived_experience"
+    STAFF = "staff"
+    VENUE = "venue"
+    TRAVEL = "travel"
+    ACCESS = "access"
+    MATERIALS = "materials"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {"lived_experience": "Paying people with lived experience", "staff": "Staff time",
+                "venue": "Venues and catering", "travel": "Travel", "access": "Access and support costs",
+                "materials": "Materials and equipment", "other": "Other"}[self.value]
+
+
+class BudgetLine(db.Model):
+    __tablename__ = "budget_lines"
+    __table_args__ = (sa.CheckConstraint("amount_pence > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    category: Mapped[BudgetCategory] = mapped_column(str_enum(BudgetCategory, "budget_category"))
+    description: Mapped[str] = mapped_column(sa.String(200))
+    amount_pence: Mapped[int]
+
+    application: Mapped[Application] = relationship(back_populates="budget_lines")
+
+
+class ApplicationMember(db.Model):
+    """The application's team: its lead and the members who accepted an invitation."""
+
+    __tablename__ = "application_members"
+    __table_args__ = (sa.UniqueConstraint("application_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    role: Mapped[TeamRole] = mapped_column(str_enum(TeamRole, "application_team_role"), default=TeamRole.MEMBER)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="raise_on_sql")
+
+
+class Invitation(db.Model):
+    """A lead's invitation by email; whoever signs in (or up) with that email joins the team."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (sa.UniqueConstraint("application_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    invited_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- panel review ---------------------------------------------------------------------------
+
+
+class ReviewerAssignment(db.Model):
+    """A reviewer assigned to a whole phase (application_id empty) or to one application."""
+
+    __tablename__ = "reviewer_assignments"
+    __table_args__ = (sa.UniqueConstraint("phase_id", "application_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phase_id: Mapped[int] = mapped_column(sa.ForeignKey("phases.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    assigned_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id], lazy="raise_on_sql")
+
+
+class ReviewState(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    CONFLICT = "conflict"  # the reviewer declared a conflict of interest and sees nothing more
+
+
+class Recommendation(enum.StrEnum):
+    FUND = "fund"
+    MAYBE = "maybe"
+    DO_NOT_FUND = "do_not_fund"
+
+    @property
+    def label(self) -> str:
+        return {"fund": "Fund", "maybe": "Maybe", "do_not_fund": "Do not fund"}[self.value]
+
+
+class Review(db.Model):
+    __tablename__ = "reviews"
+    __table_args__ = (sa.UniqueConstraint("application_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    state: Mapped[ReviewState] = mapped_column(str_enum(ReviewState, "review_state"), default=ReviewState.DRAFT)
+    recommendation: Mapped[Recommendation | None] = mapped_column(str_enum(Recommendation, "recommendation"))
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    conflict_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    reviewer: Mapped[User] = relationship(lazy="raise_on_sql")
+    scores: Mapped[list[Score]] = relationship(back_populates="review", lazy="raise_on_sql",
+                                               cascade="all, delete-orphan")
+
+
+class Score(db.Model):
+    __tablename__ = "scores"
+    __table_args__ = (
+        sa.UniqueConstraint("review_id", "criterion_id"),
+        sa.CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(sa.ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    criterion_id: Mapped[int] = mapped_column(sa.ForeignKey("criteria.id", ondelete="CASCADE"))
+    score: Mapped[int]
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+
+    review: Mapped[Review] = relationship(back_populates="scores")
+
+
+class Outcome(enum.StrEnum):
+    AWARD = "award"
+    DECLINE = "decline"
+
+
+class Decision(db.Model):
+    """The panel's decision on one application, recorded by staff."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id"), unique=True)
+    outcome: Mapped[Outcome] = mapped_column(str_enum(Outcome, "outcome"))
+    amount_pence: Mapped[int | None]
+    rationale: Mapped[str] = mapped_column(sa.Text)
+    decided_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- pilot projects -------------------------------------------------------------------------
+
+
+class ProjectState(enum.StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class ReportingSchedule(enum.StrEnum):
+    MONTHLY = "monthly"
+    MIDPOINT_FINAL = "midpoint_final"
+    CUSTOM = "custom"
+
+
 class Project(db.Model):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     summary: Mapped[str] = mapped_column(sa.Text, default="")
-    award_pence: Mapped[int | None]  # set when the grants issue's award creates the project
+    award_pence: Mapped[int | None]  # set by the award that created the project
+    phase_id: Mapped[int | None] = mapped_column(sa.ForeignKey("phases.id"), index=True)
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"), unique=True)
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+    state: Mapped[ProjectState] = mapped_column(str_enum(ProjectState, "project_state"),
+                                                default=ProjectState.ACTIVE)
+    reporting_schedule: Mapped[ReportingSchedule | None] = mapped_column(
+        str_enum(ReportingSchedule, "reporting_schedule"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     team: Mapped[list[TeamMembership]] = relationship(
         back_populates="project", lazy="raise_on_sql", cascade="all, delete-orphan"
     )
+    phase: Mapped[Phase | None] = relationship(lazy="raise_on_sql")
 
 
 class TeamMembership(db.Model):
@@ -50,3 +347,77 @@ class TeamMembership(db.Model):
 
     project: Mapped[Project] = relationship(back_populates="team")
     user: Mapped[User] = relationship(back_populates="team_memberships")
+
+
+class Milestone(db.Model):
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    due_on: Mapped[date]
+    done_on: Mapped[date | None]
+
+
+class ProjectExpense(db.Model):
+    """Spending the team records against its award (remuneration claims are counted separately)."""
+
+    __tablename__ = "project_expenses"
+    __table_args__ = (sa.CheckConstraint("amount_pence > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    spent_on: Mapped[date]
+    category: Mapped[BudgetCategory] = mapped_column(str_enum(BudgetCategory, "expense_budget_category"))
+    description: Mapped[str] = mapped_column(sa.String(200))
+    amount_pence: Mapped[int]
+    recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReportState(enum.StrEnum):
+    DUE = "due"  # created by the schedule, nothing written yet
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    CHANGES_REQUESTED = "changes_requested"
+
+
+class ProjectStatus(enum.StrEnum):
+    ON_TRACK = "on_track"
+    SOME_CONCERNS = "some_concerns"
+    AT_RISK = "at_risk"
+
+    @property
+    def label(self) -> str:
+        return {"on_track": "On track", "some_concerns": "Some concerns", "at_risk": "At risk"}[self.value]
+
+
+class ProgressReport(db.Model):
+    __tablename__ = "progress_reports"
+    __table_args__ = (sa.Index("ix_progress_reports_state_due_on", "state", "due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    due_on: Mapped[date]
+    is_final: Mapped[bool] = mapped_column(default=False)
+    period_start: Mapped[date | None]
+    period_end: Mapped[date | None]
+    what_happened: Mapped[str] = mapped_column(sa.Text, default="")
+    what_changed: Mapped[str] = mapped_column(sa.Text, default="")
+    what_we_learned: Mapped[str] = mapped_column(sa.Text, default="")
+    challenges: Mapped[str] = mapped_column(sa.Text, default="")
+    stages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # keys of vocabulary.STAGES
+    values: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # keys of vocabulary.VALUES
+    status: Mapped[ProjectStatus | None] = mapped_column(str_enum(ProjectStatus, "project_status"))
+    state: Mapped[ReportState] = mapped_column(str_enum(ReportState, "report_state"), default=ReportState.DUE)
+    feedback: Mapped[str] = mapped_column(sa.Text, default="")
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    learning_published: Mapped[bool] = mapped_column(default=False)  # shown on the public pilot page
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__: dict[str, Any] = {"version_id_col": version}
+
+    project: Mapped[Project] = relationship(lazy="raise_on_sql")
