@@ -112,6 +112,36 @@ def _claim_rules() -> dict[str, Callable[[Any, Any], bool]]:
     }
 
 
+def _grant_rules() -> dict[str, Callable[[Any, Any], bool]]:
+    from portal.grants import access  # grants builds on permissions
+
+    return {
+        "phases.manage": lambda user, obj: is_staff(user),
+        "panel.manage": lambda user, obj: is_staff(user),
+        "grants.dashboard": lambda user, obj: is_staff(user),
+        "grants.export": lambda user, obj: is_staff(user),
+        "applications.start": lambda user, obj: signed_in(user),
+        "reviews.mine": lambda user, obj: signed_in(user),
+        "projects.mine": lambda user, obj: signed_in(user),
+        "application.view": lambda user, app: signed_in(user) and app is not None and (
+            is_staff(user) or access.on_application_team(user, app) or access.may_review(user, app)),
+        "application.edit": lambda user, app: access.on_application_team(user, app) and app.state == "draft",
+        "application.submit": lambda user, app: access.leads_application(user, app) and app.state == "draft",
+        "application.invite": lambda user, app: access.leads_application(user, app)
+        and app.state in ("draft", "submitted"),
+        "application.withdraw": lambda user, app: access.leads_application(user, app)
+        and app.state in ("draft", "submitted", "under_review"),
+        "application.review": lambda user, app: access.may_review(user, app)
+        and app.state in ("submitted", "under_review"),
+        "application.see_all_reviews": lambda user, app: is_staff(user) or access.has_submitted_review(user, app),
+        "project.view": lambda user, project: signed_in(user) and project is not None and (
+            is_staff(user) or team_role(user, project) is not None),
+        "project.report": lambda user, project: team_role(user, project) is not None
+        and project.state == "active",
+        "project.manage": lambda user, project: is_staff(user),
+    }
+
+
 def _own_or_staff(user: Any, person: Any) -> bool:
     return signed_in(user) and person is not None and (user.id == person.id or is_staff(user))
 
@@ -133,6 +163,7 @@ RULES: dict[str, Callable[[Any, Any], bool]] = {
     "project.lead": lambda user, project: team_role(user, project) == "lead",
 }
 RULES.update(_claim_rules())
+RULES.update(_grant_rules())
 
 
 def can(user: Any, action: str, obj: Any = None) -> bool:
