@@ -62,7 +62,11 @@ def seed() -> int:
             )
             created += 1
     db.session.flush()
+    from portal.grants import demo as grants_demo
     from portal.remuneration import demo as remuneration_demo
+
+    created += grants_demo.seed(people)
+    db.session.flush()
 
     created += remuneration_demo.seed_rate_card(people["admin@demo.test"])
     db.session.flush()

@@ -59,7 +59,11 @@ def team_role(user: Any, project: Any) -> str | None:
 
 
 def _claim_rules() -> dict[str, Callable[[Any, Any], bool]]:
-    from portal.remuneration.models import ClaimState as S  # remuneration builds on permissions
+    # Claim states by their stored values: importing the remuneration package here would be
+    # circular (its views import this module).
+    class S:
+        DRAFT, SUBMITTED, CONFIRMED, APPROVED = "draft", "submitted", "confirmed", "approved"
+        QUERIED = "queried"
 
     def own(user: Any, claim: Any) -> bool:
         return signed_in(user) and claim is not None and claim.claimant_id == user.id
@@ -113,7 +117,10 @@ def _claim_rules() -> dict[str, Callable[[Any, Any], bool]]:
 
 
 def _grant_rules() -> dict[str, Callable[[Any, Any], bool]]:
-    from portal.grants import access  # grants builds on permissions
+    def access() -> Any:
+        from portal.grants import access as facts  # imported late: grants' views import this module
+
+        return facts
 
     return {
         "phases.manage": lambda user, obj: is_staff(user),
@@ -124,16 +131,16 @@ def _grant_rules() -> dict[str, Callable[[Any, Any], bool]]:
         "reviews.mine": lambda user, obj: signed_in(user),
         "projects.mine": lambda user, obj: signed_in(user),
         "application.view": lambda user, app: signed_in(user) and app is not None and (
-            is_staff(user) or access.on_application_team(user, app) or access.may_review(user, app)),
-        "application.edit": lambda user, app: access.on_application_team(user, app) and app.state == "draft",
-        "application.submit": lambda user, app: access.leads_application(user, app) and app.state == "draft",
-        "application.invite": lambda user, app: access.leads_application(user, app)
+            is_staff(user) or access().on_application_team(user, app) or access().may_review(user, app)),
+        "application.edit": lambda user, app: access().on_application_team(user, app) and app.state == "draft",
+        "application.submit": lambda user, app: access().leads_application(user, app) and app.state == "draft",
+        "application.invite": lambda user, app: access().leads_application(user, app)
         and app.state in ("draft", "submitted"),
-        "application.withdraw": lambda user, app: access.leads_application(user, app)
+        "application.withdraw": lambda user, app: access().leads_application(user, app)
         and app.state in ("draft", "submitted", "under_review"),
-        "application.review": lambda user, app: access.may_review(user, app)
+        "application.review": lambda user, app: access().may_review(user, app)
         and app.state in ("submitted", "under_review"),
-        "application.see_all_reviews": lambda user, app: is_staff(user) or access.has_submitted_review(user, app),
+        "application.see_all_reviews": lambda user, app: is_staff(user) or access().has_submitted_review(user, app),
         "project.view": lambda user, project: signed_in(user) and project is not None and (
             is_staff(user) or team_role(user, project) is not None),
         "project.report": lambda user, project: team_role(user, project) is not None

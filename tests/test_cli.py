@@ -34,8 +34,11 @@ def test_seed_demo_is_idempotent_and_the_accounts_work(app: Flask, client: Any) 
     first = db.session.scalar(sa.select(sa.func.count()).select_from(User))
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0 and "0 new records" in result.output
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == first == 6
-    roles = dict(db.session.execute(sa.select(User.email, User.role)).all())
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == first
+    demo_accounts = {"admin@demo.test", "staff@demo.test", "finance@demo.test", "lead@demo.test",
+                     "member@demo.test", "reviewer@demo.test"}
+    roles = dict(db.session.execute(sa.select(User.email, User.role).where(User.email.in_(demo_accounts))).all())
+    assert set(roles) == demo_accounts
     assert roles["admin@demo.test"] == Role.ADMIN and roles["finance@demo.test"] == Role.FINANCE
     assert roles["staff@demo.test"] == Role.STAFF and roles["member@demo.test"] == Role.MEMBER
     lead = db.session.scalar(sa.select(User).where(User.email == "lead@demo.test"))
@@ -66,3 +69,32 @@ def test_seed_demo_payments(app: Flask) -> None:
     assert all(after * 10 == before * 11 for before, after in pairs)  # +10% on 16 December 2025
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentBatch)
                              .where(PaymentBatch.state == BatchState.PAID)) == 1
+
+
+def test_seed_demo_grants(app: Flask) -> None:
+    from portal.formatting import london_today
+    from portal.grants.models import Phase, ProgressReport, Project, ReportState, ReviewerAssignment
+
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    pilots = dict(db.session.execute(
+        sa.select(Phase.name, sa.func.count(Project.id)).join(Project, Project.phase_id == Phase.id).group_by(Phase.name)
+    ).all())
+    assert pilots["Phase 1 (2018)"] == 5 and pilots["Phase 2 (2019–2020)"] == 4
+    phase_one = db.session.scalar(sa.select(Phase).where(Phase.name == "Phase 1 (2018)"))
+    assert (phase_one.delivery_months, phase_one.max_award_pence) == (4, 500_000)
+    titles = set(db.session.scalars(sa.select(Project.title)))
+    assert {"Voices in Maternity Care", "Hearing Birdsong", "Authentistic"} <= titles
+    lead = db.session.scalar(sa.select(User).where(User.email == "lead@demo.test"))
+    led = db.session.scalar(sa.select(sa.func.count()).select_from(TeamMembership).where(
+        TeamMembership.user_id == lead.id, TeamMembership.role == TeamRole.LEAD))
+    assert led == 1
+    reviewer = db.session.scalar(sa.select(User).where(User.email == "reviewer@demo.test"))
+    assignment = db.session.scalar(sa.select(ReviewerAssignment).where(ReviewerAssignment.reviewer_id == reviewer.id))
+    assert db.session.get(Phase, assignment.phase_id).state == "open"
+    today = london_today()
+    open_reports = list(db.session.scalars(sa.select(ProgressReport).where(
+        ProgressReport.state.in_([ReportState.DUE, ReportState.DRAFT]))))
+    assert sum(1 for r in open_reports if r.due_on < today) == 1  # one overdue
+    assert any(r.due_on >= today for r in open_reports)  # some due
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ProgressReport)
+                             .where(ProgressReport.state == ReportState.SUBMITTED)) >= 1
