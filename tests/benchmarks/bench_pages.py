@@ -1,0 +1,171 @@
+"""Benchmark: how fast list pages answer with a large database.
+
+    .venv/bin/python -m tests.benchmarks.bench_pages --claims 1000000 --users 100000
+
+Builds a fresh database (SQLite in a temporary folder, or PostgreSQL when
+PORTAL_BENCH_DATABASE_URL is set; its public schema is dropped), fills it with bulk inserts,
+then requests each page several times through the test client and prints the median and worst
+times and the number of SQL queries. Not part of the test suite: timings belong here, not in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from portal import create_app
+from portal.accounts.passwords import hash_password
+from portal.config import sqlalchemy_url
+from portal.extensions import db
+
+CHUNK = 10_000
+
+
+def build_app(instance: str) -> Any:
+    url = os.environ.get("PORTAL_BENCH_DATABASE_URL", "")
+    uri = sqlalchemy_url(url, instance) if url else "sqlite:///" + os.path.join(instance, "bench.sqlite3")
+    if url:
+        engine = sa.create_engine(uri)
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+    return create_app({"ENV": "testing", "SECRET_KEY": "benchmark-secret-key-0123456789", "INSTANCE_PATH": instance,
+                       "SQLALCHEMY_DATABASE_URI": uri, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+
+
+def insert(table: sa.Table, rows: Any, total: int) -> None:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == CHUNK:
+            db.session.execute(table.insert(), batch)
+            batch = []
+    if batch:
+        db.session.execute(table.insert(), batch)
+    db.session.commit()
+    print(f"  {table.name}: {total:,} rows")
+
+
+def fill(users: int, claims: int, audit_entries: int) -> dict[str, int]:
+    from portal.models import ActivityType, AuditEntry, Claim, Rate, User
+
+    now = datetime.now(UTC)
+    password = hash_password("benchmark passphrase")
+    tables = db.metadata.tables
+    insert(tables["users"], ({
+        "email": f"user{n}@bench.test", "name": f"Person {n:06d}", "password_hash": password,
+        "role": "admin" if n == 0 else "staff" if n == 1 else "finance" if n == 2 else "member",
+        "session_token": f"t{n}", "created_at": now, "pronouns": "", "bio": "", "preferred_contact": "email",
+        "phone": "", "contact_notes": "", "access_needs": "",
+    } for n in range(users)), users)
+    db.session.add(ActivityType(name="Meeting", unit="hour"))
+    db.session.flush()
+    activity = db.session.scalar(sa.select(ActivityType.id))
+    db.session.add(Rate(activity_type_id=activity, amount_pence=2000, effective_from=date(2020, 1, 1)))
+    db.session.commit()
+    first_user = db.session.scalar(sa.select(sa.func.min(User.id)))
+    states = ["submitted", "confirmed", "approved", "paid", "paid", "paid", "rejected", "queried"]
+    start = date(2021, 1, 1)
+    rng = random.Random(7)
+
+    def claim_rows() -> Any:
+        for n in range(claims):
+            state = states[n % len(states)]
+            claimant = first_user + 3 + rng.randrange(max(1, users - 3))
+            yield {
+                "claimant_id": claimant, "activity_type_id": activity,
+                "activity_date": start + timedelta(days=n % 1800), "units": Decimal("2"), "unit": "hour",
+                "rate_pence": 2000, "full_fee_pence": 4000, "fee_pence": 4000, "payment_declined": False,
+                "cost_code": "PROGRAMME", "notes": "", "state": state, "question": "", "decision_reason": "",
+                "created_at": now, "submitted_at": now - timedelta(days=n % 400),
+                "paid_on": (start + timedelta(days=n % 1800 + 20)) if state == "paid" else None, "version": 1,
+            }
+
+    insert(Claim.__table__, claim_rows(), claims)
+    insert(AuditEntry.__table__, ({
+        "created_at": now, "actor_id": first_user, "action": "bench.event", "object_type": "User",
+        "object_id": str(first_user + n % users), "before": None, "after": {"n": n}, "note": "",
+    } for n in range(audit_entries)), audit_entries)
+    busiest = db.session.execute(sa.select(Claim.claimant_id, sa.func.count()).group_by(Claim.claimant_id)
+                                 .order_by(sa.func.count().desc()).limit(1)).first()
+    return {"admin": first_user, "staff": first_user + 1, "finance": first_user + 2,
+            "busy_member": busiest[0] if busiest else first_user + 3}
+
+
+PAGES = [
+    # (who, url)
+    ("admin", "/admin/users"),
+    ("admin", "/admin/users?q=person 0499"),
+    ("admin", "/admin/users?page=2000"),
+    ("admin", "/admin/audit"),
+    ("admin", "/admin/audit?page=5000"),
+    ("staff", "/claims/queue"),
+    ("staff", "/staff/payments"),
+    ("finance", "/finance"),
+    ("busy_member", "/payments"),
+]
+
+
+def measure(app: Any, who: dict[str, int], repeats: int) -> None:
+    from portal.models import User
+
+    print(f"\n{'page':45} {'who':12} {'median ms':>10} {'worst ms':>10} {'queries':>8}  status")
+    for role, url in PAGES:
+        client = app.test_client()
+        with app.app_context():
+            user = db.session.get(User, who[role])
+            email = user.email
+        client.post("/account/sign-in", data={"email": email, "password": "benchmark passphrase"})
+        statements: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        def count(*event: Any) -> None:
+            statements.append(event[2])
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        times = []
+        status = 0
+        for _ in range(repeats):
+            statements.clear()
+            began = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - began) * 1000)
+            status = response.status_code
+        sa.event.remove(engine, "before_cursor_execute", count)
+        print(f"{url:45} {role:12} {statistics.median(times):10.1f} {max(times):10.1f} {len(statements):8}  {status}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--claims", type=int, default=1_000_000)
+    parser.add_argument("--audit", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as instance:
+        app = build_app(instance)
+        with app.app_context():
+            upgrade()
+            began = time.perf_counter()
+            print(f"Filling the database ({db.engine.dialect.name}):")
+            who = fill(args.users, args.claims, args.audit)
+            print(f"  filled in {time.perf_counter() - began:.0f} s")
+            if db.engine.dialect.name == "postgresql":
+                db.session.execute(sa.text("ANALYZE"))
+                db.session.commit()
+        measure(app, who, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
