@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +34,14 @@ class StoredFile:
     content_type: str
 
 
+def readable_size(size: int) -> str:
+    """5242880 -> '5 MB'; 1572864 -> '1.5 MB'; 512000 -> '500 KB'."""
+    if size < 1024 * 1024:
+        return f"{-(-size // 1024)} KB"
+    megabytes = (Decimal(size) / (1024 * 1024)).quantize(Decimal("0.1"))
+    return f"{megabytes.normalize():f} MB"
+
+
 def upload_dir(kind: str) -> Path:
     root = current_app.config.get("UPLOAD_PATH") or os.path.join(current_app.instance_path, "uploads")
     path = Path(root) / kind
@@ -49,7 +58,7 @@ def store(stream: BinaryIO, filename: str, *, kind: str, max_bytes: int, field: 
     if not data:
         raise RuleBroken(field, "The file you chose is empty. Choose another file.")
     if len(data) > max_bytes:
-        raise RuleBroken(field, f"The file must be smaller than {max_bytes // (1024 * 1024)} MB.")
+        raise RuleBroken(field, f"The file must be no bigger than {readable_size(max_bytes)}. Choose a smaller file.")
     content_type = sniff(data[:16])
     if content_type is None:
         raise RuleBroken(field, "The file must be a PDF, JPEG or PNG.")

@@ -47,6 +47,7 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("buffered", True)  # streamed bodies are read while the request's context lives
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context():
             db.session.expire_all()

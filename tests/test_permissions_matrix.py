@@ -35,6 +35,17 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "admin.deactivate": ("POST", ADMIN),
     "admin.reactivate": ("POST", ADMIN),
     "admin.audit_log": ("GET", ADMIN),
+    # remuneration: claimant pages (object rules on a real claim are tested in the remuneration tests)
+    "remuneration.payments": ("GET", SIGNED_IN),
+    "remuneration.preferences": ("GET", SIGNED_IN),
+    "remuneration.statement": ("GET", SIGNED_IN),
+    "remuneration.new_claim": ("GET", SIGNED_IN),
+    "remuneration.claim": ("GET", SIGNED_IN),
+    "remuneration.edit_claim": ("GET", SIGNED_IN),
+    "remuneration.add_expense": ("POST", SIGNED_IN),
+    "remuneration.remove_expense": ("POST", SIGNED_IN),
+    "remuneration.receipt": ("GET", SIGNED_IN),
+    "remuneration.submit_claim": ("POST", SIGNED_IN),
 }
 
 
@@ -43,6 +54,8 @@ def _url_for_rule(app: Flask, endpoint: str, users: dict[str, Any]) -> str:
     values: dict[str, Any] = {}
     if "user_id" in rule.arguments:
         values["user_id"] = users["member"].id
+    for name in rule.arguments - {"user_id", "token"}:
+        values[name] = 999_999  # no such object: signed-in roles get 404, visitors the sign-in page
     if "token" in rule.arguments:
         values["token"] = services.start_password_reset(
             users["member"].email, base_url="http://portal.test", valid_minutes=60

@@ -114,8 +114,11 @@ def period_totals(user_id: int, today: date) -> dict[str, list[PeriodTotal]]:
     years = {this_year: 0, last_year: 0}
     for day, fee in rows:
         years[tax_year_of(day)] += fee
-        if this_year[0] <= day <= this_year[1]:
+        # A week or month that overlaps this tax year is shown whole (April starts on the 1st),
+        # exactly as the limit check counts it.
+        if week_of(day)[1] >= this_year[0]:
             weeks[week_of(day)] = weeks.get(week_of(day), 0) + fee
+        if month_of(day)[1] >= this_year[0]:
             months[month_of(day)] = months.get(month_of(day), 0) + fee
     return {
         "weeks": [PeriodTotal(s, e, v, weekly) for (s, e), v in sorted(weeks.items(), reverse=True)],

@@ -131,6 +131,8 @@ def add_expense(claim: Claim, *, by: User, category: ExpenseCategory, descriptio
     if category == ExpenseCategory.MILEAGE:
         if miles is None or miles <= 0 or miles > 2000:
             raise RuleBroken("miles", "Enter the number of miles, more than 0 and no more than 2,000.")
+        if miles != miles.quantize(Decimal("0.1")):
+            raise RuleBroken("miles", "Enter miles to one decimal place at most, like 12.5.")
         line.miles = miles
         line.mileage_rate_pence = mileage_rate_pence
         line.amount_pence = pence(miles * mileage_rate_pence)

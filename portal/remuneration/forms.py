@@ -1,0 +1,332 @@
+"""Forms for people claiming payment: claims, expenses, sending a claim, preferences, statements.
+
+Money is typed in pounds ("196.00") and read into integer pence with ``Decimal``, never
+``float``. Numbers and money are text fields, parsed here, so bad input gets a message that
+says what to type instead of a browser's or WTForms' generic one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from portal.forms import choices
+from portal.formatting import money
+from portal.grants.models import Project
+from portal.remuneration.claims import ClaimDetails
+from portal.remuneration.models import ActivityType, ExpenseCategory, PaymentMethod, Rate, Unit
+
+MONEY_MESSAGE = "Enter an amount in pounds and pence, like 196.00."
+# "196", "196.5", "196.00", "£1,234.50": digits (optionally in groups of three), up to 2 decimals.
+_POUNDS = re.compile(r"£?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?")
+_NUMBER = re.compile(r"\d{1,7}(\.\d+)?|\.\d+")
+
+
+def parse_pounds(text: str) -> int:
+    """'£1,234.50' -> 123450. Raises ValueError for anything that is not pounds and pence."""
+    cleaned = text.strip().replace(" ", "")
+    if not _POUNDS.fullmatch(cleaned):
+        raise ValueError(text)
+    return int(Decimal(cleaned.lstrip("£").replace(",", "")) * 100)
+
+
+def pounds_text(pence: int | None) -> str:
+    """123450 -> '1234.50', for putting an amount back into a form field."""
+    if pence is None:
+        return ""
+    whole, part = divmod(pence, 100)
+    return f"{whole}.{part:02d}"
+
+
+def number_text(value: Decimal | None) -> str:
+    """Decimal('1.50') -> '1.5'; Decimal('2.00') -> '2'."""
+    if value is None:
+        return ""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class PoundsField(StringField):
+    """An amount typed in pounds; after validation ``pence`` holds it as integer pence (or None)."""
+
+    def __init__(self, label: str | None = None, validators: Any = None, *, message: str = MONEY_MESSAGE,
+                 minimum_pence: int | None = None, maximum_pence: int | None = None,
+                 range_message: str = "", **kwargs: Any) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+        self.minimum_pence = minimum_pence
+        self.maximum_pence = maximum_pence
+        self.range_message = range_message
+        self.pence: int | None = None
+
+    def pre_validate(self, form: Any) -> None:
+        self.pence = None
+        text = (self.data or "").strip()
+        if not text:
+            return
+        try:
+            pence = parse_pounds(text)
+        except ValueError:
+            raise ValidationError(self.message) from None
+        if (self.minimum_pence is not None and pence < self.minimum_pence) or (
+            self.maximum_pence is not None and pence > self.maximum_pence
+        ):
+            raise ValidationError(self.range_message or self.message)
+        self.pence = pence
+
+
+class NumberField(StringField):
+    """An exact decimal number ("1.5"); after validation ``number`` holds it (or None)."""
+
+    def __init__(self, label: str | None = None, validators: Any = None, *, places: int = 2,
+                 message: str = "Enter a number, like 1 or 1.5.", **kwargs: Any) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.places = places
+        self.message = message
+        self.number: Decimal | None = None
+
+    def pre_validate(self, form: Any) -> None:
+        self.number = None
+        text = (self.data or "").strip()
+        if not text:
+            return
+        if not _NUMBER.fullmatch(text):
+            raise ValidationError(self.message)
+        number = Decimal(text)
+        if -number.normalize().as_tuple().exponent > self.places:  # type: ignore[operator]
+            raise ValidationError(self.message)
+        self.number = number
+
+
+class DateInputField(DateField):
+    """A date input whose empty value is simply "no date" (the validators decide if that is allowed)."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not "".join(valuelist).strip():
+            self.data = None
+            return
+        super().process_formdata(valuelist)
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+_RATE_WORDS = {Unit.HOUR: "an hour", Unit.HALF_DAY: "a half day", Unit.DAY: "a day", Unit.FIXED_FEE: "fixed fee"}
+
+
+def activity_choices(card: Iterable[tuple[ActivityType, Rate | None, list[Rate]]]) -> list[tuple[str, str]]:
+    """Active activities, each labelled with its unit and the rate in force today."""
+    pairs = [("", "Choose an activity")]
+    for activity, current, _history in card:
+        if not activity.is_active:
+            continue
+        rate = f"{money(current.amount_pence)} {_RATE_WORDS[activity.unit]}" if current else "no rate set yet"
+        pairs.append((str(activity.id), f"{activity.name} ({rate})"))
+    return pairs
+
+
+class ClaimForm(FlaskForm):
+    activity_type_id = SelectField(
+        "What did you do?",
+        validators=[InputRequired(message="Choose the kind of activity.")],
+        validate_choice=False,  # the service checks the activity exists and is in use
+        description="The amount next to each activity is today's rate. "
+                    "Your claim uses the rate on the day of the activity.",
+    )
+    activity_date = DateInputField(
+        "Date of the activity",
+        validators=[InputRequired(message="Enter the date of the activity.")],
+        invalid_value_message="Enter a real date, like 14 March 2026.",
+        description="The day it happened. It cannot be in the future.",
+    )
+    units = NumberField(
+        "How much time?",
+        validators=[InputRequired(message="Enter how much time you are claiming for.")],
+        message="Enter a number, like 1 or 1.5, with no more than two decimal places.",
+        description="In the unit shown next to the activity: hours, half days or days. "
+                    "For a fixed fee, enter 1. Part units are fine, like 1.5 hours.",
+    )
+    project_id = SelectField(
+        "What was it for?",
+        validate_choice=False,  # the service checks it is one of the claimant's own projects
+        description="Choose your project if you did this as part of a pilot project's team. "
+                    "Otherwise choose the programme.",
+    )
+    notes = TextAreaField(
+        "Notes (optional)",
+        filters=[strip],
+        validators=[Optional(), Length(max=2000, message="Keep the notes to 2,000 characters or fewer.")],
+        description="Anything that helps us check your claim, like the name of the meeting.",
+    )
+
+    def set_choices(self, activities: list[tuple[str, str]], projects: Iterable[Project]) -> None:
+        self.activity_type_id.choices = choices(activities)
+        self.project_id.choices = choices(
+            [("", "The programme (no project)"), *((str(p.id), p.title) for p in projects)]
+        )
+
+    def validate_project_id(self, field: SelectField) -> None:
+        if field.data and not str(field.data).isdigit():
+            raise ValidationError("Choose one of your own projects, or the programme.")
+
+    def details(self) -> ClaimDetails:
+        assert self.units.number is not None and self.activity_date.data is not None
+        activity = str(self.activity_type_id.data)
+        return ClaimDetails(
+            activity_type_id=int(activity) if activity.isdigit() else 0,
+            activity_date=self.activity_date.data,
+            units=self.units.number,
+            project_id=int(self.project_id.data) if self.project_id.data else None,
+            notes=self.notes.data or "",
+        )
+
+    @staticmethod
+    def data_from(claim: Any) -> dict[str, Any]:
+        return {
+            "activity_type_id": str(claim.activity_type_id),
+            "activity_date": claim.activity_date,
+            "units": number_text(claim.units),
+            "project_id": str(claim.project_id or ""),
+            "notes": claim.notes,
+        }
+
+
+class ExpenseForm(FlaskForm):
+    category = SelectField(
+        "Type of expense",
+        choices=choices([("", "Choose a type"), *((c.value, c.label) for c in ExpenseCategory)]),
+        validators=[InputRequired(message="Choose the type of expense.")],
+        validate_choice=False,
+    )
+    description = StringField(
+        "What was it for? (optional)",
+        filters=[strip],
+        validators=[Optional(), Length(max=200, message="Keep this to 200 characters or fewer.")],
+        description="For example: bus fare to the workshop and back.",
+    )
+    amount = PoundsField("Amount in pounds", description="For example 4.80. Leave this empty for mileage.")
+    miles = NumberField(
+        "Miles (mileage only)",
+        places=1,
+        message="Enter the miles as a number, like 12 or 12.5.",
+    )
+    receipt = FileField(
+        "Receipt (optional)",
+        description="A photo or scan of the receipt: a PDF, JPEG or PNG file.",
+    )
+
+    def validate_category(self, field: SelectField) -> None:
+        if field.data not in ExpenseCategory._value2member_map_:
+            raise ValidationError("Choose the type of expense.")
+
+    def chosen_category(self) -> ExpenseCategory:
+        return ExpenseCategory(self.category.data)
+
+
+SUBMIT_CHOICES = ("as_is", "reduce", "decline")
+
+
+class SubmitClaimForm(FlaskForm):
+    """Sending a claim; after a limit warning, also what the claimant chose to do."""
+
+    warned = HiddenField()  # set on the warning page, where a choice is needed
+    choice = RadioField(
+        "What would you like to do?",
+        choices=choices([
+            ("as_is", "Send the claim for the full fee"),
+            ("reduce", "Reduce the fee"),
+            ("decline", "Do not take a fee for this claim"),
+        ]),
+        validate_choice=False,  # checked below, and only on the warning page
+    )
+    reduced_fee = PoundsField(
+        "Reduce the fee to", description="In pounds, like 46.00. Only used if you choose to reduce the fee."
+    )
+
+    def validate_choice(self, field: RadioField) -> None:
+        if self.warned.data and field.data not in SUBMIT_CHOICES:
+            raise ValidationError("Choose what you would like to do with this claim.")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+LIMIT_MAXIMUM_PENCE = 100_000_00
+LIMIT_RANGE = "Enter a limit more than £0 and no more than £100,000, or leave it empty."
+
+
+class PreferencesForm(FlaskForm):
+    method = RadioField(
+        "How would you like to be paid?",
+        choices=choices([(m.value, m.label) for m in PaymentMethod]),
+        validators=[InputRequired(message="Choose how you would like to be paid.")],
+        validate_choice=False,
+    )
+    charity_name = StringField(
+        "Name of the charity",
+        filters=[strip],
+        validators=[Length(max=120, message="Keep the charity's name to 120 characters or fewer.")],
+        description="Only if you chose to donate your payment to a charity.",
+    )
+    weekly_limit = PoundsField(
+        "Weekly earnings limit (optional)",
+        minimum_pence=1, maximum_pence=LIMIT_MAXIMUM_PENCE, range_message=LIMIT_RANGE,
+        message="Enter the weekly limit in pounds and pence, like 196.00.",
+        description="In pounds, like 196.00. Leave it empty if you do not have a weekly limit.",
+    )
+    monthly_limit = PoundsField(
+        "Monthly earnings limit (optional)",
+        minimum_pence=1, maximum_pence=LIMIT_MAXIMUM_PENCE, range_message=LIMIT_RANGE,
+        message="Enter the monthly limit in pounds and pence, like 850.00.",
+        description="In pounds, like 850.00. Leave it empty if you do not have a monthly limit.",
+    )
+
+    def validate_method(self, field: RadioField) -> None:
+        if field.data not in PaymentMethod._value2member_map_:
+            raise ValidationError("Choose how you would like to be paid.")
+
+    def validate_charity_name(self, field: StringField) -> None:
+        if self.method.data == PaymentMethod.CHARITY.value and not field.data:
+            raise ValidationError("Enter the name of the charity you would like your payment to go to.")
+
+    @staticmethod
+    def data_from(preference: Any) -> dict[str, Any]:
+        if preference is None:
+            return {}
+        return {
+            "method": preference.method.value,
+            "charity_name": preference.charity_name,
+            "weekly_limit": pounds_text(preference.weekly_limit_pence),
+            "monthly_limit": pounds_text(preference.monthly_limit_pence),
+        }
+
+
+class StatementForm(FlaskForm):
+    """Read-only filters sent with GET, so no CSRF token (and the URL can be bookmarked)."""
+
+    class Meta:
+        csrf = False
+
+    start = DateInputField(
+        "From", validators=[Optional()], invalid_value_message="Enter a real start date, like 6 April 2026."
+    )
+    end = DateInputField(
+        "To", validators=[Optional()], invalid_value_message="Enter a real end date, like 5 April 2027."
+    )
+
+    def validate_end(self, field: DateField) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The end date must be the same as the start date or after it.")
+
+    def period(self, default: tuple[date, date]) -> tuple[date, date]:
+        return self.start.data or default[0], self.end.data or default[1]
