@@ -1,3 +1,165 @@
-"""Routes: see portal/remuneration/__init__.py."""
+"""Finance: approved claims waiting to be paid, payment batches, their CSV export, marking them
+paid, and each payee's reference in the finance system (the portal keeps no bank details).
+"""
 
-from portal.remuneration import bp  # noqa: F401
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, flash, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers import Response
+
+from portal import audit
+from portal.accounts.models import User
+from portal.csv_export import csv_response
+from portal.errors import RuleBroken
+from portal.extensions import db
+from portal.formatting import london_today
+from portal.forms import attach_error
+from portal.permissions import permission_required, require
+from portal.remuneration import batches, bp, dashboards
+from portal.remuneration.models import BatchState, PaymentBatch, PaymentPreference
+from portal.remuneration.review_forms import CreateBatchForm, MarkPaidForm, PayeeForm
+from portal.web import redirect_to, render
+
+AWAITING_SHOWN = 10  # batches awaiting payment listed on the dashboard; the rest are a link away
+CHANGED_MEANWHILE = "Someone else changed one of these claims at the same time. Check the list and try again."
+
+
+def _paginate(query: Any) -> Any:
+    page_number = request.args.get("page", 1, type=int) or 1
+    return db.paginate(query, page=page_number, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+
+
+def _dashboard(form: CreateBatchForm, status: int = 200) -> Response:
+    page = _paginate(dashboards.unbatched_query())
+    awaiting = dashboards.awaiting_batches(AWAITING_SHOWN)
+    return render(
+        "remuneration/finance/dashboard.html", status=status, form=form, page=page,
+        rows=dashboards.payment_rows(page.items), unbatched=dashboards.totals_where(dashboards.UNBATCHED),
+        awaiting=awaiting, awaiting_totals=dashboards.batch_totals(b.id for b in awaiting),
+        awaiting_count=dashboards.count_batches(BatchState.AWAITING_PAYMENT),
+        chosen=set(form.claim_ids.data or []), title="Finance: payments",
+    )
+
+
+@bp.route("/finance")
+@permission_required("payments.batches")
+def finance_dashboard() -> Response:
+    return _dashboard(CreateBatchForm(formdata=None))
+
+
+@bp.route("/finance/batches", methods=["POST"])
+@permission_required("payments.batches")
+def create_batch() -> Response:
+    form = CreateBatchForm()
+    if form.validate_on_submit():
+        try:
+            batch = batches.create_batch(reference=form.reference.data or "", claim_ids=form.claim_ids.data or [],
+                                         by=current_user)
+            db.session.commit()
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        except StaleDataError:
+            db.session.rollback()
+            attach_error(form, "claim_ids", CHANGED_MEANWHILE)
+        else:
+            flash(f"Batch {batch.reference} is ready. Download its file for the finance system, "
+                  "then mark it paid once the payments are made.", "success")
+            return redirect_to(url_for("remuneration.batch", batch_id=batch.id))
+    return _dashboard(form, status=422)
+
+
+@bp.route("/finance/batches", endpoint="batches")
+@permission_required("payments.batches")
+def batches_list() -> Response:
+    state = request.args.get("state", "")
+    chosen = BatchState(state) if state in BatchState._value2member_map_ else None
+    page = _paginate(dashboards.batches_query(chosen))
+    return render("remuneration/finance/batches.html", page=page, state=chosen,
+                  batch_totals=dashboards.batch_totals(b.id for b in page.items), title="Payment batches")
+
+
+def _batch_page(batch: PaymentBatch, form: MarkPaidForm, status: int = 200) -> Response:
+    page = _paginate(dashboards.batch_claims_query(batch.id))
+    return render(
+        "remuneration/finance/batch.html", status=status, batch=batch, form=form, page=page,
+        rows=dashboards.payment_rows(page.items), totals=dashboards.batch_totals([batch.id])[batch.id],
+        today=london_today(), title=f"Payment batch {batch.reference}",
+    )
+
+
+@bp.route("/finance/batches/<int:batch_id>")
+@permission_required("payments.batches")
+def batch(batch_id: int) -> Response:
+    found = db.get_or_404(PaymentBatch, batch_id)
+    return _batch_page(found, MarkPaidForm(formdata=None, data={"paid_on": london_today()}))
+
+
+@bp.route("/finance/batches/<int:batch_id>/paid", methods=["POST"])
+@permission_required("payments.batches")
+def mark_batch_paid(batch_id: int) -> Response:
+    found = db.get_or_404(PaymentBatch, batch_id)
+    form = MarkPaidForm()
+    if form.validate_on_submit():
+        try:
+            batches.mark_batch_paid(found, paid_on=form.paid_on.data, payment_reference=form.payment_reference.data or "",
+                                    by=current_user, today=london_today())
+            db.session.commit()
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        except StaleDataError:
+            db.session.rollback()
+            attach_error(form, "paid_on", CHANGED_MEANWHILE)
+        else:
+            flash(f"Batch {found.reference} is marked paid. Its claimants have been told.", "success")
+            return redirect_to(url_for("remuneration.batch", batch_id=batch_id))
+    return _batch_page(db.get_or_404(PaymentBatch, batch_id), form, status=422)
+
+
+@bp.route("/finance/batches/<int:batch_id>/csv")
+@permission_required("payments.batches")
+def batch_csv(batch_id: int) -> Response:
+    found = db.get_or_404(PaymentBatch, batch_id)
+    return csv_response(f"batch-{found.reference}.csv", batches.CSV_COLUMNS, batches.batch_rows(found))
+
+
+# --- payees ------------------------------------------------------------------------------------------
+
+
+def _set_payee_reference(person: User, preference: PaymentPreference | None, reference: str) -> bool:
+    # Belongs in a service next to the payment preferences (see the report on issue 4).
+    before = preference.payee_reference if preference else ""
+    if reference == before:
+        return False
+    if preference is None:
+        preference = PaymentPreference(user_id=person.id, payee_reference=reference)
+        db.session.add(preference)
+    preference.payee_reference = reference
+    # PaymentPreference is keyed by its person, so the entry is filed under the person.
+    audit.record("payee_reference.set", person, actor=current_user,
+                 before={"payee_reference": before}, after={"payee_reference": reference})
+    return True
+
+
+@bp.route("/finance/payees/<int:user_id>", methods=["GET", "POST"])
+@permission_required("payments.batches")
+def payee(user_id: int) -> Response:
+    person = db.get_or_404(User, user_id)
+    require("payment_preferences.view", person)
+    preference = db.session.get(PaymentPreference, person.id)
+    if request.method == "GET":
+        form = PayeeForm(formdata=None, data={"payee_reference": preference.payee_reference if preference else ""})
+    else:
+        form = PayeeForm()
+        if form.validate_on_submit():
+            changed = _set_payee_reference(person, preference, form.payee_reference.data or "")
+            db.session.commit()
+            flash(f"{person.name}'s payee reference is saved." if changed else "Nothing changed.", "success")
+            return redirect_to(url_for("remuneration.payee", user_id=user_id))
+    return render("remuneration/finance/payee.html", status=422 if request.method == "POST" else 200,
+                  person=person, preference=preference, form=form, title=f"Payee: {person.name}")

@@ -1,3 +1,77 @@
-"""Routes: see portal/remuneration/__init__.py."""
+"""The rate card (admins): activity types and their rates, each in force from a date.
 
-from portal.remuneration import bp  # noqa: F401
+A claim stores the rate in force on its activity date, so changing a rate here never changes
+a claim already made.
+"""
+
+from __future__ import annotations
+
+from flask import flash, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from portal.errors import RuleBroken
+from portal.extensions import db
+from portal.formatting import local_date, london_today, money
+from portal.forms import attach_error
+from portal.permissions import permission_required
+from portal.remuneration import bp, rates
+from portal.remuneration.models import ActivityType
+from portal.remuneration.review_forms import ActivityForm, rate_form
+from portal.web import redirect_to, render
+
+
+def _rate_card(status: int = 200, *, activity_form: ActivityForm | None = None,
+               failed: tuple[int, FlaskForm] | None = None) -> Response:
+    today = london_today()
+    card = rates.rate_card(today)
+    forms = {activity.id: rate_form(activity.id, blank=True) for activity, _current, _history in card}
+    if failed is not None:
+        forms[failed[0]] = failed[1]
+    return render("remuneration/rates.html", status=status, card=card, today=today, rate_forms=forms,
+                  activity_form=activity_form or ActivityForm(formdata=None), title="Rate card")
+
+
+@bp.route("/admin/rates", endpoint="rates")
+@permission_required("rates.manage")
+def rates_page() -> Response:
+    return _rate_card()
+
+
+@bp.route("/admin/rates/activities", methods=["POST"])
+@permission_required("rates.manage")
+def add_activity() -> Response:
+    form = ActivityForm()
+    if form.validate_on_submit():
+        try:
+            activity = rates.add_activity_type(name=form.name.data or "", unit=form.chosen_unit(), by=current_user)
+            db.session.commit()
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            flash(f"{activity.name} is on the rate card. Set its rate below before anyone can claim for it.",
+                  "success")
+            return redirect_to(url_for("remuneration.rates") + f"#activity-{activity.id}")
+    return _rate_card(422, activity_form=form)
+
+
+@bp.route("/admin/rates/<int:activity_id>", methods=["POST"])
+@permission_required("rates.manage")
+def set_rate(activity_id: int) -> Response:
+    activity = db.get_or_404(ActivityType, activity_id)
+    form = rate_form(activity_id)
+    if form.validate_on_submit():
+        try:
+            rate = rates.set_rate(activity, amount_pence=form.amount.pence or 0,
+                                  effective_from=form.effective_from.data, by=current_user)
+            db.session.commit()
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            flash(f"{activity.name}: {money(rate.amount_pence)} from {local_date(rate.effective_from)}. "
+                  "Claims already made keep their rate.", "success")
+            return redirect_to(url_for("remuneration.rates") + f"#activity-{activity_id}")
+    return _rate_card(422, failed=(activity_id, form))
