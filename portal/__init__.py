@@ -94,6 +94,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts import bp as accounts_bp
     from portal.admin import bp as admin_bp
+    from portal.grants import bp as grants_bp
     from portal.main import bp as main_bp
     from portal.remuneration import bp as remuneration_bp
 
@@ -101,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(remuneration_bp)
+    app.register_blueprint(grants_bp)
 
 
 def _register_templates(app: Flask) -> None:

@@ -14,6 +14,8 @@ from portal.extensions import db
 ROLES = ("anonymous", "member", "staff", "finance", "admin")
 EVERYONE = set(ROLES)
 SIGNED_IN = {"member", "staff", "finance", "admin"}
+STAFF = {"staff", "finance", "admin"}
+FINANCE = {"finance", "admin"}
 ADMIN = {"admin"}
 
 # endpoint -> (method, roles allowed). A new route fails ``test_every_route_is_in_the_matrix``
@@ -46,6 +48,67 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "remuneration.remove_expense": ("POST", SIGNED_IN),
     "remuneration.receipt": ("GET", SIGNED_IN),
     "remuneration.submit_claim": ("POST", SIGNED_IN),
+    "remuneration.confirmations": ("GET", SIGNED_IN),
+    "remuneration.confirm_claim": ("POST", SIGNED_IN),
+    "remuneration.query_claim": ("POST", SIGNED_IN),
+    "remuneration.void_claim": ("POST", SIGNED_IN),
+    "remuneration.queue": ("GET", STAFF),
+    "remuneration.approve_claim": ("POST", STAFF),
+    "remuneration.reject_claim": ("POST", STAFF),
+    "remuneration.staff_dashboard": ("GET", STAFF),
+    "remuneration.finance_dashboard": ("GET", FINANCE),
+    "remuneration.batches": ("GET", FINANCE),
+    "remuneration.create_batch": ("POST", FINANCE),
+    "remuneration.batch": ("GET", FINANCE),
+    "remuneration.batch_csv": ("GET", FINANCE),
+    "remuneration.mark_batch_paid": ("POST", FINANCE),
+    "remuneration.payee": ("GET", FINANCE),
+    "remuneration.rates": ("GET", ADMIN),
+    "remuneration.add_activity": ("POST", ADMIN),
+    "remuneration.set_rate": ("POST", ADMIN),
+    # grants: phases, applications, panel review, decisions
+    "grants.phase_list": ("GET", EVERYONE),
+    "grants.phase": ("GET", EVERYONE),
+    "grants.start_application": ("POST", SIGNED_IN),
+    "grants.my_applications": ("GET", SIGNED_IN),
+    "grants.application": ("GET", SIGNED_IN),
+    "grants.edit_application": ("GET", SIGNED_IN),
+    "grants.add_budget_line": ("POST", SIGNED_IN),
+    "grants.remove_budget_line": ("POST", SIGNED_IN),
+    "grants.invite": ("POST", SIGNED_IN),
+    "grants.submit_application": ("POST", SIGNED_IN),
+    "grants.withdraw_application": ("POST", SIGNED_IN),
+    "grants.my_reviews": ("GET", SIGNED_IN),
+    "grants.review": ("GET", SIGNED_IN),
+    "grants.save_criterion": ("POST", SIGNED_IN),
+    "grants.declare_conflict": ("POST", SIGNED_IN),
+    "grants.staff_phases": ("GET", STAFF),
+    "grants.new_phase": ("GET", STAFF),
+    "grants.edit_phase": ("GET", STAFF),
+    "grants.move_phase": ("POST", STAFF),
+    "grants.panel_applications": ("GET", STAFF),
+    "grants.panel": ("GET", STAFF),
+    "grants.remove_reviewer": ("POST", STAFF),
+    "grants.decision": ("GET", STAFF),
+    # grants: projects, reports, dashboards, public pilot pages, exports
+    "grants.projects_mine": ("GET", SIGNED_IN),
+    "grants.project": ("GET", SIGNED_IN),
+    "grants.project_dates": ("POST", STAFF),
+    "grants.project_schedule": ("POST", STAFF),
+    "grants.project_milestone_add": ("POST", SIGNED_IN),
+    "grants.project_milestone_mark": ("POST", SIGNED_IN),
+    "grants.project_expense_add": ("POST", SIGNED_IN),
+    "grants.project_expense_remove": ("POST", SIGNED_IN),
+    "grants.project_report": ("GET", SIGNED_IN),
+    "grants.project_report_edit": ("GET", SIGNED_IN),
+    "grants.project_report_decide": ("POST", STAFF),
+    "grants.project_report_publish": ("POST", SIGNED_IN),
+    "grants.staff_reports": ("GET", STAFF),
+    "grants.staff_grants_dashboard": ("GET", STAFF),
+    "grants.export_applications_csv": ("GET", STAFF),
+    "grants.export_projects_csv": ("GET", STAFF),
+    "grants.pilots": ("GET", EVERYONE),
+    "grants.pilot": ("GET", EVERYONE),
 }
 
 

@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from portal import audit
+from portal import audit, outbox, permissions
 from portal.accounts.models import User
-from portal.errors import RuleBroken
+from portal.errors import NotAllowed, RuleBroken
 from portal.extensions import db
+from portal.formatting import money
 from portal.grants.models import (
     Application,
     ApplicationMember,
+    BudgetCategory,
+    Milestone,
     Phase,
     ProgressReport,
     Project,
+    ProjectExpense,
+    ProjectState,
     ReportingSchedule,
     ReportState,
     TeamMembership,
     TeamRole,
 )
+from portal.remuneration import budgets
+
+MAX_EXPENSE_PENCE = 100_000_00  # one line; a typo of extra zeros is caught, a real big spend is not refused
 
 
 def add_months(day: date, months: int) -> date:
@@ -72,6 +81,11 @@ def schedule_reports(project: Project, kind: ReportingSchedule, *, by: User,
             db.session.add(report)
             made.append(report)
         previous = due + timedelta(days=1)
+    # Reports the team has already written stay; only the one due on the end date is the final
+    # one, so accepting an earlier report never closes the project by mistake.
+    db.session.execute(sa.update(ProgressReport).where(
+        ProgressReport.project_id == project.id, ProgressReport.state != ReportState.DUE
+    ).values(is_final=ProgressReport.due_on == dates[-1]).execution_options(synchronize_session="fetch"))
     project.reporting_schedule = kind
     audit.record("project.schedule_set", project, actor=by,
                  after={"schedule": kind.value, "due": [d.isoformat() for d in dates]})
@@ -100,3 +114,191 @@ def create_project_from_award(application: Application, *, amount_pence: int, st
                  after={"application": application.id, "award_pence": amount_pence})
     schedule_reports(project, ReportingSchedule.MIDPOINT_FINAL, by=by)
     return project
+
+
+# --- dates and schedule (staff) -------------------------------------------------------------
+
+
+def _require(user: User, rule: str, project: Project) -> None:
+    if not permissions.can(user, rule, project):
+        raise NotAllowed(f"{rule} refused for project {project.id}")
+
+
+def _still_running(project: Project, field: str) -> None:
+    if project.state == ProjectState.CLOSED:
+        raise RuleBroken(field, "This project is closed, so it can no longer be changed.")
+
+
+def team_members(project_id: int) -> list[User]:
+    return list(db.session.scalars(
+        sa.select(User).join(TeamMembership, TeamMembership.user_id == User.id)
+        .where(TeamMembership.project_id == project_id).order_by(TeamMembership.role, User.name)
+    ))
+
+
+def tell_team(project: Project, kind: str, subject: str, body: str) -> None:
+    """One outbox message to each team member, in the caller's transaction."""
+    for person in team_members(project.id):
+        if person.is_active:
+            outbox.enqueue(kind, person.email, subject,
+                           f"Hello {person.name},\n\n{body}\n\nProject: {project.title}\n")
+
+
+def _due_list(project: Project) -> str:
+    dates = db.session.scalars(sa.select(ProgressReport.due_on).where(
+        ProgressReport.project_id == project.id).order_by(ProgressReport.due_on))
+    return "\n".join(f"- {day:%-d %B %Y}" for day in dates)
+
+
+def custom_dates_within(project: Project, start: date, end: date) -> list[date]:
+    """The custom schedule's dates that still fit between new start and end dates."""
+    kept = [day for day in db.session.scalars(sa.select(ProgressReport.due_on).where(
+        ProgressReport.project_id == project.id, ProgressReport.is_final.is_(False)))
+        if start < day < end]
+    return [*kept, end]
+
+
+def set_schedule(project: Project, kind: ReportingSchedule, *, by: User,
+                 custom: list[date] | None = None) -> list[ProgressReport]:
+    """Staff choose how often the team reports; the team is told the new due dates."""
+    _require(by, "project.manage", project)
+    _still_running(project, "kind")
+    made = schedule_reports(project, kind, by=by, custom=custom)
+    db.session.flush()
+    tell_team(project, "project_schedule", "Your progress report dates",
+              "The programme team has set when your progress reports are due:\n\n" + _due_list(project))
+    return made
+
+
+def change_dates(project: Project, *, start_date: date | None, end_date: date | None, by: User) -> None:
+    """Staff move the project's dates; the reporting schedule is worked out again for them."""
+    _require(by, "project.manage", project)
+    _still_running(project, "start_date")
+    if start_date is None:
+        raise RuleBroken("start_date", "Enter the start date, like 31 1 2026.")
+    if end_date is None:
+        raise RuleBroken("end_date", "Enter the end date, like 31 8 2026.")
+    if end_date <= start_date:
+        raise RuleBroken("end_date", "The end date must be after the start date.")
+    before = {"start_date": _iso(project.start_date), "end_date": _iso(project.end_date)}
+    kind = project.reporting_schedule or ReportingSchedule.MIDPOINT_FINAL
+    custom = custom_dates_within(project, start_date, end_date) if kind == ReportingSchedule.CUSTOM else None
+    project.start_date, project.end_date = start_date, end_date
+    audit.record("project.dates_changed", project, actor=by, before=before,
+                 after={"start_date": start_date.isoformat(), "end_date": end_date.isoformat()})
+    schedule_reports(project, kind, by=by, custom=custom)
+    db.session.flush()
+    tell_team(project, "project_dates", "Your project's dates have changed",
+              f"Your project now runs from {start_date:%-d %B %Y} to {end_date:%-d %B %Y}. "
+              "Your progress reports are now due on:\n\n" + _due_list(project))
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+# --- milestones and expenses (the team) -----------------------------------------------------
+
+
+def add_milestone(project: Project, *, title: str, due_on: date | None, by: User) -> Milestone:
+    _require(by, "project.report", project)
+    title = title.strip()
+    if not title:
+        raise RuleBroken("title", "Enter what the milestone is, like \"First co-design workshop\".")
+    if len(title) > 200:
+        raise RuleBroken("title", "Keep the milestone to 200 characters or fewer.")
+    if due_on is None:
+        raise RuleBroken("due_on", "Enter the date the milestone is due, like 30 4 2026.")
+    if project.start_date and project.end_date and not project.start_date <= due_on <= project.end_date:
+        raise RuleBroken("due_on", f"Choose a date from {project.start_date:%-d %B %Y} to "
+                                   f"{project.end_date:%-d %B %Y}, while the project runs.")
+    milestone = Milestone(project_id=project.id, title=title, due_on=due_on)
+    db.session.add(milestone)
+    db.session.flush()
+    audit.record("milestone.added", milestone, actor=by, after={"title": title, "due_on": due_on.isoformat()})
+    return milestone
+
+
+def mark_milestone(project: Project, milestone: Milestone, *, done: bool, by: User, today: date) -> None:
+    """Mark a milestone done (today) or not done yet."""
+    _require(by, "project.report", project)
+    if milestone.project_id != project.id:
+        raise NotAllowed("That milestone belongs to another project.")
+    before = {"done_on": _iso(milestone.done_on)}
+    milestone.done_on = (milestone.done_on or today) if done else None
+    audit.record("milestone.done" if done else "milestone.reopened", milestone, actor=by,
+                 before=before, after={"done_on": _iso(milestone.done_on)})
+
+
+def add_expense(project: Project, *, spent_on: date | None, category: BudgetCategory | None, description: str,
+                amount_pence: int | None, by: User, today: date) -> ProjectExpense:
+    _require(by, "project.report", project)
+    if spent_on is None:
+        raise RuleBroken("spent_on", "Enter the date the money was spent, like 3 2 2026.")
+    if spent_on > today:
+        raise RuleBroken("spent_on", "The date must be today or in the past.")
+    if category is None:
+        raise RuleBroken("category", "Choose what kind of spending this is.")
+    description = description.strip()
+    if not description:
+        raise RuleBroken("description", "Say what the money was spent on, like \"Room hire for workshop\".")
+    if len(description) > 200:
+        raise RuleBroken("description", "Keep the description to 200 characters or fewer.")
+    if amount_pence is None or amount_pence <= 0:
+        raise RuleBroken("amount", "Enter an amount more than £0, like 45.50.")
+    if amount_pence > MAX_EXPENSE_PENCE:
+        raise RuleBroken("amount", f"Enter no more than {money(MAX_EXPENSE_PENCE)} for one line.")
+    expense = ProjectExpense(project_id=project.id, spent_on=spent_on, category=category,
+                             description=description, amount_pence=amount_pence, recorded_by_id=by.id)
+    db.session.add(expense)
+    db.session.flush()
+    audit.record("project_expense.added", expense, actor=by,
+                 after={"project": project.id, "amount_pence": amount_pence, "spent_on": spent_on.isoformat(),
+                        "category": category.value, "description": description})
+    return expense
+
+
+def remove_expense(project: Project, expense: ProjectExpense, *, by: User) -> None:
+    _require(by, "project.report", project)
+    if expense.project_id != project.id:
+        raise NotAllowed("That expense belongs to another project.")
+    audit.record("project_expense.removed", expense, actor=by,
+                 before={"project": project.id, "amount_pence": expense.amount_pence,
+                         "spent_on": expense.spent_on.isoformat(), "description": expense.description})
+    db.session.delete(expense)
+
+
+# --- budget ---------------------------------------------------------------------------------
+
+
+def percent_used(spent_pence: int, award_pence: int | None) -> int | None:
+    """Whole per cent of the award spent, rounded down (integer arithmetic, never float)."""
+    if not award_pence:
+        return None
+    return spent_pence * 100 // award_pence
+
+
+@dataclass(frozen=True)
+class Budget:
+    award_pence: int | None
+    expenses_pence: int  # lines the team records
+    remuneration_pence: int  # claims for paid time charged to the project
+
+    @property
+    def spent_pence(self) -> int:
+        return self.expenses_pence + self.remuneration_pence
+
+    @property
+    def remaining_pence(self) -> int | None:
+        return None if self.award_pence is None else self.award_pence - self.spent_pence
+
+    @property
+    def percent_used(self) -> int | None:
+        return percent_used(self.spent_pence, self.award_pence)
+
+
+def budget(project: Project) -> Budget:
+    expenses = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(ProjectExpense.amount_pence), 0)).where(
+        ProjectExpense.project_id == project.id))
+    return Budget(award_pence=project.award_pence, expenses_pence=int(expenses or 0),
+                  remuneration_pence=budgets.project_spend_pence(project.id))

@@ -1,0 +1,358 @@
+"""Applications to a phase: starting, writing, budgeting, inviting a team, submitting, withdrawing.
+
+Every move checks the state table (``models.APPLICATION_TRANSITIONS``) and who may make it
+(``portal.permissions``), records an audit entry and tells the lead through the outbox, all in
+the caller's transaction. ``Application.version`` makes a second, simultaneous change to the
+same application fail at commit instead of overwriting the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from portal import audit, outbox, permissions
+from portal.accounts.models import User
+from portal.accounts.services import normalise_email
+from portal.db import utcnow
+from portal.errors import NotAllowed, RuleBroken
+from portal.extensions import db
+from portal.formatting import local_date, money
+from portal.grants.models import (
+    APPLICATION_TRANSITIONS,
+    Application,
+    ApplicationMember,
+    ApplicationState,
+    BudgetCategory,
+    BudgetLine,
+    Invitation,
+    Phase,
+    PhaseState,
+    Project,
+    TeamMembership,
+    TeamRole,
+)
+
+MAX_LINE_PENCE = 1_000_000_00
+MAX_BUDGET_LINES = 50
+TITLE_LENGTH = 200
+TEXT_LENGTH = 10_000
+
+# Everything the panel needs, in the order the form asks for it, with what to do when it is missing.
+REQUIRED_FIELDS: list[tuple[str, str]] = [
+    ("title", "Give your application a title."),
+    ("summary", "Write a short summary of what you want to do."),
+    ("lived_experience", "Say who with lived experience is involved, and how they are involved."),
+    ("co_design", "Explain how people with lived experience will shape the design of the project."),
+    ("co_decision", "Explain how people with lived experience will share the decisions."),
+    ("co_delivery", "Explain how people with lived experience will help deliver the project."),
+    ("co_evaluation", "Explain how people with lived experience will help judge what difference it made."),
+]
+
+
+class RulesBroken(RuleBroken):
+    """Several rules broken at once, so each message can sit next to its own field."""
+
+    def __init__(self, problems: list[RuleBroken]) -> None:
+        super().__init__(problems[0].field, problems[0].message)
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ApplicationDetails:
+    title: str = ""
+    summary: str = ""
+    lived_experience: str = ""
+    co_design: str = ""
+    co_decision: str = ""
+    co_delivery: str = ""
+    co_evaluation: str = ""
+
+
+def _require(user: User, rule: str, obj: Any = None) -> None:
+    if not permissions.can(user, rule, obj):
+        raise NotAllowed(f"{rule} refused")
+
+
+def phase_of(application: Application) -> Phase:
+    return db.session.get(Phase, application.phase_id)
+
+
+# --- the state table ---------------------------------------------------------------------------
+
+
+MOVE_WORDS = {
+    ApplicationState.DRAFT: "made a draft again",
+    ApplicationState.SUBMITTED: "submitted",
+    ApplicationState.UNDER_REVIEW: "sent to the panel",
+    ApplicationState.AWARDED: "awarded",
+    ApplicationState.DECLINED: "declined",
+    ApplicationState.WITHDRAWN: "withdrawn",
+}
+
+
+def check_move(application: Application, to: ApplicationState) -> None:
+    if to not in APPLICATION_TRANSITIONS[application.state]:
+        raise RuleBroken("state", f"An application that is {application.state.label.lower()} "
+                                  f"cannot be {MOVE_WORDS[to]}.")
+
+
+def move_application(application: Application, to: ApplicationState, *, by: User, action: str,
+                     subject: str, body: str, note: str = "", details: dict[str, Any] | None = None) -> None:
+    """The one place an application changes state: state table, audit entry, and the lead told."""
+    check_move(application, to)
+    before = application.state
+    application.state = to
+    audit.record(f"application.{action}", application, actor=by, before={"state": before.value},
+                 after={"state": to.value, **(details or {})}, note=note[:500])
+    tell_lead(application, kind=f"application_{action}", subject=subject, body=body)
+
+
+def tell_lead(application: Application, *, kind: str, subject: str, body: str) -> None:
+    lead = db.session.get(User, application.lead_id)
+    title = application.title or "your application"
+    outbox.enqueue(kind, lead.email, subject, f"Hello {lead.name},\n\n{body}\n\nApplication: {title}\n")
+
+
+# --- starting and writing ----------------------------------------------------------------------
+
+
+def start_application(phase: Phase, *, by: User, today: date) -> Application:
+    _require(by, "applications.start")
+    if phase.state != PhaseState.OPEN:
+        raise RuleBroken("phase", "This phase is not open for applications.")
+    if today > phase.closes_on:
+        raise RuleBroken("phase", f"Applications for this phase closed on {local_date(phase.closes_on)}.")
+    application = Application(phase_id=phase.id, lead_id=by.id, state=ApplicationState.DRAFT)
+    db.session.add(application)
+    db.session.flush()
+    db.session.add(ApplicationMember(application_id=application.id, user_id=by.id, role=TeamRole.LEAD))
+    audit.record("application.started", application, actor=by, after={"phase": phase.id, "state": "draft"})
+    return application
+
+
+def update_application(application: Application, details: ApplicationDetails, *, by: User) -> None:
+    """Save the words at any time while a draft; blanks are fine until it is submitted."""
+    _require(by, "application.edit", application)
+    values = {name: getattr(details, name).strip() for name, _ in REQUIRED_FIELDS}
+    if len(values["title"]) > TITLE_LENGTH:
+        raise RuleBroken("title", f"Keep the title to {TITLE_LENGTH} characters or fewer.")
+    for name, text in values.items():
+        if len(text) > TEXT_LENGTH:
+            raise RuleBroken(name, f"Keep this to {TEXT_LENGTH:,} characters or fewer.")
+    for name, text in values.items():
+        setattr(application, name, text)
+
+
+def requested_total_pence(application_id: int) -> int:
+    """The requested total is always the sum of the budget lines; it is never stored."""
+    return int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(BudgetLine.amount_pence), 0))
+                                 .where(BudgetLine.application_id == application_id)) or 0)
+
+
+def requested_totals(application_ids: list[int]) -> dict[int, int]:
+    """Requested totals for many applications in one query (0 for an application with no lines)."""
+    totals = dict.fromkeys(application_ids, 0)
+    if application_ids:
+        for application_id, total in db.session.execute(
+            sa.select(BudgetLine.application_id, sa.func.sum(BudgetLine.amount_pence))
+            .where(BudgetLine.application_id.in_(application_ids)).group_by(BudgetLine.application_id)
+        ):
+            totals[application_id] = int(total)
+    return totals
+
+
+def budget_lines(application_id: int) -> list[BudgetLine]:
+    return list(db.session.scalars(
+        sa.select(BudgetLine).where(BudgetLine.application_id == application_id).order_by(BudgetLine.id)))
+
+
+def add_budget_line(application: Application, *, by: User, category: BudgetCategory, description: str,
+                    amount_pence: int | None) -> BudgetLine:
+    _require(by, "application.edit", application)
+    description = description.strip()
+    if not description:
+        raise RuleBroken("description", "Say what this budget line is for.")
+    if amount_pence is None or amount_pence <= 0 or amount_pence > MAX_LINE_PENCE:
+        raise RuleBroken("amount", f"Enter an amount of more than £0 and no more than {money(MAX_LINE_PENCE)}.")
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(BudgetLine)
+                              .where(BudgetLine.application_id == application.id)) or 0
+    if count >= MAX_BUDGET_LINES:
+        raise RuleBroken("description", f"An application can have up to {MAX_BUDGET_LINES} budget lines. "
+                                        "Combine some lines, then add this one.")
+    line = BudgetLine(application_id=application.id, category=category, description=description,
+                      amount_pence=amount_pence)
+    db.session.add(line)
+    db.session.flush()
+    return line
+
+
+def remove_budget_line(application: Application, line: BudgetLine, *, by: User) -> None:
+    _require(by, "application.edit", application)
+    if line.application_id != application.id:
+        raise NotAllowed("That budget line belongs to another application.")
+    db.session.delete(line)
+
+
+# --- submitting and withdrawing ------------------------------------------------------------------
+
+
+def submission_problems(application: Application, today: date) -> list[RuleBroken]:
+    """Everything that stops this application being submitted today, each against its field."""
+    phase = phase_of(application)
+    problems = []
+    if phase.state != PhaseState.OPEN:
+        problems.append(RuleBroken("window", "This phase is not taking applications now."))
+    elif today < phase.opens_on:
+        problems.append(RuleBroken("window", f"Applications can be sent from {local_date(phase.opens_on)}."))
+    elif today > phase.closes_on:
+        problems.append(RuleBroken("window", f"Applications closed on {local_date(phase.closes_on)}, "
+                                             "so this one can no longer be sent."))
+    for name, message in REQUIRED_FIELDS:
+        if not getattr(application, name).strip():
+            problems.append(RuleBroken(name, message))
+    total = requested_total_pence(application.id)
+    if total == 0:
+        problems.append(RuleBroken("budget", "Add at least one budget line, so the panel can see what the "
+                                             "money is for."))
+    elif total > phase.max_award_pence:
+        problems.append(RuleBroken(
+            "budget", f"Your budget adds up to {money(total)}, but the most this phase can award is "
+                      f"{money(phase.max_award_pence)}. Reduce your budget lines by "
+                      f"{money(total - phase.max_award_pence)}."))
+    return problems
+
+
+def submit_application(application: Application, *, by: User, today: date, now: datetime) -> None:
+    check_move(application, ApplicationState.SUBMITTED)
+    _require(by, "application.submit", application)
+    problems = submission_problems(application, today)
+    if problems:
+        raise RulesBroken(problems)
+    application.submitted_at = now
+    move_application(
+        application, ApplicationState.SUBMITTED, by=by, action="submitted",
+        subject="We have your application",
+        body="Thank you. Your application has been sent. When the window closes, the panel reads and "
+             "scores every application, and we will tell you the decision.")
+
+
+def withdraw_application(application: Application, *, by: User) -> None:
+    check_move(application, ApplicationState.WITHDRAWN)
+    _require(by, "application.withdraw", application)
+    move_application(
+        application, ApplicationState.WITHDRAWN, by=by, action="withdrawn",
+        subject="Your application is withdrawn",
+        body="Your application has been withdrawn, as you asked. The panel will not consider it.")
+
+
+def put_under_review(application: Application, *, by: User, phase: Phase) -> None:
+    """Called when staff move the phase to assessing (``phases.move_phase`` checks who may)."""
+    move_application(
+        application, ApplicationState.UNDER_REVIEW, by=by, action="under_review",
+        subject="Your application is with the panel",
+        body=f"Applications to {phase.name} have closed, and the panel is now reading and scoring "
+             "them. We will tell you the decision.")
+
+
+# --- the team ----------------------------------------------------------------------------------------
+
+
+def team_of(application_id: int) -> list[tuple[User, TeamRole]]:
+    return [(user, TeamRole(role)) for user, role in db.session.execute(
+        sa.select(User, ApplicationMember.role).join(ApplicationMember, ApplicationMember.user_id == User.id)
+        .where(ApplicationMember.application_id == application_id)
+        .order_by(ApplicationMember.role, User.name))]
+
+
+def open_invitations(application_id: int) -> list[Invitation]:
+    return list(db.session.scalars(sa.select(Invitation).where(
+        Invitation.application_id == application_id, Invitation.accepted_at.is_(None)).order_by(Invitation.email)))
+
+
+def invite_member(application: Application, *, by: User, email: str, base_url: str = "") -> Invitation:
+    """Invite someone by email; they join the team when they next sign in (or sign up) with it."""
+    _require(by, "application.invite", application)
+    email = normalise_email(email)
+    if not email or "@" not in email:
+        raise RuleBroken("email", "Enter an email address in the right format, like name@example.com.")
+    on_team = db.session.scalar(sa.select(ApplicationMember.id).join(User, User.id == ApplicationMember.user_id)
+                                .where(ApplicationMember.application_id == application.id, User.email == email))
+    lead = db.session.get(User, application.lead_id)
+    if on_team is not None or lead.email == email:
+        raise RuleBroken("email", f"{email} is already on this application's team.")
+    if db.session.scalar(sa.select(Invitation.id).where(
+            Invitation.application_id == application.id, Invitation.email == email)) is not None:
+        raise RuleBroken("email", f"You have already invited {email}.")
+    invitation = Invitation(application_id=application.id, email=email, invited_by_id=by.id)
+    db.session.add(invitation)
+    db.session.flush()
+    audit.record("application.invited", application, actor=by, after={"email": email})
+    title = application.title or "an application"
+    outbox.enqueue(
+        "application_invitation", email, "You are invited to join an application team",
+        f"Hello,\n\n{by.name} has invited you to join the team applying for funding with "
+        f"\"{title}\" in {phase_of(application).name}.\n\n"
+        f"To join, sign in to the Co-Production Portal with this email address ({email}), or create "
+        f"an account with it if you do not have one yet:\n{base_url}/account/sign-in\n\n"
+        "You will then find the application under \"Your applications\".\n")
+    return invitation
+
+
+def accept_invitations(user: User, *, now: datetime | None = None) -> list[ApplicationMember]:
+    """Join every team that invited this person's email and is still waiting for them.
+
+    Called after sign-in and sign-up. If the application has already been awarded, they join the
+    pilot project's team too. Returns the memberships made; the caller commits.
+    """
+    now = now or utcnow()
+    invitations = list(db.session.scalars(sa.select(Invitation).where(
+        Invitation.email == normalise_email(user.email), Invitation.accepted_at.is_(None)).order_by(Invitation.id)))
+    if not invitations:
+        return []
+    ids = [invitation.application_id for invitation in invitations]
+    already = set(db.session.scalars(sa.select(ApplicationMember.application_id).where(
+        ApplicationMember.user_id == user.id, ApplicationMember.application_id.in_(ids))))
+    projects = {project.application_id: project for project in db.session.scalars(
+        sa.select(Project).where(Project.application_id.in_(ids)))}
+    on_project = set(db.session.scalars(sa.select(TeamMembership.project_id).where(
+        TeamMembership.user_id == user.id, TeamMembership.project_id.in_([p.id for p in projects.values()]))))
+    made = []
+    for invitation in invitations:
+        invitation.accepted_at = now
+        if invitation.application_id in already:
+            continue
+        already.add(invitation.application_id)
+        member = ApplicationMember(application_id=invitation.application_id, user_id=user.id, role=TeamRole.MEMBER)
+        db.session.add(member)
+        made.append(member)
+        project = projects.get(invitation.application_id)
+        if project is not None and project.id not in on_project:
+            db.session.add(TeamMembership(project_id=project.id, user_id=user.id, role=TeamRole.MEMBER))
+        audit.record("application.member_joined", invitation, actor=user,
+                     after={"application": invitation.application_id, "user": user.id})
+    db.session.flush()
+    return made
+
+
+# --- lists -------------------------------------------------------------------------------------------------
+
+
+def applications_of(user: User) -> sa.Select[tuple[Application]]:
+    """The applications someone leads or is on the team of, newest first."""
+    member_of = sa.select(ApplicationMember.application_id).where(ApplicationMember.user_id == user.id)
+    return (sa.select(Application)
+            .where(sa.or_(Application.lead_id == user.id, Application.id.in_(member_of)))
+            .options(joinedload(Application.phase))
+            .order_by(Application.created_at.desc(), Application.id.desc()))
+
+
+def own_application_in(phase: Phase, user: User) -> Application | None:
+    """The application this person leads in this phase, if any (to link to it, not start another)."""
+    return db.session.scalar(sa.select(Application).where(
+        Application.phase_id == phase.id, Application.lead_id == user.id,
+        Application.state != ApplicationState.WITHDRAWN).order_by(Application.id.desc()).limit(1))

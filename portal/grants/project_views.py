@@ -1,0 +1,450 @@
+"""Routes for pilot projects and their progress reports, the staff grants dashboard and
+report list, the CSV exports, and the public pilot pages.
+
+Views parse the form, ask ``portal.permissions``, call a service, commit, and render or
+redirect. A project or report that does not exist is 404; one the person may not see is 403.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, make_response, render_template, request, url_for
+from flask_login import current_user
+from flask_sqlalchemy.pagination import Pagination
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
+
+from portal import vocabulary
+from portal.csv_export import csv_response
+from portal.errors import RuleBroken
+from portal.extensions import db
+from portal.formatting import london_today
+from portal.forms import attach_error
+from portal.grants import bp, dashboards, exports, projects, reports
+from portal.grants.models import (
+    Milestone,
+    ProgressReport,
+    Project,
+    ProjectExpense,
+    ProjectState,
+    ReportingSchedule,
+    TeamMembership,
+)
+from portal.grants.project_forms import (
+    CUSTOM_DATE_INPUTS,
+    DatesForm,
+    DecisionForm,
+    ExpenseForm,
+    MilestoneDoneForm,
+    MilestoneForm,
+    PublishForm,
+    RemoveForm,
+    ReportFilterForm,
+    ReportForm,
+    ScheduleForm,
+)
+from portal.permissions import can, permission_required, public, require
+from portal.web import is_htmx, redirect_to, render
+
+
+def _page_number() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+def _paginate(query: sa.Select[tuple[object]]) -> Pagination:
+    return db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _project_or_404(project_id: int) -> Project:
+    project = db.session.scalar(sa.select(Project).options(joinedload(Project.phase)).where(Project.id == project_id))
+    if project is None:
+        abort(404)
+    return project
+
+
+def _report_or_404(project: Project, report_id: int) -> ProgressReport:
+    report = reports.report_of(project, report_id)
+    if report is None:
+        abort(404)
+    return report
+
+
+def _to_project(project: Project, anchor: str) -> Response:
+    return redirect_to(url_for("grants.project", project_id=project.id, _anchor=anchor))
+
+
+def _undo(project_id: int) -> Project:
+    """Throw away whatever a refused change did, and read the project afresh."""
+    db.session.rollback()
+    return _project_or_404(project_id)
+
+
+def _attach(form: FlaskForm, error: RuleBroken) -> None:
+    if isinstance(error, reports.ReportIncomplete):
+        for field, message in error.errors.items():
+            attach_error(form, field, message)
+    else:
+        attach_error(form, error.field, error.message)
+
+
+# --- your projects and the project page -----------------------------------------------------
+
+
+@bp.route("/projects", endpoint="projects_mine")
+@permission_required("projects.mine")
+def projects_mine() -> Response:
+    page = _paginate(dashboards.my_projects_query(current_user.id))
+    figures = dashboards.project_figures([p.id for p in page.items], today=london_today())
+    return render("grants/projects/mine.html", block="results", page=page, figures=figures, title="Your projects")
+
+
+def _schedule_form(project: Project) -> ScheduleForm:
+    chosen = []
+    if project.reporting_schedule == ReportingSchedule.CUSTOM:
+        chosen = list(db.session.scalars(sa.select(ProgressReport.due_on).where(
+            ProgressReport.project_id == project.id, ProgressReport.is_final.is_(False)
+        ).order_by(ProgressReport.due_on)))[:CUSTOM_DATE_INPUTS]
+    kind = project.reporting_schedule.value if project.reporting_schedule else ""
+    return ScheduleForm(formdata=None, kind=kind, custom_dates=chosen)
+
+
+def _milestones(project: Project) -> list[Milestone]:
+    return list(db.session.scalars(sa.select(Milestone).where(Milestone.project_id == project.id)
+                                   .order_by(Milestone.due_on, Milestone.id)))
+
+
+def _project_page(project: Project, status: int = 200, **forms: FlaskForm) -> Response:
+    team = db.session.scalars(
+        sa.select(TeamMembership).options(joinedload(TeamMembership.user))
+        .where(TeamMembership.project_id == project.id).order_by(TeamMembership.role, TeamMembership.id)).all()
+    milestones = _milestones(project)
+    expenses = db.session.scalars(sa.select(ProjectExpense).where(ProjectExpense.project_id == project.id)
+                                  .order_by(ProjectExpense.spent_on.desc(), ProjectExpense.id.desc())).all()
+    return render(
+        "grants/projects/project.html", status=status, project=project, team=team, milestones=milestones,
+        expenses=expenses, project_reports=reports.project_reports(project), budget=projects.budget(project),
+        today=london_today(), days_late=reports.days_late, state_label=reports.state_label,
+        is_team=can(current_user, "project.report", project), is_staff=can(current_user, "project.manage", project),
+        dates_form=forms.get("dates_form") or DatesForm(formdata=None, start_date=project.start_date,
+                                                          end_date=project.end_date),
+        schedule_form=forms.get("schedule_form") or _schedule_form(project),
+        milestone_form=forms.get("milestone_form") or MilestoneForm(formdata=None),
+        expense_form=forms.get("expense_form") or ExpenseForm(formdata=None),
+        done_form=MilestoneDoneForm(formdata=None), remove_form=RemoveForm(formdata=None),
+        title=project.title,
+    )
+
+
+@bp.route("/projects/<int:project_id>", endpoint="project")
+@permission_required("projects.mine")
+def show_project(project_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.view", project)
+    return _project_page(project)
+
+
+@bp.route("/projects/<int:project_id>/dates", methods=["POST"], endpoint="project_dates")
+@permission_required("project.manage")
+def change_dates(project_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.manage", project)
+    form = DatesForm()
+    if form.validate_on_submit():
+        try:
+            projects.change_dates(project, start_date=form.start_date.data, end_date=form.end_date.data,
+                                  by=current_user)
+        except RuleBroken as error:
+            project = _undo(project_id)
+            _attach(form, error)
+        else:
+            db.session.commit()
+            flash("The project's dates are changed and its report due dates worked out again.", "success")
+            return _to_project(project, "dates")
+    return _project_page(project, status=422, dates_form=form)
+
+
+@bp.route("/projects/<int:project_id>/schedule", methods=["POST"], endpoint="project_schedule")
+@permission_required("project.manage")
+def set_schedule(project_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.manage", project)
+    form = ScheduleForm()
+    if form.validate_on_submit():
+        kind = ReportingSchedule(form.kind.data)
+        try:
+            projects.set_schedule(project, kind, by=current_user,
+                                  custom=form.chosen_dates() if kind == ReportingSchedule.CUSTOM else None)
+        except RuleBroken as error:
+            project = _undo(project_id)
+            if error.field == "custom_dates":
+                first = form.custom_dates.entries[0]
+                first.errors = [*first.errors, error.message]
+            else:
+                attach_error(form, "kind", error.message)
+        else:
+            db.session.commit()
+            flash("The reporting schedule is set. The team has been told the due dates.", "success")
+            return _to_project(project, "reports")
+    return _project_page(project, status=422, schedule_form=form)
+
+
+@bp.route("/projects/<int:project_id>/milestones", methods=["POST"], endpoint="project_milestone_add")
+@permission_required("projects.mine")
+def add_milestone(project_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.report", project)
+    form = MilestoneForm()
+    if form.validate_on_submit():
+        try:
+            projects.add_milestone(project, title=form.title.data, due_on=form.due_on.data, by=current_user)
+        except RuleBroken as error:
+            project = _undo(project_id)
+            _attach(form, error)
+        else:
+            db.session.commit()
+            flash("Milestone added.", "success")
+            return _to_project(project, "milestones")
+    return _project_page(project, status=422, milestone_form=form)
+
+
+@bp.route("/projects/<int:project_id>/milestones/<int:milestone_id>/done", methods=["POST"],
+          endpoint="project_milestone_mark")
+@permission_required("projects.mine")
+def mark_milestone(project_id: int, milestone_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.report", project)
+    milestone = db.session.scalar(sa.select(Milestone).where(Milestone.id == milestone_id,
+                                                              Milestone.project_id == project.id))
+    if milestone is None:
+        abort(404)
+    form = MilestoneDoneForm()
+    if not form.validate_on_submit() or form.done.data not in ("0", "1"):
+        abort(400)
+    projects.mark_milestone(project, milestone, done=form.done.data == "1", by=current_user, today=london_today())
+    db.session.commit()
+    if is_htmx():  # swap just the milestones section: the row and the count of those done
+        response = make_response(render_template(
+            "grants/projects/_milestones.html", project=project, milestones=_milestones(project), is_team=True,
+            today=london_today(), done_form=MilestoneDoneForm(formdata=None),
+            milestone_form=MilestoneForm(formdata=None)))
+        response.vary.add("HX-Request")
+        return response
+    flash(f"\u201c{milestone.title}\u201d is marked {'done' if milestone.done_on else 'not done yet'}.", "success")
+    return _to_project(project, "milestones")
+
+
+@bp.route("/projects/<int:project_id>/expenses", methods=["POST"], endpoint="project_expense_add")
+@permission_required("projects.mine")
+def add_expense(project_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.report", project)
+    form = ExpenseForm()
+    if form.validate_on_submit():
+        try:
+            projects.add_expense(project, spent_on=form.spent_on.data, category=form.category_value(),
+                                 description=form.description.data, amount_pence=form.amount.pence,
+                                 by=current_user, today=london_today())
+        except RuleBroken as error:
+            project = _undo(project_id)
+            _attach(form, error)
+        else:
+            db.session.commit()
+            flash("Spending recorded.", "success")
+            return _to_project(project, "budget")
+    return _project_page(project, status=422, expense_form=form)
+
+
+@bp.route("/projects/<int:project_id>/expenses/<int:expense_id>/remove", methods=["POST"],
+          endpoint="project_expense_remove")
+@permission_required("projects.mine")
+def remove_expense(project_id: int, expense_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.report", project)
+    expense = db.session.scalar(sa.select(ProjectExpense).where(ProjectExpense.id == expense_id,
+                                                                 ProjectExpense.project_id == project.id))
+    if expense is None:
+        abort(404)
+    if not RemoveForm().validate_on_submit():
+        abort(400)
+    projects.remove_expense(project, expense, by=current_user)
+    db.session.commit()
+    flash("Spending line removed.", "success")
+    return _to_project(project, "budget")
+
+
+# --- progress reports -----------------------------------------------------------------------
+
+
+def _report_page(project: Project, report: ProgressReport, status: int = 200,
+                 decision_form: DecisionForm | None = None, publish_error: str = "") -> Response:
+    return render(
+        "grants/projects/report.html", status=status, project=project, report=report,
+        days_late=reports.days_late(report, london_today()) if project.state == ProjectState.ACTIVE else 0,
+        state_label=reports.state_label(report),
+        can_write=can(current_user, "project.report", project), can_decide=can(current_user, "project.manage", project),
+        can_publish=can(current_user, "project.work_on", project),
+        stage_labels=vocabulary.labels(vocabulary.STAGES, report.stages),
+        value_labels=vocabulary.labels(vocabulary.VALUES, report.values),
+        decision_form=decision_form or DecisionForm(formdata=None), publish_form=PublishForm(formdata=None),
+        publish_error=publish_error, title=f"Progress report due {report.due_on:%-d %B %Y}",
+    )
+
+
+@bp.route("/projects/<int:project_id>/reports/<int:report_id>", endpoint="project_report")
+@permission_required("projects.mine")
+def show_report(project_id: int, report_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.view", project)
+    return _report_page(project, _report_or_404(project, report_id))
+
+
+@bp.route("/projects/<int:project_id>/reports/<int:report_id>/edit", methods=["GET", "POST"],
+          endpoint="project_report_edit")
+@permission_required("projects.mine")
+def edit_report(project_id: int, report_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.report", project)
+    report = _report_or_404(project, report_id)
+    if report.state not in reports.OPEN_STATES:
+        flash("This report has been sent, so it can no longer be changed.", "info")
+        return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
+    form = ReportForm(obj=report) if request.method == "GET" else ReportForm()
+    if form.validate_on_submit():
+        sending = request.form.get("action") == "submit"
+        try:
+            if sending:
+                reports.submit_report(report, form.content(), by=current_user, now=_now())
+            else:
+                reports.save_draft(report, form.content(), by=current_user)
+        except RuleBroken as error:
+            db.session.rollback()
+            _attach(form, error)
+        else:
+            db.session.commit()
+            if sending:
+                flash("Your report is sent. The programme team will read it and let you know.", "success")
+                return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
+            flash("Your draft is saved. Nobody else sees it until you send it.", "success")
+            return redirect_to(url_for("grants.project_report_edit", project_id=project.id, report_id=report.id))
+    status = 422 if request.method == "POST" else 200
+    return render("grants/projects/report_form.html", status=status, form=form, project=project, report=report,
+                  state_label=reports.state_label(report), title=f"Write the report due {report.due_on:%-d %B %Y}")
+
+
+@bp.route("/projects/<int:project_id>/reports/<int:report_id>/decision", methods=["POST"],
+          endpoint="project_report_decide")
+@permission_required("project.manage")
+def decide_report(project_id: int, report_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.manage", project)
+    report = _report_or_404(project, report_id)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        feedback = form.feedback.data or ""
+        try:
+            if form.decision.data == "accept":
+                reports.accept_report(report, by=current_user, now=_now(), feedback=feedback)
+            else:
+                reports.request_changes(report, by=current_user, now=_now(), feedback=feedback)
+        except RuleBroken as error:
+            db.session.rollback()
+            _attach(form, error)
+        else:
+            db.session.commit()
+            if report.state == "accepted":
+                closed = " This was the final report, so the project is now closed." if report.is_final else ""
+                flash("The report is accepted. The team has been told." + closed, "success")
+            else:
+                flash("The report is sent back to the team with your feedback.", "success")
+            return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
+    return _report_page(project, report, status=422, decision_form=form)
+
+
+@bp.route("/projects/<int:project_id>/reports/<int:report_id>/publish", methods=["POST"],
+          endpoint="project_report_publish")
+@permission_required("projects.mine")
+def publish_learning(project_id: int, report_id: int) -> Response:
+    project = _project_or_404(project_id)
+    require("project.work_on", project)
+    report = _report_or_404(project, report_id)
+    form = PublishForm()
+    if not form.validate_on_submit() or form.publish.data not in ("0", "1"):
+        abort(400)
+    try:
+        reports.set_learning_published(report, published=form.publish.data == "1", by=current_user)
+    except RuleBroken as error:
+        db.session.rollback()
+        return _report_page(project, report, status=422, publish_error=error.message)
+    db.session.commit()
+    flash("Your learning is now on the project's public page." if report.learning_published
+          else "Your learning is no longer on the public page.", "success")
+    return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
+
+
+# --- staff: dashboard, report list, exports -------------------------------------------------
+
+
+@bp.route("/staff/reports", endpoint="staff_reports")
+@permission_required("grants.dashboard")
+def staff_reports() -> Response:
+    form = ReportFilterForm(request.args)
+    show = form.show.data if form.validate() and form.show.data else ""
+    today = london_today()
+    page = _paginate(reports.reports_query(show, today=today))
+    return render("grants/dashboards/reports.html", block="results", form=form, page=page, show=show, today=today,
+                  days_late=reports.days_late, state_label=reports.state_label, title="Progress reports")
+
+
+@bp.route("/staff/grants", endpoint="staff_grants_dashboard")
+@permission_required("grants.dashboard")
+def staff_dashboard() -> Response:
+    today = london_today()
+    return render(
+        "grants/dashboards/staff.html", today=today, phases=dashboards.phase_money(),
+        counts=dashboards.report_counts(today), awaiting=dashboards.awaiting_review_count(),
+        at_risk=_paginate(dashboards.at_risk_query()), title="Grants dashboard",
+    )
+
+
+@bp.route("/staff/exports/applications.csv", endpoint="export_applications_csv")
+@permission_required("grants.export")
+def export_applications() -> Response:
+    return csv_response(f"applications-{london_today().isoformat()}.csv", exports.APPLICATION_HEADER,
+                        exports.application_rows())
+
+
+@bp.route("/staff/exports/projects.csv", endpoint="export_projects_csv")
+@permission_required("grants.export")
+def export_projects() -> Response:
+    today = london_today()
+    return csv_response(f"projects-{today.isoformat()}.csv", exports.PROJECT_HEADER, exports.project_rows(today))
+
+
+# --- public pilot pages ---------------------------------------------------------------------
+
+
+@bp.route("/pilots", endpoint="pilots")
+@public
+def pilots() -> Response:
+    return render("grants/public/pilots.html", block="results", page=_paginate(dashboards.pilots_query()),
+                  title="Pilot projects")
+
+
+@bp.route("/pilots/<int:project_id>", endpoint="pilot")
+@public
+def pilot(project_id: int) -> Response:
+    project = dashboards.pilot(project_id)
+    if project is None:
+        abort(404)
+    return render("grants/public/pilot.html", block="results", project=project,
+                  page=_paginate(dashboards.published_learning_query(project)), title=project.title,
+                  stage_labels=lambda keys: vocabulary.labels(vocabulary.STAGES, keys),
+                  value_labels=lambda keys: vocabulary.labels(vocabulary.VALUES, keys))
+

@@ -1,0 +1,270 @@
+"""Progress reports: the team drafts and sends them; staff accept them or ask for changes.
+
+A report is made ``due`` by the reporting schedule (``projects.schedule_reports``). Each move
+checks who may make it (``portal.permissions``) and the state table below, records an audit
+entry and tells the people affected through the outbox, all in the caller's transaction.
+``ProgressReport.version`` makes a second, simultaneous move fail at commit instead of applying twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
+
+from portal import audit, permissions, vocabulary
+from portal.accounts.models import User
+from portal.errors import NotAllowed, RuleBroken
+from portal.extensions import db
+from portal.grants.models import ProgressReport, Project, ProjectState, ProjectStatus, ReportState
+from portal.grants.projects import tell_team
+
+# Every allowed move; services refuse anything else. Saving a draft keeps "changes requested"
+# (so the staff feedback stays in view) and turns "due" into "draft".
+TRANSITIONS: dict[ReportState, set[ReportState]] = {
+    ReportState.DUE: {ReportState.DRAFT, ReportState.SUBMITTED},
+    ReportState.DRAFT: {ReportState.SUBMITTED},
+    ReportState.CHANGES_REQUESTED: {ReportState.SUBMITTED},
+    ReportState.SUBMITTED: {ReportState.ACCEPTED, ReportState.CHANGES_REQUESTED},
+    ReportState.ACCEPTED: set(),
+}
+
+# Reports the team still has to send: these can be due or overdue.
+OPEN_STATES = (ReportState.DUE, ReportState.DRAFT, ReportState.CHANGES_REQUESTED)
+
+STATE_LABELS = {
+    ReportState.DUE: "Not started",
+    ReportState.DRAFT: "Draft",
+    ReportState.SUBMITTED: "Sent, waiting for the programme team",
+    ReportState.ACCEPTED: "Accepted",
+    ReportState.CHANGES_REQUESTED: "Changes asked for",
+}
+
+TEXT_FIELDS = {
+    "what_happened": "Say what happened in this period.",
+    "what_changed": "Say what changed, for people or for the way you work.",
+    "what_we_learned": "Say what you learned.",
+    "challenges": "Say what was hard, or write \"None\" if nothing was.",
+}
+MAX_TEXT = 10_000
+
+
+def state_label(report: ProgressReport) -> str:
+    return STATE_LABELS[report.state]
+
+
+def days_late(report: ProgressReport, today: date) -> int:
+    """Whole days since the due date, for a report not yet sent; 0 when it is not late."""
+    if report.state not in OPEN_STATES or today <= report.due_on:
+        return 0
+    return (today - report.due_on).days
+
+
+def is_overdue(report: ProgressReport, today: date) -> bool:
+    return days_late(report, today) > 0
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    period_start: date | None = None
+    period_end: date | None = None
+    what_happened: str = ""
+    what_changed: str = ""
+    what_we_learned: str = ""
+    challenges: str = ""
+    stages: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
+    status: ProjectStatus | None = None
+
+
+class ReportIncomplete(RuleBroken):
+    """Several rules broken at once; ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        first_field, first_message = next(iter(errors.items()))
+        super().__init__(first_field, first_message)
+        self.errors = errors
+
+
+def _require(user: User, rule: str, project: Project) -> None:
+    if not permissions.can(user, rule, project):
+        raise NotAllowed(f"{rule} refused for project {project.id}")
+
+
+def _project(report: ProgressReport) -> Project:
+    return db.session.get(Project, report.project_id)
+
+
+def _shape_errors(content: ReportContent) -> dict[str, str]:
+    """Rules that hold for drafts too: known tags, periods in order, text not too long."""
+    errors: dict[str, str] = {}
+    if content.period_start and content.period_end and content.period_end < content.period_start:
+        errors["period_end"] = "The end of the period must be on or after its start."
+    for name in TEXT_FIELDS:
+        if len(getattr(content, name)) > MAX_TEXT:
+            errors[name] = f"Keep this to {MAX_TEXT:,} characters or fewer."
+    if any(key not in vocabulary.STAGES for key in content.stages):
+        errors["stages"] = "Choose stages from the list."
+    if any(key not in vocabulary.VALUES for key in content.values):
+        errors["values"] = "Choose values from the list."
+    return errors
+
+
+def _completeness_errors(content: ReportContent) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if content.period_start is None:
+        errors["period_start"] = "Enter the first day this report covers."
+    if content.period_end is None:
+        errors["period_end"] = "Enter the last day this report covers."
+    for name, message in TEXT_FIELDS.items():
+        if not getattr(content, name).strip():
+            errors[name] = message
+    if content.status is None:
+        errors["status"] = "Choose how the project is going: on track, some concerns or at risk."
+    return errors
+
+
+def _writable(report: ProgressReport, by: User) -> None:
+    _require(by, "project.report", _project(report))
+    if report.state not in OPEN_STATES:
+        raise RuleBroken("state", "This report has been sent, so it can no longer be changed.")
+
+
+def _apply(report: ProgressReport, content: ReportContent) -> None:
+    report.period_start = content.period_start
+    report.period_end = content.period_end
+    for name in TEXT_FIELDS:
+        setattr(report, name, getattr(content, name).strip())
+    # Kept in the vocabulary's order, so the same choices always read the same way.
+    report.stages = [key for key in vocabulary.STAGES if key in content.stages]
+    report.values = [key for key in vocabulary.VALUES if key in content.values]
+    report.status = content.status
+
+
+def save_draft(report: ProgressReport, content: ReportContent, *, by: User) -> None:
+    """Keep what the team has written so far; nothing is required yet."""
+    _writable(report, by)
+    errors = _shape_errors(content)
+    if errors:
+        raise ReportIncomplete(errors)
+    _apply(report, content)
+    if report.state == ReportState.DUE:
+        report.state = ReportState.DRAFT
+
+
+def submit_report(report: ProgressReport, content: ReportContent, *, by: User, now: datetime) -> None:
+    """Send the report to the programme team. Every text field and the status are required;
+    if anything is missing nothing changes, and every missing field is named."""
+    _writable(report, by)
+    errors = {**_completeness_errors(content), **_shape_errors(content)}
+    if errors:
+        raise ReportIncomplete(errors)
+    _move(report, ReportState.SUBMITTED, by=by)
+    _apply(report, content)
+    report.submitted_at = now
+    audit.record("report.submitted", report, actor=by, after={"state": "submitted", "status": content.status.value})
+    project = _project(report)
+    tell_team(project, "report_submitted", "Your progress report has been sent",
+              f"{by.name} sent the progress report due on {report.due_on:%-d %B %Y}. "
+              "The programme team will read it and tell you if anything needs to change.")
+
+
+def _move(report: ProgressReport, to: ReportState, *, by: User) -> None:
+    if to not in TRANSITIONS[report.state]:
+        raise RuleBroken("decision", f"A report that is {STATE_LABELS[report.state].lower()} cannot be "
+                                     f"moved to {STATE_LABELS[to].lower()}.")
+    report.state = to
+
+
+def accept_report(report: ProgressReport, *, by: User, now: datetime, feedback: str = "") -> None:
+    """Staff accept a sent report. Accepting the final report closes the project."""
+    project = _project(report)
+    _require(by, "project.manage", project)
+    _move(report, ReportState.ACCEPTED, by=by)
+    report.feedback = feedback.strip()
+    report.decided_at, report.decided_by_id = now, by.id
+    audit.record("report.accepted", report, actor=by, before={"state": "submitted"},
+                 after={"state": "accepted"}, note=report.feedback[:500])
+    closing = report.is_final and project.state == ProjectState.ACTIVE
+    if closing:
+        project.state = ProjectState.CLOSED
+        audit.record("project.closed", project, actor=by, before={"state": "active"}, after={"state": "closed"},
+                     note=f"final report {report.id} accepted")
+    body = f"The programme team accepted your progress report due on {report.due_on:%-d %B %Y}."
+    if report.feedback:
+        body += f"\n\nTheir comments:\n\n{report.feedback}"
+    if closing:
+        body += ("\n\nThis was your final report, so the project is now closed. Thank you. You can publish "
+                 "what you learned on the project's public page.")
+    tell_team(project, "report_accepted", "Your progress report is accepted", body)
+
+
+def request_changes(report: ProgressReport, *, by: User, now: datetime, feedback: str) -> None:
+    """Staff send a report back to the team with what needs to change."""
+    project = _project(report)
+    _require(by, "project.manage", project)
+    if not feedback.strip():
+        raise RuleBroken("feedback", "Say what needs to change, so the team knows what to do next.")
+    _move(report, ReportState.CHANGES_REQUESTED, by=by)
+    report.feedback = feedback.strip()
+    report.decided_at, report.decided_by_id = now, by.id
+    audit.record("report.changes_requested", report, actor=by, before={"state": "submitted"},
+                 after={"state": "changes_requested"}, note=report.feedback[:500])
+    tell_team(project, "report_changes", "Please change your progress report",
+              f"The programme team asked for changes to your progress report due on {report.due_on:%-d %B %Y}:"
+              f"\n\n{report.feedback}\n\nPlease change the report and send it again.")
+
+
+def set_learning_published(report: ProgressReport, *, published: bool, by: User) -> None:
+    """The team chooses whether an accepted report's learning appears on the public pilot page."""
+    project = _project(report)
+    _require(by, "project.work_on", project)
+    if report.state != ReportState.ACCEPTED:
+        raise RuleBroken("publish", "Only learning from an accepted report can be published.")
+    if published and not report.what_we_learned.strip():
+        raise RuleBroken("publish", "This report says nothing about what you learned, so there is nothing to publish.")
+    if report.learning_published == published:
+        return
+    report.learning_published = published
+    audit.record("report.learning_published" if published else "report.learning_unpublished", report, actor=by,
+                 before={"learning_published": not published}, after={"learning_published": published})
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+SHOW_CHOICES = [("", "All reports"), ("due", "Due (not late yet)"), ("overdue", "Overdue"),
+                ("submitted", "Sent, waiting for a decision")]
+
+
+def reports_query(show: str, *, today: date) -> sa.Select[tuple[ProgressReport]]:
+    """Reports for the staff list, with their projects loaded in the same query.
+
+    Due and overdue count only running projects: once a project closes, reports it never
+    wrote are no longer chased.
+    """
+    query = sa.select(ProgressReport).join(Project, Project.id == ProgressReport.project_id).options(
+        contains_eager(ProgressReport.project))
+    still_open = sa.and_(ProgressReport.state.in_(OPEN_STATES), Project.state == ProjectState.ACTIVE)
+    if show == "due":
+        return query.where(still_open, ProgressReport.due_on >= today).order_by(
+            ProgressReport.due_on, ProgressReport.id)
+    if show == "overdue":
+        return query.where(still_open, ProgressReport.due_on < today).order_by(
+            ProgressReport.due_on, ProgressReport.id)
+    if show == "submitted":
+        return query.where(ProgressReport.state == ReportState.SUBMITTED).order_by(
+            ProgressReport.submitted_at, ProgressReport.id)
+    return query.order_by(ProgressReport.due_on.desc(), ProgressReport.id.desc())
+
+
+def project_reports(project: Project) -> list[ProgressReport]:
+    return list(db.session.scalars(sa.select(ProgressReport).where(
+        ProgressReport.project_id == project.id).order_by(ProgressReport.due_on, ProgressReport.id)))
+
+
+def report_of(project: Project, report_id: int) -> ProgressReport | None:
+    """The report, only if it belongs to this project (another project's id is "not found")."""
+    return db.session.scalar(sa.select(ProgressReport).where(
+        ProgressReport.id == report_id, ProgressReport.project_id == project.id))
