@@ -131,7 +131,9 @@ def _grant_rules() -> dict[str, Callable[[Any, Any], bool]]:
         "reviews.mine": lambda user, obj: signed_in(user),
         "projects.mine": lambda user, obj: signed_in(user),
         "application.view": lambda user, app: signed_in(user) and app is not None and (
-            is_staff(user) or access().on_application_team(user, app) or access().may_review(user, app)),
+            is_staff(user) or access().on_application_team(user, app)
+            # reviewers see an application once it is sent, never a draft
+            or (app.state != "draft" and access().may_review(user, app))),
         "application.edit": lambda user, app: access().on_application_team(user, app) and app.state == "draft",
         "application.submit": lambda user, app: access().leads_application(user, app) and app.state == "draft",
         "application.invite": lambda user, app: access().leads_application(user, app)

@@ -635,3 +635,22 @@ def test_missing_ids_are_not_found(app: Any, as_role: Any, users: dict[str, Any]
     assert member.post("/phases/99999/apply").status_code == 404
     assert staff.get("/staff/phases/99999/edit").status_code == 404
     assert staff.get("/staff/applications/99999/decision").status_code == 404
+
+
+def test_an_invitee_joins_the_team_when_they_sign_up_or_sign_in(app: Any, users: dict[str, Any]) -> None:
+    from tests.conftest import sign_in
+
+    application = make_application(make_phase(), users["member"])
+    for email in ("newcomer@example.test", users["staff"].email):
+        applications.invite_member(application, by=users["member"], email=email, base_url="http://portal.test")
+    db.session.commit()
+
+    signed_up = app.test_client().post("/account/sign-up", data={
+        "name": "New Comer", "email": "newcomer@example.test",
+        "password": "a long enough password 2026", "confirm": "a long enough password 2026"},
+        follow_redirects=True)
+    assert "You have joined 1 application team" in signed_up.get_data(as_text=True)
+    signed_in = sign_in(app.test_client(), users["staff"].email)
+    assert signed_in.status_code == 303
+    team = {user.email for user, _ in applications.team_of(application.id)}
+    assert {"newcomer@example.test", users["staff"].email} <= team

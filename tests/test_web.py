@@ -113,7 +113,7 @@ def test_healthz_checks_the_database(app: Flask, client: FlaskClient, monkeypatc
 def test_layout_landmarks_skip_link_and_role_navigation(client: FlaskClient, as_role: Any) -> None:
     page = client.get("/").get_data(as_text=True)
     assert page.index('class="skip-link" href="#main"') < page.index("<header")
-    assert '<main id="main"' in page and '<nav aria-label="Main">' in page and "<footer" in page
+    assert '<main id="main"' in page and '<nav class="sections" aria-label="Main">' in page and '<nav aria-label="Your account">' in page and "<footer" in page
     assert ">Sign in<" in page and ">People<" not in page
     member = as_role("member").get("/dashboard").get_data(as_text=True)
     assert "Sign out" in member and ">People<" not in member

@@ -34,6 +34,17 @@ def _email_key() -> str:
     return "sign-in:" + services.normalise_email(request.form.get("email", ""))
 
 
+def _join_invited_teams(user: object) -> None:
+    """Anyone invited to an application's team by this email joins it when they sign up or in."""
+    from portal.grants.applications import accept_invitations  # late: grants imports accounts
+
+    joined = accept_invitations(user)  # type: ignore[arg-type]
+    if joined:
+        db.session.commit()
+        flash(f"You have joined {len(joined)} application team{'s' if len(joined) != 1 else ''} "
+              "you were invited to. See Your applications.", "success")
+
+
 def _invalid(template: str, **context: object) -> Response:
     """Re-show a form with its errors: 422, so htmx and tests can tell it was refused."""
     return render(template, status=422 if request.method == "POST" else 200, **context)
@@ -56,6 +67,7 @@ def sign_up() -> Response:
             db.session.commit()
             login_user(user)
             flash("Welcome to the Co-Production Portal. Your account is ready.", "success")
+            _join_invited_teams(user)
             return redirect_to(url_for("accounts.profile"))
     return _invalid("accounts/sign_up.html", form=form, title="Create an account")
 
@@ -78,6 +90,7 @@ def sign_in() -> Response:
             db.session.commit()
             login_user(user, remember=form.remember.data)
             flash(f"You are signed in as {user.name}.", "success")
+            _join_invited_teams(user)
             return redirect_to(next_url)
     return _invalid("accounts/sign_in.html", form=form, title="Sign in")
 

@@ -48,14 +48,6 @@ def application_or_404(application_id: int) -> Application:
     return application
 
 
-def require_view(application: Application) -> None:
-    require("application.view", application)
-    # A reviewer assigned to the whole phase sees applications once they are sent, never drafts.
-    if application.state == ApplicationState.DRAFT and not (
-            can(current_user, "phases.manage") or access.on_application_team(current_user, application)):
-        abort(403)
-
-
 # --- the applicant's list and starting ----------------------------------------------------------------
 
 
@@ -101,7 +93,7 @@ def application_page(application: Application, *, status: int = 200, invite_form
 @permission_required("applications.start")
 def application(application_id: int) -> Response:
     application = application_or_404(application_id)
-    require_view(application)
+    require("application.view", application)
     return application_page(application)
 
 

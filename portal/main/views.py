@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import jsonify
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.extensions import db
@@ -21,7 +22,26 @@ def home() -> Response:
 @bp.route("/dashboard")
 @permission_required("account.manage_own")
 def dashboard() -> Response:
-    return render("main/dashboard.html", title="Your dashboard")
+    return render("main/dashboard.html", title="Your dashboard", **_your_work())
+
+
+def _your_work() -> dict[str, int]:
+    """The few numbers that say what is waiting for this person; the linked pages hold the detail."""
+    # Imported here: the domain packages import this blueprint's package while loading.
+    from portal.grants import reviews
+    from portal.grants.models import TeamMembership, TeamRole
+    from portal.remuneration.dashboards import confirmations_query
+    from portal.remuneration.models import Claim, ClaimState
+
+    user = current_user
+    claims_to_finish = db.session.scalar(sa.select(sa.func.count()).where(
+        Claim.claimant_id == user.id, Claim.state.in_((ClaimState.DRAFT, ClaimState.QUERIED))))
+    leads = db.session.scalar(sa.select(sa.func.count()).where(
+        TeamMembership.user_id == user.id, TeamMembership.role == TeamRole.LEAD))
+    to_confirm = db.session.scalar(sa.select(sa.func.count()).select_from(
+        confirmations_query(user).order_by(None).subquery())) if leads else 0
+    return {"claims_to_finish": claims_to_finish or 0, "leads_a_project": bool(leads),
+            "to_confirm": to_confirm or 0, "to_score": reviews.still_to_score_count(user)}
 
 
 @bp.route("/healthz")

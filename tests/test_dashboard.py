@@ -1,0 +1,37 @@
+"""Each person's dashboard: what is waiting for them, and the work areas their role opens."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+
+from tests import factories
+from tests.test_remuneration_staff_pages import card, client_for, submitted, text_of  # noqa: F401  (card is a fixture)
+
+
+def test_a_member_sees_their_own_work_and_no_programme_work(app: Flask, users: dict[str, Any]) -> None:
+    page = text_of(client_for(app, users["member"]).get("/dashboard"))
+    assert "Your payments and claims" in page and "Your applications" in page
+    assert "Claims to confirm" not in page  # they lead no project
+    assert "Programme work" not in page and "Rate card" not in page
+
+
+def test_a_lead_sees_how_many_claims_wait_for_their_confirmation(app: Flask, card: Any,  # noqa: F811
+                                                                 users: dict[str, Any]) -> None:
+    lead, member = factories.user(name="Lee Lead"), users["member"]
+    project = factories.project(lead=lead, members=(member,))
+    submitted(member, card["Meeting"], project=project)
+    submitted(member, card["Meeting"], project=project)
+    page = text_of(client_for(app, lead).get("/dashboard"))
+    assert re.search(r"Claims to confirm for your project\s*:\s*2\b", page)
+
+
+def test_programme_work_follows_the_role(app: Flask, users: dict[str, Any]) -> None:
+    staff = text_of(client_for(app, users["staff"]).get("/dashboard"))
+    assert "Claims to approve" in staff and "Finance: batches" not in staff and "Rate card" not in staff
+    finance = text_of(client_for(app, users["finance"]).get("/dashboard"))
+    assert "Finance: batches" in finance and "Rate card" not in finance
+    admin = text_of(client_for(app, users["admin"]).get("/dashboard"))
+    assert "Rate card" in admin and "People and roles" in admin
