@@ -171,7 +171,7 @@ def test_sign_in_profile_and_sign_out_work_without_javascript(new_page: Any, liv
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.get_by_role("status")).to_contain_text("You have signed out.")
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Your account").get_by_role("link", name="Sign in")).to_be_visible()
     check_axe(page)
 
 
@@ -214,7 +214,7 @@ def test_admin_people_search_updates_in_place_with_the_local_htmx(page: Any, liv
     expect(page.get_by_role("heading", level=1)).to_have_text("Grace Hopper")
     check_axe(page)
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Audit log").click()
     expect(page).to_have_url(re.compile(r"/admin/audit$"))
     expect(page.locator("#results tbody tr")).to_have_count(3)
     check_axe(page)
