@@ -12,5 +12,13 @@ class RuleBroken(ValueError):
         self.message = message
 
 
+class RulesBroken(RuleBroken):
+    """Several rules broken at once, so each message can sit next to its own field."""
+
+    def __init__(self, problems: list[RuleBroken]) -> None:
+        super().__init__(problems[0].field, problems[0].message)
+        self.problems = problems
+
+
 class NotAllowed(PermissionError):
     """The person may not do this (views answer 403)."""

@@ -23,13 +23,21 @@ def is_boosted() -> bool:
     return request.headers.get("HX-Boosted") == "true"
 
 
+def wants_fragment() -> bool:
+    """An htmx request for part of a page: not a boosted link, and not the back button's
+    history restore (htmx keeps no history cache here, so it asks for the whole page)."""
+    return (is_htmx() and not is_boosted()
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
 def render(template: str, *, block: str | None = None, status: int = 200, **context: Any) -> Response:
-    if block and is_htmx() and not is_boosted():
+    if block and wants_fragment():
         body = render_block(template, block, **context)
     else:
         body = render_template(template, **context)
     response = make_response(body, status)
     response.vary.add("HX-Request")
+    response.vary.add("HX-History-Restore-Request")
     return response
 
 

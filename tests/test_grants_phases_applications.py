@@ -10,12 +10,12 @@ import sqlalchemy as sa
 
 from portal.accounts.models import User
 from portal.audit import AuditEntry
-from portal.errors import NotAllowed, RuleBroken
+from portal.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.extensions import db
 from portal.formatting import london_today
 from portal.grants import applications, phases
-from portal.grants.applications import ApplicationDetails, RulesBroken
-from portal.grants.forms import parse_pounds
+from portal.grants.applications import ApplicationDetails
+from portal.form_fields import parse_pounds
 from portal.grants.models import (
     APPLICATION_TRANSITIONS,
     PHASE_TRANSITIONS,

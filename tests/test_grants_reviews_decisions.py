@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from portal import permissions
 from portal.accounts.models import User
 from portal.audit import AuditEntry
-from portal.errors import NotAllowed, RuleBroken
+from portal.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.extensions import db
 from portal.formatting import london_today
 from portal.grants import decisions, reviews
-from portal.grants.applications import RulesBroken
+
 from portal.grants.models import (
     Application,
     ApplicationState,

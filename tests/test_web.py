@@ -125,3 +125,12 @@ def test_flash_messages_are_status_regions(client: FlaskClient, users: dict[str,
     client.post("/account/sign-in", data={"email": users["member"].email, "password": "correct horse battery staple"})
     page = client.get("/dashboard").get_data(as_text=True)
     assert 'role="status">You are signed in as Member Person.' in page
+
+
+def test_render_gives_a_block_to_htmx_and_the_whole_page_to_a_history_restore(as_role: Any) -> None:
+    admin = as_role("admin")
+    fragment = admin.get("/admin/users?q=a", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.get_data(as_text=True)
+    assert {"HX-Request", "HX-History-Restore-Request"} <= set(fragment.vary)
+    restored = admin.get("/admin/users?q=a", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restored.get_data(as_text=True) and "<nav" in restored.get_data(as_text=True)

@@ -19,7 +19,7 @@ from portal import audit, outbox, permissions
 from portal.accounts.models import User
 from portal.accounts.services import normalise_email
 from portal.db import utcnow
-from portal.errors import NotAllowed, RuleBroken
+from portal.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.extensions import db
 from portal.formatting import local_date, money
 from portal.grants.models import (
@@ -52,14 +52,6 @@ REQUIRED_FIELDS: list[tuple[str, str]] = [
     ("co_delivery", "Explain how people with lived experience will help deliver the project."),
     ("co_evaluation", "Explain how people with lived experience will help judge what difference it made."),
 ]
-
-
-class RulesBroken(RuleBroken):
-    """Several rules broken at once, so each message can sit next to its own field."""
-
-    def __init__(self, problems: list[RuleBroken]) -> None:
-        super().__init__(problems[0].field, problems[0].message)
-        self.problems = problems
 
 
 @dataclass(frozen=True)

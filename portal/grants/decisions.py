@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from portal import permissions
 from portal.accounts.models import User
-from portal.errors import NotAllowed, RuleBroken
+from portal.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.extensions import db
 from portal.formatting import local_date, money
-from portal.grants.applications import RulesBroken, check_move, move_application, requested_total_pence
+from portal.grants.applications import check_move, move_application, requested_total_pence
 from portal.grants.models import Application, ApplicationState, Decision, Outcome, Phase, PhaseState
 from portal.grants.projects import create_project_from_award
 

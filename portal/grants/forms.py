@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.accounts.forms import EMAIL_VALID
@@ -29,51 +28,12 @@ from portal.grants.models import (
     PhaseState,
     Recommendation,
 )
+from portal.form_fields import DateInputField, PoundsField, pounds_text, strip
 from portal.grants.phases import CriterionDetails, PhaseDetails
 from portal.grants.reviews import COMMENT_LENGTH, SORTS
 
 CRITERION_ROWS = 6
-_POUNDS = re.compile(r"£?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?")
 _WHOLE = re.compile(r"\d{1,9}")
-
-
-def strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
-def parse_pounds(text: str) -> int:
-    """'£1,234.50' -> 123450. Raises ValueError for anything that is not pounds and pence."""
-    cleaned = text.strip().replace(" ", "")
-    if not _POUNDS.fullmatch(cleaned):
-        raise ValueError(text)
-    return int(Decimal(cleaned.lstrip("£").replace(",", "")) * 100)
-
-
-def pounds_text(pence: int | None) -> str:
-    """123450 -> '1234.50', for putting an amount back into a form field."""
-    if pence is None:
-        return ""
-    whole, part = divmod(pence, 100)
-    return f"{whole}.{part:02d}"
-
-
-class PoundsField(StringField):
-    """An amount typed in pounds; after validation ``pence`` holds it as integer pence (or None)."""
-
-    def __init__(self, label: str | None = None, validators: Any = None, *,
-                 message: str = "Enter an amount in pounds, like 5000 or 5,000.00.", **kwargs: Any) -> None:
-        super().__init__(label, validators, **kwargs)
-        self.message = message
-        self.pence: int | None = None
-
-    def pre_validate(self, form: Any) -> None:
-        self.pence = None
-        text = (self.data or "").strip()
-        if text:
-            try:
-                self.pence = parse_pounds(text)
-            except ValueError:
-                raise ValidationError(self.message) from None
 
 
 class WholeNumberField(StringField):
@@ -92,16 +52,6 @@ class WholeNumberField(StringField):
             if not _WHOLE.fullmatch(text):
                 raise ValidationError(self.message)
             self.number = int(text)
-
-
-class DateInputField(DateField):
-    """A date input whose empty value is simply "no date" (the validators decide if that is allowed)."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not "".join(valuelist).strip():
-            self.data = None
-            return
-        super().process_formdata(valuelist)
 
 
 class ActionForm(FlaskForm):

@@ -14,11 +14,11 @@ import sqlalchemy as sa
 
 from portal import audit, permissions
 from portal.accounts.models import User
-from portal.errors import NotAllowed, RuleBroken
+from portal.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.extensions import db
 from portal.formatting import local_date, money
 from portal.grants import applications
-from portal.grants.applications import RulesBroken
+
 from portal.grants.models import (
     PHASE_TRANSITIONS,
     Application,

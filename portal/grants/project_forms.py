@@ -7,50 +7,21 @@ report that is sent may not), so the report form checks only the shape of what w
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from decimal import Decimal
-from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, FieldList, HiddenField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms import TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal import vocabulary
+from portal.form_fields import MONEY_MESSAGE, PoundsField
 from portal.forms import choices
 from portal.grants.models import BudgetCategory, ProjectStatus, ReportingSchedule
 from portal.grants.reports import SHOW_CHOICES, ReportContent
 
-MONEY_MESSAGE = "Enter an amount in pounds and pence, like 45.50."
-# "45", "45.5", "45.50", "£1,234.50": digits (optionally in groups of three), up to 2 decimals.
-_POUNDS = re.compile(r"£?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?")
 CUSTOM_DATE_INPUTS = 8
-
-
-def parse_pounds(text: str) -> int:
-    """'£1,234.50' -> 123450. Raises ValueError for anything that is not pounds and pence."""
-    cleaned = text.strip().replace(" ", "")
-    if not _POUNDS.fullmatch(cleaned):
-        raise ValueError(text)
-    return int(Decimal(cleaned.lstrip("£").replace(",", "")) * 100)
-
-
-class PoundsField(StringField):
-    """An amount typed in pounds; after validation ``pence`` holds it as integer pence (or None)."""
-
-    pence: int | None = None
-
-    def pre_validate(self, form: Any) -> None:
-        self.pence = None
-        text = (self.data or "").strip()
-        if not text:
-            return
-        try:
-            self.pence = parse_pounds(text)
-        except ValueError:
-            raise ValidationError(MONEY_MESSAGE) from None
 
 
 class DateInputField(DateField):

@@ -22,10 +22,10 @@ from sqlalchemy.orm import joinedload
 from portal import audit, outbox, permissions
 from portal.accounts.models import User
 from portal.accounts.services import find_by_email
-from portal.errors import NotAllowed, RuleBroken
+from portal.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.extensions import db
 from portal.grants import access
-from portal.grants.applications import RulesBroken, requested_totals
+from portal.grants.applications import requested_totals
 from portal.grants.phases import criteria_of
 from portal.grants.models import (
     Application,

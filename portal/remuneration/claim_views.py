@@ -38,8 +38,8 @@ from portal.remuneration.forms import (
     SubmitClaimForm,
     activity_choices,
     number_text,
-    pounds_text,
 )
+from portal.form_fields import pounds_text
 from portal.remuneration.models import (
     COUNTED_STATES,
     Claim,

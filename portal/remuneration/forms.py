@@ -18,32 +18,14 @@ from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from portal.form_fields import DateInputField, PoundsField, pounds_text, strip
 from portal.forms import choices
 from portal.formatting import money
 from portal.grants.models import Project
 from portal.remuneration.claims import ClaimDetails
 from portal.remuneration.models import ActivityType, ExpenseCategory, PaymentMethod, Rate, Unit
 
-MONEY_MESSAGE = "Enter an amount in pounds and pence, like 196.00."
-# "196", "196.5", "196.00", "£1,234.50": digits (optionally in groups of three), up to 2 decimals.
-_POUNDS = re.compile(r"£?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?")
 _NUMBER = re.compile(r"\d{1,7}(\.\d+)?|\.\d+")
-
-
-def parse_pounds(text: str) -> int:
-    """'£1,234.50' -> 123450. Raises ValueError for anything that is not pounds and pence."""
-    cleaned = text.strip().replace(" ", "")
-    if not _POUNDS.fullmatch(cleaned):
-        raise ValueError(text)
-    return int(Decimal(cleaned.lstrip("£").replace(",", "")) * 100)
-
-
-def pounds_text(pence: int | None) -> str:
-    """123450 -> '1234.50', for putting an amount back into a form field."""
-    if pence is None:
-        return ""
-    whole, part = divmod(pence, 100)
-    return f"{whole}.{part:02d}"
 
 
 def number_text(value: Decimal | None) -> str:
@@ -52,35 +34,6 @@ def number_text(value: Decimal | None) -> str:
         return ""
     text = f"{value:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-class PoundsField(StringField):
-    """An amount typed in pounds; after validation ``pence`` holds it as integer pence (or None)."""
-
-    def __init__(self, label: str | None = None, validators: Any = None, *, message: str = MONEY_MESSAGE,
-                 minimum_pence: int | None = None, maximum_pence: int | None = None,
-                 range_message: str = "", **kwargs: Any) -> None:
-        super().__init__(label, validators, **kwargs)
-        self.message = message
-        self.minimum_pence = minimum_pence
-        self.maximum_pence = maximum_pence
-        self.range_message = range_message
-        self.pence: int | None = None
-
-    def pre_validate(self, form: Any) -> None:
-        self.pence = None
-        text = (self.data or "").strip()
-        if not text:
-            return
-        try:
-            pence = parse_pounds(text)
-        except ValueError:
-            raise ValidationError(self.message) from None
-        if (self.minimum_pence is not None and pence < self.minimum_pence) or (
-            self.maximum_pence is not None and pence > self.maximum_pence
-        ):
-            raise ValidationError(self.range_message or self.message)
-        self.pence = pence
 
 
 class NumberField(StringField):
@@ -104,20 +57,6 @@ class NumberField(StringField):
         if -number.normalize().as_tuple().exponent > self.places:  # type: ignore[operator]
             raise ValidationError(self.message)
         self.number = number
-
-
-class DateInputField(DateField):
-    """A date input whose empty value is simply "no date" (the validators decide if that is allowed)."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not "".join(valuelist).strip():
-            self.data = None
-            return
-        super().process_formdata(valuelist)
-
-
-def strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 _RATE_WORDS = {Unit.HOUR: "an hour", Unit.HALF_DAY: "a half day", Unit.DAY: "a day", Unit.FIXED_FEE: "fixed fee"}

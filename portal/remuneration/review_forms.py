@@ -16,7 +16,7 @@ from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.forms import choices
-from portal.remuneration.forms import DateInputField, PoundsField, strip
+from portal.form_fields import DateInputField, PoundsField, strip
 from portal.remuneration.models import ClaimState, Unit
 from portal.remuneration.rates import MAX_RATE_PENCE
 

@@ -1,0 +1,72 @@
+"""Form fields and filters every domain uses: amounts in pounds held as integer pence, dates."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from wtforms import DateField, StringField, ValidationError
+
+MONEY_MESSAGE = "Enter an amount in pounds and pence, like 45.50."
+# "45", "45.5", "45.50", "£1,234.50": digits (optionally in groups of three), up to 2 decimals.
+_POUNDS = re.compile(r"£?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?")
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def parse_pounds(text: str) -> int:
+    """'£1,234.50' -> 123450. Raises ValueError for anything that is not pounds and pence."""
+    cleaned = text.strip().replace(" ", "")
+    if not _POUNDS.fullmatch(cleaned):
+        raise ValueError(text)
+    return int(Decimal(cleaned.lstrip("£").replace(",", "")) * 100)
+
+
+def pounds_text(pence: int | None) -> str:
+    """123450 -> '1234.50', for putting an amount back into a form field."""
+    if pence is None:
+        return ""
+    whole, part = divmod(pence, 100)
+    return f"{whole}.{part:02d}"
+
+
+class PoundsField(StringField):
+    """An amount typed in pounds; after validation ``pence`` holds it as integer pence (or None)."""
+
+    def __init__(self, label: str | None = None, validators: Any = None, *, message: str = MONEY_MESSAGE,
+                 minimum_pence: int | None = None, maximum_pence: int | None = None,
+                 range_message: str = "", **kwargs: Any) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+        self.minimum_pence = minimum_pence
+        self.maximum_pence = maximum_pence
+        self.range_message = range_message
+        self.pence: int | None = None
+
+    def pre_validate(self, form: Any) -> None:
+        self.pence = None
+        text = (self.data or "").strip()
+        if not text:
+            return
+        try:
+            pence = parse_pounds(text)
+        except ValueError:
+            raise ValidationError(self.message) from None
+        if (self.minimum_pence is not None and pence < self.minimum_pence) or (
+            self.maximum_pence is not None and pence > self.maximum_pence
+        ):
+            raise ValidationError(self.range_message or self.message)
+        self.pence = pence
+
+
+class DateInputField(DateField):
+    """A date input whose empty value is simply "no date" (the validators decide if that is allowed)."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not "".join(valuelist).strip():
+            self.data = None
+            return
+        super().process_formdata(valuelist)
