@@ -1,6 +1,6 @@
 """Benchmark: how fast list pages answer with a large database.
 
-    .venv/bin/python -m tests.benchmarks.bench_pages --claims 1000000 --users 100000
+    .venv/bin/python -m tests.benchmarks.bench_pages --claims 1000000 --users 100000 --applications 20000
 
 Builds a fresh database (SQLite in a temporary folder, or PostgreSQL when
 PORTAL_BENCH_DATABASE_URL is set; its public schema is dropped), fills it with bulk inserts,
@@ -57,7 +57,7 @@ def insert(table: sa.Table, rows: Any, total: int) -> None:
     print(f"  {table.name}: {total:,} rows")
 
 
-def fill(users: int, claims: int, audit_entries: int) -> dict[str, int]:
+def fill(users: int, claims: int, audit_entries: int, applications: int) -> dict[str, int]:
     from portal.models import ActivityType, AuditEntry, Claim, Rate, User
 
     now = datetime.now(UTC)
@@ -97,10 +97,59 @@ def fill(users: int, claims: int, audit_entries: int) -> dict[str, int]:
         "created_at": now, "actor_id": first_user, "action": "bench.event", "object_type": "User",
         "object_id": str(first_user + n % users), "before": None, "after": {"n": n}, "note": "",
     } for n in range(audit_entries)), audit_entries)
+    fill_grants(first_user, users, applications, rng, now)
     busiest = db.session.execute(sa.select(Claim.claimant_id, sa.func.count()).group_by(Claim.claimant_id)
                                  .order_by(sa.func.count().desc()).limit(1)).first()
     return {"admin": first_user, "staff": first_user + 1, "finance": first_user + 2,
-            "busy_member": busiest[0] if busiest else first_user + 3}
+            "busy_member": busiest[0] if busiest else first_user + 3,
+            "phase": db.session.scalar(sa.select(sa.func.min(db.metadata.tables["phases"].c.id)))}
+
+
+def fill_grants(first_user: int, users: int, applications: int, rng: random.Random, now: datetime) -> None:
+    """Twenty phases (the first one being assessed), ``applications`` across them, a quarter of
+    them awarded with a project, each project with four progress reports, some late."""
+    from portal.grants.models import Application, Phase, Project
+
+    tables = db.metadata.tables
+    today = date.today()
+    insert(Phase.__table__, ({
+        "name": f"Phase {n + 1}", "summary": "Bench phase", "eligibility": "", "max_award_pence": 2_000_000,
+        "delivery_months": 12, "pot_pence": 10**12, "target_awards": 1000, "opens_on": today - timedelta(days=60),
+        "closes_on": today - timedelta(days=30), "state": "assessing" if n == 0 else "closed", "created_at": now,
+    } for n in range(20)), 20)
+    first_phase = db.session.scalar(sa.select(sa.func.min(Phase.id)))
+    insert(tables["criteria"], ({"phase_id": first_phase + p, "name": name, "weight": weight, "position": i}
+                                for p in range(20) for i, (name, weight) in enumerate((("Co-production", 3),
+                                                                                      ("Value", 2)))), 40)
+
+    def lead(n: int) -> int:
+        return first_user + 3 + (n * 7919) % max(1, users - 3)
+
+    awarded = set(range(0, applications, 4))
+    insert(Application.__table__, ({
+        "phase_id": first_phase + n % 20, "lead_id": lead(n), "title": f"Pilot application {n:06d}",
+        "summary": "A bench application", "state": "awarded" if n in awarded else
+        rng.choice(["submitted", "under_review", "declined", "withdrawn"]), "created_at": now,
+        "submitted_at": now - timedelta(days=40), "version": 1,
+    } for n in range(applications)), applications)
+    first_application = db.session.scalar(sa.select(sa.func.min(Application.id)))
+    insert(tables["application_members"], ({"application_id": first_application + n, "user_id": lead(n),
+                                            "role": "lead"} for n in range(applications)), applications)
+    insert(Project.__table__, ({
+        "title": f"Pilot application {n:06d}", "summary": "A bench pilot", "award_pence": 1_500_000,
+        "phase_id": first_phase + n % 20, "application_id": first_application + n,
+        "start_date": today - timedelta(days=200), "end_date": today + timedelta(days=165), "state": "active",
+        "created_at": now,
+    } for n in sorted(awarded)), len(awarded))
+    first_project = db.session.scalar(sa.select(sa.func.min(Project.id)))
+    insert(tables["team_memberships"], ({"project_id": first_project + i, "user_id": lead(n), "role": "lead"}
+                                        for i, n in enumerate(sorted(awarded))), len(awarded))
+    insert(tables["progress_reports"], ({
+        "project_id": first_project + i, "due_on": today + timedelta(days=90 * k - 100), "is_final": k == 3,
+        "state": "accepted" if k == 0 else "submitted" if k == 1 and i % 2 else "due",
+        "stages": [], "values": [], "status": "at_risk" if k == 0 and i % 10 == 0 else "on_track" if k == 0 else None,
+        "learning_published": k == 0, "version": 1,
+    } for i in range(len(awarded)) for k in range(4)), 4 * len(awarded))
 
 
 PAGES = [
@@ -114,6 +163,18 @@ PAGES = [
     ("staff", "/staff/payments"),
     ("finance", "/finance"),
     ("busy_member", "/payments"),
+    ("busy_member", "/dashboard"),
+    ("busy_member", "/projects"),
+    ("busy_member", "/applications"),
+    ("anonymous", "/phases"),
+    ("anonymous", "/pilots"),
+    ("anonymous", "/pilots?page=200"),
+    ("staff", "/staff/phases"),
+    ("staff", "/staff/phases/{phase}/applications"),
+    ("staff", "/staff/grants"),
+    ("staff", "/staff/reports"),
+    ("staff", "/staff/exports/applications.csv"),
+    ("staff", "/staff/exports/projects.csv"),
 ]
 
 
@@ -122,11 +183,12 @@ def measure(app: Any, who: dict[str, int], repeats: int) -> None:
 
     print(f"\n{'page':45} {'who':12} {'median ms':>10} {'worst ms':>10} {'queries':>8}  status")
     for role, url in PAGES:
+        url = url.format(phase=who["phase"])
         client = app.test_client()
-        with app.app_context():
-            user = db.session.get(User, who[role])
-            email = user.email
-        client.post("/account/sign-in", data={"email": email, "password": "benchmark passphrase"})
+        if role != "anonymous":
+            with app.app_context():
+                email = db.session.get(User, who[role]).email
+            client.post("/account/sign-in", data={"email": email, "password": "benchmark passphrase"})
         statements: list[str] = []
         with app.app_context():
             engine = db.engine
@@ -140,6 +202,7 @@ def measure(app: Any, who: dict[str, int], repeats: int) -> None:
             statements.clear()
             began = time.perf_counter()
             response = client.get(url)
+            response.get_data()  # a streamed CSV is timed to its last row
             times.append((time.perf_counter() - began) * 1000)
             status = response.status_code
         sa.event.remove(engine, "before_cursor_execute", count)
@@ -151,6 +214,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--audit", type=int, default=200_000)
+    parser.add_argument("--applications", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as instance:
@@ -159,7 +223,7 @@ def main() -> None:
             upgrade()
             began = time.perf_counter()
             print(f"Filling the database ({db.engine.dialect.name}):")
-            who = fill(args.users, args.claims, args.audit)
+            who = fill(args.users, args.claims, args.audit, args.applications)
             print(f"  filled in {time.perf_counter() - began:.0f} s")
             if db.engine.dialect.name == "postgresql":
                 db.session.execute(sa.text("ANALYZE"))
