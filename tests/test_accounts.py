@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -245,3 +247,51 @@ def test_only_the_token_hash_is_stored(client: FlaskClient) -> None:
     token = _reset_link_token("hash@example.test")
     stored = db.session.scalar(sa.select(PasswordResetToken.token_hash))
     assert token not in stored and len(stored) == 64
+
+
+def _redis_or_skip(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        pytest.skip(f"no Redis at {url}: {error}")
+
+
+def test_with_redis_the_limit_is_shared_by_every_app_process(app_factory: Any, tmp_path: Any) -> None:
+    """Two app processes behind a load balancer share one count when PORTAL_REDIS_URL is set."""
+    import uuid
+
+    from tests.conftest import make_app
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    _redis_or_skip(url)
+    prefix = f"portal-test-{uuid.uuid4().hex}"
+    first = app_factory(REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix)
+    second = make_app(first.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "second", REDIS_URL=url,
+                      RATELIMIT_KEY_PREFIX=prefix)
+    assert first.config["RATELIMIT_STORAGE_URI"] == url
+    with first.app_context():
+        factories.user(email="shared@example.test")
+    try:
+        for attempt in range(5):
+            app = (first, second)[attempt % 2]
+            response = app.test_client().post("/account/sign-in", data={"email": "shared@example.test", "password": "x"},
+                                              environ_base={"REMOTE_ADDR": f"10.1.0.{attempt + 1}"})
+            assert response.status_code == 422
+        refused = second.test_client().post("/account/sign-in", data={"email": "shared@example.test", "password": "x"},
+                                            environ_base={"REMOTE_ADDR": "10.1.0.99"})
+        assert refused.status_code == 429
+        # The count lives in Redis, where any other process sees it (not in this process's memory).
+        import redis
+
+        assert list(redis.Redis.from_url(url).scan_iter(f"*{prefix}*shared@example.test*"))
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        for key in client.scan_iter(f"*{prefix}*"):
+            client.delete(key)
+        with second.app_context():
+            db.session.remove()
+            db.engine.dispose()
