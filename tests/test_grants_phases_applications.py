@@ -552,6 +552,27 @@ def test_an_applicant_applies_writes_budgets_and_submits(app: Any, as_role: Any,
     assert "Peer-led recovery cafés" in mine and "Submitted" in mine
 
 
+def test_htmx_adds_a_budget_line_and_answers_with_the_budget_section(app: Any, as_role: Any,
+                                                                     users: dict[str, Any]) -> None:
+    application = make_application(make_phase(today=london_today()), users["member"], lines=(1_000_00,))
+    lead, url = as_role("member"), f"/applications/{application.id}/budget-lines"
+    added = lead.post(url, headers={"HX-Request": "true"},
+                      data={"category": "venue", "description": "Room hire", "amount": "250"})
+    text = added.get_data(as_text=True)
+    assert added.status_code == 200 and "<html" not in text and "HX-Redirect" not in added.headers
+    assert "Room hire" in text and "£1,250.00" in text and "Added: Room hire." in text
+    assert 'id="budget-title"' in text and "data-error-summary" not in text
+    bad = lead.post(url, headers={"HX-Request": "true"}, data={"category": "venue", "description": "", "amount": "x"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 200 and "<html" not in text and "data-error-summary" in text  # htmx: 4xx is an error
+    assert "Say what this budget line is for." in text and 'aria-invalid="true"' in text
+    assert count(BudgetLine) == 2
+    # Without htmx the same refusal is the whole page, with a single error summary at the top.
+    whole = lead.post(url, data={"category": "venue", "description": "", "amount": "x"})
+    page = whole.get_data(as_text=True)
+    assert whole.status_code == 422 and "<html" in page and page.count("data-error-summary") == 1
+
+
 def test_save_and_submit_sends_the_words_with_it(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     application = make_application(make_phase(today=london_today()), users["member"], complete=False)
     response = as_role("member").post(f"/applications/{application.id}/submit", data=COMPLETE.__dict__)

@@ -457,7 +457,9 @@ def test_the_team_runs_its_project_through_the_forms(app: Any, team: dict[str, A
     milestone = db.session.scalar(sa.select(Milestone))
     done = client.post(f"{url}/milestones/{milestone.id}/done", data={"done": "1"}, headers={"HX-Request": "true"})
     fragment = done.get_data(as_text=True)
-    assert done.status_code == 200 and fragment.lstrip().startswith("<section")  # the section, not a page
+    # What goes inside the section, not a page: the section stays, and so does focus on the button.
+    assert done.status_code == 200 and "<html" not in fragment and "<section" not in fragment
+    assert 'id="milestones-title"' in fragment and f'id="milestone-{milestone.id}-toggle"' in fragment
     assert "Mark as not done" in fragment and "1 of 1 done" in fragment
     db.session.refresh(milestone)
     assert milestone.done_on == london_today()

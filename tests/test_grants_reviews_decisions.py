@@ -298,11 +298,18 @@ def test_each_criterion_saves_in_place_with_htmx(panel: dict[str, Any], app: Any
     htmx = {"HX-Request": "true"}
     saved = client.post(url, data={f"score_{criterion.id}": "4", f"comment_{criterion.id}": "Clear plan"}, headers=htmx)
     text = saved.get_data(as_text=True)
-    assert saved.status_code == 200 and "<html" not in text and f'id="criterion-{criterion.id}"' in text
+    # The fields go inside the criterion's block, and the status text into its status, out of band.
+    assert saved.status_code == 200 and "<html" not in text and f'id="criterion-{criterion.id}"' not in text
+    assert f'id="score_{criterion.id}"' in text
+    assert f'<p id="criterion-{criterion.id}-status" hx-swap-oob="innerHTML">Your score for' in text
     assert "is saved" in text
     assert reviews.scores_of(reviews.review_of(application.id, panel["first"].id))[criterion.id].score == 4
     wrong = client.post(url, data={f"score_{criterion.id}": "", f"comment_{criterion.id}": "No score"}, headers=htmx)
-    assert wrong.status_code == 422 and "Choose a score" in wrong.get_data(as_text=True)
+    # Refused in place: a 200 (htmx would report a 4xx as an error), the message next to the score.
+    text = wrong.get_data(as_text=True)
+    assert wrong.status_code == 200 and "Choose a score" in text and "is saved" not in text
+    assert f'id="score_{criterion.id}-error"' in text
+    assert reviews.scores_of(reviews.review_of(application.id, panel["first"].id))[criterion.id].score == 4
     # Without htmx the same post answers with the page.
     assert client.post(url, data={f"score_{criterion.id}": "5"}).status_code == 303
     other_phase = make_phase(name="Elsewhere")
@@ -482,6 +489,22 @@ def test_staff_record_a_decision_through_the_form(panel: dict[str, Any], as_role
     assert done.status_code == 303
     assert db.session.scalars(sa.select(Project)).one().award_pence == 4_000_00
     assert "Decision recorded" in staff.get(url).get_data(as_text=True)
+
+
+def test_the_decision_form_refuses_an_award_over_the_pot(app: Any, users: dict[str, Any], as_role: Any) -> None:
+    phase = make_phase(state=PhaseState.ASSESSING, max_award=5_000_00, pot=8_000_00)
+    first = make_application(phase, factories.user(), state=ApplicationState.UNDER_REVIEW, lines=(5_000_00,))
+    second = make_application(phase, factories.user(), state=ApplicationState.UNDER_REVIEW, lines=(5_000_00,))
+    decide(first, users["staff"], amount_pence=5_000_00)
+    db.session.commit()
+    staff = as_role("staff")
+    refused = staff.post(f"/staff/applications/{second.id}/decision", data={
+        "outcome": "award", "rationale": "Good.", "amount": "3,000.01", "start_date": TODAY.isoformat()})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "data-error-summary" in page
+    assert 'id="amount-error"' in page and "£3,000.00 is left" in page and 'value="3,000.01"' in page
+    assert count(Decision) == 1 and count(Project) == 1
+    assert db.session.get(Application, second.id).state == ApplicationState.UNDER_REVIEW
 
 
 # --- query-count guards ---------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from portal.grants.forms import (
 )
 from portal.grants.models import Application, ApplicationState, BudgetCategory, ReviewState
 from portal.permissions import can, permission_required, require
-from portal.web import redirect_to, render
+from portal.web import is_htmx, redirect_to, render
 
 CHANGED_BY_SOMEONE_ELSE = ("Someone else on your team changed this application while you were working on it. "
                            "Check it below, then make your change again.")
@@ -98,10 +98,13 @@ def application(application_id: int) -> Response:
 
 
 def _edit_page(application: Application, *, status: int = 200, form: ApplicationForm | None = None,
-               line_form: BudgetLineForm | None = None, problems: list[RuleBroken] | None = None) -> Response:
+               line_form: BudgetLineForm | None = None, problems: list[RuleBroken] | None = None,
+               block: str | None = None, added: str = "") -> Response:
+    """The writing page; ``block="budget"`` answers htmx with just the budget section."""
     lines = applications.budget_lines(application.id)
     return render(
-        "grants/application_form.html", status=status, application=application, phase=application.phase,
+        "grants/application_form.html", block=block, status=status, application=application,
+        phase=application.phase, fragment=bool(block) and is_htmx(), added=added,
         form=form or ApplicationForm(formdata=None, obj=application),
         line_form=line_form or BudgetLineForm(formdata=None),
         lines=lines, total=sum(line.amount_pence for line in lines), problems=problems or [],
@@ -148,9 +151,14 @@ def add_budget_line(application_id: int) -> Response:
             attach_problems(form, error)
         else:
             db.session.commit()
+            if is_htmx():  # the budget section alone, with the new line, the new total and an empty form
+                return _edit_page(application_or_404(application_id), block="budget",
+                                  added=f"Added: {form.description.data}. The total is updated.")
             flash("The budget line is added.", "success")
             return redirect_to(url_for("grants.edit_application", application_id=application_id) + "#budget")
-    return _edit_page(application_or_404(application_id), status=422, line_form=form)
+    # htmx gets the budget section with the messages as a 200: htmx reports a 4xx as an error.
+    return _edit_page(application_or_404(application_id), status=200 if is_htmx() else 422, line_form=form,
+                      block="budget")
 
 
 @bp.route("/applications/<int:application_id>/budget-lines/<int:line_id>/delete", methods=["POST"])

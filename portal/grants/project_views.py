@@ -229,9 +229,9 @@ def mark_milestone(project_id: int, milestone_id: int) -> Response:
         abort(400)
     projects.mark_milestone(project, milestone, done=form.done.data == "1", by=current_user, today=london_today())
     db.session.commit()
-    if is_htmx():  # swap just the milestones section: the row and the count of those done
+    if is_htmx():  # what is inside the milestones section: the row and the count of those done
         response = make_response(render_template(
-            "grants/projects/_milestones.html", project=project, milestones=_milestones(project), is_team=True,
+            "grants/projects/_milestones_body.html", project=project, milestones=_milestones(project), is_team=True,
             today=london_today(), done_form=MilestoneDoneForm(formdata=None),
             milestone_form=MilestoneForm(formdata=None)))
         response.vary.add("HX-Request")

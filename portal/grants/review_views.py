@@ -173,13 +173,13 @@ def save_criterion(application_id: int, criterion_id: int) -> Response:
     if criterion is None or criterion.phase_id != application.phase_id:
         abort(404)
     form = criterion_form(criterion)
-    status, saved = 422, False
+    saved = False
     if form.validate_on_submit():
         score, comment = form.scores([criterion])[criterion.id]
         try:
             reviews.save_score(application, criterion, by=current_user, score=score, comment=comment)
             db.session.commit()
-            status, saved = 200, True
+            saved = True
         except RuleBroken as error:
             db.session.rollback()
             attach_problems(form, error)
@@ -194,8 +194,9 @@ def save_criterion(application_id: int, criterion_id: int) -> Response:
             if name in whole._fields:
                 whole[name].errors = list(field.errors)
         return _review_page(application_or_404(application_id), status=422, form=whole)
-    return render("grants/_criterion_score.html", status=status, application=application, criterion=criterion,
-                  form=form, saved=saved, sent=False)
+    # A refused score comes back with its message as a 200 too: htmx reports a 4xx as an error.
+    return render("grants/_criterion_score_fields.html", application=application, criterion=criterion,
+                  form=form, saved=saved, fragment=True)
 
 
 @bp.route("/applications/<int:application_id>/review/conflict", methods=["POST"])
