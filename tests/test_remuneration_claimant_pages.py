@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request
 from portal.audit import AuditEntry
 from portal.extensions import db
 from portal.formatting import london_today
-from portal.remuneration import batches, benefits, claims, rates
+from portal.remuneration import batches, benefits, claim_views, claims, rates
 from portal.remuneration.models import (
     ActivityType,
     Claim,
@@ -205,6 +205,12 @@ def test_edit_a_draft_and_only_the_claimant_may(card: Any, as_role: Any, users: 
 # --- expenses and receipts -----------------------------------------------------------------------
 
 
+def test_mileage_reads_as_miles_at_a_rate_a_mile() -> None:
+    assert claim_views.mileage(Decimal("10.0"), 45) == "10 miles at 45p a mile"
+    assert claim_views.mileage(Decimal("1.0"), 45) == "1 mile at 45p a mile"
+    assert claim_views.mileage(Decimal("12.5"), 150) == "12.5 miles at £1.50 a mile"
+
+
 def test_expenses_mileage_is_computed_and_a_pdf_receipt_is_kept(app: Flask, card: Any, as_role: Any,
                                                                 users: dict[str, Any]) -> None:
     app.config["MILEAGE_RATE_PENCE"] = 45
@@ -228,6 +234,7 @@ def test_expenses_mileage_is_computed_and_a_pdf_receipt_is_kept(app: Flask, card
     assert claim.fee_pence == 2000  # expenses are kept apart from the fee
     page = text_of(member.get(f"/claims/{claim.id}"))
     assert "£5.63" in page and "£12.50" in page and "Download ticket.pdf" in page
+    assert "12.5 miles at 45p a mile" in page
     assert "£38.13" in page  # to be paid: £20.00 fee + £18.13 expenses
     with member.get(f"/claims/{claim.id}/expenses/{receipt.id}/receipt") as download:
         assert download.status_code == 200 and download.data == PDF

@@ -75,6 +75,17 @@ def claim_units(units: Decimal, unit: Unit) -> str:
     return f"{text} {unit.label}" + ("" if units == 1 else "s")
 
 
+def per_mile(rate_pence: int) -> str:
+    """45 -> '45p'; 150 -> '£1.50'."""
+    return f"{rate_pence}p" if rate_pence < 100 else money(rate_pence)
+
+
+@bp.app_template_filter("mileage")
+def mileage(miles: Decimal, rate_pence: int) -> str:
+    """Decimal('10.0'), 45 -> '10 miles at 45p a mile'; Decimal('1.0') -> '1 mile at ...'."""
+    return f"{number_text(miles)} mile{'' if miles == 1 else 's'} at {per_mile(rate_pence)} a mile"
+
+
 def _page_number() -> int:
     return request.args.get("page", 1, type=int) or 1
 
@@ -256,10 +267,9 @@ def _history(claim_id: int) -> list[AuditEntry]:
 def _expense_form() -> ExpenseForm:
     form = ExpenseForm()
     rate = current_app.config["MILEAGE_RATE_PENCE"]
-    per_mile = f"{rate}p" if rate < 100 else money(rate)
     form.miles.description = (
         f"For mileage, enter the miles and leave the amount empty. We work out the amount at "
-        f"{per_mile} a mile, so 10 miles is {money(rate * 10)}."
+        f"{per_mile(rate)} a mile, so 10 miles is {money(rate * 10)}."
     )
     return form
 
