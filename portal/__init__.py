@@ -94,15 +94,27 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts import bp as accounts_bp
     from portal.admin import bp as admin_bp
+    from portal.gatherings import bp as gatherings_bp
     from portal.grants import bp as grants_bp
+    from portal.learning import bp as learning_bp
     from portal.main import bp as main_bp
+    from portal.notifications import bp as notifications_bp
+    from portal.people import bp as people_bp
     from portal.remuneration import bp as remuneration_bp
+    from portal.search import bp as search_bp
+    from portal.stories import bp as stories_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(remuneration_bp)
     app.register_blueprint(grants_bp)
+    app.register_blueprint(learning_bp)
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(search_bp)
+    app.register_blueprint(gatherings_bp)
+    app.register_blueprint(people_bp)
+    app.register_blueprint(stories_bp)
 
 
 def _register_templates(app: Flask) -> None:

@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "RECEIPT_MAX_BYTES": 5 * 1024 * 1024,
     "MILEAGE_RATE_PENCE": 45,  # per mile; HMRC's approved rate for cars
     "PAYMENT_TARGET_DAYS": 30,  # from submission to payment, shown on the staff dashboard
+    "PEER_MESSAGES_PER_DAY": 10,  # messages one member may send through the directory in 24 hours
+    "FLAG_THRESHOLD": 3,  # distinct members' flags that hide a post or comment until reviewed
+    # Public storyteller figures hide counts below this (and any figure that would reveal one):
+    # 5 is the usual small-number floor in UK health and care statistics; raise it for small groups.
+    "STATS_MIN_CELL": 5,
+    "STORY_MEDIA_MAX_BYTES": 20 * 1024 * 1024,  # audio or video with a story; under the 25 MB request cap
     "HTMX_CDN_URL": "https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js",
     "HTMX_SRI": "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
 }

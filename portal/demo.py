@@ -72,4 +72,16 @@ def seed() -> int:
     db.session.flush()
     created += remuneration_demo.seed_claims(people)
     db.session.flush()
+    from portal.stories import demo as stories_demo
+
+    created += stories_demo.seed(people)
+    db.session.flush()
+    from portal.learning import demo as learning_demo
+
+    created += learning_demo.seed(people)
+    db.session.flush()
+    from portal.gatherings import demo as gatherings_demo  # gatherings, and the directory
+
+    created += gatherings_demo.seed(people)
+    db.session.flush()
     return created

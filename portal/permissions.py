@@ -151,6 +151,93 @@ def _grant_rules() -> dict[str, Callable[[Any, Any], bool]]:
     }
 
 
+def _gathering_and_people_rules() -> dict[str, Callable[[Any, Any], bool]]:
+    def leads_a_project(user: Any) -> bool:
+        from portal.grants.models import TeamMembership  # imported late, like the other domains
+
+        return signed_in(user) and db.session.scalar(sa.select(TeamMembership.id).where(
+            TeamMembership.user_id == user.id, TeamMembership.role == "lead").limit(1)) is not None
+
+    def organiser(user: Any, gathering: Any) -> bool:
+        return signed_in(user) and gathering is not None and (is_staff(user) or gathering.organiser_id == user.id)
+
+    def party(user: Any, message: Any) -> bool:
+        return signed_in(user) and message is not None and user.id in (message.sender_id, message.recipient_id)
+
+    return {
+        # gatherings: members book; staff and pilot leads organise
+        "gatherings.view": lambda user, obj: signed_in(user),
+        "gatherings.create": lambda user, obj: is_staff(user) or leads_a_project(user),
+        "gathering.manage": organiser,  # edit, see who booked and their access needs, mark attendance
+        # directory (opt in) and messages between members, which never show an email address
+        "directory.view": lambda user, obj: signed_in(user),
+        "directory.entry": lambda user, entry: signed_in(user) and entry is not None
+        and (entry.listed or entry.user_id == user.id),
+        "directory.message": lambda user, entry: signed_in(user) and entry is not None and entry.listed
+        and entry.accepts_messages and entry.user_id != user.id,
+        "message.view": party,
+        "message.reply": lambda user, message: party(user, message) and message.recipient_id == user.id,
+    }
+
+
+def _learning_rules() -> dict[str, Callable[[Any, Any], bool]]:
+    # Post and comment states by their stored values (the learning package imports this module).
+    def author(user: Any, item: Any) -> bool:
+        return signed_in(user) and item is not None and item.author_id == user.id
+
+    def readable(user: Any, post: Any) -> bool:
+        if post is None:
+            return False
+        if author(user, post) or is_staff(user):
+            return True
+        return post.state == "visible" and (post.visibility == "public" or signed_in(user))
+
+    def others_visible(user: Any, item: Any) -> bool:
+        # validate or flag: someone else's words that are up and (for comments) not deleted
+        return (signed_in(user) and item is not None and item.author_id != user.id and item.state == "visible"
+                and getattr(item, "deleted_at", None) is None)
+
+    return {
+        "posts.write": lambda user, obj: signed_in(user),
+        "post.view": readable,
+        "post.edit": author,
+        "post.delete": author,
+        "post.comment": lambda user, post: signed_in(user) and post is not None and post.state == "visible",
+        "comment.edit": lambda user, c: author(user, c) and c.deleted_at is None,
+        "comment.delete": lambda user, c: author(user, c) and c.deleted_at is None,
+        "content.validate": others_visible,
+        "content.flag": others_visible,
+        "validators.view": lambda user, obj: signed_in(user),
+        "moderation.review": lambda user, obj: is_staff(user),
+        "notifications.own": lambda user, obj: signed_in(user),
+    }
+
+
+def _story_rules() -> dict[str, Callable[[Any, Any], bool]]:
+    def facts() -> Any:
+        from portal.stories import library  # imported late: the stories views import this module
+
+        return library
+
+    def own_record(user: Any, storyteller: Any) -> bool:
+        return signed_in(user) and storyteller is not None and storyteller.user_id == user.id
+
+    return {
+        "stories.tell": lambda user, obj: signed_in(user),
+        "stories.moderate": lambda user, obj: is_staff(user),
+        "storytellers.manage": lambda user, obj: is_staff(user),  # list, add, import, enter on behalf
+        "stories.export": lambda user, obj: is_staff(user),
+        "stories.exact_summary": lambda user, obj: is_staff(user),
+        "story.view": lambda user, story: facts().may_view(user, story),
+        "story.edit": lambda user, story: facts().owns(user, story)
+        and story.state in ("submitted", "changes_requested"),
+        "story.withdraw": lambda user, story: story is not None and story.state != "withdrawn"
+        and (is_staff(user) or facts().owns(user, story)),
+        "storyteller.manage": lambda user, storyteller: own_record(user, storyteller) or (
+            is_staff(user) and storyteller is not None),
+    }
+
+
 def _own_or_staff(user: Any, person: Any) -> bool:
     return signed_in(user) and person is not None and (user.id == person.id or is_staff(user))
 
@@ -173,6 +260,9 @@ RULES: dict[str, Callable[[Any, Any], bool]] = {
 }
 RULES.update(_claim_rules())
 RULES.update(_grant_rules())
+RULES.update(_learning_rules())
+RULES.update(_gathering_and_people_rules())
+RULES.update(_story_rules())
 
 
 def can(user: Any, action: str, obj: Any = None) -> bool:

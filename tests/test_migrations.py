@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from portal.extensions import db
+from portal.search.models import not_full_text_index
 from tests.conftest import TEST_DATABASE_URL, make_app
 
 SCHEMA = "migration_check"
@@ -32,7 +33,8 @@ def _empty_database_uri(tmp_path: Path) -> str:
 
 def _differences() -> list[Any]:
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": not_full_text_index})
         return compare_metadata(context, db.metadata)
 
 

@@ -377,12 +377,21 @@ def publish_learning(project_id: int, report_id: int) -> Response:
     form = PublishForm()
     if not form.validate_on_submit() or form.publish.data not in ("0", "1"):
         abort(400)
+    from portal.learning import posts  # imported late: learning builds on grants, not the reverse
+
+    post = None
     try:
         reports.set_learning_published(report, published=form.publish.data == "1", by=current_user)
+        if report.learning_published and report.is_final:
+            # One step: a final report's learning also becomes a public learning post (once).
+            post = posts.publish_report(report, by=current_user)
     except RuleBroken as error:
         db.session.rollback()
         return _report_page(project, report, status=422, publish_error=error.message)
     db.session.commit()
+    if post is not None:
+        flash("Your learning is now on the project's public page and shared as a learning post.", "success")
+        return redirect_to(url_for("learning.post", post_id=post.id))
     flash("Your learning is now on the project's public page." if report.learning_published
           else "Your learning is no longer on the public page.", "success")
     return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))

@@ -1,0 +1,56 @@
+"""What people are told about gatherings, in one place.
+
+``portal.notifications`` is imported when a notice is sent, not when this module loads, so the
+gatherings package does not depend on it at import time; without it, notices go by email only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal import outbox
+from portal.formatting import local_datetime
+
+
+def send(recipient: Any, kind: str, subject: str, body: str, url_path: str) -> None:
+    try:
+        from portal.notifications.service import notify
+    except ImportError:  # pragma: no cover - the notifications package ships with the portal
+        outbox.enqueue(f"notification.{kind}", recipient.email, subject, f"Hello {recipient.name},\n\n{body}\n")
+        return
+    notify(recipient, kind, subject, body, url_path)
+
+
+def _where(gathering: Any) -> str:
+    return gathering.place or "Online (the link is on the gathering's page)"
+
+
+def _path(gathering: Any) -> str:
+    # A plain path, not url_for: notices are also sent outside requests (demo data, commands).
+    return f"/gatherings/{gathering.id}"
+
+
+def place_confirmed(recipient: Any, gathering: Any) -> None:
+    send(recipient, "gathering", f"Your place at {gathering.title}",
+         f"You have a place at {gathering.title} on {local_datetime(gathering.starts_at)}. "
+         f"Where: {_where(gathering)}. If you cannot come, please cancel so someone on the waiting "
+         "list can have your place.", _path(gathering))
+
+
+def waiting_list_joined(recipient: Any, gathering: Any) -> None:
+    send(recipient, "gathering", f"You are on the waiting list for {gathering.title}",
+         f"{gathering.title} on {local_datetime(gathering.starts_at)} is full, so you are on the waiting "
+         "list. If a place comes free you get it automatically, and we will tell you.", _path(gathering))
+
+
+def promoted_from_waiting_list(recipient: Any, gathering: Any) -> None:
+    send(recipient, "gathering", f"A place came free: you are going to {gathering.title}",
+         f"Someone cancelled, so you now have a place at {gathering.title} on "
+         f"{local_datetime(gathering.starts_at)}. Where: {_where(gathering)}. If you cannot come, "
+         "please cancel so the next person can have it.", _path(gathering))
+
+
+def gathering_changed(recipient: Any, gathering: Any) -> None:
+    send(recipient, "gathering", f"{gathering.title} has changed",
+         f"The organiser changed the details of {gathering.title}. It is now on "
+         f"{local_datetime(gathering.starts_at)}. Where: {_where(gathering)}.", _path(gathering))

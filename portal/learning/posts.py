@@ -1,0 +1,239 @@
+"""Learning posts: write, edit, delete, publish a report's learning, and the feed.
+
+Every change keeps the search index in step in the same transaction: a post is in the index
+exactly while it is visible, with its visibility as the index's audience.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal import audit, vocabulary
+from portal.accounts.models import Role, User
+from portal.db import utcnow
+from portal.errors import RuleBroken
+from portal.extensions import db
+from portal.grants.models import Phase, ProgressReport, Project, ReportState, TeamMembership
+from portal.learning.models import (
+    Comment,
+    CommentState,
+    LearningPost,
+    ModerationSettings,
+    PostState,
+    PostTag,
+    Validation,
+    Visibility,
+)
+from portal.learning.text import to_html, to_plain
+from portal.search import documents
+
+TITLE_MAX = 200
+BODY_MAX = 20_000
+
+
+def team_projects(user: Any) -> list[Project]:
+    """The projects a person may attach a post to: those whose team they are on."""
+    return list(db.session.scalars(
+        sa.select(Project).join(TeamMembership, TeamMembership.project_id == Project.id)
+        .where(TeamMembership.user_id == user.id).order_by(Project.title, Project.id)))
+
+
+def settings() -> ModerationSettings:
+    found = db.session.get(ModerationSettings, 1)
+    if found is None:
+        found = ModerationSettings(id=1, premoderate_first_posts=False)
+        db.session.add(found)
+        db.session.flush()
+    return found
+
+
+def set_premoderation(*, on: bool, by: User) -> None:
+    current = settings()
+    if current.premoderate_first_posts == on:
+        return
+    current.premoderate_first_posts = on
+    current.updated_at = utcnow()
+    current.updated_by_id = by.id
+    audit.record("moderation.premoderation_" + ("on" if on else "off"), current, actor=by,
+                 before={"premoderate_first_posts": not on}, after={"premoderate_first_posts": on})
+
+
+def _needs_premoderation(author: User) -> bool:
+    if author.role != Role.MEMBER or not settings().premoderate_first_posts:
+        return False
+    already = db.session.scalar(sa.select(sa.func.count(LearningPost.id)).where(
+        LearningPost.author_id == author.id, LearningPost.state == PostState.VISIBLE))
+    return not already
+
+
+def _clean(title: str, body: str, visibility: str, values: list[str], themes: list[str]) -> tuple[str, str, Visibility]:
+    title, body = (title or "").strip(), (body or "").strip()
+    if not title:
+        raise RuleBroken("title", "Enter a title.")
+    if len(title) > TITLE_MAX:
+        raise RuleBroken("title", f"Keep the title to {TITLE_MAX} characters or fewer.")
+    if not body:
+        raise RuleBroken("body", "Write what you learned.")
+    if len(body) > BODY_MAX:
+        raise RuleBroken("body", f"Keep the post to {BODY_MAX:,} characters or fewer.")
+    try:
+        chosen = Visibility(visibility)
+    except ValueError:
+        raise RuleBroken("visibility", "Choose who can read this post.") from None
+    if any(v not in vocabulary.VALUES for v in values):
+        raise RuleBroken("values", "Choose values from the list.")
+    if any(t not in vocabulary.THEMES for t in themes):
+        raise RuleBroken("themes", "Choose themes from the list.")
+    return title, body, chosen
+
+
+def _project_for(author: User, project_id: int | None) -> int | None:
+    if not project_id:
+        return None
+    if project_id not in {p.id for p in team_projects(author)}:
+        raise RuleBroken("project_id", "Choose one of your own projects, or none.")
+    return project_id
+
+
+def _set_tags(post: LearningPost, values: list[str], themes: list[str]) -> None:
+    wanted = [f"value:{v}" for v in dict.fromkeys(values)] + [f"theme:{t}" for t in dict.fromkeys(themes)]
+    db.session.execute(sa.delete(PostTag).where(PostTag.post_id == post.id))
+    for tag in wanted:
+        db.session.add(PostTag(post_id=post.id, tag=tag))
+    db.session.flush()
+    db.session.expire(post, ["tags"])
+
+
+def url_path(post: LearningPost) -> str:
+    return f"/learning/{post.id}"  # services run outside requests too (CLI, digest)
+
+
+def index(post: LearningPost) -> None:
+    """Put a visible post in the search index (with its audience), or take it out."""
+    if post.state == PostState.VISIBLE:
+        documents.upsert(kind="post", object_id=post.id, title=post.title, body=to_plain(post.body),
+                         audience=post.visibility.value, url_path=url_path(post))
+    else:
+        documents.remove(kind="post", object_id=post.id)
+
+
+def create_post(*, author: User, title: str, body: str, visibility: str, project_id: int | None = None,
+                values: list[str] | None = None, themes: list[str] | None = None,
+                source_report: ProgressReport | None = None) -> LearningPost:
+    values, themes = list(values or []), list(themes or [])
+    title, body, chosen = _clean(title, body, visibility, values, themes)
+    post = LearningPost(
+        author_id=author.id, title=title, body=body, body_html=to_html(body), visibility=chosen,
+        project_id=source_report.project_id if source_report else _project_for(author, project_id),
+        state=PostState.PENDING if _needs_premoderation(author) else PostState.VISIBLE,
+        source_report_id=source_report.id if source_report else None, created_at=utcnow())
+    db.session.add(post)
+    db.session.flush()
+    _set_tags(post, values, themes)
+    index(post)
+    return post
+
+
+def edit_post(post: LearningPost, *, by: User, title: str, body: str, visibility: str,
+              project_id: int | None, values: list[str], themes: list[str]) -> None:
+    if post.author_id != by.id:
+        raise RuleBroken("title", "Only the author can change this post.")
+    title, body, chosen = _clean(title, body, visibility, values, themes)
+    post.title, post.body, post.body_html, post.visibility = title, body, to_html(body), chosen
+    if post.source_report_id is None:
+        post.project_id = _project_for(by, project_id)
+    post.edited_at = utcnow()
+    _set_tags(post, values, themes)
+    index(post)
+
+
+def delete_post(post: LearningPost, *, by: User) -> None:
+    if post.author_id != by.id:
+        raise RuleBroken("post", "Only the author can delete this post.")
+    documents.remove(kind="post", object_id=post.id)
+    db.session.delete(post)
+
+
+def publish_report(report: ProgressReport, *, by: User) -> LearningPost:
+    """A pilot's accepted final report becomes a public learning post, once."""
+    if report.state != ReportState.ACCEPTED or not report.is_final:
+        raise RuleBroken("publish", "Only an accepted final report can be shared as a learning post.")
+    existing = db.session.scalar(sa.select(LearningPost).where(LearningPost.source_report_id == report.id))
+    if existing is not None:
+        return existing
+    project = db.session.get(Project, report.project_id)
+    post = create_post(author=by, title=f"What we learned: {project.title}", body=report.what_we_learned,
+                       visibility=Visibility.PUBLIC.value, values=list(report.values or []), source_report=report)
+    audit.record("post.published_from_report", post, actor=by, after={"report_id": report.id})
+    return post
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+def viewable(query: sa.Select[Any], viewer: Any) -> sa.Select[Any]:
+    """Only visible posts; visitors see only public ones."""
+    query = query.where(LearningPost.state == PostState.VISIBLE)
+    if not (viewer is not None and viewer.is_authenticated):
+        query = query.where(LearningPost.visibility == Visibility.PUBLIC)
+    return query
+
+
+def feed_query(viewer: Any, *, tag: str = "", project_id: int | None = None, phase_id: int | None = None,
+               author_id: int | None = None) -> sa.Select[tuple[LearningPost]]:
+    query = viewable(sa.select(LearningPost), viewer).options(
+        joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags))
+    if tag:
+        query = query.where(LearningPost.id.in_(sa.select(PostTag.post_id).where(PostTag.tag == tag)))
+    if project_id:
+        query = query.where(LearningPost.project_id == project_id)
+    if phase_id:
+        query = query.where(LearningPost.project_id.in_(sa.select(Project.id).where(Project.phase_id == phase_id)))
+    if author_id:
+        query = query.where(LearningPost.author_id == author_id)
+    return query.order_by(LearningPost.created_at.desc(), LearningPost.id.desc())
+
+
+def tag_choices() -> list[tuple[str, str]]:
+    return ([(f"value:{k}", f"Value: {v}") for k, v in vocabulary.VALUES.items()]
+            + [(f"theme:{k}", f"Theme: {v}") for k, v in vocabulary.THEMES.items()])
+
+
+def filter_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Projects that have posts, and funding phases (for the feed's filters): two queries."""
+    projects = db.session.execute(
+        sa.select(Project.id, Project.title).where(Project.id.in_(
+            sa.select(LearningPost.project_id).where(LearningPost.project_id.is_not(None))))
+        .order_by(Project.title)).all()
+    phases = db.session.execute(sa.select(Phase.id, Phase.name).order_by(Phase.opens_on, Phase.id)).all()
+    return [(p.id, p.title) for p in projects], [(p.id, p.name) for p in phases]
+
+
+def post_counts(post_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(visible comments, validations) for each post, in one query."""
+    if not post_ids:
+        return {}
+    comments = (sa.select(sa.func.count(Comment.id)).where(
+        Comment.post_id == LearningPost.id, Comment.deleted_at.is_(None), Comment.state == CommentState.VISIBLE)
+        .correlate(LearningPost).scalar_subquery())
+    validations = (sa.select(sa.func.count(Validation.id)).where(Validation.post_id == LearningPost.id)
+                   .correlate(LearningPost).scalar_subquery())
+    rows = db.session.execute(sa.select(LearningPost.id, comments, validations).where(LearningPost.id.in_(post_ids)))
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def load_post(post_id: int) -> LearningPost | None:
+    return db.session.scalar(sa.select(LearningPost).where(LearningPost.id == post_id).options(
+        joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags)))
+
+
+def public_posts_since(since: datetime, limit: int = 20) -> list[LearningPost]:
+    """For the digest: public, visible posts written since ``since`` (email leaves the portal)."""
+    return list(db.session.scalars(
+        sa.select(LearningPost).where(LearningPost.state == PostState.VISIBLE,
+                                      LearningPost.visibility == Visibility.PUBLIC,
+                                      LearningPost.created_at >= since)
+        .order_by(LearningPost.created_at.desc(), LearningPost.id.desc()).limit(limit)))

@@ -1,0 +1,296 @@
+"""Routes for learning posts: the feed, a post with its comments, writing, validating, flagging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal import vocabulary
+from portal.accounts.models import User
+from portal.errors import RuleBroken
+from portal.extensions import db
+from portal.forms import attach_error, choices
+from portal.learning import bp, comments, moderation, posts, validations
+from portal.learning.forms import CommentForm, FeedFilterForm, FlagForm, PostForm
+from portal.learning.models import Comment, LearningPost
+from portal.permissions import can, permission_required, public, require
+from portal.web import is_htmx, redirect_to, render
+
+
+def _page() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def _post_or_404(post_id: int) -> LearningPost:
+    post = posts.load_post(post_id)
+    if post is None:
+        abort(404)
+    return post
+
+
+def _readable_post(post_id: int) -> LearningPost:
+    post = _post_or_404(post_id)
+    if not can(current_user, "post.view", post):
+        if not current_user.is_authenticated and post.state == "visible":
+            require("post.view", post)  # members-only: sign in first
+        abort(404)  # hidden or pending: as if it did not exist
+    return post
+
+
+def _comment_or_404(comment_id: int) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        abort(404)
+    return comment
+
+
+# --- the feed ---------------------------------------------------------------------------------
+
+@bp.route("/", endpoint="feed")
+@public
+def feed() -> Response:
+    filters = FeedFilterForm(request.args)
+    project_choices, phase_choices = posts.filter_choices()
+    filters.tag.choices = choices([("", "Any value or theme"), *posts.tag_choices()])
+    filters.project.choices = choices([("", "Any project"), *[(str(i), t) for i, t in project_choices]])
+    filters.phase.choices = choices([("", "Any funding round"), *[(str(i), n) for i, n in phase_choices]])
+    author_id = request.args.get("author", type=int)
+    author = db.session.get(User, author_id) if author_id else None
+    query = posts.feed_query(current_user, tag=request.args.get("tag", ""),
+                             project_id=request.args.get("project", type=int),
+                             phase_id=request.args.get("phase", type=int), author_id=author_id)
+    page = db.paginate(query, page=_page(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render("learning/feed.html", block="more", page=page, filters=filters, author=author,
+                  counts=posts.post_counts([p.id for p in page.items]), title="Shared learning")
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def _post_form(form: PostForm) -> None:
+    form.project_id.choices = choices([("", "No project"), *[(str(p.id), p.title) for p in posts.team_projects(current_user)]])
+
+
+def _post_fields(form: PostForm) -> dict[str, Any]:
+    return {"title": form.title.data or "", "body": form.body.data or "", "visibility": form.visibility.data or "",
+            "project_id": form.project_id.data, "values": list(form.values.data or []),
+            "themes": list(form.themes.data or [])}
+
+
+@bp.route("/new", methods=["GET", "POST"], endpoint="new_post")
+@permission_required("posts.write")
+def new_post() -> Response:
+    form = PostForm()
+    _post_form(form)
+    if form.validate_on_submit():
+        try:
+            post = posts.create_post(author=current_user, **_post_fields(form))
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash("Your post is waiting for a moderator. We will let you know when it is up." if post.state == "pending"
+                  else "Your post is up.", "success")
+            return redirect_to(url_for("learning.post", post_id=post.id))
+    return render("learning/post_form.html", status=422 if form.errors else 200, form=form, post=None,
+                  title="Share what you learned")
+
+
+@bp.route("/<int:post_id>/edit", methods=["GET", "POST"], endpoint="edit_post")
+@permission_required("posts.write")
+def edit_post(post_id: int) -> Response:
+    post = _post_or_404(post_id)
+    require("post.edit", post)
+    form = PostForm(obj=post) if request.method == "GET" else PostForm()
+    if request.method == "GET":
+        form.values.data, form.themes.data = post.value_keys, post.theme_keys
+        form.visibility.data = post.visibility.value
+    _post_form(form)
+    if form.validate_on_submit():
+        try:
+            posts.edit_post(post, by=current_user, **_post_fields(form))
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash("Your changes are saved.", "success")
+            return redirect_to(url_for("learning.post", post_id=post.id))
+    return render("learning/post_form.html", status=422 if form.errors else 200, form=form, post=post,
+                  title="Change your post")
+
+
+@bp.route("/<int:post_id>/delete", methods=["POST"], endpoint="delete_post")
+@permission_required("posts.write")
+def delete_post(post_id: int) -> Response:
+    post = _post_or_404(post_id)
+    require("post.delete", post)
+    posts.delete_post(post, by=current_user)
+    db.session.commit()
+    flash("Your post is deleted.", "success")
+    return redirect_to(url_for("learning.feed"))
+
+
+# --- reading a post and its comments -----------------------------------------------------------
+
+def _post_page(post: LearningPost, form: CommentForm | None = None, status: int = 200) -> Response:
+    threads, replies = comments.thread_page(post, page=_page())
+    ids = [c.id for c in threads.items] + [r.id for rs in replies.values() for r in rs]
+    counts = posts.post_counts([post.id]).get(post.id, (0, 0))
+    return render(
+        "learning/post.html", status=status, post=post, threads=threads, replies=replies,
+        comment_counts=validations.counts_for_comments(ids), mine=validations.mine_among_comments(current_user, ids),
+        comment_count=counts[0], validation_count=counts[1], validated=validations.has_validated(current_user, post),
+        form=form or CommentForm(formdata=None), shown=lambda c: comments.shown(c, current_user),
+        value_labels=vocabulary.labels(vocabulary.VALUES, post.value_keys),
+        theme_labels=vocabulary.labels(vocabulary.THEMES, post.theme_keys), title=post.title)
+
+
+@bp.route("/<int:post_id>", endpoint="post")
+@public
+def show_post(post_id: int) -> Response:
+    return _post_page(_readable_post(post_id))
+
+
+@bp.route("/<int:post_id>/comments", methods=["POST"], endpoint="add_comment")
+@permission_required("posts.write")
+def add_comment(post_id: int) -> Response:
+    post = _readable_post(post_id)
+    require("post.comment", post)
+    form = CommentForm()
+    if form.validate_on_submit():
+        parent = int(form.parent_id.data) if (form.parent_id.data or "").isdigit() else None
+        try:
+            comment = comments.add_comment(post, by=current_user, body=form.body.data or "", parent_id=parent)
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash("Your comment is added.", "success")
+            return redirect_to(url_for("learning.post", post_id=post.id, page=request.args.get("page")) + f"#comment-{comment.id}")
+    return _post_page(post, form, status=422)
+
+
+@bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"], endpoint="edit_comment")
+@permission_required("posts.write")
+def edit_comment(comment_id: int) -> Response:
+    comment = _comment_or_404(comment_id)
+    require("comment.edit", comment)
+    form = CommentForm(obj=comment) if request.method == "GET" else CommentForm()
+    if form.validate_on_submit():
+        try:
+            comments.edit_comment(comment, by=current_user, body=form.body.data or "")
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash("Your comment is changed.", "success")
+            return redirect_to(url_for("learning.post", post_id=comment.post_id) + f"#comment-{comment.id}")
+    return render("learning/comment_form.html", status=422 if form.errors else 200, form=form, comment=comment,
+                  title="Change your comment")
+
+
+@bp.route("/comments/<int:comment_id>/delete", methods=["POST"], endpoint="delete_comment")
+@permission_required("posts.write")
+def delete_comment(comment_id: int) -> Response:
+    comment = _comment_or_404(comment_id)
+    require("comment.delete", comment)
+    comments.delete_comment(comment, by=current_user)
+    db.session.commit()
+    flash("Your comment is deleted. Replies to it stay.", "success")
+    return redirect_to(url_for("learning.post", post_id=comment.post_id) + f"#comment-{comment.id}")
+
+
+# --- this resonates -------------------------------------------------------------------------------
+
+def _toggle(target: LearningPost | Comment, back: str) -> Response:
+    require("content.validate", target)
+    wanted = request.form.get("on") == "1"
+    try:
+        now_on = validations.set_validation(target, by=current_user, on=wanted)
+    except RuleBroken as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect_to(back)
+    db.session.commit()
+    if is_htmx():
+        return render_template("learning/_validate.html", target=target, validated=now_on,
+                               count=validations.count(target), is_post=isinstance(target, LearningPost))
+    flash("You said this resonates." if now_on else "You took back your 'this resonates'.", "success")
+    return redirect_to(back)
+
+
+@bp.route("/<int:post_id>/validate", methods=["POST"], endpoint="validate_post")
+@permission_required("posts.write")
+def validate_post(post_id: int) -> Response:
+    post = _readable_post(post_id)
+    return _toggle(post, url_for("learning.post", post_id=post.id))
+
+
+@bp.route("/comments/<int:comment_id>/validate", methods=["POST"], endpoint="validate_comment")
+@permission_required("posts.write")
+def validate_comment(comment_id: int) -> Response:
+    comment = _comment_or_404(comment_id)
+    _readable_post(comment.post_id)
+    return _toggle(comment, url_for("learning.post", post_id=comment.post_id) + f"#comment-{comment.id}")
+
+
+@bp.route("/<int:post_id>/validations", endpoint="post_validators")
+@permission_required("validators.view")
+def post_validators(post_id: int) -> Response:
+    post = _readable_post(post_id)
+    return render("learning/validators.html", people=validations.validators(post), post=post, comment=None,
+                  title=f'Who says "{post.title}" resonates')
+
+
+@bp.route("/comments/<int:comment_id>/validations", endpoint="comment_validators")
+@permission_required("validators.view")
+def comment_validators(comment_id: int) -> Response:
+    comment = _comment_or_404(comment_id)
+    post = _readable_post(comment.post_id)
+    return render("learning/validators.html", people=validations.validators(comment), post=post, comment=comment,
+                  title="Who says this comment resonates")
+
+
+# --- flags ------------------------------------------------------------------------------------------
+
+def _flag(target: LearningPost | Comment, post: LearningPost) -> Response:
+    require("content.flag", target)
+    form = FlagForm()
+    if form.validate_on_submit():
+        try:
+            made = moderation.flag(target, by=current_user, reason=form.reason.data or "", note=form.note.data or "")
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash("Thank you. A moderator will look at it." if made else "You have already flagged this.", "success")
+            return redirect_to(url_for("learning.post", post_id=post.id))
+    return render("learning/flag_form.html", status=422 if form.errors else 200, form=form, post=post,
+                  comment=target if isinstance(target, Comment) else None, title="Flag this for a moderator")
+
+
+@bp.route("/<int:post_id>/flag", methods=["GET", "POST"], endpoint="flag_post")
+@permission_required("posts.write")
+def flag_post(post_id: int) -> Response:
+    post = _readable_post(post_id)
+    return _flag(post, post)
+
+
+@bp.route("/comments/<int:comment_id>/flag", methods=["GET", "POST"], endpoint="flag_comment")
+@permission_required("posts.write")
+def flag_comment(comment_id: int) -> Response:
+    comment = _comment_or_404(comment_id)
+    return _flag(comment, _readable_post(comment.post_id))
+
+
+@bp.app_template_global("tag_label")
+def tag_label(tag: str) -> str:
+    kind, _, key = tag.partition(":")
+    return (vocabulary.VALUES if kind == "value" else vocabulary.THEMES).get(key, key)

@@ -1,0 +1,8 @@
+"""In-app notifications with optional email, and the weekly digest. Other domains call
+``portal.notifications.service.notify``."""
+
+from flask import Blueprint
+
+bp = Blueprint("notifications", __name__, cli_group=None)  # send-digest at the top level
+
+from portal.notifications import views  # noqa: E402,F401  (register the routes)

@@ -1,0 +1,84 @@
+"""In-app notifications: the list, opening one, marking read, and email settings."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from portal.extensions import db
+from portal.forms import safe_next
+from portal.notifications import bp, inbox
+from portal.notifications.models import DIGEST, KINDS, Notification
+from portal.permissions import permission_required, signed_in
+from portal.web import redirect_to, render
+
+
+class PlainForm(FlaskForm):
+    """A form with only its CSRF token."""
+
+
+@bp.app_context_processor
+def unread_notifications() -> dict[str, object]:
+    """``unread_notifications()`` in any template: the signed-in person's unread count."""
+    def count() -> int:
+        return inbox.unread_count(current_user) if signed_in(current_user) else 0
+    return {"unread_notifications": count}
+
+
+@bp.route("/notifications", endpoint="inbox")
+@permission_required("notifications.own")
+def list_notifications() -> Response:
+    page = db.paginate(inbox.inbox_query(current_user), page=request.args.get("page", 1, type=int),
+                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render("notifications/inbox.html", block="results", page=page, form=PlainForm(formdata=None),
+                  unread=inbox.unread_count(current_user), title="Notifications")
+
+
+@bp.route("/notifications/<int:notification_id>", endpoint="open")
+@permission_required("notifications.own")
+def open_notification(notification_id: int) -> Response:
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.recipient_id != current_user.id:
+        abort(404)
+    inbox.mark_read(notification)
+    db.session.commit()
+    return redirect_to(safe_next(notification.url_path, url_for("notifications.inbox")))
+
+
+@bp.route("/notifications/read", methods=["POST"], endpoint="mark_all_read")
+@permission_required("notifications.own")
+def mark_all_read() -> Response:
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    inbox.mark_all_read(current_user)
+    db.session.commit()
+    flash("Every notification is marked as read.", "success")
+    return redirect_to(url_for("notifications.inbox"))
+
+
+@bp.route("/notifications/settings", methods=["GET", "POST"], endpoint="settings")
+@permission_required("notifications.own")
+def settings() -> Response:
+    form = PlainForm()
+    if form.validate_on_submit():
+        wanted = {kind for kind in [*KINDS, DIGEST] if request.form.get(f"email_{kind}") == "on"}
+        inbox.save_email_choices(current_user, wanted)
+        db.session.commit()
+        flash("Your email choices are saved.", "success")
+        return redirect_to(url_for("notifications.settings"))
+    return render("notifications/settings.html", form=form, kinds=KINDS, chosen=inbox.email_choices(current_user),
+                  title="Notification settings")
+
+
+@bp.cli.command("send-digest")
+def send_digest_command() -> None:
+    """Queue the weekly digest of new posts, stories and gatherings for those who opted in."""
+    import click
+
+    from portal.notifications.digest import send_digest
+
+    queued = send_digest()
+    db.session.commit()
+    click.echo(f"Queued the digest for {queued} people. Run send-outbox to deliver it.")

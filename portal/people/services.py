@@ -1,0 +1,180 @@
+"""The member directory and messages between members.
+
+Nobody is in the directory until they opt in, and each person chooses what it shows. Messages
+go through the portal: the recipient is told by an in-app notification and email, and reads and
+answers in the portal, so neither side ever sees the other's email address.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
+
+from portal import audit, permissions
+from portal.accounts.models import User
+from portal.db import utcnow
+from portal.errors import NotAllowed, RuleBroken
+from portal.extensions import db
+from portal.grants.models import Project, TeamMembership
+from portal.people import notices
+from portal.people.models import DirectoryEntry, DirectoryInterest, DirectorySkill, PeerMessage
+from portal.vocabulary import VALUES
+
+MAX_SKILLS = 12
+MAX_SKILL_LENGTH = 40
+MAX_MESSAGE_LENGTH = 3000
+
+
+# --- the directory ----------------------------------------------------------------------
+
+
+def entry_for(user_id: int) -> DirectoryEntry | None:
+    return db.session.scalar(
+        sa.select(DirectoryEntry).options(selectinload(DirectoryEntry.interests), selectinload(DirectoryEntry.skills))
+        .where(DirectoryEntry.user_id == user_id))
+
+
+def parse_skills(text: str) -> list[tuple[str, str]]:
+    """'Facilitation, peer support' -> [('facilitation', 'Facilitation'), ('peer support', 'peer support')]."""
+    found: dict[str, str] = {}
+    for piece in text.replace("\n", ",").split(","):
+        name = " ".join(piece.split())
+        if not name:
+            continue
+        if len(name) > MAX_SKILL_LENGTH:
+            raise RuleBroken("skills", f"Keep each skill to {MAX_SKILL_LENGTH} characters; "
+                                       f"\"{name[:20]}…\" is longer. Separate skills with commas.")
+        found.setdefault(name.casefold(), name)
+    if len(found) > MAX_SKILLS:
+        raise RuleBroken("skills", f"List up to {MAX_SKILLS} skills.")
+    return list(found.items())
+
+
+def save_entry(user: User, *, listed: bool, display_name: str, show_pronouns: bool, show_bio: bool,
+               show_projects: bool, accepts_messages: bool, interests: list[str], skills_text: str) -> DirectoryEntry:
+    name = " ".join(display_name.split())
+    if not name:
+        raise RuleBroken("display_name", "Enter the name to show, like your first name.")
+    if len(name) > 120:
+        raise RuleBroken("display_name", "Keep the name to 120 characters.")
+    unknown = [value for value in interests if value not in VALUES]
+    if unknown:
+        raise RuleBroken("interests", "Choose interests from the list.")
+    skills = parse_skills(skills_text)
+    entry = entry_for(user.id)
+    before = None
+    if entry is None:
+        entry = DirectoryEntry(user_id=user.id)
+        db.session.add(entry)
+    else:
+        before = {"listed": entry.listed, "accepts_messages": entry.accepts_messages}
+    entry.listed = listed
+    entry.display_name = name
+    entry.show_pronouns = show_pronouns
+    entry.show_bio = show_bio
+    entry.show_projects = show_projects
+    entry.accepts_messages = accepts_messages
+    entry.interests = [DirectoryInterest(value=value) for value in dict.fromkeys(interests)]
+    entry.skills = [DirectorySkill(key=key, name=shown) for key, shown in skills]
+    db.session.flush()
+    # consent: being listed and being messageable are the person's choices, so they are recorded
+    audit.record("directory.update", user, actor=user, before=before,
+                 after={"listed": listed, "accepts_messages": accepts_messages, "show_projects": show_projects})
+    return entry
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def directory_query(*, interest: str = "", skill: str = "") -> sa.Select[tuple[DirectoryEntry]]:
+    """Listed entries of active accounts, by name, with interests and skills loaded alongside."""
+    query = (
+        sa.select(DirectoryEntry).join(User, User.id == DirectoryEntry.user_id)
+        .options(selectinload(DirectoryEntry.interests), selectinload(DirectoryEntry.skills),
+                 sa.orm.contains_eager(DirectoryEntry.user))
+        .where(DirectoryEntry.listed.is_(True), User.deactivated_at.is_(None))
+        .order_by(DirectoryEntry.display_name, DirectoryEntry.user_id)
+    )
+    if interest:
+        query = query.where(sa.exists().where(DirectoryInterest.user_id == DirectoryEntry.user_id,
+                                              DirectoryInterest.value == interest))
+    skill_key = " ".join(skill.split()).casefold()
+    if skill_key:
+        query = query.where(sa.exists().where(DirectorySkill.user_id == DirectoryEntry.user_id,
+                                              DirectorySkill.key.like(_like_prefix(skill_key), escape="\\")))
+    return query
+
+
+def shown_projects(entries: list[DirectoryEntry]) -> dict[int, list[Project]]:
+    """The projects each entry shows (only where the person chose to), in one query."""
+    ids = [entry.user_id for entry in entries if entry.show_projects]
+    found: dict[int, list[Project]] = defaultdict(list)
+    if ids:
+        rows = db.session.execute(sa.select(TeamMembership.user_id, Project).join(Project)
+                                  .where(TeamMembership.user_id.in_(ids)).order_by(Project.title))
+        for user_id, project in rows:
+            found[user_id].append(project)
+    return found
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+def messages_per_day() -> int:
+    return int(current_app.config["PEER_MESSAGES_PER_DAY"])
+
+
+def names(user_ids: set[int]) -> dict[int, str]:
+    """The name each person shows others: their directory name, or their account name."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(User.id, sa.func.coalesce(DirectoryEntry.display_name, User.name))
+        .outerjoin(DirectoryEntry, DirectoryEntry.user_id == User.id).where(User.id.in_(user_ids)))
+    return dict(rows.all())
+
+
+def send_message(sender: User, recipient: User, body: str, *, reply_to: PeerMessage | None = None,
+                 now: datetime | None = None) -> PeerMessage:
+    """Send a message to someone who accepts them (or reply to a message you received)."""
+    if reply_to is not None:
+        if not permissions.can(sender, "message.reply", reply_to) or reply_to.sender_id != recipient.id:
+            raise NotAllowed("not the recipient of that message")
+    elif not permissions.can(sender, "directory.message", entry_for(recipient.id)):
+        raise NotAllowed("that person does not accept messages")
+    text = body.strip()
+    if not text:
+        raise RuleBroken("body", "Write your message.")
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise RuleBroken("body", f"Keep your message to {MAX_MESSAGE_LENGTH:,} characters.")
+    moment = now or utcnow()
+    limit = messages_per_day()
+    sent = db.session.scalar(sa.select(sa.func.count(PeerMessage.id)).where(
+        PeerMessage.sender_id == sender.id, PeerMessage.created_at > moment - timedelta(days=1)))
+    if (sent or 0) >= limit:
+        raise RuleBroken("body", f"You have sent {limit} messages in the last 24 hours, which is the most we allow "
+                                 "to keep the network free of unwanted messages. Please try again tomorrow.")
+    message = PeerMessage(sender_id=sender.id, recipient_id=recipient.id, body=text, created_at=moment,
+                          reply_to_id=reply_to.id if reply_to else None)
+    db.session.add(message)
+    db.session.flush()
+    sender_name = names({sender.id})[sender.id]
+    notices.message_received(recipient, sender_name=sender_name, text=text, message_id=message.id)
+    return message
+
+
+def messages_query(user_id: int) -> sa.Select[tuple[PeerMessage]]:
+    return (sa.select(PeerMessage)
+            .where(sa.or_(PeerMessage.recipient_id == user_id, PeerMessage.sender_id == user_id))
+            .order_by(PeerMessage.id.desc()))
+
+
+def mark_read(message: PeerMessage, reader: User) -> None:
+    if message.recipient_id == reader.id and message.read_at is None:
+        message.read_at = utcnow()

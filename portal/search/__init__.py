@@ -1,0 +1,7 @@
+"""One search across stories, learning posts and public pilot pages (see service.py)."""
+
+from flask import Blueprint
+
+bp = Blueprint("search", __name__, cli_group=None)  # reindex-search at the top level
+
+from portal.search import pilots, views  # noqa: E402,F401  (index hooks and routes)

@@ -1,0 +1,55 @@
+"""The search index's write side, called by every domain that owns searchable content.
+
+Call ``upsert`` whenever something becomes (or stays) visible and its text changes, and
+``remove`` the moment it is hidden, withdrawn or deleted. Both join the caller's transaction:
+the index changes only if the caller's change commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.db import utcnow
+from portal.extensions import db
+from portal.search.models import Audience, SearchDocument
+
+KINDS = ("story", "post", "pilot")
+
+
+def upsert(*, kind: str, object_id: int, title: str, body: str, audience: str, url_path: str) -> None:
+    """Add or replace the document for (kind, object_id). ``audience`` is "public" or "members"."""
+    _upsert(db.session, kind=kind, object_id=object_id, title=title, body=body, audience=audience,
+            url_path=url_path, flush=True)
+
+
+def remove(*, kind: str, object_id: int) -> None:
+    """Take the document out of the index at once (hidden, withdrawn, deleted)."""
+    _remove(db.session, kind=kind, object_id=object_id)
+
+
+def _upsert(session: Any, *, kind: str, object_id: int, title: str, body: str, audience: str,
+            url_path: str, flush: bool) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown search document kind {kind!r}")
+    chosen = Audience(audience)
+    with session.no_autoflush:
+        document = session.scalar(
+            sa.select(SearchDocument).where(SearchDocument.kind == kind, SearchDocument.object_id == object_id))
+    if document is None:
+        document = SearchDocument(kind=kind, object_id=object_id)
+        session.add(document)
+    document.title = title[:300]
+    document.body = body
+    document.audience = chosen
+    document.url_path = url_path
+    document.updated_at = utcnow()
+    if flush:
+        session.flush()
+
+
+def _remove(session: Any, *, kind: str, object_id: int) -> None:
+    session.execute(
+        sa.delete(SearchDocument).where(SearchDocument.kind == kind, SearchDocument.object_id == object_id),
+        execution_options={"synchronize_session": "fetch"})

@@ -1,0 +1,69 @@
+"""Staff CSV exports: consented, published stories, and the storyteller summary.
+
+Only published public and network stories are exported: research-only stories (never shown)
+and withdrawn ones (erased) cannot appear. Anonymous stories carry the pseudonym only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal import vocabulary
+from portal.csv_export import text_cell
+from portal.extensions import db
+from portal.stories.markdown import plain_text
+from portal.stories.models import Scope, Story, StoryState
+from portal.stories.summary import Summary
+
+STORY_HEADER = ["id", "title", "summary", "story", "transcript", "storyteller", "anonymous", "scope", "project",
+                "themes", "values", "featured", "published_at"]
+SUMMARY_HEADER = ["section", "category", "count", "percent", "public_count", "public_percent"]
+BATCH = 500
+
+
+def story_query() -> sa.Select[tuple[Story]]:
+    return (
+        sa.select(Story)
+        .options(joinedload(Story.storyteller), joinedload(Story.project), selectinload(Story.tags))
+        .where(Story.state == StoryState.PUBLISHED, Story.scope.in_((Scope.PUBLIC, Scope.NETWORK)))
+        .order_by(Story.id)
+    )
+
+
+def story_rows() -> Iterator[list[str]]:
+    last_id = 0
+    while True:  # keyset batches: constant memory for any number of stories
+        batch = db.session.scalars(story_query().where(Story.id > last_id).limit(BATCH)).unique().all()
+        if not batch:
+            return
+        for story in batch:
+            yield [
+                str(story.id), text_cell(story.title), text_cell(story.summary), text_cell(plain_text(story.body)),
+                text_cell(story.transcript), text_cell(story.author_label), "yes" if story.anonymous else "no",
+                story.scope.value, text_cell(story.project.title) if story.project else "",
+                "; ".join(vocabulary.labels(vocabulary.THEMES, story.themes)),
+                "; ".join(vocabulary.labels(vocabulary.VALUES, story.values)),
+                "yes" if story.featured else "no",
+                story.published_at.isoformat() if story.published_at else "",
+            ]
+        last_id = batch[-1].id
+
+
+def _text(value: int | None, hidden: str = "hidden") -> str:
+    return hidden if value is None else str(value)
+
+
+def summary_rows(exact: Summary, public: Summary) -> Iterator[list[str]]:
+    yield ["storytellers", "total", _text(exact.total), "100", _text(public.total), "100" if public.total else "hidden"]
+    for section, shown in zip(exact.sections, public.sections, strict=True):
+        for cell, shown_cell in zip(section.cells, shown.cells, strict=True):
+            yield [section.title, text_cell(cell.label), _text(cell.count), _text(cell.percent),
+                   _text(shown_cell.count), _text(shown_cell.percent)]
+    yield ["age", "youngest", _text(exact.age_min, ""), "", _text(public.age_min), ""]
+    yield ["age", "oldest", _text(exact.age_max, ""), "", _text(public.age_max), ""]
+    yield ["stories", "published", str(exact.stories_published), "", str(public.stories_published), ""]
+    for cell in exact.stories_by_theme:
+        yield ["stories by theme", cell.label, _text(cell.count), "", _text(cell.count), ""]

@@ -1,0 +1,59 @@
+"""Story audio and video: size-limited, type checked from the first bytes, random names.
+
+Stored beside the receipts (``portal.uploads``) under ``PORTAL_UPLOAD_PATH/story-media``, never
+under ``static/``, and served only through the story's media route after a visibility check.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import BinaryIO
+
+from portal import uploads
+from portal.errors import RuleBroken
+from portal.stories.models import MediaKind
+
+KIND = "story-media"
+
+
+def sniff(head: bytes) -> tuple[MediaKind, str] | None:
+    """What a file is from its first bytes, or None when it is not audio or video we play."""
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand.startswith(b"M4A") or brand.startswith(b"M4B"):
+            return MediaKind.AUDIO, "audio/mp4"
+        return MediaKind.VIDEO, "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return MediaKind.VIDEO, "video/webm"
+    if head.startswith(b"OggS"):
+        return MediaKind.AUDIO, "audio/ogg"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return MediaKind.AUDIO, "audio/wav"
+    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return MediaKind.AUDIO, "audio/mpeg"
+    return None
+
+
+def store(stream: BinaryIO, *, max_bytes: int, field: str = "media_file") -> tuple[str, MediaKind, str]:
+    """Save an upload; returns (stored name, kind, content type) or raises RuleBroken."""
+    data = stream.read(max_bytes + 1)
+    if not data:
+        raise RuleBroken(field, "The file you chose is empty. Choose another file.")
+    if len(data) > max_bytes:
+        raise RuleBroken(
+            field, f"The file must be no bigger than {uploads.readable_size(max_bytes)}. Choose a smaller file."
+        )
+    found = sniff(data[:16])
+    if found is None:
+        raise RuleBroken(field, "The file must be audio (MP3, M4A, OGG or WAV) or video (MP4 or WebM).")
+    stored_name = secrets.token_hex(16)
+    (uploads.upload_dir(KIND) / stored_name).write_bytes(data)
+    return stored_name, found[0], found[1]
+
+
+def remove(stored_name: str | None) -> None:
+    uploads.remove(KIND, stored_name)
+
+
+def path_of(stored_name: str):  # type: ignore[no-untyped-def]
+    return uploads.path_of(KIND, stored_name)

@@ -1,0 +1,282 @@
+"""Pages for storytellers: your stories, tell a story, change it while it waits, withdraw it,
+and your storyteller record (with demographics stored only if you say so)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, flash, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal.errors import RuleBroken
+from portal.extensions import db
+from portal.forms import attach_error
+from portal.permissions import is_staff, permission_required, require
+from portal.stories import bp, consent, library, media, telling, withdrawal
+from portal.stories.forms import (
+    ConfirmForm,
+    EditStoryForm,
+    StoryForm,
+    StorytellerForm,
+    optional_int,
+)
+from portal.stories.models import (
+    GENDERS,
+    PREFER_NOT_TO_SAY,
+    ConsentMethod,
+    Demographics,
+    Scope,
+    Story,
+    Storyteller,
+)
+from portal.stories.public_views import paginate
+from portal.web import redirect_to, render
+
+
+def story_details(form: StoryForm) -> telling.StoryDetails:
+    return telling.StoryDetails(
+        title=form.title.data or "", summary=form.summary.data or "", body=form.body.data or "",
+        transcript=form.transcript.data or "", project_id=optional_int(form.project_id.data),
+        themes=list(form.themes.data or []), values=list(form.values.data or []),
+        scope=Scope(form.scope.data) if form.scope.data in Scope._value2member_map_ else Scope.PUBLIC,
+        anonymous=bool(form.anonymous.data), pseudonym=form.pseudonym.data or "",
+        media_link=form.media_link.data or "",
+    )
+
+
+def stored_upload(form: StoryForm) -> telling.Upload | None:
+    upload = form.media_file.data
+    if upload is None or not getattr(upload, "filename", ""):
+        return None
+    name, kind, content_type = media.store(upload.stream, max_bytes=current_app.config["STORY_MEDIA_MAX_BYTES"])
+    return telling.Upload(name, kind, content_type)
+
+
+def save_story(form: StoryForm, action: Callable[[telling.StoryDetails, telling.Upload | None], Any]) -> bool:
+    """Store the upload, run the service, commit; on a broken rule, remove the file and show why.
+    A service may return a file name the change made unused: it is deleted after the commit."""
+    upload = None
+    try:
+        upload = stored_upload(form)
+        result = action(story_details(form), upload)
+        db.session.commit()
+    except RuleBroken as error:
+        db.session.rollback()
+        if upload is not None:
+            media.remove(upload.stored_name)
+        attach_error(form, error.field, error.message)
+        return False
+    except Exception:
+        db.session.rollback()
+        if upload is not None:
+            media.remove(upload.stored_name)
+        raise
+    if isinstance(result, str):
+        media.remove(result)
+    return True
+
+
+@bp.route("/mine")
+@permission_required("stories.tell")
+def mine() -> Response:
+    teller = db.session.scalar(sa.select(Storyteller).where(Storyteller.user_id == current_user.id))
+    query = (sa.select(Story).options(joinedload(Story.project), selectinload(Story.tags))
+             .where(Story.storyteller_id == (teller.id if teller else -1))
+             .order_by(Story.created_at.desc(), Story.id.desc()))
+    return render("stories/mine.html", block="results", page=paginate(query), storyteller=teller,
+                  withdraw_form=ConfirmForm(), title="Your stories")
+
+
+@bp.route("/tell", methods=["GET", "POST"])
+@permission_required("stories.tell")
+def tell() -> Response:
+    form = StoryForm()
+    if form.validate_on_submit():
+        teller = telling.storyteller_for(current_user)
+        now = datetime.now(UTC)
+        if save_story(form, lambda details, upload: telling.tell_story(
+                teller, details, by=current_user, upload=upload,
+                consent=telling.ConsentRecord(ConsentMethod.SELF, now))):
+            flash("Thank you. Your story has been sent. Our team will read it before it is published.", "success")
+            return redirect_to(url_for("stories.mine"))
+    status = 422 if form.errors else 200
+    return render("stories/tell.html", status=status, form=form, title="Tell your story")
+
+
+def _story_or_404(story_id: int) -> Story:
+    story = library.story_for_page(story_id)
+    if story is None:
+        abort(404)
+    return story
+
+
+@bp.route("/<int:story_id>/edit", methods=["GET", "POST"])
+@permission_required("stories.tell")
+def edit(story_id: int) -> Response:
+    story = _story_or_404(story_id)
+    require("story.edit", story)
+    form = EditStoryForm(obj=None if _posted() else story)
+    if not _posted():
+        form.project_id.data = str(story.project_id or "")
+        form.themes.data, form.values.data = story.themes, story.values
+        form.scope.data = story.scope.value
+        form.pseudonym.data = story.storyteller.pseudonym
+    if form.validate_on_submit():
+        if save_story(form, lambda details, upload: telling.edit_own(
+                story, details, by=current_user, upload=upload, remove_media=bool(form.remove_media.data))):
+            flash("Your changes have been sent. Our team will read the story again.", "success")
+            return redirect_to(url_for("stories.mine"))
+    return render("stories/edit.html", status=422 if form.errors else 200, form=form, story=story,
+                  title=f"Change your story: {story.title}")
+
+
+def _posted() -> bool:
+    return request.method == "POST"
+
+
+@bp.route("/<int:story_id>/withdraw", methods=["POST"])
+@permission_required("stories.tell")
+def withdraw(story_id: int) -> Response:
+    story = _story_or_404(story_id)
+    require("story.withdraw", story)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    own = library.owns(current_user, story)
+    media_file = withdrawal.withdraw(story, by=current_user)
+    db.session.commit()
+    withdrawal.erase_media_file(media_file)
+    flash("The story has been withdrawn. Its words and any recording have been deleted.", "success")
+    if own:
+        return redirect_to(url_for("stories.mine"))
+    return redirect_to(url_for("stories.storyteller", storyteller_id=story.storyteller_id))
+
+
+# --- the storyteller record -----------------------------------------------------------------
+
+
+@bp.route("/me")
+@permission_required("stories.tell")
+def my_record() -> Response:
+    teller = telling.storyteller_for(current_user)
+    db.session.commit()
+    return redirect_to(url_for("stories.storyteller", storyteller_id=teller.id))
+
+
+def _fill(form: StorytellerForm, person: Storyteller, answers: Demographics | None) -> None:
+    form.display_name.data, form.pseudonym.data, form.email.data = person.display_name, person.pseudonym, person.email
+    form.project_id.data = str(person.project_id or "")
+    if answers is None:
+        return
+    form.demographics_consent.data = True
+    form.roles.data, form.sectors.data = answers.roles, answers.sectors
+    form.lived_experience_areas.data = answers.lived_experience_areas
+    if answers.gender and answers.gender not in GENDERS and answers.gender != PREFER_NOT_TO_SAY:
+        form.gender.data, form.gender_description.data = "self_described", answers.gender
+    else:
+        form.gender.data = answers.gender or None
+    form.lgbtqia.data, form.disability.data = answers.lgbtqia or None, answers.disability or None
+    if answers.ethnicity == PREFER_NOT_TO_SAY:
+        form.ethnicity_prefer_not.data = True
+    else:
+        form.ethnicity.data = answers.ethnicity
+    form.age.data = str(answers.age) if answers.age is not None else ""
+    form.age_prefer_not.data = answers.age_prefer_not_to_say
+
+
+def answers_from(form: StorytellerForm) -> consent.DemographicAnswers:
+    age_text = (form.age.data or "").strip()
+    if age_text and not age_text.isdigit():
+        raise RuleBroken("age", "Enter an age in whole years, like 42, or leave it blank.")
+    gender = form.gender.data or ""
+    if gender == "self_described" and form.gender_description.data:
+        gender = form.gender_description.data
+    return consent.DemographicAnswers(
+        roles=list(form.roles.data or []), sectors=list(form.sectors.data or []),
+        lived_experience_areas=list(form.lived_experience_areas.data or []), gender=gender,
+        lgbtqia=form.lgbtqia.data or "", disability=form.disability.data or "",
+        ethnicity=PREFER_NOT_TO_SAY if form.ethnicity_prefer_not.data else (form.ethnicity.data or ""),
+        age=int(age_text) if age_text else None, age_prefer_not_to_say=bool(form.age_prefer_not.data),
+    )
+
+
+def _any_answer(form: StorytellerForm) -> bool:
+    return any([form.roles.data, form.sectors.data, form.lived_experience_areas.data, form.gender.data,
+                form.lgbtqia.data, form.disability.data, form.ethnicity.data, form.ethnicity_prefer_not.data,
+                form.age.data, form.age_prefer_not.data])
+
+
+def _demographics_of(person: Storyteller) -> Demographics | None:
+    return db.session.scalar(sa.select(Demographics).where(Demographics.storyteller_id == person.id))
+
+
+def _record_page(person: Storyteller, form: StorytellerForm, status: int = 200) -> Response:
+    answers = _demographics_of(person)
+    stories = db.session.scalars(
+        sa.select(Story).where(Story.storyteller_id == person.id).order_by(Story.created_at.desc()).limit(50)
+    ).all()
+    return render("stories/record.html", status=status, person=person, form=form, answers=answers,
+                  stories=stories, staff_view=is_staff(current_user), own=person.user_id == current_user.id,
+                  withdraw_form=ConfirmForm(), title=f"Storyteller record: {person.display_name}")
+
+
+@bp.route("/storytellers/<int:storyteller_id>/record", methods=["GET", "POST"])
+@permission_required("stories.tell")
+def storyteller(storyteller_id: int) -> Response:
+    person = db.session.scalar(sa.select(Storyteller).options(joinedload(Storyteller.project))
+                               .where(Storyteller.id == storyteller_id))
+    if person is None:
+        abort(404)
+    require("storyteller.manage", person)
+    form = StorytellerForm()
+    if not form.is_submitted():
+        _fill(form, person, _demographics_of(person))
+        return _record_page(person, form)
+    if form.validate_on_submit():
+        try:
+            save_record(person, form)
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash("The storyteller record has been saved.", "success")
+            return redirect_to(url_for("stories.storyteller", storyteller_id=person.id))
+    return _record_page(person, form, status=422)
+
+
+def save_record(person: Storyteller, form: StorytellerForm) -> None:
+    """Name, pseudonym (and for staff: email, project), and demographics only with consent."""
+    person.display_name = form.display_name.data or person.display_name
+    person.pseudonym = form.pseudonym.data or ""
+    if is_staff(current_user):
+        person.email = (form.email.data or "").lower()
+        person.project_id = optional_int(form.project_id.data)
+    if form.demographics_consent.data:
+        consent.record_demographics(person, answers_from(form), by=current_user)
+    elif _any_answer(form) and _demographics_of(person) is None:
+        raise RuleBroken("demographics_consent", "Tick the box to agree to these answers being stored, "
+                                                 "or clear them. Without agreement they are not stored.")
+    elif _demographics_of(person) is not None:
+        raise RuleBroken("demographics_consent", "To remove the stored answers, use “Remove my answers” below. "
+                                                 "To keep them, leave the box ticked.")
+
+
+@bp.route("/storytellers/<int:storyteller_id>/demographics/withdraw", methods=["POST"])
+@permission_required("stories.tell")
+def withdraw_demographics(storyteller_id: int) -> Response:
+    person = db.get_or_404(Storyteller, storyteller_id)
+    require("storyteller.manage", person)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        consent.withdraw_demographics(person, by=current_user)
+    except RuleBroken as error:
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash("The answers about the storyteller have been deleted and will not be counted.", "success")
+    return redirect_to(url_for("stories.storyteller", storyteller_id=person.id))

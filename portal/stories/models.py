@@ -1,0 +1,246 @@
+"""Storytellers, their (consented) demographics, stories, story tags and the moderation states.
+
+Demographics live in their own table: a row exists only while consent to store them is
+recorded, so withdrawing consent deletes the row and nothing is left to leak. A withdrawn
+story keeps its row as a tombstone (id, storyteller, who withdrew and when) with every piece
+of content blanked.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.accounts.models import User
+from portal.db import UTCDateTime, str_enum, utcnow
+from portal.extensions import db
+from portal.grants.models import Project
+
+PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+# The storyteller vocabularies from DESIGN.md ("Community storytellers").
+ROLES: dict[str, str] = {
+    "lived_experience": "Lived or living experience",
+    "facilitator": "Co-production facilitator",
+    "professional": "Involved as part of their job",
+}
+SECTORS: dict[str, str] = {"research": "Research", "policy": "Policy", "services": "Services"}
+LIVED_EXPERIENCE_AREAS: dict[str, str] = {
+    "addiction": "Addiction",
+    "homelessness": "Homelessness",
+    "poverty": "Poverty",
+    "adverse_childhood_experiences": "Adverse childhood experiences",
+    "prison": "Prison",
+    "adoption": "Adoption",
+    "care": "Care",
+    "psychiatric_hospital": "Psychiatric hospital",
+    "sexual_exploitation": "Sexual exploitation",
+    "other": "Other",
+}
+GENDERS: dict[str, str] = {
+    "female": "Female",
+    "male": "Male",
+    "non_binary": "Non-binary",
+    "self_described": "In another way",
+}
+YES_NO: dict[str, str] = {"yes": "Yes", "no": "No"}
+
+
+class Scope(enum.StrEnum):
+    PUBLIC = "public"
+    NETWORK = "network"
+    RESEARCH = "research"
+
+    @property
+    def label(self) -> str:
+        return {"public": "Everyone (public)", "network": "Signed-in members only",
+                "research": "Research only (never shown)"}[self.value]
+
+
+class StoryState(enum.StrEnum):
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    PUBLISHED = "published"
+    CHANGES_REQUESTED = "changes_requested"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {"submitted": "Waiting for review", "in_review": "In review", "published": "Published",
+                "changes_requested": "Changes requested", "declined": "Not published",
+                "withdrawn": "Withdrawn"}[self.value]
+
+
+# Moderation moves (withdrawal is allowed from every state but withdrawn, see withdrawal.py).
+STORY_TRANSITIONS: dict[StoryState, set[StoryState]] = {
+    StoryState.SUBMITTED: {StoryState.IN_REVIEW},
+    StoryState.IN_REVIEW: {StoryState.PUBLISHED, StoryState.CHANGES_REQUESTED, StoryState.DECLINED},
+    StoryState.CHANGES_REQUESTED: {StoryState.SUBMITTED},
+    StoryState.PUBLISHED: {StoryState.IN_REVIEW},  # unpublish to look again
+    StoryState.DECLINED: set(),
+    StoryState.WITHDRAWN: set(),
+}
+
+
+class MediaKind(enum.StrEnum):
+    NONE = "none"
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+class ConsentMethod(enum.StrEnum):
+    SELF = "self"  # ticked by the storyteller, signed in
+    WRITTEN = "written"
+    SPOKEN_RECORDED = "spoken_recorded"
+    SPOKEN_NOTED = "spoken_noted"
+
+    @property
+    def label(self) -> str:
+        return {"self": "Given online by the storyteller", "written": "In writing (signed form)",
+                "spoken_recorded": "Spoken, and recorded", "spoken_noted": "Spoken, and written down"}[self.value]
+
+
+class Storyteller(db.Model):
+    __tablename__ = "storytellers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(120), index=True)
+    pseudonym: Mapped[str] = mapped_column(sa.String(120), default="")
+    email: Mapped[str] = mapped_column(sa.String(254), default="", index=True)
+    project_id: Mapped[int | None] = mapped_column(sa.ForeignKey("projects.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # Kept after demographic consent is withdrawn: when, and who recorded it (never the values).
+    demographics_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    demographics_withdrawn_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id], lazy="raise_on_sql")
+    project: Mapped[Project | None] = relationship(lazy="raise_on_sql")
+    demographics: Mapped[Demographics | None] = relationship(
+        back_populates="storyteller", lazy="raise_on_sql", cascade="all, delete-orphan", uselist=False
+    )
+
+    @property
+    def shown_pseudonym(self) -> str:
+        return self.pseudonym or "An anonymous storyteller"
+
+
+class Demographics(db.Model):
+    """Special-category data, present only while consent to store it is recorded."""
+
+    __tablename__ = "storyteller_demographics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    storyteller_id: Mapped[int] = mapped_column(sa.ForeignKey("storytellers.id", ondelete="CASCADE"), unique=True)
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    consent_recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # Lists of keys (or [PREFER_NOT_TO_SAY]); None or "" means not answered.
+    roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    sectors: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    lived_experience_areas: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    gender: Mapped[str] = mapped_column(sa.String(60), default="")  # a GENDERS key, self-described text, or PNTS
+    lgbtqia: Mapped[str] = mapped_column(sa.String(20), default="")  # yes | no | PNTS | ""
+    disability: Mapped[str] = mapped_column(sa.String(20), default="")
+    ethnicity: Mapped[str] = mapped_column(sa.String(120), default="")  # as the person describes it
+    age: Mapped[int | None] = mapped_column()
+    age_prefer_not_to_say: Mapped[bool] = mapped_column(default=False)
+
+    storyteller: Mapped[Storyteller] = relationship(back_populates="demographics")
+
+
+class Story(db.Model):
+    __tablename__ = "stories"
+    __table_args__ = (
+        # The library: published, by scope, featured first, newest first.
+        sa.Index("ix_stories_library", "state", "scope", "featured", "published_at"),
+        sa.Index("ix_stories_feed", "state", "scope", "published_at"),  # newest first, for the feed
+        sa.Index("ix_stories_state_submitted_at", "state", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    storyteller_id: Mapped[int] = mapped_column(sa.ForeignKey("storytellers.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(sa.ForeignKey("projects.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    body: Mapped[str] = mapped_column(sa.Text, default="")  # Markdown
+    transcript: Mapped[str] = mapped_column(sa.Text, default="")
+    media_kind: Mapped[MediaKind] = mapped_column(str_enum(MediaKind, "story_media_kind"), default=MediaKind.NONE)
+    media_stored_name: Mapped[str | None] = mapped_column(sa.String(64))
+    media_content_type: Mapped[str] = mapped_column(sa.String(80), default="")
+    media_link: Mapped[str] = mapped_column(sa.String(500), default="")
+    # What the storyteller sent, kept when staff edit out identifying details.
+    original_title: Mapped[str] = mapped_column(sa.String(200), default="")
+    original_summary: Mapped[str] = mapped_column(sa.Text, default="")
+    original_body: Mapped[str] = mapped_column(sa.Text, default="")
+    original_transcript: Mapped[str] = mapped_column(sa.Text, default="")
+    edited_by_staff: Mapped[bool] = mapped_column(default=False)
+    # Consent
+    scope: Mapped[Scope] = mapped_column(str_enum(Scope, "story_scope"), default=Scope.PUBLIC)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    consent_method: Mapped[ConsentMethod] = mapped_column(str_enum(ConsentMethod, "story_consent_method"))
+    consent_given_on: Mapped[datetime] = mapped_column(UTCDateTime())
+    consent_recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    consent_note: Mapped[str] = mapped_column(sa.String(300), default="")
+    # Moderation
+    state: Mapped[StoryState] = mapped_column(str_enum(StoryState, "story_state"), default=StoryState.SUBMITTED)
+    moderation_note: Mapped[str] = mapped_column(sa.Text, default="")  # to the storyteller
+    featured: Mapped[bool] = mapped_column(default=False)
+    entered_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The tombstone
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    storyteller: Mapped[Storyteller] = relationship(lazy="raise_on_sql")
+    project: Mapped[Project | None] = relationship(lazy="raise_on_sql")
+    tags: Mapped[list[StoryTag]] = relationship(
+        back_populates="story", lazy="raise_on_sql", cascade="all, delete-orphan", order_by="StoryTag.key"
+    )
+
+    @property
+    def themes(self) -> list[str]:
+        return [tag.key for tag in self.tags if tag.vocabulary == TagVocabulary.THEME]
+
+    @property
+    def values(self) -> list[str]:
+        return [tag.key for tag in self.tags if tag.vocabulary == TagVocabulary.VALUE]
+
+    @property
+    def author_label(self) -> str:
+        """The name shown with the story: the pseudonym when anonymous (needs storyteller loaded)."""
+        if self.anonymous:
+            return self.storyteller.shown_pseudonym
+        return self.storyteller.display_name
+
+    @property
+    def has_media(self) -> bool:
+        return self.media_kind != MediaKind.NONE or bool(self.media_link)
+
+
+class TagVocabulary(enum.StrEnum):
+    THEME = "theme"
+    VALUE = "value"
+
+
+class StoryTag(db.Model):
+    """One theme (seed 000) or value (seed 001) on a story; indexed for the library's filters."""
+
+    __tablename__ = "story_tags"
+    __table_args__ = (
+        sa.UniqueConstraint("story_id", "vocabulary", "key"),
+        sa.Index("ix_story_tags_lookup", "vocabulary", "key", "story_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(sa.ForeignKey("stories.id", ondelete="CASCADE"))
+    vocabulary: Mapped[TagVocabulary] = mapped_column(str_enum(TagVocabulary, "story_tag_vocabulary"))
+    key: Mapped[str] = mapped_column(sa.String(40))
+
+    story: Mapped[Story] = relationship(back_populates="tags")

@@ -1,0 +1,149 @@
+"""Pages for everyone: the story library, a story with its player and transcript, the media
+route, a storyteller's named stories, the Atom feed, and the storyteller summary."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, make_response, request, send_file, url_for
+from flask_login import current_user
+from flask_sqlalchemy.pagination import Pagination
+
+from portal import vocabulary
+from portal.extensions import db
+from portal.permissions import can, public, require, signed_in
+from portal.stories import bp, library, media, moderation, summary
+from portal.stories.forms import LibraryFilterForm, SummaryFilterForm, optional_int
+from portal.stories.markdown import plain_text
+from portal.stories.markdown import render as render_markdown
+from portal.stories.models import Scope, Story, Storyteller, StoryState
+from portal.web import render
+
+FEED_SIZE = 30
+
+
+@bp.app_template_filter("story_markdown")
+def story_markdown(text: str) -> object:
+    return render_markdown(text)
+
+
+@bp.app_context_processor
+def story_vocabularies() -> dict[str, object]:
+    return {"theme_labels": lambda keys: vocabulary.labels(vocabulary.THEMES, keys),
+            "value_labels": lambda keys: vocabulary.labels(vocabulary.VALUES, keys),
+            # called (one grouped query) only by the staff dashboard card that shows it
+            "story_queue_counts": moderation.queue_counts}
+
+
+def page_number() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+def paginate(query: sa.Select[tuple[Story]]) -> Pagination:
+    return db.paginate(query, page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+
+
+@bp.route("")
+@public
+def library_page() -> Response:
+    form = LibraryFilterForm(request.args)
+    form.validate()
+    filters = library.Filters(
+        theme=form.theme.data if form.theme.data in vocabulary.THEMES else "",
+        value=form.value.data if form.value.data in vocabulary.VALUES else "",
+        phase_id=optional_int(form.phase.data), project_id=optional_int(form.project.data),
+        words=(form.q.data or "").strip(),
+    )
+    page = paginate(library.library_query(current_user, filters))
+    return render("stories/library.html", block="results", form=form, page=page, title="Stories")
+
+
+def _visible_story_or_404(story_id: int) -> Story:
+    story = library.story_for_page(story_id)
+    if story is None or story.state == StoryState.WITHDRAWN:
+        abort(404)
+    if not can(current_user, "story.view", story):
+        if story.state == StoryState.PUBLISHED and story.scope == Scope.NETWORK and not signed_in(current_user):
+            require("story.view", story)  # a members' story: sign in to read it
+        abort(404)  # never say that a research-only or unpublished story exists
+    return story
+
+
+@bp.route("/<int:story_id>")
+@public
+def story(story_id: int) -> Response:
+    found = _visible_story_or_404(story_id)
+    # The storyteller (and staff) see what moderation took out; nobody else does.
+    changes = moderation.changed_fields(found) if (
+        can(current_user, "stories.moderate") or library.owns(current_user, found)) else {}
+    return render("stories/story.html", story=found, changes=changes, title=found.title)
+
+
+@bp.route("/<int:story_id>/media")
+@public
+def story_media(story_id: int) -> Response:
+    found = _visible_story_or_404(story_id)
+    if not found.media_stored_name:
+        abort(404)
+    path = media.path_of(found.media_stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=found.media_content_type, conditional=True, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/storytellers/<int:storyteller_id>")
+@public
+def storyteller_page(storyteller_id: int) -> Response:
+    """A storyteller's named stories. Anonymous stories are never listed here."""
+    person = db.get_or_404(Storyteller, storyteller_id)
+    page = paginate(library.library_query(current_user, library.Filters(storyteller_id=person.id)))
+    if page.total == 0:
+        abort(404)  # only someone with a published, named story has a page
+    return render("stories/storyteller_page.html", block="results", person=person, page=page,
+                  title=f"Stories by {person.display_name}")
+
+
+@bp.route("/feed.xml")
+@public
+def feed() -> Response:
+    """Public stories only: feed readers are never signed in."""
+    stories = db.session.scalars(
+        library.library_query(None, library.Filters()).order_by(None)
+        .order_by(Story.published_at.desc(), Story.id.desc()).limit(FEED_SIZE)
+    ).unique().all()
+    base = request.url_root.rstrip("/")
+    entries = []
+    for item in stories:
+        link = base + url_for("stories.story", story_id=item.id)
+        entries.append(
+            f"<entry><title>{escape(item.title)}</title><id>{link}</id><link href=\"{link}\"/>"
+            f"<updated>{item.published_at.isoformat()}</updated><author><name>{escape(item.author_label)}</name>"
+            f"</author><summary>{escape(item.summary)}</summary>"
+            f"<content type=\"text\">{escape(plain_text(item.body))}</content></entry>"
+        )
+    updated = stories[0].published_at.isoformat() if stories else "2026-01-01T00:00:00+00:00"
+    body = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>Co-Production Portal: stories</title><id>{base}{url_for('stories.feed')}</id>"
+            f"<link rel=\"self\" href=\"{base}{url_for('stories.feed')}\"/><updated>{updated}</updated>"
+            + "".join(entries) + "</feed>")
+    response = make_response(body)
+    response.mimetype = "application/atom+xml"
+    return response
+
+
+@bp.route("/summary")
+@public
+def summary_page() -> Response:
+    form = SummaryFilterForm(request.args)
+    form.validate()
+    project_id = optional_int(form.project.data)
+    exact = summary.compute(project_id)
+    staff = can(current_user, "stories.exact_summary")
+    threshold = current_app.config["STATS_MIN_CELL"]
+    shown = exact if staff and form.view.data != "public" else summary.for_public(exact, threshold)
+    return render("stories/summary.html", block="results", form=form, figures=shown, staff=staff,
+                  threshold=threshold, title="Our storytellers")

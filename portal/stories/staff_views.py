@@ -1,0 +1,253 @@
+"""Staff pages: the moderation queue and a story's review (edit out identifying details,
+publish, ask for changes, decline, feature), storytellers (list, add, enter a story on their
+behalf), the CSV import, and the CSV exports."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime, time
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, flash, request, url_for
+from flask_login import current_user
+
+from portal.csv_export import csv_response
+from portal.errors import RuleBroken
+from portal.extensions import db
+from portal.forms import attach_error
+from portal.permissions import permission_required
+from portal.stories import bp, exports, importer, library, moderation, summary, telling
+from portal.stories.forms import (
+    ConfirmForm,
+    ConfirmImportForm,
+    DecisionForm,
+    ImportForm,
+    ModerationEditForm,
+    OnBehalfStoryForm,
+    QueueFilterForm,
+    StorytellerForm,
+    optional_int,
+)
+from portal.stories.member_views import save_record, save_story
+from portal.stories.models import ConsentMethod, Story, Storyteller, StoryState
+from portal.stories.public_views import paginate
+from portal.web import redirect_to, render
+
+DECISIONS = {
+    "start_review": "The review has started. You can now edit the story.",
+    "publish": "The story is published.",
+    "request_changes": "The storyteller has been asked for changes.",
+    "decline": "The story will not be published. The storyteller has been told.",
+    "unpublish": "The story is no longer published. It is back in review.",
+}
+
+
+@bp.route("/moderation")
+@permission_required("stories.moderate")
+def queue() -> Response:
+    form = QueueFilterForm(request.args)
+    form.validate()
+    state = StoryState(form.state.data) if form.state.data in StoryState._value2member_map_ else None
+    return render("stories/queue.html", block="results", form=form, counts=moderation.queue_counts(),
+                  page=paginate(moderation.queue_query(state)), title="Stories to moderate")
+
+
+def _story_or_404(story_id: int) -> Story:
+    story = library.story_for_page(story_id)
+    if story is None or story.state == StoryState.WITHDRAWN:
+        abort(404)
+    return story
+
+
+def _moderate_page(story: Story, status: int = 200, **forms: object) -> Response:
+    edit_form = forms.get("edit_form") or ModerationEditForm(
+        title=story.title, summary=story.summary, body=story.body, transcript=story.transcript)
+    return render("stories/moderate.html", status=status, story=story, edit_form=edit_form,
+                  decision_form=forms.get("decision_form") or DecisionForm(), confirm_form=ConfirmForm(),
+                  changes=moderation.changed_fields(story), title=f"Moderate: {story.title}")
+
+
+@bp.route("/<int:story_id>/moderate")
+@permission_required("stories.moderate")
+def moderate(story_id: int) -> Response:
+    return _moderate_page(_story_or_404(story_id))
+
+
+@bp.route("/<int:story_id>/moderate/edit", methods=["POST"])
+@permission_required("stories.moderate")
+def moderate_edit(story_id: int) -> Response:
+    story = _story_or_404(story_id)
+    form = ModerationEditForm()
+    if form.validate_on_submit():
+        try:
+            changed = moderation.edit(story, by=current_user, title=form.title.data or "",
+                                      summary=form.summary.data or "", body=form.body.data or "",
+                                      transcript=form.transcript.data or "")
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash("Your edits are saved. The storyteller's original is kept." if changed else "Nothing was changed.",
+                  "success")
+            return redirect_to(url_for("stories.moderate", story_id=story.id, _anchor="changes"))
+    return _moderate_page(_story_or_404(story_id), status=422, edit_form=form)
+
+
+@bp.route("/<int:story_id>/moderate/decide", methods=["POST"])
+@permission_required("stories.moderate")
+def moderate_decide(story_id: int) -> Response:
+    story = _story_or_404(story_id)
+    form = DecisionForm()
+    action = form.action.data or request.form.get("action", "")
+    if action not in DECISIONS:
+        abort(400)
+    if form.validate_on_submit():
+        try:
+            moderation.decide(story, action, by=current_user, note=form.note.data or "")
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, "note" if error.field not in form._fields else error.field, error.message)
+        else:
+            db.session.commit()
+            flash(DECISIONS[action], "success")
+            return redirect_to(url_for("stories.moderate", story_id=story.id))
+    return _moderate_page(_story_or_404(story_id), status=422, decision_form=form)
+
+
+@bp.route("/<int:story_id>/feature", methods=["POST"])
+@permission_required("stories.moderate")
+def feature(story_id: int) -> Response:
+    story = _story_or_404(story_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        moderation.set_featured(story, request.form.get("featured") == "1", by=current_user)
+    except RuleBroken as error:
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash("The story is featured at the top of the library." if story.featured
+              else "The story is no longer featured.", "success")
+    return redirect_to(url_for("stories.moderate", story_id=story.id))
+
+
+# --- storytellers ---------------------------------------------------------------------------
+
+
+@bp.route("/storytellers")
+@permission_required("storytellers.manage")
+def storytellers() -> Response:
+    words = (request.args.get("q") or "").strip()[:100]
+    query = sa.select(Storyteller).order_by(Storyteller.display_name, Storyteller.id)
+    if words:
+        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(sa.or_(Storyteller.display_name.ilike(pattern, escape="\\"),
+                                   Storyteller.pseudonym.ilike(pattern, escape="\\"),
+                                   Storyteller.email.ilike(pattern, escape="\\")))
+    return render("stories/storytellers.html", block="results", page=paginate(query), words=words,
+                  title="Storytellers")
+
+
+@bp.route("/storytellers/new", methods=["GET", "POST"])
+@permission_required("storytellers.manage")
+def new_storyteller() -> Response:
+    form = StorytellerForm()
+    if form.validate_on_submit():
+        try:
+            person = telling.create_storyteller(display_name=form.display_name.data or "", by=current_user,
+                                                pseudonym=form.pseudonym.data or "", email=form.email.data or "",
+                                                project_id=optional_int(form.project_id.data))
+            save_record(person, form)
+        except RuleBroken as error:
+            db.session.rollback()
+            attach_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash(f"{person.display_name} has been added.", "success")
+            return redirect_to(url_for("stories.storyteller", storyteller_id=person.id))
+    return render("stories/new_storyteller.html", status=422 if form.errors else 200, form=form,
+                  title="Add a storyteller")
+
+
+@bp.route("/storytellers/<int:storyteller_id>/tell", methods=["GET", "POST"])
+@permission_required("storytellers.manage")
+def tell_for(storyteller_id: int) -> Response:
+    person = db.get_or_404(Storyteller, storyteller_id)
+    form = OnBehalfStoryForm()
+    if form.validate_on_submit():
+        given_on = datetime.combine(form.consent_given_on.data, time(12), tzinfo=UTC)
+        made: list[Story] = []
+        if save_story(form, lambda details, upload: made.append(telling.tell_story(
+                person, details, by=current_user, upload=upload, consent=telling.ConsentRecord(
+                    ConsentMethod(form.consent_method.data), given_on, form.consent_note.data or "")))):
+            flash("The story has been entered and is waiting for review.", "success")
+            return redirect_to(url_for("stories.moderate", story_id=made[0].id))
+    return render("stories/tell_for.html", status=422 if form.errors else 200, form=form, person=person,
+                  title=f"Enter a story for {person.display_name}")
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+@bp.route("/storytellers/import", methods=["GET", "POST"])
+@permission_required("storytellers.manage")
+def import_storytellers() -> Response:
+    form, confirm = ImportForm(), ConfirmImportForm()
+    preview = None
+    if request.method == "POST" and "data" in request.form:
+        return _commit_import(confirm)
+    if form.validate_on_submit():
+        upload = form.file.data
+        if upload is None or not getattr(upload, "filename", ""):
+            attach_error(form, "file", "Choose a CSV file to upload.")
+        else:
+            data = upload.stream.read(importer.MAX_BYTES + 1)
+            preview = importer.read(data)
+            confirm.data.data = base64.b64encode(data).decode("ascii")
+            confirm.filename.data = (upload.filename or "")[:120]
+    return render("stories/import.html", status=422 if form.errors else 200, form=form, confirm=confirm,
+                  preview=preview, columns=importer.COLUMNS, title="Import storytellers")
+
+
+def _commit_import(confirm: ConfirmImportForm) -> Response:
+    if not confirm.validate_on_submit():
+        abort(400)
+    try:
+        data = base64.b64decode(confirm.data.data or "", validate=True)
+    except (binascii.Error, ValueError):
+        abort(400)
+    preview = importer.read(data)
+    if not preview.ok:
+        # Something changed since the preview (another import took an email): show it again.
+        return render("stories/import.html", status=422, form=ImportForm(), confirm=confirm, preview=preview,
+                      columns=importer.COLUMNS, title="Import storytellers")
+    count = importer.commit(data, by=current_user, filename=confirm.filename.data or "")
+    db.session.commit()
+    flash(f"{count} storyteller{'s' if count != 1 else ''} imported.", "success")
+    return redirect_to(url_for("stories.storytellers"))
+
+
+@bp.route("/storytellers/import/template.csv")
+@permission_required("storytellers.manage")
+def import_template() -> Response:
+    return csv_response("storytellers-template.csv", importer.COLUMNS, importer.TEMPLATE_ROWS)
+
+
+# --- exports --------------------------------------------------------------------------------
+
+
+@bp.route("/export/stories.csv")
+@permission_required("stories.export")
+def export_stories() -> Response:
+    return csv_response("stories.csv", exports.STORY_HEADER, exports.story_rows())
+
+
+@bp.route("/export/summary.csv")
+@permission_required("stories.export")
+def export_summary() -> Response:
+    exact = summary.compute(optional_int(request.args.get("project")))
+    public = summary.for_public(exact, current_app.config["STATS_MIN_CELL"])
+    return csv_response("storyteller-summary.csv", exports.SUMMARY_HEADER, list(exports.summary_rows(exact, public)))
+

@@ -1,0 +1,45 @@
+"""Withdrawal: in one step a story leaves every page, feed, search, export and statistic.
+
+Its words and media are erased from the database and the disk; the row stays as a tombstone
+with its id, storyteller, who withdrew it and when. Every listing filters on the published
+state, so the tombstone is invisible everywhere by construction.
+"""
+
+from __future__ import annotations
+
+from portal import audit
+from portal.accounts.models import User
+from portal.db import utcnow
+from portal.errors import RuleBroken
+from portal.stories import indexing, media
+from portal.stories.models import MediaKind, Story, StoryState
+
+WITHDRAWN_TITLE = "Withdrawn story"
+
+
+def withdraw(story: Story, *, by: User) -> str | None:
+    """Withdraw and erase; returns the stored media file name for the caller to delete after
+    the commit (so a failed commit never leaves a row pointing at a deleted file)."""
+    if story.state == StoryState.WITHDRAWN:
+        raise RuleBroken("story", "This story has already been withdrawn.")
+    media_file = story.media_stored_name
+    story.state = StoryState.WITHDRAWN
+    story.withdrawn_at = utcnow()
+    story.withdrawn_by_id = by.id
+    for name in ("summary", "body", "transcript", "original_summary", "original_body",
+                 "original_transcript", "original_title", "media_link", "media_content_type",
+                 "moderation_note", "consent_note"):
+        setattr(story, name, "")
+    story.title = WITHDRAWN_TITLE
+    story.media_stored_name = None
+    story.media_kind = MediaKind.NONE
+    story.featured = False
+    story.project_id = None
+    story.tags.clear()  # themes and values count in statistics; the tombstone has none
+    audit.record("story.withdrawn", story, actor=by, after={"storyteller_id": story.storyteller_id})
+    indexing.removed(story)
+    return media_file
+
+
+def erase_media_file(stored_name: str | None) -> None:
+    media.remove(stored_name)
