@@ -395,10 +395,14 @@ class ProjectStatus(enum.StrEnum):
 
 class ProgressReport(db.Model):
     __tablename__ = "progress_reports"
-    __table_args__ = (sa.Index("ix_progress_reports_state_due_on", "state", "due_on"),)
+    __table_args__ = (
+        sa.Index("ix_progress_reports_state_due_on", "state", "due_on"),  # reports due and overdue, all projects
+        # One project's reports in a state by date: the per-project figures (due, overdue, next due).
+        sa.Index("ix_progress_reports_project_state_due", "project_id", "state", "due_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
     due_on: Mapped[date]
     is_final: Mapped[bool] = mapped_column(default=False)
     period_start: Mapped[date | None]

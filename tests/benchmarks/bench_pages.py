@@ -57,7 +57,7 @@ def insert(table: sa.Table, rows: Any, total: int) -> None:
     print(f"  {table.name}: {total:,} rows")
 
 
-def fill(users: int, claims: int, audit_entries: int, applications: int) -> dict[str, int]:
+def fill(users: int, claims: int, audit_entries: int, applications: int, waiting: int) -> dict[str, int]:
     from portal.models import ActivityType, AuditEntry, Claim, Rate, User
 
     now = datetime.now(UTC)
@@ -75,13 +75,15 @@ def fill(users: int, claims: int, audit_entries: int, applications: int) -> dict
     db.session.add(Rate(activity_type_id=activity, amount_pence=2000, effective_from=date(2020, 1, 1)))
     db.session.commit()
     first_user = db.session.scalar(sa.select(sa.func.min(User.id)))
-    states = ["submitted", "confirmed", "approved", "paid", "paid", "paid", "rejected", "queried"]
+    # A programme some years in: nearly every claim is paid; ``waiting`` are in the queues now.
+    waiting_states = ["submitted", "confirmed", "approved", "queried"]
+    settled_states = ["paid"] * 97 + ["rejected"] * 2 + ["voided"]
     start = date(2021, 1, 1)
     rng = random.Random(7)
 
     def claim_rows() -> Any:
         for n in range(claims):
-            state = states[n % len(states)]
+            state = waiting_states[n % 4] if n < waiting else settled_states[n % 100]
             claimant = first_user + 3 + rng.randrange(max(1, users - 3))
             yield {
                 "claimant_id": claimant, "activity_type_id": activity,
@@ -215,6 +217,7 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--audit", type=int, default=200_000)
     parser.add_argument("--applications", type=int, default=20_000)
+    parser.add_argument("--waiting", type=int, default=5_000, help="claims waiting in the queues now")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as instance:
@@ -223,7 +226,7 @@ def main() -> None:
             upgrade()
             began = time.perf_counter()
             print(f"Filling the database ({db.engine.dialect.name}):")
-            who = fill(args.users, args.claims, args.audit, args.applications)
+            who = fill(args.users, args.claims, args.audit, args.applications, args.waiting)
             print(f"  filled in {time.perf_counter() - began:.0f} s")
             if db.engine.dialect.name == "postgresql":
                 db.session.execute(sa.text("ANALYZE"))
