@@ -35,3 +35,14 @@ def test_programme_work_follows_the_role(app: Flask, users: dict[str, Any]) -> N
     assert "Finance: batches" in finance and "Rate card" not in finance
     admin = text_of(client_for(app, users["admin"]).get("/dashboard"))
     assert "Rate card" in admin and "People and roles" in admin
+
+
+def test_the_navigation_shows_how_many_notifications_are_unread(app: Flask, users: dict[str, Any]) -> None:
+    from portal.extensions import db
+    from portal.notifications.service import notify
+
+    client = client_for(app, users["member"])
+    assert "Notifications (" not in text_of(client.get("/dashboard"))
+    notify(users["member"], "comment", "A new comment", "Someone commented on your post.", "/learning")
+    db.session.commit()
+    assert "Notifications (1 unread)" in text_of(client.get("/dashboard"))
