@@ -89,7 +89,8 @@ def library_query(user: Any, filters: Filters) -> sa.Select[tuple[Story]]:
 
 def matching_words(text: str) -> sa.ColumnElement[bool]:
     """Stories whose indexed words match, through the shared search index (FTS5 on SQLite, the
-    GIN-indexed tsvector on PostgreSQL), so a word search stays fast with 100,000 stories.
+    stored, GIN-indexed ``search_vector`` column on PostgreSQL), so a word search stays fast
+    with 100,000 stories.
 
     The index holds only published public and network stories, under the pseudonym when
     anonymous, so a storyteller's real name never finds their anonymous story."""
@@ -100,8 +101,8 @@ def matching_words(text: str) -> sa.ColumnElement[bool]:
         return sa.false()  # only punctuation: nothing can match
     if db.engine.dialect.name == "postgresql":
         matches = sa.text(
-            f"SELECT d.object_id FROM search_documents AS d WHERE d.kind = 'story' "
-            f"AND ({service.PG_DOCUMENT_VECTOR}) @@ plainto_tsquery('english'::regconfig, :words)"
+            "SELECT d.object_id FROM search_documents AS d WHERE d.kind = 'story' "
+            "AND d.search_vector @@ plainto_tsquery('english'::regconfig, :words)"
         ).bindparams(words=" ".join(words))
     else:
         # The MATCH in its own subquery: as a join, SQLite probes FTS once per document instead.

@@ -57,7 +57,8 @@ def insert(table: sa.Table, rows: Any, total: int) -> None:
     print(f"  {table.name}: {total:,} rows")
 
 
-def fill(users: int, claims: int, audit_entries: int, applications: int, waiting: int) -> dict[str, int]:
+def fill(users: int, claims: int, audit_entries: int, applications: int, waiting: int,
+         stories: int = 0) -> dict[str, int]:
     from portal.models import ActivityType, AuditEntry, Claim, Rate, User
 
     now = datetime.now(UTC)
@@ -100,11 +101,72 @@ def fill(users: int, claims: int, audit_entries: int, applications: int, waiting
         "object_id": str(first_user + n % users), "before": None, "after": {"n": n}, "note": "",
     } for n in range(audit_entries)), audit_entries)
     fill_grants(first_user, users, applications, rng, now)
+    fill_stories(stories, first_user, users, rng, now)
     busiest = db.session.execute(sa.select(Claim.claimant_id, sa.func.count()).group_by(Claim.claimant_id)
                                  .order_by(sa.func.count().desc()).limit(1)).first()
     return {"admin": first_user, "staff": first_user + 1, "finance": first_user + 2,
             "busy_member": busiest[0] if busiest else first_user + 3,
             "phase": db.session.scalar(sa.select(sa.func.min(db.metadata.tables["phases"].c.id)))}
+
+
+# Story text: a few words in nearly every story, a long tail of ordinary ones, and rare words
+# (one in a few thousand stories) so both ends of the index are measured.
+COMMON_WORD = "community"
+RARE_WORD = "kintsugi"
+TWO_WORDS = "peer support"
+_COMMON = ["community", "people", "support", "together", "project", "time", "group", "week"]
+_ORDINARY = ("garden kitchen library walk music painting football allotment choir theatre bakery market "
+             "housing benefits recovery carer volunteer mentor training college job interview bus journey "
+             "loneliness friendship confidence anxiety hope family grandmother neighbour street park river "
+             "festival workshop cafe radio podcast photography poetry sewing repair cycling swimming "
+             "language refugee welcome council funding meeting survey listening peer advocacy").split()
+_RARE = ["kintsugi", "origami", "beekeeping", "bouldering", "calligraphy", "taxidermy", "falconry", "ukulele"]
+
+
+def fill_stories(stories: int, first_user: int, users: int, rng: random.Random, now: datetime) -> None:
+    """``stories`` published stories and their search documents, inserted in bulk.
+
+    The search documents go through the real index path: on SQLite the FTS5 triggers fire on each
+    insert into search_documents, on PostgreSQL the stored tsvector column computes itself."""
+    from portal.search.models import SearchDocument
+    from portal.stories.models import Story, Storyteller
+
+    if not stories:
+        return
+    tellers = max(1, stories // 10)
+    insert(Storyteller.__table__, ({
+        "display_name": f"Storyteller {n:06d}", "pseudonym": f"Teller {n:06d}", "email": "", "created_at": now,
+    } for n in range(tellers)), tellers)
+    first_teller = db.session.scalar(sa.select(sa.func.min(Storyteller.id)))
+
+    def text(n: int, length: int) -> str:
+        words = [rng.choice(_ORDINARY) for _ in range(length)]
+        for common in _COMMON[:5 + n % 4]:  # the first five in every story, the rest in most
+            words.insert(rng.randrange(len(words) + 1), common)
+        if n % 2000 == 0:  # 1 story in 2,000
+            words.insert(rng.randrange(len(words) + 1), _RARE[(n // 2000) % len(_RARE)])
+        return " ".join(words)
+
+    texts = [(f"{rng.choice(_ORDINARY).title()} {rng.choice(_ORDINARY)} and {rng.choice(_COMMON)}",
+              text(n, 60 + n % 140)) for n in range(stories)]
+    scopes = ["public", "public", "network"]
+    insert(Story.__table__, ({
+        "storyteller_id": first_teller + n % tellers, "title": texts[n][0], "summary": "", "body": texts[n][1],
+        "transcript": "", "media_kind": "none", "media_content_type": "", "media_link": "",
+        "original_title": "", "original_summary": "", "original_body": "", "original_transcript": "",
+        "edited_by_staff": False, "scope": scopes[n % 3], "anonymous": n % 5 == 0, "consent_method": "written",
+        "consent_given_on": now, "consent_recorded_by_id": first_user, "consent_note": "",
+        "state": "published", "moderation_note": "", "featured": n % 500 == 0,
+        "entered_by_id": first_user + 1, "created_at": now, "submitted_at": now - timedelta(days=n % 900),
+        "published_at": now - timedelta(days=n % 900),
+    } for n in range(stories)), stories)
+    first_story = db.session.scalar(sa.select(sa.func.min(Story.id)))
+    insert(SearchDocument.__table__, ({
+        "kind": "story", "object_id": first_story + n, "title": texts[n][0],
+        "body": f"{'Teller' if n % 5 == 0 else 'Storyteller'} {(n % tellers):06d}\n\n{texts[n][1]}",
+        "audience": "members" if scopes[n % 3] == "network" else "public",
+        "url_path": f"/stories/{first_story + n}", "updated_at": now,
+    } for n in range(stories)), stories)
 
 
 def fill_grants(first_user: int, users: int, applications: int, rng: random.Random, now: datetime) -> None:
@@ -116,7 +178,7 @@ def fill_grants(first_user: int, users: int, applications: int, rng: random.Rand
     today = date.today()
     insert(Phase.__table__, ({
         "name": f"Phase {n + 1}", "summary": "Bench phase", "eligibility": "", "max_award_pence": 2_000_000,
-        "delivery_months": 12, "pot_pence": 10**12, "target_awards": 1000, "opens_on": today - timedelta(days=60),
+        "delivery_months": 12, "pot_pence": 10**9, "target_awards": 1000, "opens_on": today - timedelta(days=60),
         "closes_on": today - timedelta(days=30), "state": "assessing" if n == 0 else "closed", "created_at": now,
     } for n in range(20)), 20)
     first_phase = db.session.scalar(sa.select(sa.func.min(Phase.id)))
@@ -177,14 +239,25 @@ PAGES = [
     ("staff", "/staff/reports"),
     ("staff", "/staff/exports/applications.csv"),
     ("staff", "/staff/exports/projects.csv"),
+    ("anonymous", f"/search?q={COMMON_WORD}"),
+    ("busy_member", f"/search?q={COMMON_WORD}"),
+    ("anonymous", f"/search?q={COMMON_WORD}&page=40"),
+    ("anonymous", f"/search?q={RARE_WORD}"),
+    ("anonymous", f"/search?q={TWO_WORDS.replace(' ', '+')}"),
+    ("anonymous", f"/search?q={COMMON_WORD}&kind=post"),
+    ("anonymous", f"/stories?q={COMMON_WORD}"),
+    ("busy_member", f"/stories?q={RARE_WORD}"),
+    ("anonymous", f"/stories?q={TWO_WORDS.replace(' ', '+')}"),
 ]
 
 
-def measure(app: Any, who: dict[str, int], repeats: int) -> None:
+def measure(app: Any, who: dict[str, int], repeats: int, only: str = "") -> None:
     from portal.models import User
 
     print(f"\n{'page':45} {'who':12} {'median ms':>10} {'worst ms':>10} {'queries':>8}  status")
     for role, url in PAGES:
+        if only and only not in url:
+            continue
         url = url.format(phase=who["phase"])
         client = app.test_client()
         if role != "anonymous":
@@ -218,7 +291,9 @@ def main() -> None:
     parser.add_argument("--audit", type=int, default=200_000)
     parser.add_argument("--applications", type=int, default=20_000)
     parser.add_argument("--waiting", type=int, default=5_000, help="claims waiting in the queues now")
+    parser.add_argument("--stories", type=int, default=100_000, help="published stories, each in the search index")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", default="", help="measure only the pages whose address contains this text")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as instance:
         app = build_app(instance)
@@ -226,12 +301,12 @@ def main() -> None:
             upgrade()
             began = time.perf_counter()
             print(f"Filling the database ({db.engine.dialect.name}):")
-            who = fill(args.users, args.claims, args.audit, args.applications, args.waiting)
+            who = fill(args.users, args.claims, args.audit, args.applications, args.waiting, args.stories)
             print(f"  filled in {time.perf_counter() - began:.0f} s")
             if db.engine.dialect.name == "postgresql":
                 db.session.execute(sa.text("ANALYZE"))
                 db.session.commit()
-        measure(app, who, args.repeats)
+        measure(app, who, args.repeats, args.only)
 
 
 if __name__ == "__main__":
