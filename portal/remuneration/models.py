@@ -141,6 +141,7 @@ class Claim(db.Model):
     __tablename__ = "claims"
     __table_args__ = (
         sa.Index("ix_claims_state_submitted_at", "state", "submitted_at"),
+        sa.Index("ix_claims_state_paid_on", "state", "paid_on"),  # days to payment over the last 90 days
         sa.Index("ix_claims_claimant_activity_date", "claimant_id", "activity_date"),
         sa.CheckConstraint("units > 0", name="units_positive"),
         sa.CheckConstraint("fee_pence >= 0", name="fee_not_negative"),
