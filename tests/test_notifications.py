@@ -119,3 +119,46 @@ def test_no_digest_when_nothing_is_new(app: Any, users: dict[str, Any]) -> None:
     db.session.commit()
     assert digest.send_digest(now=datetime.now(UTC) + timedelta(days=8)) == 0
     assert digest.send_digest() == 1
+
+
+def test_claim_and_application_changes_reach_the_inbox_and_claim_emails_can_be_switched_off(
+        app: Any, users: dict[str, Any]) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+
+    from portal.db import utcnow
+    from portal.extensions import db
+    from portal.notifications.models import Notification, NotificationSetting
+    from portal.outbox import OutboxMessage
+    from portal.remuneration import claims
+    from portal.remuneration.models import ActivityType, Rate, Unit
+
+    activity = ActivityType(name="Meeting", unit=Unit.HOUR)
+    db.session.add(activity)
+    db.session.flush()
+    db.session.add(Rate(activity_type_id=activity.id, amount_pence=2000, effective_from=date(2025, 1, 1)))
+    member = users["member"]
+    db.session.add(NotificationSetting(user_id=member.id, kind="claim", email=False))
+    claim = claims.create_claim(member, claims.ClaimDetails(activity.id, date(2026, 11, 2), Decimal("1"), None),
+                                today=date(2026, 11, 23))
+    assert claims.submit_claim(claim, by=member, now=utcnow()) == []
+    claims.approve_claim(claim, by=users["staff"], now=utcnow())
+    db.session.commit()
+    inbox = db.session.scalars(sa.select(Notification).where(Notification.recipient_id == member.id)
+                               .order_by(Notification.id)).all()
+    assert [n.subject for n in inbox] == ["We have your claim", inbox[1].subject] and len(inbox) == 2
+    assert all(n.kind == "claim" and n.url_path == f"/claims/{claim.id}" for n in inbox)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.to_email == member.email)) == 0  # switched off
+    from portal.grants import applications
+    from tests.test_grants_phases_applications import make_application, make_phase
+
+    application = make_application(make_phase(), member)
+    applications.withdraw_application(application, by=member)
+    db.session.commit()
+    told = db.session.scalars(sa.select(Notification).where(Notification.kind == "application")).all()
+    assert [(n.recipient_id, n.url_path) for n in told] == [(member.id, f"/applications/{application.id}")]
+    assert db.session.scalars(sa.select(OutboxMessage.subject).where(
+        OutboxMessage.to_email == member.email)).all() == ["Your application is withdrawn"]  # still wanted

@@ -105,9 +105,12 @@ def move_application(application: Application, to: ApplicationState, *, by: User
 
 
 def tell_lead(application: Application, *, kind: str, subject: str, body: str) -> None:
+    from portal.notifications.service import notify  # late: notifications sits above grants
+
     lead = db.session.get(User, application.lead_id)
     title = application.title or "your application"
-    outbox.enqueue(kind, lead.email, subject, f"Hello {lead.name},\n\n{body}\n\nApplication: {title}\n")
+    notify(lead, "application", subject, body, f"/applications/{application.id}", email_kind=kind,
+           email_text=f"Hello {lead.name},\n\n{body}\n\nApplication: {title}\n")
 
 
 # --- starting and writing ----------------------------------------------------------------------

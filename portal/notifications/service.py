@@ -27,8 +27,11 @@ def email_wanted(user_id: int, kind: str) -> bool:
     return bool(setting)
 
 
-def notify(recipient: Any, kind: str, subject: str, body: str, url_path: str) -> None:
-    """Write the in-app notification and, unless switched off for this kind, queue an email."""
+def notify(recipient: Any, kind: str, subject: str, body: str, url_path: str, *,
+           email_kind: str | None = None, email_text: str | None = None) -> None:
+    """Write the in-app notification and, unless switched off for this kind, queue an email.
+
+    ``email_kind`` and ``email_text`` let a domain keep its own outbox kind and wording."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     if recipient is None or getattr(recipient, "deactivated_at", None) is not None:
@@ -39,8 +42,8 @@ def notify(recipient: Any, kind: str, subject: str, body: str, url_path: str) ->
     )
     if email_wanted(recipient.id, kind):
         link = current_app.config["BASE_URL"].rstrip("/") + url_path if url_path else ""
-        text = f"Hello {recipient.name},\n\n{body}\n"
+        text = email_text or f"Hello {recipient.name},\n\n{body}\n"
         if link:
             text += f"\n{link}\n"
         text += "\nYou can choose which emails you get on your notification settings page.\n"
-        outbox.enqueue(f"notification.{kind}", recipient.email, subject[:200], text)
+        outbox.enqueue(email_kind or f"notification.{kind}", recipient.email, subject[:200], text)

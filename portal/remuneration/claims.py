@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
-from portal import audit, outbox, permissions
+from portal import audit, permissions
 from portal.accounts.models import User
 from portal.errors import NotAllowed, RuleBroken
 from portal.extensions import db
@@ -171,8 +171,15 @@ def _move(claim: Claim, to: ClaimState, *, by: User, action: str, note: str = ""
     claim.state = to
     audit.record(f"claim.{action}", claim, actor=by, before=before, after={"state": to.value}, note=note)
     claimant = db.session.get(User, claim.claimant_id)
-    outbox.enqueue(f"claim_{action}", claimant.email, subject,
-                   f"Hello {claimant.name},\n\n{body}\n\nClaim {claim.id}: {claim.activity_date:%d %B %Y}.\n")
+    _tell(claimant, subject, body, claim, email_kind=f"claim_{action}",
+          email_text=f"Hello {claimant.name},\n\n{body}\n\nClaim {claim.id}: {claim.activity_date:%d %B %Y}.\n")
+
+
+def _tell(person: User, subject: str, body: str, claim: Claim, *, email_kind: str, email_text: str) -> None:
+    """In the person's notifications, and by email unless they switched claim emails off."""
+    from portal.notifications.service import notify  # late: notifications sits above remuneration
+
+    notify(person, "claim", subject, body, f"/claims/{claim.id}", email_kind=email_kind, email_text=email_text)
 
 
 def submit_claim(claim: Claim, *, by: User, now: object, choice: str = "",
@@ -211,9 +218,10 @@ def submit_claim(claim: Claim, *, by: User, now: object, choice: str = "",
     if needs_confirmation(claim):
         lead = _project_lead(claim)
         if lead is not None:
-            outbox.enqueue("claim_to_confirm", lead.email, "A claim needs your confirmation",
-                           f"Hello {lead.name},\n\nA member of your project team has claimed for time "
-                           f"on {claim.activity_date:%d %B %Y}. Please confirm that the activity happened.\n")
+            body = (f"A member of your project team has claimed for time on {claim.activity_date:%d %B %Y}. "
+                    "Please confirm that the activity happened.")
+            _tell(lead, "A claim needs your confirmation", body, claim, email_kind="claim_to_confirm",
+                  email_text=f"Hello {lead.name},\n\n{body}\n")
     return []
 
 
