@@ -1,4 +1,4 @@
-"""Command-line tasks: ``flask --app portal create-user | seed-demo | send-outbox``."""
+"""Command-line tasks: ``flask --app portal.app create-user | seed-demo | send-outbox | send-digest``."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from flask_migrate import upgrade
 
 from portal.accounts import services
 from portal.accounts.models import Role
-from portal.extensions import db
-from portal.outbox import deliver_pending
+from portal.core.extensions import db
+from portal.core.outbox import deliver_pending
+from portal.demo import seed
+from portal.digest import send_digest
 
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(seed_demo)
     app.cli.add_command(send_outbox)
+    app.cli.add_command(send_digest_command)
 
 
 @click.command("create-user")
@@ -45,8 +48,6 @@ def seed_demo() -> None:
     """Bring the database up to date and add the demo data (safe to run again)."""
     if current_app.config["ENV"] == "production":
         raise click.ClickException("seed-demo is refused when PORTAL_ENV=production.")
-    from portal.demo import seed
-
     upgrade()
     created = seed()
     db.session.commit()
@@ -61,3 +62,11 @@ def send_outbox(limit: int) -> None:
     click.echo(f"Sent {sent}, failed {failed}.")
     if failed:
         raise SystemExit(1)
+
+
+@click.command("send-digest")
+def send_digest_command() -> None:
+    """Queue the weekly digest of new posts, stories and gatherings for those who opted in."""
+    queued = send_digest()
+    db.session.commit()
+    click.echo(f"Queued the digest for {queued} people. Run send-outbox to deliver it.")

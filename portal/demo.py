@@ -9,8 +9,14 @@ import sqlalchemy as sa
 
 from portal.accounts import services
 from portal.accounts.models import ContactMethod, Role, User
-from portal.extensions import db
-from portal.grants.models import Project, TeamMembership, TeamRole
+from portal.core.extensions import db
+from portal.directory import demo as directory_demo
+from portal.gatherings import demo as gatherings_demo
+from portal.grants import demo as grants_demo
+from portal.learning import demo as learning_demo
+from portal.remuneration import demo as remuneration_demo
+from portal.stories import demo as stories_demo
+from portal.teams.models import Project, TeamMembership, TeamRole
 
 DEMO_PASSWORD = "demo-password-2026"
 
@@ -62,8 +68,6 @@ def seed() -> int:
             )
             created += 1
     db.session.flush()
-    from portal.grants import demo as grants_demo
-    from portal.remuneration import demo as remuneration_demo
 
     created += grants_demo.seed(people)
     db.session.flush()
@@ -72,16 +76,14 @@ def seed() -> int:
     db.session.flush()
     created += remuneration_demo.seed_claims(people)
     db.session.flush()
-    from portal.stories import demo as stories_demo
 
     created += stories_demo.seed(people)
     db.session.flush()
-    from portal.learning import demo as learning_demo
 
     created += learning_demo.seed(people)
     db.session.flush()
-    from portal.gatherings import demo as gatherings_demo  # gatherings, and the directory
 
-    created += gatherings_demo.seed(people)
+    created += directory_demo.seed(people)
+    created += gatherings_demo.seed(people, DEMO_PROJECT_TITLE)
     db.session.flush()
     return created

@@ -1,9 +1,11 @@
 """Imports every model module, so metadata (and Alembic) sees every table."""
 
 from portal.accounts.models import PasswordResetToken, User  # noqa: F401
-from portal.audit import AuditEntry  # noqa: F401
+from portal.core.audit import AuditEntry  # noqa: F401
+from portal.core.outbox import OutboxMessage  # noqa: F401
+from portal.core.search.models import SearchDocument  # noqa: F401
+from portal.directory.models import DirectoryEntry, DirectoryInterest, DirectorySkill, PeerMessage  # noqa: F401
 from portal.gatherings.models import Gathering, Rsvp  # noqa: F401
-from portal.grants.models import Project, TeamMembership  # noqa: F401
 from portal.learning.models import (  # noqa: F401
     Comment,
     Flag,
@@ -13,10 +15,6 @@ from portal.learning.models import (  # noqa: F401
     Validation,
 )
 from portal.notifications.models import Notification, NotificationSetting  # noqa: F401
-from portal.outbox import OutboxMessage  # noqa: F401
-from portal.people.models import DirectoryEntry, DirectoryInterest, DirectorySkill, PeerMessage  # noqa: F401
-from portal.search.models import SearchDocument  # noqa: F401
-from portal.stories.models import Demographics, Story, StoryTag, Storyteller  # noqa: F401
 from portal.remuneration.models import (  # noqa: F401
     ActivityType,
     Claim,
@@ -25,3 +23,5 @@ from portal.remuneration.models import (  # noqa: F401
     PaymentPreference,
     Rate,
 )
+from portal.stories.models import Demographics, Story, StoryTag, Storyteller  # noqa: F401
+from portal.teams.models import Project, TeamMembership  # noqa: F401

@@ -20,9 +20,9 @@ from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
-from portal import create_app
-from portal.config import sqlalchemy_url
-from portal.extensions import db
+from portal.app import create_app
+from portal.core.config import sqlalchemy_url
+from portal.core.extensions import db
 from tests import factories
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from portal import audit
+from portal.core import audit
 from portal.accounts import services
 from portal.accounts.models import Role, User
-from portal.extensions import db
-from portal.grants.models import Project, TeamMembership, TeamRole
+from portal.core.extensions import db
+from portal.teams.models import Project, TeamMembership, TeamRole
 
 PASSWORD = "correct horse battery staple"
 _numbers = itertools.count(1)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portal.accounts.models import User
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.stories import moderation, telling
 from portal.stories.models import ConsentMethod, Scope, Story, StoryState, Storyteller
 

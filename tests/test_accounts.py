@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 
 from portal.accounts import services
 from portal.accounts.models import PasswordResetToken, Role, User
-from portal.db import utcnow
-from portal.extensions import db
-from portal.outbox import OutboxMessage
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.core.outbox import OutboxMessage
 from tests import factories
 from tests.conftest import sign_in
 

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from portal.accounts import services
 from portal.accounts.models import Role, User
-from portal.audit import AuditEntry
-from portal.extensions import db
+from portal.core.audit import AuditEntry
+from portal.core.extensions import db
 from tests import factories
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal import audit
-from portal.audit import AuditEntry, AuditLogIsAppendOnly
-from portal.extensions import db
+from portal.core import audit
+from portal.core.audit import AuditEntry, AuditLogIsAppendOnly
+from portal.core.extensions import db
 
 
 def _one_entry(users: dict[str, Any]) -> AuditEntry:

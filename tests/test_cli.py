@@ -9,8 +9,8 @@ from flask import Flask
 
 from portal.accounts.models import Role, User
 from portal.demo import DEMO_PASSWORD
-from portal.extensions import db
-from portal.grants.models import TeamMembership, TeamRole
+from portal.core.extensions import db
+from portal.teams.models import TeamMembership, TeamRole
 from tests.conftest import sign_in
 
 
@@ -72,8 +72,9 @@ def test_seed_demo_payments(app: Flask) -> None:
 
 
 def test_seed_demo_grants(app: Flask) -> None:
-    from portal.formatting import london_today
-    from portal.grants.models import Phase, ProgressReport, Project, ReportState, ReviewerAssignment
+    from portal.core.formatting import london_today
+    from portal.grants.models import Phase, ProgressReport, ReportState, ReviewerAssignment
+    from portal.teams.models import Project
 
     assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
     pilots = dict(db.session.execute(

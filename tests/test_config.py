@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal import create_app
-from portal.config import sqlalchemy_url
-from portal.extensions import db
+from portal.app import create_app
+from portal.core.config import sqlalchemy_url
+from portal.core.extensions import db
 from tests.conftest import make_app
 
 

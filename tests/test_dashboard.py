@@ -38,7 +38,7 @@ def test_programme_work_follows_the_role(app: Flask, users: dict[str, Any]) -> N
 
 
 def test_the_navigation_shows_how_many_notifications_are_unread(app: Flask, users: dict[str, Any]) -> None:
-    from portal.extensions import db
+    from portal.core.extensions import db
     from portal.notifications.service import notify
 
     client = client_for(app, users["member"])

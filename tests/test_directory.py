@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.audit import AuditEntry
-from portal.db import utcnow
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
+from portal.core.audit import AuditEntry
+from portal.core.db import utcnow
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
 from portal.notifications.models import Notification
-from portal.outbox import OutboxMessage
-from portal.people import services
-from portal.people.models import DirectoryEntry, PeerMessage
+from portal.core.outbox import OutboxMessage
+from portal.directory import services
+from portal.directory.models import DirectoryEntry, PeerMessage
 from tests import factories
 from tests.conftest import sign_in
 from tests.test_query_counts import count_queries

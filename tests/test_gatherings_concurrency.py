@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.gatherings import services
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from tests import factories

@@ -7,10 +7,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.gatherings import demo
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
-from portal.people.models import DirectoryEntry
+from portal.directory.models import DirectoryEntry
 from portal.remuneration.models import Claim
 
 

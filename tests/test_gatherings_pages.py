@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.extensions import db
+from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from portal.notifications.models import Notification
 from portal.remuneration.models import Claim

@@ -11,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from portal.accounts.models import Role, User
-from portal.db import utcnow
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
-from portal.gatherings import calendar, services, upcoming_for_digest
+from portal.core.db import utcnow
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.gatherings import calendar, services
+from portal.gatherings.digest import upcoming_for_digest
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from portal.notifications.models import Notification
-from portal.outbox import OutboxMessage
+from portal.core.outbox import OutboxMessage
 from portal.remuneration import rates
 from portal.remuneration.models import ActivityType, Claim, ClaimState, Unit
 from tests import factories
@@ -181,7 +182,7 @@ def test_booking_confirms_by_notification_and_records_consent(app: Any, users: d
     member = users["member"]
     book(gathering, member, access_needs="Wheelchair space, please.")
     assert [n.subject for n in notifications_for(member)] == ["Your place at Values workshop"]
-    from portal.audit import AuditEntry
+    from portal.core.audit import AuditEntry
 
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "gathering.rsvp"))
     assert entry.after["shares_access_needs"] is True and entry.actor_id == member.id
@@ -302,8 +303,8 @@ def test_digest_lists_new_upcoming_gatherings(app: Any, users: dict[str, User]) 
     assert upcoming_for_digest(utcnow() + timedelta(minutes=1), 10) == []
 
     # The weekly digest's gatherings section comes from here.
-    from portal.gatherings import digest_items
-    from portal.notifications.digest import sections
+    from portal.gatherings.digest import digest_items
+    from portal.digest import sections
 
     assert [path for _title, path in digest_items(since)] == [f"/gatherings/{soon.id}", f"/gatherings/{later.id}"]
     found = {section.heading: section.items for section in sections(since)}

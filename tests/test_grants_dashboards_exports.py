@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from flask_login import login_user
 
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.grants import dashboards, exports, projects
 from portal.grants.models import (
     Application,
@@ -27,18 +27,15 @@ from portal.grants.models import (
     Phase,
     PhaseState,
     ProgressReport,
-    Project,
     ProjectExpense,
-    ProjectState,
     ProjectStatus,
     Recommendation,
     ReportState,
     Review,
     ReviewState,
     Score,
-    TeamMembership,
-    TeamRole,
 )
+from portal.teams.models import Project, ProjectState, TeamMembership, TeamRole
 from tests import factories
 from tests.test_query_counts import count_queries
 

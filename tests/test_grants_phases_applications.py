@@ -9,13 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.audit import AuditEntry
-from portal.errors import NotAllowed, RuleBroken, RulesBroken
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.audit import AuditEntry
+from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
+from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.grants import applications, phases
 from portal.grants.applications import ApplicationDetails
-from portal.form_fields import parse_pounds
+from portal.core.form_fields import parse_pounds
 from portal.grants.models import (
     APPLICATION_TRANSITIONS,
     PHASE_TRANSITIONS,
@@ -28,10 +28,10 @@ from portal.grants.models import (
     Invitation,
     Phase,
     PhaseState,
-    TeamRole,
 )
+from portal.teams.models import TeamRole
 from portal.grants.phases import CriterionDetails, PhaseDetails
-from portal.outbox import OutboxMessage
+from portal.core.outbox import OutboxMessage
 from tests import factories
 
 TODAY = date(2026, 11, 23)

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal.audit import AuditEntry
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.audit import AuditEntry
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.grants import projects, reports
 from portal.grants.models import (
     Application,
@@ -24,16 +24,12 @@ from portal.grants.models import (
     Phase,
     PhaseState,
     ProgressReport,
-    Project,
     ProjectExpense,
-    ProjectState,
     ProjectStatus,
-    ReportingSchedule,
     ReportState,
-    TeamMembership,
-    TeamRole,
 )
-from portal.outbox import OutboxMessage
+from portal.teams.models import Project, ProjectState, ReportingSchedule, TeamMembership, TeamRole
+from portal.core.outbox import OutboxMessage
 from portal.remuneration import claims, rates
 from portal.remuneration.models import ClaimState, Unit
 from tests import factories

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal import permissions
+from portal.core import permissions
 from portal.accounts.models import User
-from portal.audit import AuditEntry
-from portal.errors import NotAllowed, RuleBroken, RulesBroken
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.audit import AuditEntry
+from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
+from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.grants import decisions, reviews
 
 from portal.grants.models import (
@@ -25,15 +25,15 @@ from portal.grants.models import (
     Outcome,
     Phase,
     PhaseState,
-    Project,
     Recommendation,
     Review,
     ReviewerAssignment,
     ReviewState,
     Score,
 )
+from portal.teams.models import Project
 from portal.grants.phases import criteria_of
-from portal.outbox import OutboxMessage
+from portal.core.outbox import OutboxMessage
 from portal.remuneration import rates
 from portal.remuneration.models import Claim, Unit
 from tests import factories

@@ -7,10 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal import vocabulary
-from portal.extensions import db
+from portal.core import vocabulary
+from portal.core.extensions import db
 from portal.learning.models import Comment, Flag, LearningPost, PostTag, Validation
-from portal.search.models import SearchDocument
+from portal.core.search.models import SearchDocument
 
 
 def test_seed_demo_learning(app: Any, as_role: Any) -> None:

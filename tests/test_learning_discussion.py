@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
 from portal.learning import comments, moderation, validations
 from portal.learning.models import Comment, CommentState, Flag, PostState, Validation
 from portal.notifications.models import Notification
-from portal.outbox import OutboxMessage
-from portal.search.models import SearchDocument
+from portal.core.outbox import OutboxMessage
+from portal.core.search.models import SearchDocument
 from tests import factories
 from tests.test_learning_posts import make_post
 from tests.test_query_counts import count_queries

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
 from portal.grants.models import Phase, PhaseState, ProgressReport, ReportState
 from portal.learning import posts
 from portal.learning.models import LearningPost, PostState
-from portal.search.models import SearchDocument
+from portal.core.search.models import SearchDocument
 from tests import factories
 from tests.test_query_counts import count_queries
 

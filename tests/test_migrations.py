@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
-from portal.extensions import db
-from portal.search.models import not_full_text_index
+from portal.core.extensions import db
+from portal.core.search.models import not_full_text_index
 from tests.conftest import TEST_DATABASE_URL, make_app
 
 SCHEMA = "migration_check"
@@ -20,7 +20,7 @@ SCHEMA = "migration_check"
 def _empty_database_uri(tmp_path: Path) -> str:
     if not TEST_DATABASE_URL:
         return "sqlite:///" + str(tmp_path / "empty.sqlite3")
-    from portal.config import sqlalchemy_url
+    from portal.core.config import sqlalchemy_url
 
     base = sqlalchemy_url(TEST_DATABASE_URL, str(tmp_path))
     engine = sa.create_engine(base)

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
-from portal.notifications import digest
+from portal.core.extensions import db
+from portal import digest
 from portal.notifications.models import Notification
 from portal.notifications.service import notify
-from portal.outbox import OutboxMessage
-from portal.search import documents
+from portal.core.outbox import OutboxMessage
+from portal.core.search import documents
 from tests.test_learning_posts import make_post
 from tests.test_query_counts import count_queries
 
@@ -128,10 +128,10 @@ def test_claim_and_application_changes_reach_the_inbox_and_claim_emails_can_be_s
 
     import sqlalchemy as sa
 
-    from portal.db import utcnow
-    from portal.extensions import db
+    from portal.core.db import utcnow
+    from portal.core.extensions import db
     from portal.notifications.models import Notification, NotificationSetting
-    from portal.outbox import OutboxMessage
+    from portal.core.outbox import OutboxMessage
     from portal.remuneration import claims
     from portal.remuneration.models import ActivityType, Rate, Unit
 

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from portal import outbox
-from portal.extensions import db
-from portal.outbox import OutboxMessage
+from portal.core import outbox
+from portal.core.extensions import db
+from portal.core.outbox import OutboxMessage
 
 
 def _pending() -> list[OutboxMessage]:

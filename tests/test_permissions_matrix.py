@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from portal import permissions
+from portal.core import permissions
 from portal.accounts import services
-from portal.extensions import db
+from portal.core.extensions import db
 
 ROLES = ("anonymous", "member", "staff", "finance", "admin")
 EVERYONE = set(ROLES)

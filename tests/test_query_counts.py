@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from tests import factories
 
 

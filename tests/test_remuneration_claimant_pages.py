@@ -19,9 +19,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from portal.audit import AuditEntry
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.audit import AuditEntry
+from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.remuneration import batches, benefits, claim_views, claims, rates
 from portal.remuneration.models import (
     ActivityType,

@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.audit import AuditEntry
-from portal.csv_export import csv_lines
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
-from portal.outbox import OutboxMessage
+from portal.core.audit import AuditEntry
+from portal.core.csv_export import csv_lines
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.core.outbox import OutboxMessage
 from portal.remuneration import batches, benefits, budgets, claims, rates
 from portal.remuneration.models import (
     TRANSITIONS,

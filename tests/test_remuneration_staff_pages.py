@@ -15,10 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.audit import AuditEntry
-from portal.db import utcnow
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.audit import AuditEntry
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.remuneration import batches, claims, dashboards, rates
 from portal.remuneration.models import (
     ActivityType,

@@ -7,13 +7,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.grants.models import Phase, PhaseState, ProgressReport, ReportState
 from portal.learning import moderation
-from portal.search import documents
-from portal.search.models import SearchDocument
+from portal.core.search import documents
+from portal.core.search.models import SearchDocument
 from portal.search.rebuild import rebuild
-from portal.search.service import search
+from portal.core.search.service import search
 from tests import factories
 from tests.test_learning_posts import make_post
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
-from portal.search import documents, service
-from portal.search.models import not_full_text_index
-from portal.search.service import Results, search
+from portal.core.extensions import db
+from portal.core.search import documents, service
+from portal.core.search.models import not_full_text_index
+from portal.core.search.service import Results, search
 
 
 class Visitor:

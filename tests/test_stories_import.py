@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.stories import importer
 from portal.stories.models import PREFER_NOT_TO_SAY, Demographics, Storyteller
 

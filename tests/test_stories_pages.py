@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.grants.models import Phase
 from portal.stories import summary
 from portal.stories.models import StoryState

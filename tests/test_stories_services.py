@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal.audit import AuditEntry
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.outbox import OutboxMessage
+from portal.core.audit import AuditEntry
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.outbox import OutboxMessage
 from portal.stories import library, media, moderation
 from portal.stories.models import ConsentMethod, Demographics, MediaKind, Scope, Story, StoryState, Storyteller
 from portal.stories.telling import Upload

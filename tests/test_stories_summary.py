@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.stories import summary
 from portal.stories.consent import DemographicAnswers, record_demographics
 from portal.stories.models import PREFER_NOT_TO_SAY

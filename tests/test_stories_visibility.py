@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from portal import permissions
-from portal.search import service as search
+from portal.core import permissions
+from portal.core.search import service as search
 from portal.stories.models import Scope, StoryState
 from tests import factories
 from tests import stories_factories as make
@@ -150,7 +150,7 @@ class _Stream:
 
 def test_rebuilding_the_search_index_keeps_the_same_rules(app: Any, users: dict[str, Any],
                                                           published: dict[Scope, Any]) -> None:
-    from portal.extensions import db
+    from portal.core.extensions import db
     from portal.search.rebuild import rebuild
 
     hidden_teller = make.storyteller(by=users["staff"], name="Quentin Realname", pseudonym="Plover")

@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.audit import AuditEntry
-from portal.extensions import db
+from portal.core.audit import AuditEntry
+from portal.core.extensions import db
 from portal.stories import consent, media, summary
 from portal.stories.models import Demographics, Story, StoryState, StoryTag
 from portal.stories.telling import Upload

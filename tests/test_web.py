@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.extensions import db
+from portal.core.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.accounts.models import ContactMethod
-from portal.forms import choices
+from portal.core.forms import choices
+
 
 def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import UTCDateTime, str_enum, utcnow
-from portal.extensions import db
+from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.extensions import db
 
 
 class Role(enum.StrEnum):

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal import audit, outbox
 from portal.accounts.models import PasswordResetToken, Role, User
 from portal.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core import audit, outbox
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
 
 
 class AccountError(RuleBroken):

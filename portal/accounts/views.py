@@ -6,7 +6,7 @@ from flask import current_app, flash, request, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from portal.accounts import bp, services
+from portal.accounts import bp, services, signals
 from portal.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -16,10 +16,10 @@ from portal.accounts.forms import (
     SignUpForm,
 )
 from portal.accounts.models import ContactMethod
-from portal.extensions import db, limiter
-from portal.forms import attach_error, safe_next
-from portal.permissions import permission_required, public
-from portal.web import redirect_to, render
+from portal.core.extensions import db, limiter
+from portal.core.forms import attach_error, safe_next
+from portal.core.permissions import permission_required, public
+from portal.core.web import redirect_to, render
 
 
 def _login_limit() -> str:
@@ -35,14 +35,12 @@ def _email_key() -> str:
 
 
 def _join_invited_teams(user: object) -> None:
-    """Anyone invited to an application's team by this email joins it when they sign up or in."""
-    from portal.grants.applications import accept_invitations  # late: grants imports accounts
-
-    joined = accept_invitations(user)  # type: ignore[arg-type]
-    if joined:
+    """Tell the other domains the person has arrived (grants joins them to teams that invited them)."""
+    notes = [note for _, note in signals.person_arrived.send(user) if note]
+    if notes:
         db.session.commit()
-        flash(f"You have joined {len(joined)} application team{'s' if len(joined) != 1 else ''} "
-              "you were invited to. See Your applications.", "success")
+        for note in notes:
+            flash(note, "success")
 
 
 def _invalid(template: str, **context: object) -> Response:

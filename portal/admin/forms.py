@@ -7,7 +7,7 @@ from wtforms import SearchField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from portal.accounts.models import Role
-from portal.forms import choices
+from portal.core.forms import choices
 
 ROLE_PAIRS = [(r.value, r.label) for r in Role]
 

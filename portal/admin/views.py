@@ -6,7 +6,6 @@ from flask import abort, current_app, flash, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal import audit
 from portal.accounts import services
 from portal.accounts.models import Role, User
 from portal.admin import bp
@@ -17,10 +16,11 @@ from portal.admin.forms import (
     RoleForm,
     UserSearchForm,
 )
-from portal.extensions import db
-from portal.forms import attach_error, choices
-from portal.permissions import permission_required, require
-from portal.web import redirect_to, render
+from portal.core import audit
+from portal.core.extensions import db
+from portal.core.forms import attach_error, choices
+from portal.core.permissions import permission_required, require
+from portal.core.web import redirect_to, render
 
 
 def _page_number() -> int:

@@ -1,6 +1,5 @@
 """Gatherings demo data: a past paid workshop with attendance marked (so its claims are drafted),
-an open meet-up, and a small paid session that is full with a waiting list. Also seeds the
-directory (``portal.people.demo``)."""
+an open meet-up, and a small paid session that is full with a waiting list."""
 
 from __future__ import annotations
 
@@ -10,12 +9,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.extensions import db
+from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.gatherings import services
 from portal.gatherings.models import Gathering, Rsvp
-from portal.grants.models import Project
 from portal.remuneration.models import ActivityType
+from portal.teams.models import Project
 
 PAST_WORKSHOP = "Co-design workshop: the recovery café menu"
 MEET_UP = "Network meet-up: what we learned this year"
@@ -27,17 +26,14 @@ def _at(days: int, hour: int) -> tuple:
     return start, start + timedelta(hours=3)
 
 
-def seed(people: dict[str, User]) -> int:
-    from portal.demo import DEMO_PROJECT_TITLE
-    from portal.people import demo as people_demo
-
-    created = people_demo.seed(people)
+def seed(people: dict[str, User], project_title: str) -> int:
+    created = 0
     if db.session.scalar(sa.select(Gathering.id).where(Gathering.title == PAST_WORKSHOP)) is not None:
         return created
     staff, lead = people["staff@demo.test"], people["lead@demo.test"]
     member, reviewer = people["member@demo.test"], people["reviewer@demo.test"]
     activity = {a.name: a for a in db.session.scalars(sa.select(ActivityType))}
-    project = db.session.scalar(sa.select(Project).where(Project.title == DEMO_PROJECT_TITLE))
+    project = db.session.scalar(sa.select(Project).where(Project.title == project_title))
 
     def make(by: User, title: str, days: int, **details: object) -> Gathering:
         start, end = _at(max(days, 1), 10)  # the service only takes future starts; past ones move below

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from portal.db import utcnow
-from portal.extensions import db
-from portal.formatting import local_datetime
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.core.formatting import local_datetime
 from portal.gatherings.models import Gathering
 
 
@@ -42,5 +42,5 @@ def upcoming_for_digest(since: datetime, limit: int) -> list[DigestItem]:
 
 
 def digest_items(since: datetime) -> list[tuple[str, str]]:
-    """The shape ``portal.notifications.digest`` asks providers for: (title, url path) pairs."""
+    """The shape ``portal.digest`` asks providers for: (title, url path) pairs."""
     return [(f"{item.title}: {item.summary}", item.url_path) for item in upcoming_for_digest(since, 20)]

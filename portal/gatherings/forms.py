@@ -11,11 +11,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from portal.formatting import LONDON
+from portal.core.form_fields import strip
+from portal.core.formatting import LONDON
+from portal.core.forms import choices
 from portal.gatherings.models import Gathering
 from portal.gatherings.services import GatheringDetails
-from portal.form_fields import strip
-from portal.forms import choices
 
 _UNITS = re.compile(r"\d{1,4}(\.\d{1,2})?|\.\d{1,2}")
 

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
-from portal.db import UTCDateTime, str_enum, utcnow
-from portal.extensions import db
-from portal.grants.models import Project
+from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.extensions import db
 from portal.remuneration.models import ActivityType
+from portal.teams.models import Project
 
 
 class Gathering(db.Model):

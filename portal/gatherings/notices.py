@@ -1,23 +1,14 @@
-"""What people are told about gatherings, in one place.
-
-``portal.notifications`` is imported when a notice is sent, not when this module loads, so the
-gatherings package does not depend on it at import time; without it, notices go by email only.
-"""
+"""What people are told about gatherings, in one place."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from portal import outbox
-from portal.formatting import local_datetime
+from portal.core.formatting import local_datetime
+from portal.notifications.service import notify
 
 
 def send(recipient: Any, kind: str, subject: str, body: str, url_path: str) -> None:
-    try:
-        from portal.notifications.service import notify
-    except ImportError:  # pragma: no cover - the notifications package ships with the portal
-        outbox.enqueue(f"notification.{kind}", recipient.email, subject, f"Hello {recipient.name},\n\n{body}\n")
-        return
     notify(recipient, kind, subject, body, url_path)
 
 

@@ -14,16 +14,17 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from portal import audit, permissions
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.formatting import LONDON
+from portal.core import audit, permissions
+from portal.core.db import utcnow
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import LONDON
 from portal.gatherings import notices
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
-from portal.grants.models import Project, TeamMembership, TeamRole
+from portal.remuneration.claims import MAX_UNITS, draft_claim_for_activity
 from portal.remuneration.models import ActivityType
+from portal.teams.models import Project, TeamMembership, TeamRole
 
 MAX_CAPACITY = 5000
 
@@ -92,7 +93,6 @@ def _check(details: GatheringDetails, by: User, *, now: datetime, existing: Gath
     if not 1 <= details.capacity <= MAX_CAPACITY:
         raise RuleBroken("capacity", f"Enter how many people can come, from 1 to {MAX_CAPACITY:,}.")
     if details.paid:
-        from portal.remuneration.claims import MAX_UNITS
 
         activity = db.session.get(ActivityType, details.activity_type_id) if details.activity_type_id else None
         if activity is None or not activity.is_active:
@@ -159,7 +159,6 @@ def update_gathering(gathering: Gathering, details: GatheringDetails, *, by: Use
 
 
 def permissions_error() -> Exception:
-    from portal.errors import NotAllowed
 
     return NotAllowed("not an organiser")
 
@@ -282,7 +281,6 @@ def mark_attendance(gathering: Gathering, rsvp_ids: list[int], *, by: User,
                     now: datetime | None = None) -> AttendanceResult:
     """Mark people as having come. On a paid gathering, draft each paid attendee's claim once:
     the RSVP rows are locked and a claim is only drafted where none was drafted before."""
-    from portal.remuneration.claims import draft_claim_for_activity
 
     if not permissions.can(by, "gathering.manage", gathering):
         raise permissions_error()

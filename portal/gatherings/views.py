@@ -13,15 +13,15 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.forms import attach_error
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.forms import attach_error
+from portal.core.permissions import can, permission_required, require
+from portal.core.web import redirect_to, render
 from portal.gatherings import bp, calendar, services
 from portal.gatherings.forms import AttendanceForm, CancelForm, GatheringForm, RsvpForm, number_text
 from portal.gatherings.models import Gathering, RsvpState
-from portal.permissions import can, permission_required, require
-from portal.web import redirect_to, render
 
 
 def _paginate(query: sa.Select[tuple[object]]) -> Pagination:

@@ -3,10 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("grants", __name__)
-
-from portal.grants import (  # noqa: E402,F401  (register the routes)
-    application_views,
-    phase_views,
-    project_views,
-    review_views,
-)

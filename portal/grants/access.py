@@ -6,8 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.extensions import db
-from portal.grants.models import Application, ApplicationMember, ReviewerAssignment, Review, ReviewState
+from portal.core.extensions import db
+from portal.grants.models import Application, ApplicationMember, Review, ReviewerAssignment, ReviewState
 
 
 def _signed_in(user: Any) -> bool:

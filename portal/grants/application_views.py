@@ -11,10 +11,12 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import london_today
+from portal.core.permissions import can, permission_required, require
+from portal.core.web import is_htmx, redirect_to, render
 from portal.grants import access, applications, bp, decisions, phases, reviews
 from portal.grants.forms import (
     ActionForm,
@@ -26,8 +28,6 @@ from portal.grants.forms import (
     attach_problems,
 )
 from portal.grants.models import Application, ApplicationState, BudgetCategory, ReviewState
-from portal.permissions import can, permission_required, require
-from portal.web import is_htmx, redirect_to, render
 
 CHANGED_BY_SOMEONE_ELSE = ("Someone else on your team changed this application while you were working on it. "
                            "Check it below, then make your change again.")

@@ -15,13 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from portal import audit, outbox, permissions
+from portal.accounts import signals
 from portal.accounts.models import User
 from portal.accounts.services import normalise_email
-from portal.db import utcnow
-from portal.errors import NotAllowed, RuleBroken, RulesBroken
-from portal.extensions import db
-from portal.formatting import local_date, money
+from portal.core import audit, outbox, permissions
+from portal.core.db import utcnow
+from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
+from portal.core.extensions import db
+from portal.core.formatting import local_date, money
 from portal.grants.models import (
     APPLICATION_TRANSITIONS,
     Application,
@@ -32,10 +33,9 @@ from portal.grants.models import (
     Invitation,
     Phase,
     PhaseState,
-    Project,
-    TeamMembership,
-    TeamRole,
 )
+from portal.notifications.service import notify
+from portal.teams.models import Project, TeamMembership, TeamRole
 
 MAX_LINE_PENCE = 1_000_000_00
 MAX_BUDGET_LINES = 50
@@ -105,7 +105,6 @@ def move_application(application: Application, to: ApplicationState, *, by: User
 
 
 def tell_lead(application: Application, *, kind: str, subject: str, body: str) -> None:
-    from portal.notifications.service import notify  # late: notifications sits above grants
 
     lead = db.session.get(User, application.lead_id)
     title = application.title or "your application"
@@ -351,3 +350,13 @@ def own_application_in(phase: Phase, user: User) -> Application | None:
     return db.session.scalar(sa.select(Application).where(
         Application.phase_id == phase.id, Application.lead_id == user.id,
         Application.state != ApplicationState.WITHDRAWN).order_by(Application.id.desc()).limit(1))
+
+
+@signals.person_arrived.connect
+def join_invited_teams(user: User, **extra: Any) -> str | None:
+    """On sign-up and sign-in: join the teams that invited this person's email."""
+    joined = accept_invitations(user)
+    if not joined:
+        return None
+    return (f"You have joined {len(joined)} application team{'s' if len(joined) != 1 else ''} "
+            "you were invited to. See Your applications.")

@@ -14,23 +14,21 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.grants.models import (
     Application,
     ApplicationState,
     Milestone,
     Phase,
     ProgressReport,
-    Project,
     ProjectExpense,
-    ProjectState,
     ProjectStatus,
     ReportState,
-    TeamMembership,
 )
 from portal.grants.projects import percent_used
 from portal.grants.reports import OPEN_STATES
 from portal.remuneration.models import COMMITTED_STATES, Claim, ExpenseLine
+from portal.teams.models import Project, ProjectState, TeamMembership
 
 AWAITING_REVIEW = (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW)
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal import permissions
 from portal.accounts.models import User
-from portal.errors import NotAllowed, RuleBroken, RulesBroken
-from portal.extensions import db
-from portal.formatting import local_date, money
+from portal.core import permissions
+from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
+from portal.core.extensions import db
+from portal.core.formatting import local_date, money
 from portal.grants.applications import check_move, move_application, requested_total_pence
 from portal.grants.models import Application, ApplicationState, Decision, Outcome, Phase, PhaseState
 from portal.grants.projects import create_project_from_award

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from portal.accounts import services as accounts
 from portal.accounts.models import User
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.grants.models import (
     Application,
     ApplicationMember,
@@ -23,16 +23,12 @@ from portal.grants.models import (
     Phase,
     PhaseState,
     ProgressReport,
-    Project,
-    ProjectState,
     ProjectStatus,
-    ReportingSchedule,
     ReportState,
     ReviewerAssignment,
-    TeamMembership,
-    TeamRole,
 )
 from portal.grants.projects import add_months, create_project_from_award, schedule_reports
+from portal.teams.models import Project, ProjectState, ReportingSchedule, TeamMembership, TeamRole
 
 CRITERIA = [
     ("Lived experience leads", "People with lived experience share power at every stage.", 40),

@@ -15,8 +15,8 @@ from fractions import Fraction
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.csv_export import text_cell
-from portal.extensions import db
+from portal.core.csv_export import text_cell
+from portal.core.extensions import db
 from portal.grants.dashboards import figure_columns, figures_from_row
 from portal.grants.models import (
     Application,
@@ -26,13 +26,12 @@ from portal.grants.models import (
     Decision,
     Outcome,
     Phase,
-    Project,
-    ProjectState,
     Recommendation,
     Review,
     ReviewState,
     Score,
 )
+from portal.teams.models import Project, ProjectState
 
 BATCH = 500
 OUTCOME_LABELS = {Outcome.AWARD: "Awarded", Outcome.DECLINE: "Declined"}

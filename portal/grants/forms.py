@@ -16,8 +16,9 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.accounts.forms import EMAIL_VALID
-from portal.errors import RuleBroken
-from portal.forms import attach_error, choices
+from portal.core.errors import RuleBroken
+from portal.core.form_fields import DateInputField, PoundsField, pounds_text, strip
+from portal.core.forms import attach_error, choices
 from portal.grants.applications import TEXT_LENGTH, ApplicationDetails
 from portal.grants.models import (
     ApplicationState,
@@ -28,7 +29,6 @@ from portal.grants.models import (
     PhaseState,
     Recommendation,
 )
-from portal.form_fields import DateInputField, PoundsField, pounds_text, strip
 from portal.grants.phases import CriterionDetails, PhaseDetails
 from portal.grants.reviews import COMMENT_LENGTH, SORTS
 

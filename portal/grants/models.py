@@ -14,14 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
-from portal.db import UTCDateTime, str_enum, utcnow
-from portal.extensions import db
-
-
-class TeamRole(enum.StrEnum):
-    LEAD = "lead"
-    MEMBER = "member"
-
+from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.extensions import db
+from portal.teams.models import Project, TeamRole
 
 # --- phases ---------------------------------------------------------------------------------
 
@@ -297,56 +292,6 @@ class Decision(db.Model):
 
 
 # --- pilot projects -------------------------------------------------------------------------
-
-
-class ProjectState(enum.StrEnum):
-    ACTIVE = "active"
-    CLOSED = "closed"
-
-
-class ReportingSchedule(enum.StrEnum):
-    MONTHLY = "monthly"
-    MIDPOINT_FINAL = "midpoint_final"
-    CUSTOM = "custom"
-
-
-class Project(db.Model):
-    __tablename__ = "projects"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(sa.String(200))
-    summary: Mapped[str] = mapped_column(sa.Text, default="")
-    award_pence: Mapped[int | None]  # set by the award that created the project
-    phase_id: Mapped[int | None] = mapped_column(sa.ForeignKey("phases.id"), index=True)
-    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"), unique=True)
-    start_date: Mapped[date | None]
-    end_date: Mapped[date | None]
-    state: Mapped[ProjectState] = mapped_column(str_enum(ProjectState, "project_state"),
-                                                default=ProjectState.ACTIVE)
-    reporting_schedule: Mapped[ReportingSchedule | None] = mapped_column(
-        str_enum(ReportingSchedule, "reporting_schedule"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    team: Mapped[list[TeamMembership]] = relationship(
-        back_populates="project", lazy="raise_on_sql", cascade="all, delete-orphan"
-    )
-    phase: Mapped[Phase | None] = relationship(lazy="raise_on_sql")
-
-
-class TeamMembership(db.Model):
-    __tablename__ = "team_memberships"
-    __table_args__ = (sa.UniqueConstraint("project_id", "user_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[TeamRole] = mapped_column(str_enum(TeamRole, "team_role"), default=TeamRole.MEMBER)
-    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    project: Mapped[Project] = relationship(back_populates="team")
-    user: Mapped[User] = relationship(back_populates="team_memberships")
 
 
 class Milestone(db.Model):

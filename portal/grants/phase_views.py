@@ -9,14 +9,14 @@ from flask import abort, current_app, flash, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import london_today
+from portal.core.permissions import can, permission_required, public
+from portal.core.web import redirect_to, render
 from portal.grants import applications, bp, phases, reviews
 from portal.grants.forms import ActionForm, PanelFilterForm, PhaseForm, PhaseStateForm, attach_problems
 from portal.grants.models import PHASE_TRANSITIONS, Phase, PhaseState
-from portal.permissions import can, permission_required, public
-from portal.web import redirect_to, render
 
 
 def _page_number() -> int:

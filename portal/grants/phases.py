@@ -12,13 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal import audit, permissions
 from portal.accounts.models import User
-from portal.errors import NotAllowed, RuleBroken, RulesBroken
-from portal.extensions import db
-from portal.formatting import local_date, money
+from portal.core import audit, permissions
+from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
+from portal.core.extensions import db
+from portal.core.formatting import local_date, money
 from portal.grants import applications
-
 from portal.grants.models import (
     PHASE_TRANSITIONS,
     Application,

@@ -10,16 +10,23 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, FieldList, HiddenField, RadioField, SelectField, SelectMultipleField, StringField
-from wtforms import TextAreaField
+from wtforms import (
+    DateField,
+    FieldList,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal import vocabulary
-from portal.form_fields import MONEY_MESSAGE, PoundsField
-from portal.forms import choices
-from portal.grants.models import BudgetCategory, ProjectStatus, ReportingSchedule
+from portal.core import vocabulary
+from portal.core.form_fields import MONEY_MESSAGE, CheckboxesField, PoundsField
+from portal.core.forms import choices
+from portal.grants.models import BudgetCategory, ProjectStatus
 from portal.grants.reports import SHOW_CHOICES, ReportContent
+from portal.teams.models import ReportingSchedule
 
 CUSTOM_DATE_INPUTS = 8
 
@@ -39,12 +46,6 @@ class DateInputField(DateField):
             self.data = None
             raise ValueError("Enter a real date, like 31 1 2026.") from None
 
-
-class CheckboxesField(SelectMultipleField):
-    """A group of checkboxes (rendered by the ``checkboxes`` macro, inside a fieldset)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _strip(value: str | None) -> str | None:

@@ -17,22 +17,16 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from portal import vocabulary
-from portal.csv_export import csv_response
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.formatting import london_today
-from portal.forms import attach_error
-from portal.grants import bp, dashboards, exports, projects, reports
-from portal.grants.models import (
-    Milestone,
-    ProgressReport,
-    Project,
-    ProjectExpense,
-    ProjectState,
-    ReportingSchedule,
-    TeamMembership,
-)
+from portal.core import vocabulary
+from portal.core.csv_export import csv_response
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import london_today
+from portal.core.forms import attach_error
+from portal.core.permissions import can, permission_required, public, require
+from portal.core.web import is_htmx, redirect_to, render
+from portal.grants import bp, dashboards, exports, projects, reports, signals
+from portal.grants.models import Milestone, ProgressReport, ProjectExpense
 from portal.grants.project_forms import (
     CUSTOM_DATE_INPUTS,
     DatesForm,
@@ -46,8 +40,7 @@ from portal.grants.project_forms import (
     ReportForm,
     ScheduleForm,
 )
-from portal.permissions import can, permission_required, public, require
-from portal.web import is_htmx, redirect_to, render
+from portal.teams.models import Project, ProjectState, ReportingSchedule, TeamMembership
 
 
 def _page_number() -> int:
@@ -377,14 +370,13 @@ def publish_learning(project_id: int, report_id: int) -> Response:
     form = PublishForm()
     if not form.validate_on_submit() or form.publish.data not in ("0", "1"):
         abort(400)
-    from portal.learning import posts  # imported late: learning builds on grants, not the reverse
-
     post = None
     try:
         reports.set_learning_published(report, published=form.publish.data == "1", by=current_user)
         if report.learning_published and report.is_final:
             # One step: a final report's learning also becomes a public learning post (once).
-            post = posts.publish_report(report, by=current_user)
+            shared = signals.final_learning_published.send(report, by=current_user)
+            post = next((made for _, made in shared if made is not None), None)
     except RuleBroken as error:
         db.session.rollback()
         return _report_page(project, report, status=422, publish_error=error.message)

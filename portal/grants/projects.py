@@ -8,11 +8,11 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from portal import audit, outbox, permissions
 from portal.accounts.models import User
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
-from portal.formatting import money
+from portal.core import audit, outbox, permissions
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import money
 from portal.grants.models import (
     Application,
     ApplicationMember,
@@ -20,15 +20,11 @@ from portal.grants.models import (
     Milestone,
     Phase,
     ProgressReport,
-    Project,
     ProjectExpense,
-    ProjectState,
-    ReportingSchedule,
     ReportState,
-    TeamMembership,
-    TeamRole,
 )
 from portal.remuneration import budgets
+from portal.teams.models import Project, ProjectState, ReportingSchedule, TeamMembership, TeamRole
 
 MAX_EXPENSE_PENCE = 100_000_00  # one line; a typo of extra zeros is caught, a real big spend is not refused
 

@@ -14,12 +14,13 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
-from portal import audit, permissions, vocabulary
 from portal.accounts.models import User
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
-from portal.grants.models import ProgressReport, Project, ProjectState, ProjectStatus, ReportState
+from portal.core import audit, permissions, vocabulary
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.grants.models import ProgressReport, ProjectStatus, ReportState
 from portal.grants.projects import tell_team
+from portal.teams.models import Project, ProjectState
 
 # Every allowed move; services refuse anything else. Saving a draft keeps "changes requested"
 # (so the staff feedback stays in view) and turns "due" into "draft".

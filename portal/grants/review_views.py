@@ -8,10 +8,12 @@ from flask import abort, current_app, flash, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.db import utcnow
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.db import utcnow
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import london_today
+from portal.core.permissions import can, permission_required, require
+from portal.core.web import is_htmx, redirect_to, render
 from portal.grants import bp, phases, reviews
 from portal.grants.application_views import application_or_404
 from portal.grants.forms import (
@@ -25,8 +27,6 @@ from portal.grants.forms import (
     review_form,
 )
 from portal.grants.models import Application, ApplicationState, Criterion, Phase, ReviewerAssignment, ReviewState
-from portal.permissions import can, permission_required, require
-from portal.web import is_htmx, redirect_to, render
 
 
 def _page_number() -> int:

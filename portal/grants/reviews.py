@@ -19,14 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from portal import audit, outbox, permissions
 from portal.accounts.models import User
 from portal.accounts.services import find_by_email
-from portal.errors import NotAllowed, RuleBroken, RulesBroken
-from portal.extensions import db
+from portal.core import audit, outbox, permissions
+from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
+from portal.core.extensions import db
 from portal.grants import access
 from portal.grants.applications import requested_totals
-from portal.grants.phases import criteria_of
 from portal.grants.models import (
     Application,
     ApplicationMember,
@@ -40,6 +39,8 @@ from portal.grants.models import (
     ReviewState,
     Score,
 )
+from portal.grants.phases import criteria_of
+from portal.remuneration.claims import draft_claim_for_activity
 
 SCORES = (1, 2, 3, 4, 5)
 COMMENT_LENGTH = 5_000
@@ -273,7 +274,6 @@ def submit_review(application: Application, *, by: User, now: datetime, today: d
 
 def _draft_payment_claim(reviewer: User, application: Application, today: date) -> Any:
     # Imported here: remuneration imports grants' models, so importing it at the top would be circular.
-    from portal.remuneration.claims import draft_claim_for_activity
 
     try:
         return draft_claim_for_activity(reviewer, activity_name=PANEL_REVIEW_ACTIVITY, activity_date=today,

@@ -9,9 +9,10 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.permissions import is_staff, signed_in
 from portal.learning.models import Comment, CommentState, LearningPost, PostState, Validation
 from portal.learning.text import to_html
 from portal.notifications.service import notify
@@ -97,6 +98,4 @@ def shown(comment: Comment, viewer: Any) -> bool:
     """Hidden comments show their words only to their author and staff (others see a note)."""
     if comment.state == CommentState.VISIBLE:
         return True
-    from portal.permissions import is_staff, signed_in  # imported late: permissions reads this package's states
-
     return signed_in(viewer) and (viewer.id == comment.author_id or is_staff(viewer))

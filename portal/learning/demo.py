@@ -7,15 +7,15 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal import vocabulary
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.extensions import db
-from portal.grants.models import TeamMembership
+from portal.core import vocabulary
+from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.learning import comments, moderation, posts, validations
 from portal.learning.models import LearningPost
 from portal.notifications import inbox
 from portal.notifications.models import DIGEST, KINDS
+from portal.teams.models import TeamMembership
 
 # title, body, values, themes, visibility
 POSTS = [

@@ -6,9 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from portal import vocabulary
-from portal.forms import choices
-from portal.grants.project_forms import CheckboxesField
+from portal.core import vocabulary
+from portal.core.form_fields import CheckboxesField
+from portal.core.forms import choices
 from portal.learning.models import FlagReason, Visibility
 
 

@@ -14,11 +14,11 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from portal import audit
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core import audit
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
 from portal.learning import posts
 from portal.learning.models import (
     Comment,

@@ -6,13 +6,13 @@ from flask import abort, current_app, flash, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.permissions import permission_required
+from portal.core.web import redirect_to, render
 from portal.learning import bp, moderation, posts
 from portal.learning.forms import DecisionForm
 from portal.learning.models import Comment, LearningPost
-from portal.permissions import permission_required
-from portal.web import redirect_to, render
 
 
 def _queue_page(status: int = 200, error: tuple[str, int, str] | None = None) -> Response:

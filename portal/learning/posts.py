@@ -12,12 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import audit, vocabulary
 from portal.accounts.models import Role, User
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.grants.models import Phase, ProgressReport, Project, ReportState, TeamMembership
+from portal.core import audit, vocabulary
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.search import documents
+from portal.grants import signals as grants_signals
+from portal.grants.models import Phase, ProgressReport, ReportState
 from portal.learning.models import (
     Comment,
     CommentState,
@@ -29,7 +31,7 @@ from portal.learning.models import (
     Visibility,
 )
 from portal.learning.text import to_html, to_plain
-from portal.search import documents
+from portal.teams.models import Project, TeamMembership
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
@@ -237,3 +239,9 @@ def public_posts_since(since: datetime, limit: int = 20) -> list[LearningPost]:
                                       LearningPost.visibility == Visibility.PUBLIC,
                                       LearningPost.created_at >= since)
         .order_by(LearningPost.created_at.desc(), LearningPost.id.desc()).limit(limit)))
+
+
+@grants_signals.final_learning_published.connect
+def share_final_learning(report: ProgressReport, *, by: User, **extra: Any) -> LearningPost:
+    """A final report's published learning becomes a public learning post (once)."""
+    return publish_report(report, by=by)

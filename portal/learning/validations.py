@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
 from portal.learning.models import Comment, LearningPost, Validation
 from portal.notifications.service import notify
 

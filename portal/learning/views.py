@@ -8,16 +8,16 @@ from flask import abort, current_app, flash, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal import vocabulary
 from portal.accounts.models import User
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.forms import attach_error, choices
+from portal.core import vocabulary
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.forms import attach_error, choices
+from portal.core.permissions import can, permission_required, public, require
+from portal.core.web import is_htmx, redirect_to, render
 from portal.learning import bp, comments, moderation, posts, validations
 from portal.learning.forms import CommentForm, FeedFilterForm, FlagForm, PostForm
 from portal.learning.models import Comment, LearningPost
-from portal.permissions import can, permission_required, public, require
-from portal.web import is_htmx, redirect_to, render
 
 
 def _page() -> int:

@@ -7,10 +7,14 @@ from flask import jsonify
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.extensions import db
+from portal.core.extensions import db
+from portal.core.permissions import permission_required, public
+from portal.core.web import render
+from portal.grants import reviews
 from portal.main import bp
-from portal.permissions import permission_required, public
-from portal.web import render
+from portal.remuneration.dashboards import confirmations_query
+from portal.remuneration.models import Claim, ClaimState
+from portal.teams.models import TeamMembership, TeamRole
 
 
 @bp.route("/")
@@ -27,12 +31,6 @@ def dashboard() -> Response:
 
 def _your_work() -> dict[str, int]:
     """The few numbers that say what is waiting for this person; the linked pages hold the detail."""
-    # Imported here: the domain packages import this blueprint's package while loading.
-    from portal.grants import reviews
-    from portal.grants.models import TeamMembership, TeamRole
-    from portal.remuneration.dashboards import confirmations_query
-    from portal.remuneration.models import Claim, ClaimState
-
     user = current_user
     claims_to_finish = db.session.scalar(sa.select(sa.func.count()).where(
         Claim.claimant_id == user.id, Claim.state.in_((ClaimState.DRAFT, ClaimState.QUERIED))))

@@ -1,9 +1,11 @@
 import logging
 from logging.config import fileConfig
 
+from alembic import context
 from flask import current_app
 
-from alembic import context
+from portal.core.db import UTCDateTime
+from portal.core.search.models import not_full_text_index
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -44,8 +46,6 @@ def get_metadata():
 
 def render_item(type_, obj, autogen_context):
     """Write the portal's UTCDateTime as a plain timezone-aware DateTime in revisions."""
-    from portal.db import UTCDateTime
-
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
@@ -93,8 +93,6 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("render_item", render_item)
     conf_args.setdefault("compare_type", True)
-    from portal.search.models import not_full_text_index
-
     conf_args.setdefault("include_name", not_full_text_index)  # the hand-built search index
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives

@@ -4,5 +4,3 @@
 from flask import Blueprint
 
 bp = Blueprint("notifications", __name__, cli_group=None)  # send-digest at the top level
-
-from portal.notifications import views  # noqa: E402,F401  (register the routes)

@@ -6,8 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.db import utcnow
-from portal.extensions import db
+from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.notifications.models import DIGEST, KINDS, Notification, NotificationSetting
 
 

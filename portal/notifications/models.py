@@ -7,8 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import UTCDateTime, utcnow
-from portal.extensions import db
+from portal.core.db import UTCDateTime, utcnow
+from portal.core.extensions import db
 
 # kind -> what the person sees on their settings page
 KINDS: dict[str, str] = {

@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from portal import outbox
-from portal.extensions import db
+from portal.core import outbox
+from portal.core.extensions import db
 from portal.notifications.models import DIGEST, KINDS, Notification, NotificationSetting
 
 

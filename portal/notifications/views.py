@@ -7,12 +7,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal.extensions import db
-from portal.forms import safe_next
+from portal.core.extensions import db
+from portal.core.forms import safe_next
+from portal.core.permissions import permission_required, signed_in
+from portal.core.web import redirect_to, render
 from portal.notifications import bp, inbox
 from portal.notifications.models import DIGEST, KINDS, Notification
-from portal.permissions import permission_required, signed_in
-from portal.web import redirect_to, render
 
 
 class PlainForm(FlaskForm):
@@ -71,14 +71,3 @@ def settings() -> Response:
     return render("notifications/settings.html", form=form, kinds=KINDS, chosen=inbox.email_choices(current_user),
                   title="Notification settings")
 
-
-@bp.cli.command("send-digest")
-def send_digest_command() -> None:
-    """Queue the weekly digest of new posts, stories and gatherings for those who opted in."""
-    import click
-
-    from portal.notifications.digest import send_digest
-
-    queued = send_digest()
-    db.session.commit()
-    click.echo(f"Queued the digest for {queued} people. Run send-outbox to deliver it.")

@@ -8,11 +8,11 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from portal import audit, permissions
-from portal.csv_export import text_cell
 from portal.accounts.models import User
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
+from portal.core import audit, permissions
+from portal.core.csv_export import text_cell
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
 from portal.remuneration import claims as claim_rules
 from portal.remuneration.models import (
     BatchState,

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.remuneration.models import COUNTED_STATES, Claim, PaymentPreference
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.remuneration.models import COMMITTED_STATES, Claim, ExpenseLine
 
 

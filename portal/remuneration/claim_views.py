@@ -18,15 +18,17 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import audit, uploads
-from portal.audit import AuditEntry
-from portal.csv_export import csv_response, text_cell
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.formatting import local_date, london_today, money
-from portal.forms import attach_error
-from portal.permissions import permission_required, require
+from portal.core import audit, uploads
+from portal.core.audit import AuditEntry
+from portal.core.csv_export import csv_response, text_cell
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.form_fields import pounds_text
+from portal.core.formatting import local_date, london_today, money
+from portal.core.forms import attach_error
+from portal.core.permissions import permission_required, require
+from portal.core.web import redirect_to, render
 from portal.remuneration import benefits, bp, claims, rates
 from portal.remuneration.batches import pounds
 from portal.remuneration.forms import (
@@ -39,7 +41,6 @@ from portal.remuneration.forms import (
     activity_choices,
     number_text,
 )
-from portal.form_fields import pounds_text
 from portal.remuneration.models import (
     COUNTED_STATES,
     Claim,
@@ -49,7 +50,6 @@ from portal.remuneration.models import (
     PaymentPreference,
     Unit,
 )
-from portal.web import redirect_to, render
 
 RECEIPTS = "receipts"
 CHANGED_BY_SOMEONE_ELSE = (

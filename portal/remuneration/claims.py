@@ -14,12 +14,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
-from portal import audit, permissions
 from portal.accounts.models import User
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
-from portal.formatting import money
-from portal.grants.models import Project, TeamMembership
+from portal.core import audit, permissions
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import money
+from portal.notifications.service import notify
 from portal.remuneration import benefits, budgets
 from portal.remuneration.models import (
     TRANSITIONS,
@@ -33,6 +33,8 @@ from portal.remuneration.models import (
     Unit,
 )
 from portal.remuneration.rates import rate_in_force
+from portal.teams.access import team_role
+from portal.teams.models import Project, TeamMembership
 
 PROGRAMME_COST_CODE = "PROGRAMME"
 MAX_UNITS = {Unit.HOUR: Decimal(24), Unit.HALF_DAY: Decimal(2), Unit.DAY: Decimal(31), Unit.FIXED_FEE: Decimal(10)}
@@ -79,7 +81,7 @@ def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> 
     if rate is None:
         raise RuleBroken("activity_date", "There is no rate for this activity on that date. Ask the programme team.")
     if details.project_id is not None:
-        if permissions.team_role(claimant, db.session.get(Project, details.project_id)) is None:
+        if team_role(claimant, db.session.get(Project, details.project_id)) is None:
             raise RuleBroken("project_id", "Choose one of your own projects, or the programme.")
     claim.activity_type_id = activity.id
     claim.activity_date = details.activity_date
@@ -177,7 +179,6 @@ def _move(claim: Claim, to: ClaimState, *, by: User, action: str, note: str = ""
 
 def _tell(person: User, subject: str, body: str, claim: Claim, *, email_kind: str, email_text: str) -> None:
     """In the person's notifications, and by email unless they switched claim emails off."""
-    from portal.notifications.service import notify  # late: notifications sits above remuneration
 
     notify(person, "claim", subject, body, f"/claims/{claim.id}", email_kind=email_kind, email_text=email_text)
 

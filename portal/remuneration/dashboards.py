@@ -18,9 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
-from portal.extensions import db
-from portal.formatting import LONDON
-from portal.grants.models import TeamMembership, TeamRole
+from portal.core.extensions import db
+from portal.core.formatting import LONDON
 from portal.remuneration.models import (
     BatchState,
     Claim,
@@ -31,6 +30,7 @@ from portal.remuneration.models import (
     PaymentPreference,
 )
 from portal.remuneration.review_forms import WAITING
+from portal.teams.models import TeamMembership, TeamRole
 
 # What finance calls each way of being paid (the claimant-facing labels are written for them).
 METHOD_NAMES = {

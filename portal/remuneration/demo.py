@@ -8,10 +8,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.extensions import db
-from portal.formatting import london_today
-from portal.grants.models import Project, TeamMembership
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.remuneration import batches, claims, rates
 from portal.remuneration.models import (
     ActivityType,
@@ -21,6 +20,7 @@ from portal.remuneration.models import (
     PaymentPreference,
     Unit,
 )
+from portal.teams.models import Project, TeamMembership
 
 RATE_CHANGE = date(2025, 12, 16)  # every rate went up 10% on this day
 RATE_CARD = [

@@ -11,18 +11,18 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import audit
 from portal.accounts.models import User
-from portal.csv_export import csv_response
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.formatting import london_today
-from portal.forms import attach_error
-from portal.permissions import permission_required, require
+from portal.core import audit
+from portal.core.csv_export import csv_response
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import london_today
+from portal.core.forms import attach_error
+from portal.core.permissions import permission_required, require
+from portal.core.web import redirect_to, render
 from portal.remuneration import batches, bp, dashboards
 from portal.remuneration.models import BatchState, PaymentBatch, PaymentPreference
 from portal.remuneration.review_forms import CreateBatchForm, MarkPaidForm, PayeeForm
-from portal.web import redirect_to, render
 
 AWAITING_SHOWN = 10  # batches awaiting payment listed on the dashboard; the rest are a link away
 CHANGED_MEANWHILE = "Someone else changed one of these claims at the same time. Check the list and try again."

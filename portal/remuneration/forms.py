@@ -18,12 +18,12 @@ from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from portal.form_fields import DateInputField, PoundsField, pounds_text, strip
-from portal.forms import choices
-from portal.formatting import money
-from portal.grants.models import Project
+from portal.core.form_fields import DateInputField, PoundsField, pounds_text, strip
+from portal.core.formatting import money
+from portal.core.forms import choices
 from portal.remuneration.claims import ClaimDetails
 from portal.remuneration.models import ActivityType, ExpenseCategory, PaymentMethod, Rate, Unit
+from portal.teams.models import Project
 
 _NUMBER = re.compile(r"\d{1,7}(\.\d+)?|\.\d+")
 

@@ -11,15 +11,15 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.formatting import local_date, london_today, money
-from portal.forms import attach_error
-from portal.permissions import permission_required
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import local_date, london_today, money
+from portal.core.forms import attach_error
+from portal.core.permissions import permission_required
+from portal.core.web import redirect_to, render
 from portal.remuneration import bp, rates
 from portal.remuneration.models import ActivityType
 from portal.remuneration.review_forms import ActivityForm, rate_form
-from portal.web import redirect_to, render
 
 
 def _rate_card(status: int = 200, *, activity_form: ActivityForm | None = None,

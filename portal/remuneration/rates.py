@@ -6,10 +6,10 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from portal import audit
 from portal.accounts.models import User
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core import audit
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
 from portal.remuneration.models import ActivityType, Rate, Unit
 
 MAX_RATE_PENCE = 100_000_00  # £100,000: anything above is a typing mistake

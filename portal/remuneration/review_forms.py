@@ -15,8 +15,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
-from portal.forms import choices
-from portal.form_fields import DateInputField, PoundsField, strip
+from portal.core.form_fields import DateInputField, PoundsField, strip
+from portal.core.forms import choices
 from portal.remuneration.models import ClaimState, Unit
 from portal.remuneration.rates import MAX_RATE_PENCE
 

@@ -21,17 +21,17 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import permissions
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.formatting import london_today
-from portal.forms import attach_error
-from portal.permissions import permission_required, require
+from portal.core import permissions
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.formatting import london_today
+from portal.core.forms import attach_error
+from portal.core.permissions import permission_required, require
+from portal.core.web import redirect_to, render
 from portal.remuneration import bp, claims, dashboards
 from portal.remuneration.models import TRANSITIONS, Claim, ClaimState
 from portal.remuneration.review_forms import ACTION_FORMS, QueueFilterForm, action_form
-from portal.web import redirect_to, render
 
 SOMEONE_ELSE = "Someone else has just dealt with this claim; here is where it stands now."
 

@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("search", __name__, cli_group=None)  # reindex-search at the top level
-
-from portal.search import pilots, views  # noqa: E402,F401  (index hooks and routes)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import click
 from flask import current_app, request
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.permissions import public
+from portal.core.extensions import db
+from portal.core.permissions import public
+from portal.core.search.service import KIND_LABELS, search
+from portal.core.web import render
 from portal.search import bp
-from portal.search.service import KIND_LABELS, search
-from portal.web import render
+from portal.search.rebuild import rebuild
 
 
 @bp.route("/search", endpoint="search")
@@ -27,11 +30,6 @@ def search_page() -> Response:
 @bp.cli.command("reindex-search")
 def reindex_search_command() -> None:
     """Rebuild the search index from stories, learning posts and pilot pages."""
-    import click
-
-    from portal.extensions import db
-    from portal.search.rebuild import rebuild
-
     counts = rebuild()
     db.session.commit()
     click.echo("Search index rebuilt: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + ".")

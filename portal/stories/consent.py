@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from portal import audit
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core import audit
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
 from portal.stories.models import (
     LIVED_EXPERIENCE_AREAS,
     PREFER_NOT_TO_SAY,

@@ -10,12 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.extensions import db
-from portal.grants.models import Project
+from portal.core.extensions import db
 from portal.stories import moderation
 from portal.stories.consent import DemographicAnswers, record_demographics
 from portal.stories.models import PREFER_NOT_TO_SAY, ConsentMethod, Scope, Storyteller
 from portal.stories.telling import ConsentRecord, StoryDetails, create_storyteller, storyteller_for, tell_story
+from portal.teams.models import Project
 
 TOTAL = 100
 # Seed 000: "addiction (5); homelessness (4); poverty (3); adverse childhood experiences (2);

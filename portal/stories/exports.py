@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import vocabulary
-from portal.csv_export import text_cell
-from portal.extensions import db
+from portal.core import vocabulary
+from portal.core.csv_export import text_cell
+from portal.core.extensions import db
 from portal.stories.markdown import plain_text
 from portal.stories.models import Scope, Story, StoryState
 from portal.stories.summary import Summary

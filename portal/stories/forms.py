@@ -14,17 +14,16 @@ from wtforms import (
     RadioField,
     SearchField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal import vocabulary
-from portal.extensions import db
-from portal.forms import choices
-from portal.grants.models import Phase, Project
+from portal.core import vocabulary
+from portal.core.extensions import db
+from portal.core.form_fields import CheckboxesField
+from portal.core.forms import choices
+from portal.grants.models import Phase
 from portal.stories.models import (
     GENDERS,
     LIVED_EXPERIENCE_AREAS,
@@ -34,6 +33,7 @@ from portal.stories.models import (
     ConsentMethod,
     Scope,
 )
+from portal.teams.models import Project
 
 PREFER = (PREFER_NOT_TO_SAY, "Prefer not to say")
 SCOPE_PAIRS = [
@@ -43,12 +43,6 @@ SCOPE_PAIRS = [
 ]
 STAFF_CONSENT_PAIRS = [(m.value, m.label) for m in ConsentMethod if m != ConsentMethod.SELF]
 
-
-class CheckboxesField(SelectMultipleField):
-    """A group of checkboxes (rendered by the ``choice_group`` macro, inside a fieldset)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def at_most(limit: int) -> Length:

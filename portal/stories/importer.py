@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from portal import audit
 from portal.accounts.models import User
-from portal.extensions import db
+from portal.core import audit
+from portal.core.extensions import db
 from portal.stories.consent import DemographicAnswers, record_demographics
 from portal.stories.models import GENDERS, LIVED_EXPERIENCE_AREAS, PREFER_NOT_TO_SAY, ROLES, SECTORS, Storyteller
 from portal.stories.telling import create_storyteller

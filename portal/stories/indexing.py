@@ -1,4 +1,4 @@
-"""The one place stories meet the shared search service (``portal.search.documents``).
+"""The one place stories meet the shared search service (``portal.core.search.documents``).
 
 Only a published public or network story is indexed; research-only stories never are. An
 anonymous story is indexed under its pseudonym only, never the storyteller's name.
@@ -6,15 +6,13 @@ anonymous story is indexed under its pseudonym only, never the storyteller's nam
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from portal.core.extensions import db
+from portal.core.search import documents
 from portal.stories.markdown import plain_text
-from portal.stories.models import Scope, Story, StoryState
-
-
-def _documents():  # type: ignore[no-untyped-def]
-    # Imported late: the search package indexes several domains and imports none of them.
-    from portal.search import documents
-
-    return documents
+from portal.stories.models import Scope, Story, StoryState, Storyteller
 
 
 def published(story: Story) -> None:
@@ -22,13 +20,10 @@ def published(story: Story) -> None:
     if story.state != StoryState.PUBLISHED or story.scope == Scope.RESEARCH:
         removed(story)
         return
-    from portal.extensions import db
-    from portal.stories.models import Storyteller
-
     teller = db.session.get(Storyteller, story.storyteller_id)  # usually already in the session
     author = (teller.shown_pseudonym if story.anonymous else teller.display_name) if teller else ""
     body = "\n\n".join(part for part in (author, story.summary, plain_text(story.body), story.transcript) if part)
-    _documents().upsert(
+    documents.upsert(
         kind="story",
         object_id=story.id,
         title=story.title,
@@ -40,16 +35,11 @@ def published(story: Story) -> None:
 
 def removed(story: Story) -> None:
     """Call on unpublish, withdrawal and decline."""
-    _documents().remove(kind="story", object_id=story.id)
+    documents.remove(kind="story", object_id=story.id)
 
 
 def reindex_all() -> int:
     """Index every published, shown story again (the search package's rebuild calls this)."""
-    import sqlalchemy as sa
-    from sqlalchemy.orm import joinedload
-
-    from portal.extensions import db
-
     found = db.session.scalars(
         sa.select(Story).options(joinedload(Story.storyteller))
         .where(Story.state == StoryState.PUBLISHED, Story.scope != Scope.RESEARCH)

@@ -12,9 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.extensions import db
-from portal.grants.models import Project
+from portal.core.extensions import db
+from portal.core.permissions import is_staff
+from portal.core.search import service
 from portal.stories.models import Scope, Story, StoryState, StoryTag, Storyteller, TagVocabulary
+from portal.teams.models import Project
 
 
 def _signed_in(user: Any) -> bool:
@@ -22,8 +24,6 @@ def _signed_in(user: Any) -> bool:
 
 
 def _is_staff(user: Any) -> bool:
-    from portal.permissions import is_staff
-
     return is_staff(user)
 
 
@@ -94,8 +94,6 @@ def matching_words(text: str) -> sa.ColumnElement[bool]:
 
     The index holds only published public and network stories, under the pseudonym when
     anonymous, so a storyteller's real name never finds their anonymous story."""
-    from portal.search import service  # imported late: search is its own package
-
     words = service.terms(text)
     if not words:
         return sa.false()  # only punctuation: nothing can match

@@ -9,8 +9,8 @@ from __future__ import annotations
 import secrets
 from typing import BinaryIO
 
-from portal import uploads
-from portal.errors import RuleBroken
+from portal.core import uploads
+from portal.core.errors import RuleBroken
 from portal.stories.models import MediaKind
 
 KIND = "story-media"

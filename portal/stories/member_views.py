@@ -12,10 +12,11 @@ from flask import Response, abort, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.forms import attach_error
-from portal.permissions import is_staff, permission_required, require
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.forms import attach_error
+from portal.core.permissions import is_staff, permission_required, require
+from portal.core.web import redirect_to, render
 from portal.stories import bp, consent, library, media, telling, withdrawal
 from portal.stories.forms import (
     ConfirmForm,
@@ -34,7 +35,6 @@ from portal.stories.models import (
     Storyteller,
 )
 from portal.stories.public_views import paginate
-from portal.web import redirect_to, render
 
 
 def story_details(form: StoryForm) -> telling.StoryDetails:

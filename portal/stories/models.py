@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
-from portal.db import UTCDateTime, str_enum, utcnow
-from portal.extensions import db
-from portal.grants.models import Project
+from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.extensions import db
+from portal.teams.models import Project
 
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
 

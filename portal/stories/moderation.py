@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from portal import audit, outbox
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
+from portal.core import audit, outbox
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
 from portal.stories import indexing
 from portal.stories.models import STORY_TRANSITIONS, Story, StoryState, Storyteller
 

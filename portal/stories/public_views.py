@@ -10,15 +10,15 @@ from flask import Response, abort, current_app, make_response, request, send_fil
 from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
 
-from portal import vocabulary
-from portal.extensions import db
-from portal.permissions import can, public, require, signed_in
+from portal.core import vocabulary
+from portal.core.extensions import db
+from portal.core.permissions import can, public, require, signed_in
+from portal.core.web import render
 from portal.stories import bp, library, media, moderation, summary
 from portal.stories.forms import LibraryFilterForm, SummaryFilterForm, optional_int
 from portal.stories.markdown import plain_text
 from portal.stories.markdown import render as render_markdown
-from portal.stories.models import Scope, Story, Storyteller, StoryState
-from portal.web import render
+from portal.stories.models import Scope, Story, StoryState, Storyteller
 
 FEED_SIZE = 30
 

@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from flask import Response, abort, current_app, flash, request, url_for
 from flask_login import current_user
 
-from portal.csv_export import csv_response
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.forms import attach_error
-from portal.permissions import permission_required
+from portal.core.csv_export import csv_response
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
+from portal.core.forms import attach_error
+from portal.core.permissions import permission_required
+from portal.core.web import redirect_to, render
 from portal.stories import bp, exports, importer, library, moderation, summary, telling
 from portal.stories.forms import (
     ConfirmForm,
@@ -30,9 +31,8 @@ from portal.stories.forms import (
     optional_int,
 )
 from portal.stories.member_views import save_record, save_story
-from portal.stories.models import ConsentMethod, Story, Storyteller, StoryState
+from portal.stories.models import ConsentMethod, Story, StoryState, Storyteller
 from portal.stories.public_views import paginate
-from portal.web import redirect_to, render
 
 DECISIONS = {
     "start_review": "The review has started. You can now edit the story.",

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
-from portal import vocabulary
-from portal.extensions import db
+from portal.core import vocabulary
+from portal.core.extensions import db
 from portal.stories.models import (
     GENDERS,
     LIVED_EXPERIENCE_AREAS,

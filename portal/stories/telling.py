@@ -9,12 +9,11 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from portal import audit, vocabulary
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.errors import RuleBroken
-from portal.extensions import db
-from portal.grants.models import Project
+from portal.core import audit, vocabulary
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
+from portal.core.extensions import db
 from portal.stories.models import (
     ConsentMethod,
     MediaKind,
@@ -25,6 +24,7 @@ from portal.stories.models import (
     Storyteller,
     TagVocabulary,
 )
+from portal.teams.models import Project
 
 EDITABLE_BY_STORYTELLER = (StoryState.SUBMITTED, StoryState.CHANGES_REQUESTED)
 

@@ -7,10 +7,10 @@ state, so the tombstone is invisible everywhere by construction.
 
 from __future__ import annotations
 
-from portal import audit
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.errors import RuleBroken
+from portal.core import audit
+from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
 from portal.stories import indexing, media
 from portal.stories.models import MediaKind, Story, StoryState
 

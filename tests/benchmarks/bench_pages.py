@@ -23,10 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from portal import create_app
+from portal.app import create_app
 from portal.accounts.passwords import hash_password
-from portal.config import sqlalchemy_url
-from portal.extensions import db
+from portal.core.config import sqlalchemy_url
+from portal.core.extensions import db
 
 CHUNK = 10_000
 
@@ -128,7 +128,7 @@ def fill_stories(stories: int, first_user: int, users: int, rng: random.Random, 
 
     The search documents go through the real index path: on SQLite the FTS5 triggers fire on each
     insert into search_documents, on PostgreSQL the stored tsvector column computes itself."""
-    from portal.search.models import SearchDocument
+    from portal.core.search.models import SearchDocument
     from portal.stories.models import Story, Storyteller
 
     if not stories:
@@ -172,7 +172,8 @@ def fill_stories(stories: int, first_user: int, users: int, rng: random.Random, 
 def fill_grants(first_user: int, users: int, applications: int, rng: random.Random, now: datetime) -> None:
     """Twenty phases (the first one being assessed), ``applications`` across them, a quarter of
     them awarded with a project, each project with four progress reports, some late."""
-    from portal.grants.models import Application, Phase, Project
+    from portal.grants.models import Application, Phase
+    from portal.teams.models import Project
 
     tables = db.metadata.tables
     today = date.today()

@@ -12,10 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from portal import vocabulary
-from portal.extensions import db
-from portal.formatting import london_today
-from portal.grants.models import Application, Criterion, Phase, PhaseState, ProgressReport, Project
+from portal.core import vocabulary
+from portal.core.extensions import db
+from portal.core.formatting import london_today
+from portal.grants.models import Application, Criterion, Phase, PhaseState, ProgressReport
+from portal.teams.models import Project
 from portal.remuneration import rates
 from portal.remuneration.models import Unit
 from tests import factories

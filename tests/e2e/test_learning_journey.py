@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.learning.models import Comment, Flag, LearningPost
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe

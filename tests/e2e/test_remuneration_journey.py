@@ -16,8 +16,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from portal.extensions import db
-from portal.formatting import london_today
+from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.remuneration import rates
 from portal.remuneration.batches import CSV_COLUMNS
 from portal.remuneration.models import Claim, ClaimState, Unit

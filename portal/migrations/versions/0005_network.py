@@ -20,7 +20,7 @@ down_revision = '0004'
 branch_labels = None
 depends_on = None
 
-# Must match portal.search.service.PG_DOCUMENT_VECTOR exactly, or PostgreSQL will not use the index.
+# Must match portal.core.search.service.PG_DOCUMENT_VECTOR exactly, or PostgreSQL will not use the index.
 PG_DOCUMENT_VECTOR = (
     "setweight(to_tsvector('english'::regconfig, title), 'A') || "
     "setweight(to_tsvector('english'::regconfig, body), 'B')"

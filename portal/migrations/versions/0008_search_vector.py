@@ -6,7 +6,7 @@ every one of 60,000 documents. The generated column computes the vector once, wh
 written. SQLite keeps its FTS5 table (revision 0005); this revision changes nothing there.
 
 The column and its index are not in the model (they are PostgreSQL-only);
-portal.search.models.not_full_text_index tells Alembic comparisons to leave them alone.
+portal.core.search.models.not_full_text_index tells Alembic comparisons to leave them alone.
 
 Revision ID: 0008
 Revises: 0007

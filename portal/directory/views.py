@@ -7,15 +7,15 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.accounts.models import User
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
-from portal.forms import attach_error
-from portal.people import bp, services
-from portal.people.forms import EntryForm, FilterForm, MessageForm
-from portal.people.models import PeerMessage
-from portal.permissions import can, permission_required, require
-from portal.vocabulary import VALUES
-from portal.web import redirect_to, render
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.core.forms import attach_error
+from portal.core.permissions import can, permission_required, require
+from portal.core.vocabulary import VALUES
+from portal.core.web import redirect_to, render
+from portal.directory import bp, services
+from portal.directory.forms import EntryForm, FilterForm, MessageForm
+from portal.directory.models import PeerMessage
 
 
 def _page_number() -> int:

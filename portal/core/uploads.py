@@ -17,7 +17,7 @@ from typing import BinaryIO
 from flask import current_app
 from werkzeug.utils import secure_filename
 
-from portal.errors import RuleBroken
+from portal.core.errors import RuleBroken
 
 # First bytes of each accepted type. Anything else is refused, whatever its name says.
 SIGNATURES = {

@@ -14,15 +14,15 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
-from portal import audit, permissions
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.errors import NotAllowed, RuleBroken
-from portal.extensions import db
-from portal.grants.models import Project, TeamMembership
-from portal.people import notices
-from portal.people.models import DirectoryEntry, DirectoryInterest, DirectorySkill, PeerMessage
-from portal.vocabulary import VALUES
+from portal.core import audit, permissions
+from portal.core.db import utcnow
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+from portal.core.vocabulary import VALUES
+from portal.directory import notices
+from portal.directory.models import DirectoryEntry, DirectoryInterest, DirectorySkill, PeerMessage
+from portal.teams.models import Project, TeamMembership
 
 MAX_SKILLS = 12
 MAX_SKILL_LENGTH = 40

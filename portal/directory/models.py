@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
-from portal.db import UTCDateTime, utcnow
-from portal.extensions import db
+from portal.core.db import UTCDateTime, utcnow
+from portal.core.extensions import db
 
 
 class DirectoryEntry(db.Model):

@@ -6,7 +6,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from wtforms import DateField, StringField, ValidationError
+from wtforms import DateField, SelectMultipleField, StringField, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 MONEY_MESSAGE = "Enter an amount in pounds and pence, like 45.50."
 # "45", "45.5", "45.50", "£1,234.50": digits (optionally in groups of three), up to 2 decimals.
@@ -70,3 +71,10 @@ class DateInputField(DateField):
             self.data = None
             return
         super().process_formdata(valuelist)
+
+
+class CheckboxesField(SelectMultipleField):
+    """A group of checkboxes (rendered by the ``choice_group`` macro, inside a fieldset)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

@@ -12,9 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from portal.extensions import db
-from portal.grants.models import ProgressReport, Project, ReportState
-from portal.search import documents
+from portal.core.extensions import db
+from portal.core.search import documents
+from portal.grants.models import ProgressReport, ReportState
+from portal.teams.models import Project
 
 _PENDING = "search.pilots_to_index"
 

@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import UTCDateTime, str_enum, utcnow
-from portal.extensions import db
+from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.extensions import db
 
 
 class Audience(enum.StrEnum):

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 # The key shipped for development; outside development the app refuses to start with it.
 DEVELOPMENT_SECRET_KEY = "development-only-not-secret"

@@ -6,10 +6,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from portal.form_fields import strip
-from portal.forms import choices
-from portal.people.services import MAX_MESSAGE_LENGTH
-from portal.vocabulary import VALUES
+from portal.core.form_fields import strip
+from portal.core.forms import choices
+from portal.core.vocabulary import VALUES
+from portal.directory.services import MAX_MESSAGE_LENGTH
 
 VALUE_CHOICES = list(VALUES.items())
 

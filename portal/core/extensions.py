@@ -7,7 +7,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
-from portal.db import Base
+from portal.core.db import Base
 
 
 def _client_address() -> str:

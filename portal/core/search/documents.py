@@ -11,9 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.db import utcnow
-from portal.extensions import db
-from portal.search.models import Audience, SearchDocument
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.core.search.models import Audience, SearchDocument
 
 KINDS = ("story", "post", "pilot")
 

@@ -1,14 +1,12 @@
-"""The weekly digest: ``flask --app portal send-digest``.
+"""The weekly digest: ``flask --app portal.app send-digest`` (a cross-domain page, by email).
 
-The email is a list of sections, each from a provider: learning posts, stories and gatherings.
-A provider whose package is not installed gives nothing. Email leaves the portal, so posts and
-stories in a digest are public ones only; the gatherings package (``digest_items(since)``)
-chooses its own, since every subscriber is a member.
+The email is a list of sections, each from a domain: learning posts, stories and gatherings.
+Email leaves the portal, so posts and stories in a digest are public ones only; the gatherings
+domain (``digest_items(since)``) chooses its own, since every subscriber is a member.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,10 +14,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from portal import outbox
 from portal.accounts.models import User
-from portal.db import utcnow
-from portal.extensions import db
+from portal.core import outbox
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.core.search.models import Audience, SearchDocument
+from portal.gatherings.digest import digest_items
+from portal.learning.posts import public_posts_since
 from portal.notifications.models import DIGEST, NotificationSetting
 
 
@@ -30,16 +31,12 @@ class Section:
 
 
 def _posts(since: datetime) -> Section | None:
-    from portal.learning.posts import public_posts_since
-
     return Section("New learning posts", [(p.title, f"/learning/{p.id}") for p in public_posts_since(since)])
 
 
 def _stories(since: datetime) -> Section | None:
     # Stories are read from the search index: a story is there, with its audience, exactly
     # while it is published, and it leaves the moment it is withdrawn.
-    from portal.search.models import Audience, SearchDocument
-
     found = db.session.scalars(
         sa.select(SearchDocument).where(SearchDocument.kind == "story", SearchDocument.audience == Audience.PUBLIC,
                                         SearchDocument.updated_at >= since)
@@ -48,14 +45,7 @@ def _stories(since: datetime) -> Section | None:
 
 
 def _gatherings(since: datetime) -> Section | None:
-    # The gatherings package may offer ``digest_items(since) -> [(title, url_path)]``.
-    if importlib.util.find_spec("portal.gatherings") is None:
-        return None
-    gatherings = importlib.import_module("portal.gatherings")
-    provider = getattr(gatherings, "digest_items", None)
-    if provider is None:
-        return None
-    return Section("Gatherings coming up", list(provider(since)))
+    return Section("Gatherings coming up", list(digest_items(since)))
 
 
 PROVIDERS: list[Callable[[datetime], Section | None]] = [_posts, _stories, _gatherings]

@@ -7,14 +7,13 @@ and the migration adds database triggers that refuse UPDATE and DELETE as well.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from portal.accounts.models import User
-from portal.db import UTCDateTime, utcnow
-from portal.extensions import db
+from portal.core.db import UTCDateTime, utcnow
+from portal.core.extensions import db
 
 
 class AuditEntry(db.Model):
@@ -33,7 +32,15 @@ class AuditEntry(db.Model):
     after: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     note: Mapped[str] = mapped_column(sa.String(500), default="")
 
-    actor: Mapped[User | None] = relationship(lazy="raise_on_sql")
+    # The accounts package (above this one) owns User; the relationship names it.
+    actor: Mapped[Any] = relationship("User", lazy="raise_on_sql")
+
+
+class Actor(Protocol):
+    """Whoever acted: a ``User`` (only its id is recorded)."""
+
+    @property
+    def id(self) -> int: ...
 
 
 class AuditLogIsAppendOnly(RuntimeError):
@@ -51,7 +58,7 @@ def record(
     action: str,
     obj: Any,
     *,
-    actor: User | None,
+    actor: Actor | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     note: str = "",

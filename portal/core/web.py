@@ -14,6 +14,9 @@ from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 
+from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.extensions import db
+
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
@@ -87,10 +90,19 @@ def register_error_handlers(app: Flask) -> None:
                     response.headers[name] = value
         return response
 
+    @app.errorhandler(NotAllowed)
+    def not_allowed(error: NotAllowed) -> Response:
+        db.session.rollback()
+        return _error_page("errors/403.html", 403, title=ERROR_PAGES[403][1], reason=str(error) or None)
+
+    @app.errorhandler(RuleBroken)
+    def rule_broken(error: RuleBroken) -> Response:
+        # A view that let a domain rule escape: nothing it began is kept, and the person reads why.
+        db.session.rollback()
+        return _error_page("errors/422.html", 422, title="That could not be done", reason=error.message)
+
     @app.errorhandler(500)
     def server_error(error: Exception) -> Response:
-        from portal.extensions import db
-
         db.session.rollback()  # nothing half-done is committed by a later request
         template, title = ERROR_PAGES[500]
         return _error_page(template, 500, title=title)

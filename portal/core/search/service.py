@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from markupsafe import Markup, escape
 
-from portal.extensions import db
-from portal.search.documents import KINDS
+from portal.core.extensions import db
+from portal.core.search.documents import KINDS
 
 _START, _STOP = "\x02", "\x03"  # snippet markers, turned into <mark> after escaping
 MAX_TERMS = 12

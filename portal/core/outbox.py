@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import UTCDateTime, utcnow
-from portal.extensions import db
+from portal.core.db import UTCDateTime, utcnow
+from portal.core.extensions import db
 
 log = logging.getLogger("portal.outbox")
 MAX_ATTEMPTS = 5

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from portal.accounts.models import User
-from portal.extensions import db
-from portal.people import services
-from portal.people.models import DirectoryEntry
+from portal.core.extensions import db
+from portal.directory import services
+from portal.directory.models import DirectoryEntry
 
 ENTRIES = [
     # email, name to show, interests, skills, show projects, accepts messages

@@ -1,0 +1,17 @@
+"""Rules about people's own accounts and private details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.core.permissions import is_staff, register, signed_in
+
+
+def own_or_staff(user: Any, person: Any) -> bool:
+    return signed_in(user) and person is not None and (user.id == person.id or is_staff(user))
+
+
+register({
+    "account.manage_own": lambda user, obj: signed_in(user),
+    "profile.view_private": (own_or_staff, "Only the person and programme staff can see private details."),
+})

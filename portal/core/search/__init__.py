@@ -1,0 +1,1 @@
+"""The one full-text index: documents with an audience, kept by the domains, read by search."""
