@@ -62,19 +62,55 @@ from portal.teams import permissions as teams_rules
 
 # Every domain's rules, registered with core.permissions when imported.
 RULES = (
-    accounts_rules, admin_rules, directory_rules, gatherings_rules, grants_rules, learning_rules, main_rules,
-    notifications_rules, remuneration_rules, stories_rules, teams_rules,
+    accounts_rules,
+    admin_rules,
+    directory_rules,
+    gatherings_rules,
+    grants_rules,
+    learning_rules,
+    main_rules,
+    notifications_rules,
+    remuneration_rules,
+    stories_rules,
+    teams_rules,
 )
 # The modules whose import puts routes on the blueprints (and, for indexing, session hooks in place).
 ROUTES = (
-    accounts_views, admin_views, directory_views, gatherings_views, application_views, phase_views,
-    project_views, grants_review_views, indexing, moderation_views, learning_views, main_views,
-    notifications_views, claim_views, finance_views, rate_views, remuneration_review_views,
-    search_views, member_views, public_views, staff_views, models,
+    accounts_views,
+    admin_views,
+    directory_views,
+    gatherings_views,
+    application_views,
+    phase_views,
+    project_views,
+    grants_review_views,
+    indexing,
+    moderation_views,
+    learning_views,
+    main_views,
+    notifications_views,
+    claim_views,
+    finance_views,
+    rate_views,
+    remuneration_review_views,
+    search_views,
+    member_views,
+    public_views,
+    staff_views,
+    models,
 )
 BLUEPRINTS = (
-    main_bp, accounts_bp, admin_bp, remuneration_bp, grants_bp, learning_bp, notifications_bp,
-    search_bp, gatherings_bp, directory_bp, stories_bp,
+    main_bp,
+    accounts_bp,
+    admin_bp,
+    remuneration_bp,
+    grants_bp,
+    learning_bp,
+    notifications_bp,
+    search_bp,
+    gatherings_bp,
+    directory_bp,
+    stories_bp,
 )
 
 
@@ -134,9 +170,7 @@ def unauthorized() -> Response:
 
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(
-        app, db, directory=str(settings.PROJECT_ROOT / "portal" / "migrations"), render_as_batch=True
-    )
+    migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "portal" / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

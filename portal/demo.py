@@ -25,9 +25,27 @@ DEMO_ACCOUNTS = [
     ("admin@demo.test", "Ada Admin", Role.ADMIN, "she/her", "Looks after the portal's accounts and settings."),
     ("staff@demo.test", "Sam Staff", Role.STAFF, "they/them", "Programme officer: runs phases, panels and moderation."),
     ("finance@demo.test", "Fran Finance", Role.FINANCE, "she/her", "Pays contributors and keeps the books."),
-    ("lead@demo.test", "Leah Lead", Role.MEMBER, "she/her", "Leads a pilot project co-designing a peer support service."),
-    ("member@demo.test", "Lydia Member", Role.MEMBER, "she/her", "Co-producer with lived experience of homelessness and recovery."),
-    ("reviewer@demo.test", "Ravi Reviewer", Role.MEMBER, "he/him", "Sits on the funding panel as a lived-experience reviewer."),
+    (
+        "lead@demo.test",
+        "Leah Lead",
+        Role.MEMBER,
+        "she/her",
+        "Leads a pilot project co-designing a peer support service.",
+    ),
+    (
+        "member@demo.test",
+        "Lydia Member",
+        Role.MEMBER,
+        "she/her",
+        "Co-producer with lived experience of homelessness and recovery.",
+    ),
+    (
+        "reviewer@demo.test",
+        "Ravi Reviewer",
+        Role.MEMBER,
+        "he/him",
+        "Sits on the funding panel as a lived-experience reviewer.",
+    ),
 ]
 
 DEMO_PROJECT_TITLE = "Peer-led recovery cafés"
@@ -63,9 +81,7 @@ def seed() -> int:
         db.session.flush()
         created += 1
         for email, team_role in (("lead@demo.test", TeamRole.LEAD), ("member@demo.test", TeamRole.MEMBER)):
-            db.session.add(
-                TeamMembership(project_id=project.id, user_id=people[email].id, role=team_role)
-            )
+            db.session.add(TeamMembership(project_id=project.id, user_id=people[email].id, role=team_role))
             created += 1
     db.session.flush()
 

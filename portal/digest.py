@@ -38,9 +38,15 @@ def _stories(since: datetime) -> Section | None:
     # Stories are read from the search index: a story is there, with its audience, exactly
     # while it is published, and it leaves the moment it is withdrawn.
     found = db.session.scalars(
-        sa.select(SearchDocument).where(SearchDocument.kind == "story", SearchDocument.audience == Audience.PUBLIC,
-                                        SearchDocument.updated_at >= since)
-        .order_by(SearchDocument.updated_at.desc()).limit(20))
+        sa.select(SearchDocument)
+        .where(
+            SearchDocument.kind == "story",
+            SearchDocument.audience == Audience.PUBLIC,
+            SearchDocument.updated_at >= since,
+        )
+        .order_by(SearchDocument.updated_at.desc())
+        .limit(20)
+    )
     return Section("New stories", [(d.title, d.url_path) for d in found])
 
 
@@ -62,16 +68,24 @@ def compose(found: list[Section]) -> str:
         lines += [section.heading, "-" * len(section.heading)]
         lines += [f"* {title}\n  {base}{path}" for title, path in section.items]
         lines.append("")
-    lines.append(f"You get this email because you asked for the weekly digest. To stop it, change your "
-                 f"notification settings: {base}/notifications/settings")
+    lines.append(
+        f"You get this email because you asked for the weekly digest. To stop it, change your "
+        f"notification settings: {base}/notifications/settings"
+    )
     return "\n".join(lines)
 
 
 def subscribers() -> list[User]:
-    return list(db.session.scalars(
-        sa.select(User).join(NotificationSetting, NotificationSetting.user_id == User.id)
-        .where(NotificationSetting.kind == DIGEST, NotificationSetting.email.is_(True),
-               User.deactivated_at.is_(None)).order_by(User.id)))
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(NotificationSetting, NotificationSetting.user_id == User.id)
+            .where(
+                NotificationSetting.kind == DIGEST, NotificationSetting.email.is_(True), User.deactivated_at.is_(None)
+            )
+            .order_by(User.id)
+        )
+    )
 
 
 def send_digest(*, now: datetime | None = None, days: int = 7) -> int:

@@ -17,6 +17,8 @@ def strip(value: str | None) -> str | None:
 
 
 EMAIL_REQUIRED = InputRequired(message="Enter your email address.")
+
+
 class ValidEmail:
     """Email syntax check; outside production it accepts the reserved .test domain (demo data)."""
 
@@ -59,7 +61,8 @@ class SignInForm(FlaskForm):
 class ProfileForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(message="Enter your name."), Length(max=120)])
     pronouns = StringField(
-        "Pronouns (optional)", validators=[Optional(), Length(max=40)],
+        "Pronouns (optional)",
+        validators=[Optional(), Length(max=40)],
         description="For example she/her, he/him, they/them.",
     )
     bio = TextAreaField(
@@ -72,7 +75,8 @@ class ProfileForm(FlaskForm):
         choices=choices([(m.value, m.label) for m in ContactMethod]),
     )
     phone = StringField(
-        "Phone number (optional)", validators=[Optional(), Length(max=40)],
+        "Phone number (optional)",
+        validators=[Optional(), Length(max=40)],
         description="Only the programme team can see this.",
     )
     contact_notes = StringField(

@@ -34,9 +34,7 @@ class ContactMethod(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"email": "Email", "phone": "Phone call", "text": "Text message", "post": "Post"}[
-            self.value
-        ]
+        return {"email": "Email", "phone": "Phone call", "text": "Text message", "post": "Post"}[self.value]
 
 
 class User(UserMixin, db.Model):
@@ -64,9 +62,7 @@ class User(UserMixin, db.Model):
     contact_notes: Mapped[str] = mapped_column(sa.String(300), default="")
     access_needs: Mapped[str] = mapped_column(sa.Text, default="")
 
-    team_memberships = relationship(
-        "TeamMembership", back_populates="user", lazy="raise_on_sql", passive_deletes=True
-    )
+    team_memberships = relationship("TeamMembership", back_populates="user", lazy="raise_on_sql", passive_deletes=True)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses to sign in inactive users

@@ -54,8 +54,20 @@ def password_problem(password: str, *, email: str = "", name: str = "") -> str |
 
 COMMON_PASSWORDS = frozenset(
     {
-        "password123", "password1234", "1234567890", "12345678910", "qwertyuiop",
-        "iloveyou123", "passw0rd123", "welcome123", "letmein123", "administrator",
-        "qwerty12345", "abc1234567", "football123", "monkey12345", "sunshine123",
+        "password123",
+        "password1234",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "iloveyou123",
+        "passw0rd123",
+        "welcome123",
+        "letmein123",
+        "administrator",
+        "qwerty12345",
+        "abc1234567",
+        "football123",
+        "monkey12345",
+        "sunshine123",
     }
 )

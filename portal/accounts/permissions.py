@@ -11,7 +11,9 @@ def own_or_staff(user: Any, person: Any) -> bool:
     return signed_in(user) and person is not None and (user.id == person.id or is_staff(user))
 
 
-register({
-    "account.manage_own": lambda user, obj: signed_in(user),
-    "profile.view_private": (own_or_staff, "Only the person and programme staff can see private details."),
-})
+register(
+    {
+        "account.manage_own": lambda user, obj: signed_in(user),
+        "profile.view_private": (own_or_staff, "Only the person and programme staff can see private details."),
+    }
+)

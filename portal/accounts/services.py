@@ -35,9 +35,7 @@ def _new_session_token() -> str:
 def create_user(*, email: str, name: str, password: str, role: Role = Role.MEMBER) -> User:
     email = normalise_email(email)
     if find_by_email(email) is not None:
-        raise AccountError(
-            "email", "An account with this email already exists. Sign in, or reset your password."
-        )
+        raise AccountError("email", "An account with this email already exists. Sign in, or reset your password.")
     problem = password_problem(password, email=email)
     if problem:
         raise AccountError("password", problem)
@@ -67,9 +65,7 @@ def authenticate(email: str, password: str) -> User:
     if not verify_password(user.password_hash, password):
         raise AccountError("email", "The email or password is not right. Check them and try again.")
     if not user.is_active:
-        raise AccountError(
-            "email", "This account has been closed. Contact the programme team to reopen it."
-        )
+        raise AccountError("email", "This account has been closed. Contact the programme team to reopen it.")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_sign_in_at = utcnow()
@@ -124,9 +120,7 @@ def start_password_reset(email: str, *, base_url: str, valid_minutes: int) -> st
 
 
 def usable_reset_token(token: str) -> PasswordResetToken | None:
-    reset = db.session.scalar(
-        sa.select(PasswordResetToken).where(PasswordResetToken.token_hash == _token_hash(token))
-    )
+    reset = db.session.scalar(sa.select(PasswordResetToken).where(PasswordResetToken.token_hash == _token_hash(token)))
     if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():
         return None
     if not reset.user.is_active:
@@ -161,11 +155,12 @@ def update_profile(user: User, **fields: object) -> None:
 
 
 def _admin_count() -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(User)
-        .where(User.role == Role.ADMIN, User.deactivated_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(User).where(User.role == Role.ADMIN, User.deactivated_at.is_(None))
+        )
+        or 0
+    )
 
 
 def change_role(user: User, new_role: Role, *, by: User) -> None:
@@ -186,7 +181,11 @@ def deactivate(user: User, *, by: User, reason: str = "") -> None:
     user.deactivated_at = utcnow()
     user.session_token = _new_session_token()
     audit.record(
-        "user.deactivated", user, actor=by, before={"active": True}, after={"active": False},
+        "user.deactivated",
+        user,
+        actor=by,
+        before={"active": True},
+        after={"active": False},
         note=reason.strip(),
     )
 

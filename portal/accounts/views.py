@@ -56,9 +56,7 @@ def sign_up() -> Response:
     form = SignUpForm()
     if form.validate_on_submit():
         try:
-            user = services.create_user(
-                email=form.email.data, name=form.name.data, password=form.password.data
-            )
+            user = services.create_user(email=form.email.data, name=form.name.data, password=form.password.data)
         except services.AccountError as error:
             attach_error(form, error.field, error.message)
         else:

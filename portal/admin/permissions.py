@@ -7,9 +7,11 @@ from portal.core.permissions import is_admin, register
 ADMINS_ONLY = "Only an admin can do that."
 NOT_YOURSELF = "Only an admin can do that, and not to their own account."
 
-register({
-    "users.manage": (lambda user, obj: is_admin(user), ADMINS_ONLY),
-    "users.change_role": (lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id, NOT_YOURSELF),
-    "users.deactivate": (lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id, NOT_YOURSELF),
-    "audit.read": (lambda user, obj: is_admin(user), ADMINS_ONLY),
-})
+register(
+    {
+        "users.manage": (lambda user, obj: is_admin(user), ADMINS_ONLY),
+        "users.change_role": (lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id, NOT_YOURSELF),
+        "users.deactivate": (lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id, NOT_YOURSELF),
+        "audit.read": (lambda user, obj: is_admin(user), ADMINS_ONLY),
+    }
+)

@@ -125,9 +125,7 @@ def audit_log() -> Response:
     form.validate()
     actor_id = request.args.get("actor", type=int)
     page = db.paginate(
-        audit.entries_query(
-            action=form.action.data or "", object_type=form.object_type.data or "", actor_id=actor_id
-        ),
+        audit.entries_query(action=form.action.data or "", object_type=form.object_type.data or "", actor_id=actor_id),
         page=_page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,

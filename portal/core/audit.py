@@ -22,9 +22,7 @@ class AuditEntry(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True
-    )
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     action: Mapped[str] = mapped_column(sa.String(80), index=True)
     object_type: Mapped[str] = mapped_column(sa.String(60))
     object_id: Mapped[str] = mapped_column(sa.String(60))
@@ -81,11 +79,7 @@ def entries_query(
     *, action: str = "", object_type: str = "", actor_id: int | None = None
 ) -> sa.Select[tuple[AuditEntry]]:
     """Newest first, with actors loaded in the same query."""
-    query = (
-        sa.select(AuditEntry)
-        .options(sa.orm.joinedload(AuditEntry.actor))
-        .order_by(AuditEntry.id.desc())
-    )
+    query = sa.select(AuditEntry).options(sa.orm.joinedload(AuditEntry.actor)).order_by(AuditEntry.id.desc())
     if action:
         query = query.where(AuditEntry.action == action)
     if object_type:

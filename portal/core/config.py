@@ -91,16 +91,12 @@ def finalise(config: dict[str, Any], instance_dir: str) -> None:
                 "or PORTAL_ENV=development for local use."
             )
         config["SECRET_KEY"] = DEVELOPMENT_SECRET_KEY
-    if env == "production" and (
-        config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY or len(config["SECRET_KEY"]) < 24
-    ):
+    if env == "production" and (config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY or len(config["SECRET_KEY"]) < 24):
         raise RuntimeError("PORTAL_SECRET_KEY must be a random string of at least 24 characters.")
     if env != "production" and "PORTAL_SESSION_COOKIE_SECURE" not in os.environ:
         # Plain http://127.0.0.1 in development and the test client would drop Secure cookies.
         config["SESSION_COOKIE_SECURE"] = False
-    config.setdefault(
-        "SQLALCHEMY_DATABASE_URI", sqlalchemy_url(config["DATABASE_URL"], instance_dir)
-    )
+    config.setdefault("SQLALCHEMY_DATABASE_URI", sqlalchemy_url(config["DATABASE_URL"], instance_dir))
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]

@@ -37,9 +37,17 @@ def pounds_text(pence: int | None) -> str:
 class PoundsField(StringField):
     """An amount typed in pounds; after validation ``pence`` holds it as integer pence (or None)."""
 
-    def __init__(self, label: str | None = None, validators: Any = None, *, message: str = MONEY_MESSAGE,
-                 minimum_pence: int | None = None, maximum_pence: int | None = None,
-                 range_message: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: Any = None,
+        *,
+        message: str = MONEY_MESSAGE,
+        minimum_pence: int | None = None,
+        maximum_pence: int | None = None,
+        range_message: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(label, validators, **kwargs)
         self.message = message
         self.minimum_pence = minimum_pence

@@ -126,7 +126,7 @@ def public(view: F) -> F:
 
 def check_declared(app: Flask) -> None:
     """Fail at start-up if a view declares a rule no domain registered (a typo, or a missing import)."""
-    for endpoint, view in app.view_functions.items():
+    for view in app.view_functions.values():
         action = getattr(view, "permission", None)
         if action is not None and action != PUBLIC:
             _rule(action)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, make_response, redirect, render_template, request
+from flask import Flask, Response, current_app, make_response, redirect, render_template, request
+from flask_sqlalchemy.pagination import Pagination
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
+from sqlalchemy import Select
 from werkzeug.exceptions import HTTPException
 
 from portal.core.errors import NotAllowed, RuleBroken
@@ -29,8 +31,7 @@ def is_boosted() -> bool:
 def wants_fragment() -> bool:
     """An htmx request for part of a page: not a boosted link, and not the back button's
     history restore (htmx keeps no history cache here, so it asks for the whole page)."""
-    return (is_htmx() and not is_boosted()
-            and request.headers.get("HX-History-Restore-Request") != "true")
+    return is_htmx() and not is_boosted() and request.headers.get("HX-History-Restore-Request") != "true"
 
 
 def render(template: str, *, block: str | None = None, status: int = 200, **context: Any) -> Response:
@@ -42,6 +43,17 @@ def render(template: str, *, block: str | None = None, status: int = 200, **cont
     response.vary.add("HX-Request")
     response.vary.add("HX-History-Restore-Request")
     return response
+
+
+def page_number() -> int:
+    """The ``?page=`` asked for (1 when missing or not a positive number)."""
+    number = request.args.get("page", 1, type=int) or 1
+    return max(number, 1)
+
+
+def paginate(query: Select[Any], *, per_page: int | None = None) -> Pagination:
+    """One page of ``query`` (``?page=``), ``PAGE_SIZE`` rows unless told; past the end is empty, not 404."""
+    return db.paginate(query, page=page_number(), per_page=per_page or current_app.config["PAGE_SIZE"], error_out=False)
 
 
 def redirect_to(url: str, status: int = 303) -> Response:

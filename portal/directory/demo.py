@@ -9,12 +9,30 @@ from portal.directory.models import DirectoryEntry
 
 ENTRIES = [
     # email, name to show, interests, skills, show projects, accepts messages
-    ("lead@demo.test", "Leah", ["equality", "relationships", "action"], "Facilitation, Co-design, Grant writing",
-     True, True),
-    ("member@demo.test", "Lydia", ["human", "accessibility", "relationships", "respect"],
-     "Peer support, Cooking, Easy read", True, True),
-    ("reviewer@demo.test", "Ravi R.", ["transparent", "reflexivity", "equality"], "Evaluation, Panel review",
-     False, False),
+    (
+        "lead@demo.test",
+        "Leah",
+        ["equality", "relationships", "action"],
+        "Facilitation, Co-design, Grant writing",
+        True,
+        True,
+    ),
+    (
+        "member@demo.test",
+        "Lydia",
+        ["human", "accessibility", "relationships", "respect"],
+        "Peer support, Cooking, Easy read",
+        True,
+        True,
+    ),
+    (
+        "reviewer@demo.test",
+        "Ravi R.",
+        ["transparent", "reflexivity", "equality"],
+        "Evaluation, Panel review",
+        False,
+        False,
+    ),
     ("staff@demo.test", "Sam (programme team)", ["training", "learning"], "Facilitation, Safeguarding", False, True),
 ]
 
@@ -25,8 +43,16 @@ def seed(people: dict[str, User]) -> int:
         person = people[email]
         if db.session.get(DirectoryEntry, person.id) is not None:
             continue
-        services.save_entry(person, listed=True, display_name=name, show_pronouns=True, show_bio=True,
-                            show_projects=projects, accepts_messages=messages, interests=interests,
-                            skills_text=skills)
+        services.save_entry(
+            person,
+            listed=True,
+            display_name=name,
+            show_pronouns=True,
+            show_bio=True,
+            show_projects=projects,
+            accepts_messages=messages,
+            interests=interests,
+            skills_text=skills,
+        )
         created += 1
     return created

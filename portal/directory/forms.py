@@ -15,23 +15,35 @@ VALUE_CHOICES = list(VALUES.items())
 
 
 class EntryForm(FlaskForm):
-    listed = BooleanField("List me in the directory",
-                          description="Only signed-in members can see the directory. Untick this at any time "
-                                      "to take your entry out.")
-    display_name = StringField("Name to show", filters=[strip], validators=[
-        InputRequired("Enter the name to show, like your first name."),
-        Length(max=120, message="Keep the name to 120 characters.")],
-        description="Your full name, your first name, or what you like to be called.")
+    listed = BooleanField(
+        "List me in the directory",
+        description="Only signed-in members can see the directory. Untick this at any time to take your entry out.",
+    )
+    display_name = StringField(
+        "Name to show",
+        filters=[strip],
+        validators=[
+            InputRequired("Enter the name to show, like your first name."),
+            Length(max=120, message="Keep the name to 120 characters."),
+        ],
+        description="Your full name, your first name, or what you like to be called.",
+    )
     show_pronouns = BooleanField("Show my pronouns")
     show_bio = BooleanField("Show the bio from my profile")
     show_projects = BooleanField("Show the pilot projects I am on the team of")
     accepts_messages = BooleanField(
         "Let other members send me messages through the portal",
-        description="You read and answer them here. Nobody sees your email address.")
-    interests = SelectMultipleField("Interests", choices=choices(VALUE_CHOICES), validators=[Optional()],
-                                    validate_choice=False)  # the service says what is wrong
-    skills = StringField("Skills", filters=[strip], validators=[Optional(), Length(max=600)],
-                         description="Separate skills with commas, like: facilitation, peer support, British Sign Language.")
+        description="You read and answer them here. Nobody sees your email address.",
+    )
+    interests = SelectMultipleField(
+        "Interests", choices=choices(VALUE_CHOICES), validators=[Optional()], validate_choice=False
+    )  # the service says what is wrong
+    skills = StringField(
+        "Skills",
+        filters=[strip],
+        validators=[Optional(), Length(max=600)],
+        description="Separate skills with commas, like: facilitation, peer support, British Sign Language.",
+    )
 
 
 class FilterForm(FlaskForm):
@@ -39,11 +51,20 @@ class FilterForm(FlaskForm):
         csrf = False  # a search form (GET): it changes nothing
 
     interest = SelectField("Interest", choices=choices([("", "Any interest"), *VALUE_CHOICES]), validators=[Optional()])
-    skill = StringField("Skill", filters=[strip], validators=[Optional(), Length(max=40)],
-                        description="The start of a skill is enough, like \"facilit\".")
+    skill = StringField(
+        "Skill",
+        filters=[strip],
+        validators=[Optional(), Length(max=40)],
+        description='The start of a skill is enough, like "facilit".',
+    )
 
 
 class MessageForm(FlaskForm):
-    body = TextAreaField("Your message", filters=[strip], validators=[
-        InputRequired("Write your message."),
-        Length(max=MAX_MESSAGE_LENGTH, message=f"Keep your message to {MAX_MESSAGE_LENGTH:,} characters.")])
+    body = TextAreaField(
+        "Your message",
+        filters=[strip],
+        validators=[
+            InputRequired("Write your message."),
+            Length(max=MAX_MESSAGE_LENGTH, message=f"Keep your message to {MAX_MESSAGE_LENGTH:,} characters."),
+        ],
+    )

@@ -74,9 +74,7 @@ class PeerMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     sender_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    reply_to_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("peer_messages.id", ondelete="SET NULL"), index=True
-    )
+    reply_to_id: Mapped[int | None] = mapped_column(sa.ForeignKey("peer_messages.id", ondelete="SET NULL"), index=True)
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -34,8 +34,10 @@ MAX_MESSAGE_LENGTH = 3000
 
 def entry_for(user_id: int) -> DirectoryEntry | None:
     return db.session.scalar(
-        sa.select(DirectoryEntry).options(selectinload(DirectoryEntry.interests), selectinload(DirectoryEntry.skills))
-        .where(DirectoryEntry.user_id == user_id))
+        sa.select(DirectoryEntry)
+        .options(selectinload(DirectoryEntry.interests), selectinload(DirectoryEntry.skills))
+        .where(DirectoryEntry.user_id == user_id)
+    )
 
 
 def parse_skills(text: str) -> list[tuple[str, str]]:
@@ -46,16 +48,29 @@ def parse_skills(text: str) -> list[tuple[str, str]]:
         if not name:
             continue
         if len(name) > MAX_SKILL_LENGTH:
-            raise RuleBroken("skills", f"Keep each skill to {MAX_SKILL_LENGTH} characters; "
-                                       f"\"{name[:20]}…\" is longer. Separate skills with commas.")
+            raise RuleBroken(
+                "skills",
+                f"Keep each skill to {MAX_SKILL_LENGTH} characters; "
+                f'"{name[:20]}…" is longer. Separate skills with commas.',
+            )
         found.setdefault(name.casefold(), name)
     if len(found) > MAX_SKILLS:
         raise RuleBroken("skills", f"List up to {MAX_SKILLS} skills.")
     return list(found.items())
 
 
-def save_entry(user: User, *, listed: bool, display_name: str, show_pronouns: bool, show_bio: bool,
-               show_projects: bool, accepts_messages: bool, interests: list[str], skills_text: str) -> DirectoryEntry:
+def save_entry(
+    user: User,
+    *,
+    listed: bool,
+    display_name: str,
+    show_pronouns: bool,
+    show_bio: bool,
+    show_projects: bool,
+    accepts_messages: bool,
+    interests: list[str],
+    skills_text: str,
+) -> DirectoryEntry:
     name = " ".join(display_name.split())
     if not name:
         raise RuleBroken("display_name", "Enter the name to show, like your first name.")
@@ -82,8 +97,13 @@ def save_entry(user: User, *, listed: bool, display_name: str, show_pronouns: bo
     entry.skills = [DirectorySkill(key=key, name=shown) for key, shown in skills]
     db.session.flush()
     # consent: being listed and being messageable are the person's choices, so they are recorded
-    audit.record("directory.update", user, actor=user, before=before,
-                 after={"listed": listed, "accepts_messages": accepts_messages, "show_projects": show_projects})
+    audit.record(
+        "directory.update",
+        user,
+        actor=user,
+        before=before,
+        after={"listed": listed, "accepts_messages": accepts_messages, "show_projects": show_projects},
+    )
     return entry
 
 
@@ -95,19 +115,28 @@ def _like_prefix(text: str) -> str:
 def directory_query(*, interest: str = "", skill: str = "") -> sa.Select[tuple[DirectoryEntry]]:
     """Listed entries of active accounts, by name, with interests and skills loaded alongside."""
     query = (
-        sa.select(DirectoryEntry).join(User, User.id == DirectoryEntry.user_id)
-        .options(selectinload(DirectoryEntry.interests), selectinload(DirectoryEntry.skills),
-                 sa.orm.contains_eager(DirectoryEntry.user))
+        sa.select(DirectoryEntry)
+        .join(User, User.id == DirectoryEntry.user_id)
+        .options(
+            selectinload(DirectoryEntry.interests),
+            selectinload(DirectoryEntry.skills),
+            sa.orm.contains_eager(DirectoryEntry.user),
+        )
         .where(DirectoryEntry.listed.is_(True), User.deactivated_at.is_(None))
         .order_by(DirectoryEntry.display_name, DirectoryEntry.user_id)
     )
     if interest:
-        query = query.where(sa.exists().where(DirectoryInterest.user_id == DirectoryEntry.user_id,
-                                              DirectoryInterest.value == interest))
+        query = query.where(
+            sa.exists().where(DirectoryInterest.user_id == DirectoryEntry.user_id, DirectoryInterest.value == interest)
+        )
     skill_key = " ".join(skill.split()).casefold()
     if skill_key:
-        query = query.where(sa.exists().where(DirectorySkill.user_id == DirectoryEntry.user_id,
-                                              DirectorySkill.key.like(_like_prefix(skill_key), escape="\\")))
+        query = query.where(
+            sa.exists().where(
+                DirectorySkill.user_id == DirectoryEntry.user_id,
+                DirectorySkill.key.like(_like_prefix(skill_key), escape="\\"),
+            )
+        )
     return query
 
 
@@ -116,8 +145,12 @@ def shown_projects(entries: list[DirectoryEntry]) -> dict[int, list[Project]]:
     ids = [entry.user_id for entry in entries if entry.show_projects]
     found: dict[int, list[Project]] = defaultdict(list)
     if ids:
-        rows = db.session.execute(sa.select(TeamMembership.user_id, Project).join(Project)
-                                  .where(TeamMembership.user_id.in_(ids)).order_by(Project.title))
+        rows = db.session.execute(
+            sa.select(TeamMembership.user_id, Project)
+            .join(Project)
+            .where(TeamMembership.user_id.in_(ids))
+            .order_by(Project.title)
+        )
         for user_id, project in rows:
             found[user_id].append(project)
     return found
@@ -136,12 +169,15 @@ def names(user_ids: set[int]) -> dict[int, str]:
         return {}
     rows = db.session.execute(
         sa.select(User.id, sa.func.coalesce(DirectoryEntry.display_name, User.name))
-        .outerjoin(DirectoryEntry, DirectoryEntry.user_id == User.id).where(User.id.in_(user_ids)))
+        .outerjoin(DirectoryEntry, DirectoryEntry.user_id == User.id)
+        .where(User.id.in_(user_ids))
+    )
     return dict(rows.all())
 
 
-def send_message(sender: User, recipient: User, body: str, *, reply_to: PeerMessage | None = None,
-                 now: datetime | None = None) -> PeerMessage:
+def send_message(
+    sender: User, recipient: User, body: str, *, reply_to: PeerMessage | None = None, now: datetime | None = None
+) -> PeerMessage:
     """Send a message to someone who accepts them (or reply to a message you received)."""
     if reply_to is not None:
         if not permissions.can(sender, "message.reply", reply_to) or reply_to.sender_id != recipient.id:
@@ -155,13 +191,24 @@ def send_message(sender: User, recipient: User, body: str, *, reply_to: PeerMess
         raise RuleBroken("body", f"Keep your message to {MAX_MESSAGE_LENGTH:,} characters.")
     moment = now or utcnow()
     limit = messages_per_day()
-    sent = db.session.scalar(sa.select(sa.func.count(PeerMessage.id)).where(
-        PeerMessage.sender_id == sender.id, PeerMessage.created_at > moment - timedelta(days=1)))
+    sent = db.session.scalar(
+        sa.select(sa.func.count(PeerMessage.id)).where(
+            PeerMessage.sender_id == sender.id, PeerMessage.created_at > moment - timedelta(days=1)
+        )
+    )
     if (sent or 0) >= limit:
-        raise RuleBroken("body", f"You have sent {limit} messages in the last 24 hours, which is the most we allow "
-                                 "to keep the network free of unwanted messages. Please try again tomorrow.")
-    message = PeerMessage(sender_id=sender.id, recipient_id=recipient.id, body=text, created_at=moment,
-                          reply_to_id=reply_to.id if reply_to else None)
+        raise RuleBroken(
+            "body",
+            f"You have sent {limit} messages in the last 24 hours, which is the most we allow "
+            "to keep the network free of unwanted messages. Please try again tomorrow.",
+        )
+    message = PeerMessage(
+        sender_id=sender.id,
+        recipient_id=recipient.id,
+        body=text,
+        created_at=moment,
+        reply_to_id=reply_to.id if reply_to else None,
+    )
     db.session.add(message)
     db.session.flush()
     sender_name = names({sender.id})[sender.id]
@@ -170,9 +217,11 @@ def send_message(sender: User, recipient: User, body: str, *, reply_to: PeerMess
 
 
 def messages_query(user_id: int) -> sa.Select[tuple[PeerMessage]]:
-    return (sa.select(PeerMessage)
-            .where(sa.or_(PeerMessage.recipient_id == user_id, PeerMessage.sender_id == user_id))
-            .order_by(PeerMessage.id.desc()))
+    return (
+        sa.select(PeerMessage)
+        .where(sa.or_(PeerMessage.recipient_id == user_id, PeerMessage.sender_id == user_id))
+        .order_by(PeerMessage.id.desc())
+    )
 
 
 def mark_read(message: PeerMessage, reader: User) -> None:

@@ -28,11 +28,22 @@ def directory() -> Response:
     form = FilterForm(request.args)
     interest = form.interest.data if form.interest.data in VALUES else ""
     skill = (form.skill.data or "")[:40]
-    page = db.paginate(services.directory_query(interest=interest, skill=skill), page=_page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render("people/directory.html", block="results", form=form, page=page, values=VALUES,
-                  projects=services.shown_projects(page.items), mine=services.entry_for(current_user.id),
-                  title="Directory")
+    page = db.paginate(
+        services.directory_query(interest=interest, skill=skill),
+        page=_page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render(
+        "people/directory.html",
+        block="results",
+        form=form,
+        page=page,
+        values=VALUES,
+        projects=services.shown_projects(page.items),
+        mine=services.entry_for(current_user.id),
+        title="Directory",
+    )
 
 
 @bp.route("/people/me", methods=["GET", "POST"], endpoint="my_entry")
@@ -44,26 +55,45 @@ def my_entry() -> Response:
     elif entry is None:
         form = EntryForm(formdata=None, display_name=current_user.name, show_pronouns=bool(current_user.pronouns))
     else:
-        form = EntryForm(formdata=None, obj=entry, interests=[i.value for i in entry.interests],
-                         skills=", ".join(s.name for s in entry.skills))
+        form = EntryForm(
+            formdata=None,
+            obj=entry,
+            interests=[i.value for i in entry.interests],
+            skills=", ".join(s.name for s in entry.skills),
+        )
     if form.validate_on_submit():
         try:
             saved = services.save_entry(
-                current_user, listed=form.listed.data, display_name=form.display_name.data or "",
-                show_pronouns=form.show_pronouns.data, show_bio=form.show_bio.data,
-                show_projects=form.show_projects.data, accepts_messages=form.accepts_messages.data,
-                interests=form.interests.data or [], skills_text=form.skills.data or "")
+                current_user,
+                listed=form.listed.data,
+                display_name=form.display_name.data or "",
+                show_pronouns=form.show_pronouns.data,
+                show_bio=form.show_bio.data,
+                show_projects=form.show_projects.data,
+                accepts_messages=form.accepts_messages.data,
+                interests=form.interests.data or [],
+                skills_text=form.skills.data or "",
+            )
         except RuleBroken as error:
             db.session.rollback()
             attach_error(form, error.field, error.message)
         else:
             listed = saved.listed
             db.session.commit()
-            flash("Your directory entry is saved and listed." if listed
-                  else "Your directory entry is saved. It is not listed, so nobody else can see it.", "success")
+            flash(
+                "Your directory entry is saved and listed."
+                if listed
+                else "Your directory entry is saved. It is not listed, so nobody else can see it.",
+                "success",
+            )
             return redirect_to(url_for("people.my_entry"))
-    return render("people/my_entry.html", status=422 if request.method == "POST" else 200, form=form,
-                  entry=entry, title="Your directory entry")
+    return render(
+        "people/my_entry.html",
+        status=422 if request.method == "POST" else 200,
+        form=form,
+        entry=entry,
+        title="Your directory entry",
+    )
 
 
 def _entry_page(user_id: int, *, form: MessageForm | None = None, status: int = 200) -> Response:
@@ -72,10 +102,17 @@ def _entry_page(user_id: int, *, form: MessageForm | None = None, status: int = 
     if entry is None or person is None or not person.is_active:
         abort(404)
     require("directory.entry", entry)
-    return render("people/entry.html", status=status, entry=entry, person=person,
-                  projects=services.shown_projects([entry]).get(user_id, []),
-                  may_message=can(current_user, "directory.message", entry),
-                  form=form or MessageForm(formdata=None), values=VALUES, title=entry.display_name)
+    return render(
+        "people/entry.html",
+        status=status,
+        entry=entry,
+        person=person,
+        projects=services.shown_projects([entry]).get(user_id, []),
+        may_message=can(current_user, "directory.message", entry),
+        form=form or MessageForm(formdata=None),
+        values=VALUES,
+        title=entry.display_name,
+    )
 
 
 @bp.route("/people/<int:user_id>", endpoint="entry")
@@ -111,8 +148,12 @@ def send_message(user_id: int) -> Response:
 @bp.route("/people/messages", endpoint="messages")
 @permission_required("directory.view")
 def messages() -> Response:
-    page = db.paginate(services.messages_query(current_user.id), page=_page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = db.paginate(
+        services.messages_query(current_user.id),
+        page=_page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
     people = services.names({m.sender_id for m in page.items} | {m.recipient_id for m in page.items})
     return render("people/messages.html", block="results", page=page, names=people, title="Your messages")
 
@@ -126,10 +167,16 @@ def _message_page(message_id: int, *, form: MessageForm | None = None, status: i
         services.mark_read(message, current_user)
         db.session.commit()
     earlier = db.session.get(PeerMessage, message.reply_to_id) if message.reply_to_id else None
-    return render("people/message.html", status=status, message=message, earlier=earlier,
-                  names=services.names({message.sender_id, message.recipient_id}),
-                  may_reply=can(current_user, "message.reply", message),
-                  form=form or MessageForm(formdata=None), title="Message")
+    return render(
+        "people/message.html",
+        status=status,
+        message=message,
+        earlier=earlier,
+        names=services.names({message.sender_id, message.recipient_id}),
+        may_reply=can(current_user, "message.reply", message),
+        form=form or MessageForm(formdata=None),
+        title="Message",
+    )
 
 
 @bp.route("/people/messages/<int:message_id>", endpoint="message")
@@ -161,5 +208,3 @@ def reply(message_id: int) -> Response:
                 flash("Your reply is sent.", "success")
                 return redirect_to(url_for("people.messages"))
     return _message_page(message_id, form=form, status=422)
-
-

@@ -15,7 +15,7 @@ MAX_OCTETS = 75
 def escape_text(value: str) -> str:
     """TEXT values: backslash, semicolon and comma are escaped; new lines become ``\\n``."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n"))
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
 def fold(line: str) -> str:

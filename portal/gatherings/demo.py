@@ -37,39 +37,68 @@ def seed(people: dict[str, User], project_title: str) -> int:
 
     def make(by: User, title: str, days: int, **details: object) -> Gathering:
         start, end = _at(max(days, 1), 10)  # the service only takes future starts; past ones move below
-        gathering = services.create_gathering(services.GatheringDetails(
-            title=title, starts_at=start, ends_at=end, **details), by=by)  # type: ignore[arg-type]
+        gathering = services.create_gathering(
+            services.GatheringDetails(title=title, starts_at=start, ends_at=end, **details), by=by
+        )  # type: ignore[arg-type]
         db.session.flush()
         return gathering
 
-    past = make(lead, PAST_WORKSHOP, 1, description=(
-        "People who use the recovery cafés design next season's menu and prices with the café team.\n"
-        "We bring ideas, taste and decide together."),
-        place="Riverside Community Centre, Room 2, 14 Mill Lane", capacity=12, paid=True,
+    past = make(
+        lead,
+        PAST_WORKSHOP,
+        1,
+        description=(
+            "People who use the recovery cafés design next season's menu and prices with the café team.\n"
+            "We bring ideas, taste and decide together."
+        ),
+        place="Riverside Community Centre, Room 2, 14 Mill Lane",
+        capacity=12,
+        paid=True,
         accessibility="Step-free entrance and accessible toilet. Hearing loop. Large print papers on request. "
-                      "A quiet room is next door. Breaks every hour.",
-        activity_type_id=activity["Workshop"].id, units=Decimal("1"), project_id=project.id if project else None)
+        "A quiet room is next door. Breaks every hour.",
+        activity_type_id=activity["Workshop"].id,
+        units=Decimal("1"),
+        project_id=project.id if project else None,
+    )
     services.book(past, member, access_needs="Large print papers, and a break every hour.", lived_experience=True)
     services.book(past, reviewer, lived_experience=True)
     services.book(past, staff)
     past.starts_at, past.ends_at = _at(-21, 10)
     db.session.flush()
-    services.mark_attendance(past, [r.id for r in db.session.scalars(
-        sa.select(Rsvp).where(Rsvp.gathering_id == past.id))], by=lead)
+    services.mark_attendance(
+        past, [r.id for r in db.session.scalars(sa.select(Rsvp).where(Rsvp.gathering_id == past.id))], by=lead
+    )
 
-    meet_up = make(staff, MEET_UP, 10, description=(
-        "Pilot teams and members share what worked, what did not, and what they would do differently. "
-        "Short talks, then small-group conversations."),
-        place="The Guildhall, Main Hall", online_link="https://meet.example.org/network-meet-up", capacity=40,
-        accessibility="Step-free. BSL interpreter and live captions online. Lunch provided: tell us your dietary needs.")
+    meet_up = make(
+        staff,
+        MEET_UP,
+        10,
+        description=(
+            "Pilot teams and members share what worked, what did not, and what they would do differently. "
+            "Short talks, then small-group conversations."
+        ),
+        place="The Guildhall, Main Hall",
+        online_link="https://meet.example.org/network-meet-up",
+        capacity=40,
+        accessibility="Step-free. BSL interpreter and live captions online. Lunch provided: tell us your dietary needs.",
+    )
     services.book(meet_up, member, access_needs="A seat near the front, please.")
     services.book(meet_up, lead)
 
-    small = make(staff, SMALL_SESSION, 14, description=(
-        "Practise scoring a sample application with an experienced panel member. For new lived-experience reviewers."),
-        online_link="https://meet.example.org/review-practice", capacity=2, paid=True,
+    small = make(
+        staff,
+        SMALL_SESSION,
+        14,
+        description=(
+            "Practise scoring a sample application with an experienced panel member. For new lived-experience reviewers."
+        ),
+        online_link="https://meet.example.org/review-practice",
+        capacity=2,
+        paid=True,
         accessibility="Online with live captions. Papers sent a week before in your format of choice.",
-        activity_type_id=activity["Meeting"].id, units=Decimal("2"))
+        activity_type_id=activity["Meeting"].id,
+        units=Decimal("2"),
+    )
     services.book(small, reviewer, lived_experience=True)
     services.book(small, lead)
     services.book(small, member, lived_experience=True)  # full: the waiting list

@@ -28,12 +28,16 @@ def upcoming_for_digest(since: datetime, limit: int) -> list[DigestItem]:
     """
     now = utcnow()
     rows = db.session.scalars(
-        sa.select(Gathering).where(Gathering.created_at >= since, Gathering.starts_at > now)
-        .order_by(Gathering.starts_at, Gathering.id).limit(limit)
+        sa.select(Gathering)
+        .where(Gathering.created_at >= since, Gathering.starts_at > now)
+        .order_by(Gathering.starts_at, Gathering.id)
+        .limit(limit)
     )
     return [
         DigestItem(
-            title=g.title, url_path=f"/gatherings/{g.id}", starts_at=g.starts_at,
+            title=g.title,
+            url_path=f"/gatherings/{g.id}",
+            starts_at=g.starts_at,
             summary=f"{local_datetime(g.starts_at)}, {g.place or 'online'}"
             + (" (lived-experience attendees are paid)" if g.paid else ""),
         )

@@ -76,53 +76,101 @@ class CapacityField(StringField):
 
 
 class GatheringForm(FlaskForm):
-    title = StringField("Title", filters=[strip], validators=[
-        InputRequired("Enter the gathering's title."), Length(max=200, message="Keep the title to 200 characters.")])
-    description = TextAreaField("What it is for and what will happen", filters=[strip], validators=[
-        InputRequired("Say what the gathering is for and what will happen."),
-        Length(max=10000, message="Keep the description to 10,000 characters.")])
-    starts_at = LondonDateTimeField("Starts", validators=[InputRequired("Enter when the gathering starts.")],
-                                    description="UK time.")
-    ends_at = LondonDateTimeField("Ends", validators=[InputRequired("Enter when the gathering ends.")],
-                                  description="UK time.")
-    place = StringField("Place", filters=[strip], validators=[Optional(), Length(max=300)],
-                        description="The address, with the room and how to find it. Leave empty if it is online only.")
-    online_link = StringField("Online link", filters=[strip], validators=[Optional(), Length(max=500)],
-                              description="Only people who are signed in see it. Leave empty if it is in person only.")
-    accessibility = TextAreaField("Accessibility", filters=[strip], validators=[Optional(), Length(max=5000)],
-                                  description="Step-free access, hearing loop, quiet room, captions, "
-                                              "breaks, travel help: whatever people need to know to decide.")
+    title = StringField(
+        "Title",
+        filters=[strip],
+        validators=[
+            InputRequired("Enter the gathering's title."),
+            Length(max=200, message="Keep the title to 200 characters."),
+        ],
+    )
+    description = TextAreaField(
+        "What it is for and what will happen",
+        filters=[strip],
+        validators=[
+            InputRequired("Say what the gathering is for and what will happen."),
+            Length(max=10000, message="Keep the description to 10,000 characters."),
+        ],
+    )
+    starts_at = LondonDateTimeField(
+        "Starts", validators=[InputRequired("Enter when the gathering starts.")], description="UK time."
+    )
+    ends_at = LondonDateTimeField(
+        "Ends", validators=[InputRequired("Enter when the gathering ends.")], description="UK time."
+    )
+    place = StringField(
+        "Place",
+        filters=[strip],
+        validators=[Optional(), Length(max=300)],
+        description="The address, with the room and how to find it. Leave empty if it is online only.",
+    )
+    online_link = StringField(
+        "Online link",
+        filters=[strip],
+        validators=[Optional(), Length(max=500)],
+        description="Only people who are signed in see it. Leave empty if it is in person only.",
+    )
+    accessibility = TextAreaField(
+        "Accessibility",
+        filters=[strip],
+        validators=[Optional(), Length(max=5000)],
+        description="Step-free access, hearing loop, quiet room, captions, "
+        "breaks, travel help: whatever people need to know to decide.",
+    )
     capacity = CapacityField("How many people can come")
-    paid = BooleanField("Attendees with lived experience are paid for their time",
-                        description="When you mark attendance, each paid attendee gets a draft claim to check and send.")
-    activity_type_id = SelectField("Paid as", validators=[Optional()],
-                                   description="The rate card activity. Only needed if attendees are paid.")
-    units = UnitsField("How many units of that activity", description="For example 2 for two hours of a meeting, "
-                        "or 1 for one half day of a workshop.")
-    project_id = SelectField("Pilot project", validators=[Optional()],
-                             description="Optional: the project the gathering belongs to.")
+    paid = BooleanField(
+        "Attendees with lived experience are paid for their time",
+        description="When you mark attendance, each paid attendee gets a draft claim to check and send.",
+    )
+    activity_type_id = SelectField(
+        "Paid as", validators=[Optional()], description="The rate card activity. Only needed if attendees are paid."
+    )
+    units = UnitsField(
+        "How many units of that activity",
+        description="For example 2 for two hours of a meeting, or 1 for one half day of a workshop.",
+    )
+    project_id = SelectField(
+        "Pilot project", validators=[Optional()], description="Optional: the project the gathering belongs to."
+    )
 
     def set_choices(self, activities: list[Any], projects: list[Any]) -> None:
-        self.activity_type_id.choices = choices([("", "Choose an activity")] + [
-            (str(a.id), f"{a.name} (paid by the {a.unit.label})") for a in activities])
-        self.project_id.choices = choices([("", "None: a programme gathering")] + [(str(p.id), p.title) for p in projects])
+        self.activity_type_id.choices = choices(
+            [("", "Choose an activity")] + [(str(a.id), f"{a.name} (paid by the {a.unit.label})") for a in activities]
+        )
+        self.project_id.choices = choices(
+            [("", "None: a programme gathering")] + [(str(p.id), p.title) for p in projects]
+        )
 
     @classmethod
     def for_gathering(cls, gathering: Gathering) -> GatheringForm:
-        return cls(formdata=None, title=gathering.title, description=gathering.description,
-                   starts_at=_local(gathering.starts_at), ends_at=_local(gathering.ends_at), place=gathering.place,
-                   online_link=gathering.online_link, accessibility=gathering.accessibility,
-                   capacity=str(gathering.capacity), paid=gathering.paid,
-                   activity_type_id=str(gathering.activity_type_id or ""), units=number_text(gathering.units),
-                   project_id=str(gathering.project_id or ""))
+        return cls(
+            formdata=None,
+            title=gathering.title,
+            description=gathering.description,
+            starts_at=_local(gathering.starts_at),
+            ends_at=_local(gathering.ends_at),
+            place=gathering.place,
+            online_link=gathering.online_link,
+            accessibility=gathering.accessibility,
+            capacity=str(gathering.capacity),
+            paid=gathering.paid,
+            activity_type_id=str(gathering.activity_type_id or ""),
+            units=number_text(gathering.units),
+            project_id=str(gathering.project_id or ""),
+        )
 
     def details(self) -> GatheringDetails:
         assert self.starts_at.utc is not None and self.ends_at.utc is not None
         return GatheringDetails(
-            title=self.title.data or "", description=self.description.data or "",
-            starts_at=self.starts_at.utc, ends_at=self.ends_at.utc, place=self.place.data or "",
-            online_link=self.online_link.data or "", accessibility=self.accessibility.data or "",
-            capacity=self.capacity.number or 0, paid=bool(self.paid.data),
+            title=self.title.data or "",
+            description=self.description.data or "",
+            starts_at=self.starts_at.utc,
+            ends_at=self.ends_at.utc,
+            place=self.place.data or "",
+            online_link=self.online_link.data or "",
+            accessibility=self.accessibility.data or "",
+            capacity=self.capacity.number or 0,
+            paid=bool(self.paid.data),
             activity_type_id=int(self.activity_type_id.data) if self.activity_type_id.data else None,
             units=self.units.number,
             project_id=int(self.project_id.data) if self.project_id.data else None,
@@ -130,12 +178,17 @@ class GatheringForm(FlaskForm):
 
 
 class RsvpForm(FlaskForm):
-    access_needs = TextAreaField("Your access needs for this gathering (optional)", filters=[strip],
-                                 validators=[Optional(), Length(max=2000, message="Keep this to 2,000 characters.")],
-                                 description="Only the organisers see this. Your profile's access needs are not "
-                                             "shared unless you write them here.")
-    lived_experience = BooleanField("I am coming as someone with lived experience, and would like to be paid",
-                                    description="After the gathering you get a draft claim to check and send.")
+    access_needs = TextAreaField(
+        "Your access needs for this gathering (optional)",
+        filters=[strip],
+        validators=[Optional(), Length(max=2000, message="Keep this to 2,000 characters.")],
+        description="Only the organisers see this. Your profile's access needs are not "
+        "shared unless you write them here.",
+    )
+    lived_experience = BooleanField(
+        "I am coming as someone with lived experience, and would like to be paid",
+        description="After the gathering you get a draft claim to check and send.",
+    )
 
 
 class CancelForm(FlaskForm):

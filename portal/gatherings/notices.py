@@ -22,26 +22,46 @@ def _path(gathering: Any) -> str:
 
 
 def place_confirmed(recipient: Any, gathering: Any) -> None:
-    send(recipient, "gathering", f"Your place at {gathering.title}",
-         f"You have a place at {gathering.title} on {local_datetime(gathering.starts_at)}. "
-         f"Where: {_where(gathering)}. If you cannot come, please cancel so someone on the waiting "
-         "list can have your place.", _path(gathering))
+    send(
+        recipient,
+        "gathering",
+        f"Your place at {gathering.title}",
+        f"You have a place at {gathering.title} on {local_datetime(gathering.starts_at)}. "
+        f"Where: {_where(gathering)}. If you cannot come, please cancel so someone on the waiting "
+        "list can have your place.",
+        _path(gathering),
+    )
 
 
 def waiting_list_joined(recipient: Any, gathering: Any) -> None:
-    send(recipient, "gathering", f"You are on the waiting list for {gathering.title}",
-         f"{gathering.title} on {local_datetime(gathering.starts_at)} is full, so you are on the waiting "
-         "list. If a place comes free you get it automatically, and we will tell you.", _path(gathering))
+    send(
+        recipient,
+        "gathering",
+        f"You are on the waiting list for {gathering.title}",
+        f"{gathering.title} on {local_datetime(gathering.starts_at)} is full, so you are on the waiting "
+        "list. If a place comes free you get it automatically, and we will tell you.",
+        _path(gathering),
+    )
 
 
 def promoted_from_waiting_list(recipient: Any, gathering: Any) -> None:
-    send(recipient, "gathering", f"A place came free: you are going to {gathering.title}",
-         f"Someone cancelled, so you now have a place at {gathering.title} on "
-         f"{local_datetime(gathering.starts_at)}. Where: {_where(gathering)}. If you cannot come, "
-         "please cancel so the next person can have it.", _path(gathering))
+    send(
+        recipient,
+        "gathering",
+        f"A place came free: you are going to {gathering.title}",
+        f"Someone cancelled, so you now have a place at {gathering.title} on "
+        f"{local_datetime(gathering.starts_at)}. Where: {_where(gathering)}. If you cannot come, "
+        "please cancel so the next person can have it.",
+        _path(gathering),
+    )
 
 
 def gathering_changed(recipient: Any, gathering: Any) -> None:
-    send(recipient, "gathering", f"{gathering.title} has changed",
-         f"The organiser changed the details of {gathering.title}. It is now on "
-         f"{local_datetime(gathering.starts_at)}. Where: {_where(gathering)}.", _path(gathering))
+    send(
+        recipient,
+        "gathering",
+        f"{gathering.title} has changed",
+        f"The organiser changed the details of {gathering.title}. It is now on "
+        f"{local_datetime(gathering.starts_at)}. Where: {_where(gathering)}.",
+        _path(gathering),
+    )

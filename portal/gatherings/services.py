@@ -49,15 +49,25 @@ class GatheringDetails:
 
 
 def led_projects(user: User) -> list[Project]:
-    return list(db.session.scalars(
-        sa.select(Project).join(TeamMembership)
-        .where(TeamMembership.user_id == user.id, TeamMembership.role == TeamRole.LEAD).order_by(Project.title)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(Project)
+            .join(TeamMembership)
+            .where(TeamMembership.user_id == user.id, TeamMembership.role == TeamRole.LEAD)
+            .order_by(Project.title)
+        )
+    )
 
 
 def leads_a_project(user: User) -> bool:
-    return db.session.scalar(sa.select(TeamMembership.id).where(
-        TeamMembership.user_id == user.id, TeamMembership.role == TeamRole.LEAD).limit(1)) is not None
+    return (
+        db.session.scalar(
+            sa.select(TeamMembership.id)
+            .where(TeamMembership.user_id == user.id, TeamMembership.role == TeamRole.LEAD)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def project_choices(user: User) -> list[Project]:
@@ -68,8 +78,9 @@ def project_choices(user: User) -> list[Project]:
 
 
 def paid_activities() -> list[ActivityType]:
-    return list(db.session.scalars(sa.select(ActivityType).where(ActivityType.is_active.is_(True))
-                                   .order_by(ActivityType.name)))
+    return list(
+        db.session.scalars(sa.select(ActivityType).where(ActivityType.is_active.is_(True)).order_by(ActivityType.name))
+    )
 
 
 # --- making and changing -------------------------------------------------------------------
@@ -93,15 +104,16 @@ def _check(details: GatheringDetails, by: User, *, now: datetime, existing: Gath
     if not 1 <= details.capacity <= MAX_CAPACITY:
         raise RuleBroken("capacity", f"Enter how many people can come, from 1 to {MAX_CAPACITY:,}.")
     if details.paid:
-
         activity = db.session.get(ActivityType, details.activity_type_id) if details.activity_type_id else None
         if activity is None or not activity.is_active:
             raise RuleBroken("activity_type_id", "Choose the rate card activity attendees are paid for.")
         if details.units is None or details.units <= 0:
             raise RuleBroken("units", f"Enter how many {activity.unit.label}s each attendee is paid for.")
         if details.units > MAX_UNITS[activity.unit] or details.units != details.units.quantize(Decimal("0.01")):
-            raise RuleBroken("units", f"Enter up to {MAX_UNITS[activity.unit]} {activity.unit.label}s, "
-                                      "with no more than two decimal places.")
+            raise RuleBroken(
+                "units",
+                f"Enter up to {MAX_UNITS[activity.unit]} {activity.unit.label}s, with no more than two decimal places.",
+            )
     if details.project_id is not None and details.project_id not in {p.id for p in project_choices(by)}:
         raise RuleBroken("project_id", "Choose one of the projects you lead, or none.")
 
@@ -129,29 +141,40 @@ def create_gathering(details: GatheringDetails, *, by: User, now: datetime | Non
     _apply(gathering, details)
     db.session.add(gathering)
     db.session.flush()
-    audit.record("gathering.create", gathering, actor=by,
-                 after={"title": gathering.title, "paid": gathering.paid, "capacity": gathering.capacity})
+    audit.record(
+        "gathering.create",
+        gathering,
+        actor=by,
+        after={"title": gathering.title, "paid": gathering.paid, "capacity": gathering.capacity},
+    )
     return gathering
 
 
-def update_gathering(gathering: Gathering, details: GatheringDetails, *, by: User,
-                     now: datetime | None = None) -> list[User]:
+def update_gathering(
+    gathering: Gathering, details: GatheringDetails, *, by: User, now: datetime | None = None
+) -> list[User]:
     """Change a gathering; returns the people moved up from the waiting list by a larger capacity."""
     if not permissions.can(by, "gathering.manage", gathering):
         raise permissions_error()
     locked = lock(gathering.id)
     _check(details, by, now=now or utcnow(), existing=locked)
     if details.capacity < going_count(locked.id):
-        raise RuleBroken("capacity", f"{going_count(locked.id)} people already have a place. Enter at least that "
-                                     "many, or ask people to cancel first.")
+        raise RuleBroken(
+            "capacity",
+            f"{going_count(locked.id)} people already have a place. Enter at least that "
+            "many, or ask people to cancel first.",
+        )
     moved = (locked.starts_at, locked.ends_at, locked.place, locked.online_link)
     _apply(locked, details)
     locked.sequence += 1
     locked.updated_at = utcnow()
     promoted = _fill_places(locked)
     if moved != (locked.starts_at, locked.ends_at, locked.place, locked.online_link):
-        for person in db.session.scalars(sa.select(User).join(Rsvp, Rsvp.user_id == User.id).where(
-                Rsvp.gathering_id == locked.id, Rsvp.state == RsvpState.GOING)):
+        for person in db.session.scalars(
+            sa.select(User)
+            .join(Rsvp, Rsvp.user_id == User.id)
+            .where(Rsvp.gathering_id == locked.id, Rsvp.state == RsvpState.GOING)
+        ):
             if person not in promoted:
                 notices.gathering_changed(person, locked)
     audit.record("gathering.update", locked, actor=by, after={"capacity": locked.capacity})
@@ -171,11 +194,12 @@ def lock(gathering_id: int) -> Gathering:
     if db.session.get_bind().dialect.name == "sqlite":
         # SQLite has no row locks and ignores FOR UPDATE. Writing to the row takes the database's
         # single write lock now, so a second booking waits here until this transaction ends.
-        db.session.execute(sa.update(Gathering).where(Gathering.id == gathering_id)
-                           .values(sequence=Gathering.sequence))
+        db.session.execute(sa.update(Gathering).where(Gathering.id == gathering_id).values(sequence=Gathering.sequence))
     gathering = db.session.scalar(
-        sa.select(Gathering).where(Gathering.id == gathering_id)
-        .with_for_update().execution_options(populate_existing=True)
+        sa.select(Gathering)
+        .where(Gathering.id == gathering_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if gathering is None:
         raise RuleBroken("gathering", "That gathering no longer exists.")
@@ -183,17 +207,30 @@ def lock(gathering_id: int) -> Gathering:
 
 
 def going_count(gathering_id: int) -> int:
-    return int(db.session.scalar(sa.select(sa.func.count(Rsvp.id)).where(
-        Rsvp.gathering_id == gathering_id, Rsvp.state == RsvpState.GOING)) or 0)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count(Rsvp.id)).where(Rsvp.gathering_id == gathering_id, Rsvp.state == RsvpState.GOING)
+        )
+        or 0
+    )
 
 
 def rsvp_of(gathering_id: int, user_id: int) -> Rsvp | None:
-    return db.session.scalar(sa.select(Rsvp).where(Rsvp.gathering_id == gathering_id, Rsvp.user_id == user_id)
-                             .execution_options(populate_existing=True))
+    return db.session.scalar(
+        sa.select(Rsvp)
+        .where(Rsvp.gathering_id == gathering_id, Rsvp.user_id == user_id)
+        .execution_options(populate_existing=True)
+    )
 
 
-def book(gathering: Gathering, user: User, *, access_needs: str = "", lived_experience: bool = False,
-         now: datetime | None = None) -> Rsvp:
+def book(
+    gathering: Gathering,
+    user: User,
+    *,
+    access_needs: str = "",
+    lived_experience: bool = False,
+    now: datetime | None = None,
+) -> Rsvp:
     """Book a place, or a place on the waiting list when the gathering is full."""
     locked = lock(gathering.id)
     if locked.starts_at <= (now or utcnow()):
@@ -212,11 +249,18 @@ def book(gathering: Gathering, user: User, *, access_needs: str = "", lived_expe
     rsvp.lived_experience = bool(lived_experience and locked.paid)
     rsvp.queued_at = utcnow()
     db.session.flush()
-    audit.record("gathering.rsvp", rsvp, actor=user, after={
-        "state": rsvp.state.value, "gathering_id": locked.id,
-        # consent: what the person chose to share with the organisers
-        "shares_access_needs": bool(rsvp.access_needs), "lived_experience": rsvp.lived_experience,
-    })
+    audit.record(
+        "gathering.rsvp",
+        rsvp,
+        actor=user,
+        after={
+            "state": rsvp.state.value,
+            "gathering_id": locked.id,
+            # consent: what the person chose to share with the organisers
+            "shares_access_needs": bool(rsvp.access_needs),
+            "lived_experience": rsvp.lived_experience,
+        },
+    )
     if rsvp.state == RsvpState.GOING:
         notices.place_confirmed(user, locked)
     else:
@@ -235,8 +279,7 @@ def cancel(gathering: Gathering, user: User, *, now: datetime | None = None) -> 
     before = rsvp.state.value
     rsvp.state = RsvpState.CANCELLED
     db.session.flush()
-    audit.record("gathering.cancel_rsvp", rsvp, actor=user, before={"state": before},
-                 after={"state": "cancelled"})
+    audit.record("gathering.cancel_rsvp", rsvp, actor=user, before={"state": before}, after={"state": "cancelled"})
     if locked.starts_at <= (now or utcnow()):
         return []  # nobody is moved up into a gathering that has already started
     return _fill_places(locked)
@@ -248,10 +291,14 @@ def _fill_places(locked: Gathering) -> list[User]:
     free = locked.capacity - going_count(locked.id)
     if free <= 0:
         return []
-    waiting = list(db.session.scalars(
-        sa.select(Rsvp).where(Rsvp.gathering_id == locked.id, Rsvp.state == RsvpState.WAITING)
-        .order_by(Rsvp.queued_at, Rsvp.id).limit(free)
-    ))
+    waiting = list(
+        db.session.scalars(
+            sa.select(Rsvp)
+            .where(Rsvp.gathering_id == locked.id, Rsvp.state == RsvpState.WAITING)
+            .order_by(Rsvp.queued_at, Rsvp.id)
+            .limit(free)
+        )
+    )
     people = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_([r.user_id for r in waiting])))}
     promoted = []
     for rsvp in waiting:
@@ -277,8 +324,9 @@ def activity_date(gathering: Gathering) -> date:
     return gathering.starts_at.astimezone(LONDON).date()
 
 
-def mark_attendance(gathering: Gathering, rsvp_ids: list[int], *, by: User,
-                    now: datetime | None = None) -> AttendanceResult:
+def mark_attendance(
+    gathering: Gathering, rsvp_ids: list[int], *, by: User, now: datetime | None = None
+) -> AttendanceResult:
     """Mark people as having come. On a paid gathering, draft each paid attendee's claim once:
     the RSVP rows are locked and a claim is only drafted where none was drafted before."""
 
@@ -287,10 +335,15 @@ def mark_attendance(gathering: Gathering, rsvp_ids: list[int], *, by: User,
     locked = lock(gathering.id)
     if locked.starts_at > (now or utcnow()):
         raise RuleBroken("attended", "You can mark attendance once the gathering has started.")
-    rsvps = list(db.session.scalars(
-        sa.select(Rsvp).where(Rsvp.gathering_id == locked.id, Rsvp.id.in_(rsvp_ids), Rsvp.state == RsvpState.GOING)
-        .order_by(Rsvp.id).with_for_update().execution_options(populate_existing=True)
-    ))
+    rsvps = list(
+        db.session.scalars(
+            sa.select(Rsvp)
+            .where(Rsvp.gathering_id == locked.id, Rsvp.id.in_(rsvp_ids), Rsvp.state == RsvpState.GOING)
+            .order_by(Rsvp.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
     if not rsvps:
         raise RuleBroken("attended", "Tick at least one person who came.")
     result = AttendanceResult()
@@ -308,21 +361,27 @@ def mark_attendance(gathering: Gathering, rsvp_ids: list[int], *, by: User,
         if activity is None or not rsvp.lived_experience or rsvp.claim_id is not None:
             continue
         claim = draft_claim_for_activity(
-            people[rsvp.user_id], activity_name=activity.name, activity_date=activity_date(locked),
+            people[rsvp.user_id],
+            activity_name=activity.name,
+            activity_date=activity_date(locked),
             units=locked.units or Decimal(0),
             # the claim goes to the project only for its own team; anyone else's to the programme
             project=project if rsvp.user_id in team else None,
-            notes=f"Attended the gathering \"{locked.title}\" (drafted when the organiser marked attendance).",
+            notes=f'Attended the gathering "{locked.title}" (drafted when the organiser marked attendance).',
         )
         if claim is None:
             result.no_rate += 1
             continue
         rsvp.claim_id = claim.id
         result.claims_drafted += 1
-        notices.send(people[rsvp.user_id], "claim", f"A claim for {locked.title} is ready for you",
-                     f"You came to {locked.title} as someone with lived experience, so we started a claim for "
-                     "your time. Check it, add any expenses, and send it.",
-                     f"/claims/{claim.id}")
+        notices.send(
+            people[rsvp.user_id],
+            "claim",
+            f"A claim for {locked.title} is ready for you",
+            f"You came to {locked.title} as someone with lived experience, so we started a claim for "
+            "your time. Check it, add any expenses, and send it.",
+            f"/claims/{claim.id}",
+        )
     db.session.flush()
     return result
 
@@ -335,36 +394,50 @@ def upcoming_query(now: datetime) -> sa.Select[tuple[Gathering]]:
 
 
 def past_query(now: datetime) -> sa.Select[tuple[Gathering]]:
-    return sa.select(Gathering).where(Gathering.ends_at <= now).order_by(Gathering.starts_at.desc(),
-                                                                         Gathering.id.desc())
+    return (
+        sa.select(Gathering).where(Gathering.ends_at <= now).order_by(Gathering.starts_at.desc(), Gathering.id.desc())
+    )
 
 
 def going_counts(gathering_ids: list[int]) -> dict[int, int]:
     if not gathering_ids:
         return {}
-    rows = db.session.execute(sa.select(Rsvp.gathering_id, sa.func.count(Rsvp.id)).where(
-        Rsvp.gathering_id.in_(gathering_ids), Rsvp.state == RsvpState.GOING).group_by(Rsvp.gathering_id))
+    rows = db.session.execute(
+        sa.select(Rsvp.gathering_id, sa.func.count(Rsvp.id))
+        .where(Rsvp.gathering_id.in_(gathering_ids), Rsvp.state == RsvpState.GOING)
+        .group_by(Rsvp.gathering_id)
+    )
     return {gathering_id: count for gathering_id, count in rows}
 
 
 def my_states(gathering_ids: list[int], user_id: int) -> dict[int, RsvpState]:
     if not gathering_ids:
         return {}
-    rows = db.session.execute(sa.select(Rsvp.gathering_id, Rsvp.state).where(
-        Rsvp.gathering_id.in_(gathering_ids), Rsvp.user_id == user_id))
+    rows = db.session.execute(
+        sa.select(Rsvp.gathering_id, Rsvp.state).where(Rsvp.gathering_id.in_(gathering_ids), Rsvp.user_id == user_id)
+    )
     return {gathering_id: state for gathering_id, state in rows}
 
 
 def booked_people_query(gathering_id: int) -> sa.Select[tuple[Rsvp]]:
     """Everyone with a place, then the waiting list in order (organisers only)."""
     waiting_last = sa.case((Rsvp.state == RsvpState.GOING, 0), else_=1)
-    return (sa.select(Rsvp).options(sa.orm.joinedload(Rsvp.user))
-            .where(Rsvp.gathering_id == gathering_id, Rsvp.state != RsvpState.CANCELLED)
-            .order_by(waiting_last, Rsvp.queued_at, Rsvp.id))
+    return (
+        sa.select(Rsvp)
+        .options(sa.orm.joinedload(Rsvp.user))
+        .where(Rsvp.gathering_id == gathering_id, Rsvp.state != RsvpState.CANCELLED)
+        .order_by(waiting_last, Rsvp.queued_at, Rsvp.id)
+    )
 
 
 def waiting_position(rsvp: Rsvp) -> int:
-    return int(db.session.scalar(sa.select(sa.func.count(Rsvp.id)).where(
-        Rsvp.gathering_id == rsvp.gathering_id, Rsvp.state == RsvpState.WAITING,
-        sa.or_(Rsvp.queued_at < rsvp.queued_at, sa.and_(Rsvp.queued_at == rsvp.queued_at, Rsvp.id <= rsvp.id)),
-    )) or 0)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count(Rsvp.id)).where(
+                Rsvp.gathering_id == rsvp.gathering_id,
+                Rsvp.state == RsvpState.WAITING,
+                sa.or_(Rsvp.queued_at < rsvp.queued_at, sa.and_(Rsvp.queued_at == rsvp.queued_at, Rsvp.id <= rsvp.id)),
+            )
+        )
+        or 0
+    )

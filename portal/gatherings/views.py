@@ -31,9 +31,10 @@ def _paginate(query: sa.Select[tuple[object]]) -> Pagination:
 
 def _gathering_or_404(gathering_id: int) -> Gathering:
     gathering = db.session.scalar(
-        sa.select(Gathering).options(joinedload(Gathering.organiser), joinedload(Gathering.project),
-                                     joinedload(Gathering.activity_type))
-        .where(Gathering.id == gathering_id))
+        sa.select(Gathering)
+        .options(joinedload(Gathering.organiser), joinedload(Gathering.project), joinedload(Gathering.activity_type))
+        .where(Gathering.id == gathering_id)
+    )
     if gathering is None:
         abort(404)
     return gathering
@@ -49,9 +50,15 @@ def _to_gathering(gathering_id: int, anchor: str = "") -> Response:
 def _list(query: sa.Select[tuple[Gathering]], *, past: bool) -> Response:
     page = _paginate(query)
     ids = [g.id for g in page.items]
-    return render("gatherings/list.html", block="results", page=page, past=past,
-                  going=services.going_counts(ids), mine=services.my_states(ids, current_user.id),
-                  title="Past gatherings" if past else "Gatherings")
+    return render(
+        "gatherings/list.html",
+        block="results",
+        page=page,
+        past=past,
+        going=services.going_counts(ids),
+        mine=services.my_states(ids, current_user.id),
+        title="Past gatherings" if past else "Gatherings",
+    )
 
 
 @bp.route("/gatherings", endpoint="upcoming")
@@ -70,8 +77,13 @@ def past() -> Response:
 
 
 def _form_page(form: GatheringForm, gathering: Gathering | None, status: int = 200) -> Response:
-    return render("gatherings/form.html", status=status, form=form, gathering=gathering,
-                  title=f"Change {gathering.title}" if gathering else "New gathering")
+    return render(
+        "gatherings/form.html",
+        status=status,
+        form=form,
+        gathering=gathering,
+        title=f"Change {gathering.title}" if gathering else "New gathering",
+    )
 
 
 def _prepared(form: GatheringForm) -> GatheringForm:
@@ -112,8 +124,10 @@ def edit_gathering(gathering_id: int) -> Response:
         else:
             db.session.commit()
             moved_up = f" {len(promoted)} from the waiting list now have a place." if promoted else ""
-            flash("The gathering is changed. People with a place are told if the time or place moved." + moved_up,
-                  "success")
+            flash(
+                "The gathering is changed. People with a place are told if the time or place moved." + moved_up,
+                "success",
+            )
             return _to_gathering(gathering_id)
     return _form_page(form, gathering, 422 if request.method == "POST" else 200)
 
@@ -125,11 +139,18 @@ def _gathering_page(gathering: Gathering, *, rsvp_form: RsvpForm | None = None, 
     mine = services.rsvp_of(gathering.id, current_user.id)
     going = services.going_count(gathering.id)
     return render(
-        "gatherings/gathering.html", status=status, gathering=gathering, rsvp=mine, going=going,
+        "gatherings/gathering.html",
+        status=status,
+        gathering=gathering,
+        rsvp=mine,
+        going=going,
         waiting_position=services.waiting_position(mine) if mine and mine.state == RsvpState.WAITING else None,
-        rsvp_form=rsvp_form or RsvpForm(formdata=None), cancel_form=CancelForm(formdata=None),
-        started=gathering.starts_at <= utcnow(), is_organiser=can(current_user, "gathering.manage", gathering),
-        units_text=number_text(gathering.units), title=gathering.title,
+        rsvp_form=rsvp_form or RsvpForm(formdata=None),
+        cancel_form=CancelForm(formdata=None),
+        started=gathering.starts_at <= utcnow(),
+        is_organiser=can(current_user, "gathering.manage", gathering),
+        units_text=number_text(gathering.units),
+        title=gathering.title,
     )
 
 
@@ -146,8 +167,12 @@ def rsvp(gathering_id: int) -> Response:
     form = RsvpForm()
     if form.validate_on_submit():
         try:
-            booked = services.book(gathering, current_user, access_needs=form.access_needs.data or "",
-                                   lived_experience=bool(form.lived_experience.data))
+            booked = services.book(
+                gathering,
+                current_user,
+                access_needs=form.access_needs.data or "",
+                lived_experience=bool(form.lived_experience.data),
+            )
         except RuleBroken as error:
             db.session.rollback()
             if error.field == "rsvp":  # already booked, or too late: nothing to correct in the form
@@ -161,8 +186,11 @@ def rsvp(gathering_id: int) -> Response:
             if state == RsvpState.GOING:
                 flash("You have a place. We have sent you a confirmation.", "success")
             else:
-                flash("The gathering is full, so you are on the waiting list. If a place comes free you get it "
-                      "automatically, and we will tell you.", "success")
+                flash(
+                    "The gathering is full, so you are on the waiting list. If a place comes free you get it "
+                    "automatically, and we will tell you.",
+                    "success",
+                )
             return _to_gathering(gathering_id, "your-booking")
     return _gathering_page(gathering, rsvp_form=form, status=422)
 
@@ -200,9 +228,17 @@ def calendar_file(gathering_id: int) -> Response:
 
 def _people_page(gathering: Gathering, *, form: AttendanceForm | None = None, status: int = 200) -> Response:
     page = _paginate(services.booked_people_query(gathering.id))
-    return render("gatherings/people.html", block="results", status=status, gathering=gathering, page=page,
-                  going=services.going_count(gathering.id), started=gathering.starts_at <= utcnow(),
-                  form=form or AttendanceForm(formdata=None), title=f"People booked: {gathering.title}")
+    return render(
+        "gatherings/people.html",
+        block="results",
+        status=status,
+        gathering=gathering,
+        page=page,
+        going=services.going_count(gathering.id),
+        started=gathering.starts_at <= utcnow(),
+        form=form or AttendanceForm(formdata=None),
+        title=f"People booked: {gathering.title}",
+    )
 
 
 @bp.route("/gatherings/<int:gathering_id>/people", endpoint="people")
@@ -230,10 +266,14 @@ def mark_attendance(gathering_id: int) -> Response:
             db.session.commit()
             message = f"{result.marked} marked as attended."
             if result.claims_drafted:
-                message += f" {result.claims_drafted} draft claim{'s' if result.claims_drafted != 1 else ''} made " \
-                           "for paid attendees; they have been told."
+                message += (
+                    f" {result.claims_drafted} draft claim{'s' if result.claims_drafted != 1 else ''} made "
+                    "for paid attendees; they have been told."
+                )
             if result.no_rate:
-                message += f" {result.no_rate} could not get a draft claim because the activity has no rate on " \
-                           "that date; they can claim by hand."
+                message += (
+                    f" {result.no_rate} could not get a draft claim because the activity has no rate on "
+                    "that date; they can claim by hand."
+                )
             flash(message, "success")
     return redirect_to(url_for("gatherings.people", gathering_id=gathering_id, page=request.args.get("page")))

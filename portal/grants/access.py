@@ -23,21 +23,37 @@ def on_application_team(user: Any, application: Application | None) -> bool:
         return False
     if application.lead_id == user.id:
         return True
-    return db.session.scalar(sa.select(ApplicationMember.id).where(
-        ApplicationMember.application_id == application.id, ApplicationMember.user_id == user.id)) is not None
+    return (
+        db.session.scalar(
+            sa.select(ApplicationMember.id).where(
+                ApplicationMember.application_id == application.id, ApplicationMember.user_id == user.id
+            )
+        )
+        is not None
+    )
 
 
 def is_assigned(user: Any, application: Application) -> bool:
-    return db.session.scalar(sa.select(ReviewerAssignment.id).where(
-        ReviewerAssignment.reviewer_id == user.id,
-        ReviewerAssignment.phase_id == application.phase_id,
-        sa.or_(ReviewerAssignment.application_id.is_(None), ReviewerAssignment.application_id == application.id),
-    ).limit(1)) is not None
+    return (
+        db.session.scalar(
+            sa.select(ReviewerAssignment.id)
+            .where(
+                ReviewerAssignment.reviewer_id == user.id,
+                ReviewerAssignment.phase_id == application.phase_id,
+                sa.or_(
+                    ReviewerAssignment.application_id.is_(None), ReviewerAssignment.application_id == application.id
+                ),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def review_state(user: Any, application: Application) -> ReviewState | None:
-    return db.session.scalar(sa.select(Review.state).where(
-        Review.application_id == application.id, Review.reviewer_id == user.id))
+    return db.session.scalar(
+        sa.select(Review.state).where(Review.application_id == application.id, Review.reviewer_id == user.id)
+    )
 
 
 def may_review(user: Any, application: Application | None) -> bool:
@@ -48,5 +64,9 @@ def may_review(user: Any, application: Application | None) -> bool:
 
 
 def has_submitted_review(user: Any, application: Application | None) -> bool:
-    return (_signed_in(user) and application is not None
-            and review_state(user, application) == ReviewState.SUBMITTED and may_review(user, application))
+    return (
+        _signed_in(user)
+        and application is not None
+        and review_state(user, application) == ReviewState.SUBMITTED
+        and may_review(user, application)
+    )

@@ -29,8 +29,10 @@ from portal.grants.forms import (
 )
 from portal.grants.models import Application, ApplicationState, BudgetCategory, ReviewState
 
-CHANGED_BY_SOMEONE_ELSE = ("Someone else on your team changed this application while you were working on it. "
-                           "Check it below, then make your change again.")
+CHANGED_BY_SOMEONE_ELSE = (
+    "Someone else on your team changed this application while you were working on it. "
+    "Check it below, then make your change again."
+)
 
 
 def _page_number() -> int:
@@ -39,7 +41,8 @@ def _page_number() -> int:
 
 def application_or_404(application_id: int) -> Application:
     application = db.session.scalar(
-        sa.select(Application).where(Application.id == application_id)
+        sa.select(Application)
+        .where(Application.id == application_id)
         .options(joinedload(Application.phase), joinedload(Application.lead))
         .execution_options(populate_existing=True)  # fresh after a rollback
     )
@@ -58,25 +61,45 @@ def my_applications() -> Response:
     if joined:
         db.session.commit()
         flash(f"You have joined {len(joined)} application team{'' if len(joined) == 1 else 's'}.", "success")
-    page = db.paginate(applications.applications_of(current_user), page=_page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render("grants/my_applications.html", block="results", page=page,
-                  totals=applications.requested_totals([a.id for a in page.items]), title="Your applications")
+    page = db.paginate(
+        applications.applications_of(current_user),
+        page=_page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render(
+        "grants/my_applications.html",
+        block="results",
+        page=page,
+        totals=applications.requested_totals([a.id for a in page.items]),
+        title="Your applications",
+    )
 
 
 # --- one application ----------------------------------------------------------------------------------
 
 
-def application_page(application: Application, *, status: int = 200, invite_form: InviteForm | None = None,
-                     withdraw_form: WithdrawForm | None = None) -> Response:
+def application_page(
+    application: Application,
+    *,
+    status: int = 200,
+    invite_form: InviteForm | None = None,
+    withdraw_form: WithdrawForm | None = None,
+) -> Response:
     on_team = access.on_application_team(current_user, application)
     staff = can(current_user, "phases.manage")
     see_reviews = can(current_user, "application.see_all_reviews", application)
     lines = applications.budget_lines(application.id)
     return render(
-        "grants/application.html", status=status, application=application, phase=application.phase,
-        lines=lines, total=sum(line.amount_pence for line in lines), team=applications.team_of(application.id),
-        on_team=on_team, staff=staff,
+        "grants/application.html",
+        status=status,
+        application=application,
+        phase=application.phase,
+        lines=lines,
+        total=sum(line.amount_pence for line in lines),
+        team=applications.team_of(application.id),
+        on_team=on_team,
+        staff=staff,
         invitations=applications.open_invitations(application.id) if on_team or staff else [],
         decision=decisions.decision_of(application.id) if on_team or staff else None,
         criteria=phases.criteria_of(application.phase_id),
@@ -85,7 +108,8 @@ def application_page(application: Application, *, status: int = 200, invite_form
         my_review=reviews.review_of(application.id, current_user.id),
         invite_form=invite_form or InviteForm(formdata=None),
         withdraw_form=withdraw_form or WithdrawForm(formdata=None),
-        action_form=ActionForm(formdata=None), title=application.title or "Untitled application",
+        action_form=ActionForm(formdata=None),
+        title=application.title or "Untitled application",
     )
 
 
@@ -97,18 +121,33 @@ def application(application_id: int) -> Response:
     return application_page(application)
 
 
-def _edit_page(application: Application, *, status: int = 200, form: ApplicationForm | None = None,
-               line_form: BudgetLineForm | None = None, problems: list[RuleBroken] | None = None,
-               block: str | None = None, added: str = "") -> Response:
+def _edit_page(
+    application: Application,
+    *,
+    status: int = 200,
+    form: ApplicationForm | None = None,
+    line_form: BudgetLineForm | None = None,
+    problems: list[RuleBroken] | None = None,
+    block: str | None = None,
+    added: str = "",
+) -> Response:
     """The writing page; ``block="budget"`` answers htmx with just the budget section."""
     lines = applications.budget_lines(application.id)
     return render(
-        "grants/application_form.html", block=block, status=status, application=application,
-        phase=application.phase, fragment=bool(block) and is_htmx(), added=added,
+        "grants/application_form.html",
+        block=block,
+        status=status,
+        application=application,
+        phase=application.phase,
+        fragment=bool(block) and is_htmx(),
+        added=added,
         form=form or ApplicationForm(formdata=None, obj=application),
         line_form=line_form or BudgetLineForm(formdata=None),
-        lines=lines, total=sum(line.amount_pence for line in lines), problems=problems or [],
-        action_form=ActionForm(formdata=None), title=f"Write your application: {application.title or 'untitled'}",
+        lines=lines,
+        total=sum(line.amount_pence for line in lines),
+        problems=problems or [],
+        action_form=ActionForm(formdata=None),
+        title=f"Write your application: {application.title or 'untitled'}",
     )
 
 
@@ -144,21 +183,30 @@ def add_budget_line(application_id: int) -> Response:
     form = BudgetLineForm()
     if form.validate_on_submit():
         try:
-            applications.add_budget_line(application, by=current_user, category=BudgetCategory(form.category.data),
-                                         description=form.description.data or "", amount_pence=form.amount.pence)
+            applications.add_budget_line(
+                application,
+                by=current_user,
+                category=BudgetCategory(form.category.data),
+                description=form.description.data or "",
+                amount_pence=form.amount.pence,
+            )
         except RuleBroken as error:
             db.session.rollback()
             attach_problems(form, error)
         else:
             db.session.commit()
             if is_htmx():  # the budget section alone, with the new line, the new total and an empty form
-                return _edit_page(application_or_404(application_id), block="budget",
-                                  added=f"Added: {form.description.data}. The total is updated.")
+                return _edit_page(
+                    application_or_404(application_id),
+                    block="budget",
+                    added=f"Added: {form.description.data}. The total is updated.",
+                )
             flash("The budget line is added.", "success")
             return redirect_to(url_for("grants.edit_application", application_id=application_id) + "#budget")
     # htmx gets the budget section with the messages as a 200: htmx reports a 4xx as an error.
-    return _edit_page(application_or_404(application_id), status=200 if is_htmx() else 422, line_form=form,
-                      block="budget")
+    return _edit_page(
+        application_or_404(application_id), status=200 if is_htmx() else 422, line_form=form, block="budget"
+    )
 
 
 @bp.route("/applications/<int:application_id>/budget-lines/<int:line_id>/delete", methods=["POST"])
@@ -235,15 +283,18 @@ def invite(application_id: int) -> Response:
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            invitation = applications.invite_member(application, by=current_user, email=form.email.data or "",
-                                                    base_url=current_app.config["BASE_URL"])
+            invitation = applications.invite_member(
+                application, by=current_user, email=form.email.data or "", base_url=current_app.config["BASE_URL"]
+            )
         except RuleBroken as error:
             db.session.rollback()
             attach_problems(form, error)
         else:
             db.session.commit()
-            flash(f"We have emailed {invitation.email}. They join the team when they sign in with that address.",
-                  "success")
+            flash(
+                f"We have emailed {invitation.email}. They join the team when they sign in with that address.",
+                "success",
+            )
             return redirect_to(url_for("grants.application", application_id=application_id) + "#team")
     return application_page(application_or_404(application_id), status=422, invite_form=form)
 
@@ -255,9 +306,15 @@ def _decision_page(application: Application, form: DecisionForm, *, status: int 
     phase = application.phase
     awarded = decisions.awarded_total_pence(phase.id)
     return render(
-        "grants/decision_form.html", status=status, application=application, phase=phase, form=form,
-        decision=decisions.decision_of(application.id), requested=applications.requested_total_pence(application.id),
-        awarded=awarded, pot_left=max(phase.pot_pence - awarded, 0),
+        "grants/decision_form.html",
+        status=status,
+        application=application,
+        phase=phase,
+        form=form,
+        decision=decisions.decision_of(application.id),
+        requested=applications.requested_total_pence(application.id),
+        awarded=awarded,
+        pot_left=max(phase.pot_pence - awarded, 0),
         summary=reviews.panel_summaries(phase.id, [application])[application.id],
         title=f"Decision: {application.title or 'untitled application'}",
     )
@@ -274,9 +331,15 @@ def decision(application_id: int) -> Response:
     if form.validate_on_submit():
         outcome = form.chosen_outcome()
         try:
-            decisions.record_decision(application, by=current_user, outcome=outcome,
-                                      rationale=form.rationale.data or "", now=utcnow(),
-                                      amount_pence=form.amount.pence, start_date=form.start_date.data)
+            decisions.record_decision(
+                application,
+                by=current_user,
+                outcome=outcome,
+                rationale=form.rationale.data or "",
+                now=utcnow(),
+                amount_pence=form.amount.pence,
+                start_date=form.start_date.data,
+            )
             db.session.commit()
         except RuleBroken as error:
             db.session.rollback()
@@ -285,11 +348,15 @@ def decision(application_id: int) -> Response:
             application = application_or_404(application_id)
         except StaleDataError:
             db.session.rollback()
-            flash("This application changed while you were deciding. Check it, then record the decision again.",
-                  "error")
+            flash(
+                "This application changed while you were deciding. Check it, then record the decision again.", "error"
+            )
             return redirect_to(url_for("grants.decision", application_id=application_id))
         else:
-            flash("The decision is recorded and the applicant has been emailed." + (
-                " The pilot project has been set up." if outcome.value == "award" else ""), "success")
+            flash(
+                "The decision is recorded and the applicant has been emailed."
+                + (" The pilot project has been set up." if outcome.value == "award" else ""),
+                "success",
+            )
             return redirect_to(url_for("grants.application", application_id=application_id))
     return _decision_page(application, form, status=422 if request.method == "POST" else 200)

@@ -89,18 +89,34 @@ MOVE_WORDS = {
 
 def check_move(application: Application, to: ApplicationState) -> None:
     if to not in APPLICATION_TRANSITIONS[application.state]:
-        raise RuleBroken("state", f"An application that is {application.state.label.lower()} "
-                                  f"cannot be {MOVE_WORDS[to]}.")
+        raise RuleBroken(
+            "state", f"An application that is {application.state.label.lower()} cannot be {MOVE_WORDS[to]}."
+        )
 
 
-def move_application(application: Application, to: ApplicationState, *, by: User, action: str,
-                     subject: str, body: str, note: str = "", details: dict[str, Any] | None = None) -> None:
+def move_application(
+    application: Application,
+    to: ApplicationState,
+    *,
+    by: User,
+    action: str,
+    subject: str,
+    body: str,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
     """The one place an application changes state: state table, audit entry, and the lead told."""
     check_move(application, to)
     before = application.state
     application.state = to
-    audit.record(f"application.{action}", application, actor=by, before={"state": before.value},
-                 after={"state": to.value, **(details or {})}, note=note[:500])
+    audit.record(
+        f"application.{action}",
+        application,
+        actor=by,
+        before={"state": before.value},
+        after={"state": to.value, **(details or {})},
+        note=note[:500],
+    )
     tell_lead(application, kind=f"application_{action}", subject=subject, body=body)
 
 
@@ -108,8 +124,15 @@ def tell_lead(application: Application, *, kind: str, subject: str, body: str) -
 
     lead = db.session.get(User, application.lead_id)
     title = application.title or "your application"
-    notify(lead, "application", subject, body, f"/applications/{application.id}", email_kind=kind,
-           email_text=f"Hello {lead.name},\n\n{body}\n\nApplication: {title}\n")
+    notify(
+        lead,
+        "application",
+        subject,
+        body,
+        f"/applications/{application.id}",
+        email_kind=kind,
+        email_text=f"Hello {lead.name},\n\n{body}\n\nApplication: {title}\n",
+    )
 
 
 # --- starting and writing ----------------------------------------------------------------------
@@ -144,8 +167,14 @@ def update_application(application: Application, details: ApplicationDetails, *,
 
 def requested_total_pence(application_id: int) -> int:
     """The requested total is always the sum of the budget lines; it is never stored."""
-    return int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(BudgetLine.amount_pence), 0))
-                                 .where(BudgetLine.application_id == application_id)) or 0)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(BudgetLine.amount_pence), 0)).where(
+                BudgetLine.application_id == application_id
+            )
+        )
+        or 0
+    )
 
 
 def requested_totals(application_ids: list[int]) -> dict[int, int]:
@@ -154,32 +183,44 @@ def requested_totals(application_ids: list[int]) -> dict[int, int]:
     if application_ids:
         for application_id, total in db.session.execute(
             sa.select(BudgetLine.application_id, sa.func.sum(BudgetLine.amount_pence))
-            .where(BudgetLine.application_id.in_(application_ids)).group_by(BudgetLine.application_id)
+            .where(BudgetLine.application_id.in_(application_ids))
+            .group_by(BudgetLine.application_id)
         ):
             totals[application_id] = int(total)
     return totals
 
 
 def budget_lines(application_id: int) -> list[BudgetLine]:
-    return list(db.session.scalars(
-        sa.select(BudgetLine).where(BudgetLine.application_id == application_id).order_by(BudgetLine.id)))
+    return list(
+        db.session.scalars(
+            sa.select(BudgetLine).where(BudgetLine.application_id == application_id).order_by(BudgetLine.id)
+        )
+    )
 
 
-def add_budget_line(application: Application, *, by: User, category: BudgetCategory, description: str,
-                    amount_pence: int | None) -> BudgetLine:
+def add_budget_line(
+    application: Application, *, by: User, category: BudgetCategory, description: str, amount_pence: int | None
+) -> BudgetLine:
     _require(by, "application.edit", application)
     description = description.strip()
     if not description:
         raise RuleBroken("description", "Say what this budget line is for.")
     if amount_pence is None or amount_pence <= 0 or amount_pence > MAX_LINE_PENCE:
         raise RuleBroken("amount", f"Enter an amount of more than £0 and no more than {money(MAX_LINE_PENCE)}.")
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(BudgetLine)
-                              .where(BudgetLine.application_id == application.id)) or 0
+    count = (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(BudgetLine).where(BudgetLine.application_id == application.id)
+        )
+        or 0
+    )
     if count >= MAX_BUDGET_LINES:
-        raise RuleBroken("description", f"An application can have up to {MAX_BUDGET_LINES} budget lines. "
-                                        "Combine some lines, then add this one.")
-    line = BudgetLine(application_id=application.id, category=category, description=description,
-                      amount_pence=amount_pence)
+        raise RuleBroken(
+            "description",
+            f"An application can have up to {MAX_BUDGET_LINES} budget lines. Combine some lines, then add this one.",
+        )
+    line = BudgetLine(
+        application_id=application.id, category=category, description=description, amount_pence=amount_pence
+    )
     db.session.add(line)
     db.session.flush()
     return line
@@ -204,20 +245,28 @@ def submission_problems(application: Application, today: date) -> list[RuleBroke
     elif today < phase.opens_on:
         problems.append(RuleBroken("window", f"Applications can be sent from {local_date(phase.opens_on)}."))
     elif today > phase.closes_on:
-        problems.append(RuleBroken("window", f"Applications closed on {local_date(phase.closes_on)}, "
-                                             "so this one can no longer be sent."))
+        problems.append(
+            RuleBroken(
+                "window", f"Applications closed on {local_date(phase.closes_on)}, so this one can no longer be sent."
+            )
+        )
     for name, message in REQUIRED_FIELDS:
         if not getattr(application, name).strip():
             problems.append(RuleBroken(name, message))
     total = requested_total_pence(application.id)
     if total == 0:
-        problems.append(RuleBroken("budget", "Add at least one budget line, so the panel can see what the "
-                                             "money is for."))
+        problems.append(
+            RuleBroken("budget", "Add at least one budget line, so the panel can see what the money is for.")
+        )
     elif total > phase.max_award_pence:
-        problems.append(RuleBroken(
-            "budget", f"Your budget adds up to {money(total)}, but the most this phase can award is "
-                      f"{money(phase.max_award_pence)}. Reduce your budget lines by "
-                      f"{money(total - phase.max_award_pence)}."))
+        problems.append(
+            RuleBroken(
+                "budget",
+                f"Your budget adds up to {money(total)}, but the most this phase can award is "
+                f"{money(phase.max_award_pence)}. Reduce your budget lines by "
+                f"{money(total - phase.max_award_pence)}.",
+            )
+        )
     return problems
 
 
@@ -229,43 +278,65 @@ def submit_application(application: Application, *, by: User, today: date, now: 
         raise RulesBroken(problems)
     application.submitted_at = now
     move_application(
-        application, ApplicationState.SUBMITTED, by=by, action="submitted",
+        application,
+        ApplicationState.SUBMITTED,
+        by=by,
+        action="submitted",
         subject="We have your application",
         body="Thank you. Your application has been sent. When the window closes, the panel reads and "
-             "scores every application, and we will tell you the decision.")
+        "scores every application, and we will tell you the decision.",
+    )
 
 
 def withdraw_application(application: Application, *, by: User) -> None:
     check_move(application, ApplicationState.WITHDRAWN)
     _require(by, "application.withdraw", application)
     move_application(
-        application, ApplicationState.WITHDRAWN, by=by, action="withdrawn",
+        application,
+        ApplicationState.WITHDRAWN,
+        by=by,
+        action="withdrawn",
         subject="Your application is withdrawn",
-        body="Your application has been withdrawn, as you asked. The panel will not consider it.")
+        body="Your application has been withdrawn, as you asked. The panel will not consider it.",
+    )
 
 
 def put_under_review(application: Application, *, by: User, phase: Phase) -> None:
     """Called when staff move the phase to assessing (``phases.move_phase`` checks who may)."""
     move_application(
-        application, ApplicationState.UNDER_REVIEW, by=by, action="under_review",
+        application,
+        ApplicationState.UNDER_REVIEW,
+        by=by,
+        action="under_review",
         subject="Your application is with the panel",
         body=f"Applications to {phase.name} have closed, and the panel is now reading and scoring "
-             "them. We will tell you the decision.")
+        "them. We will tell you the decision.",
+    )
 
 
 # --- the team ----------------------------------------------------------------------------------------
 
 
 def team_of(application_id: int) -> list[tuple[User, TeamRole]]:
-    return [(user, TeamRole(role)) for user, role in db.session.execute(
-        sa.select(User, ApplicationMember.role).join(ApplicationMember, ApplicationMember.user_id == User.id)
-        .where(ApplicationMember.application_id == application_id)
-        .order_by(ApplicationMember.role, User.name))]
+    return [
+        (user, TeamRole(role))
+        for user, role in db.session.execute(
+            sa.select(User, ApplicationMember.role)
+            .join(ApplicationMember, ApplicationMember.user_id == User.id)
+            .where(ApplicationMember.application_id == application_id)
+            .order_by(ApplicationMember.role, User.name)
+        )
+    ]
 
 
 def open_invitations(application_id: int) -> list[Invitation]:
-    return list(db.session.scalars(sa.select(Invitation).where(
-        Invitation.application_id == application_id, Invitation.accepted_at.is_(None)).order_by(Invitation.email)))
+    return list(
+        db.session.scalars(
+            sa.select(Invitation)
+            .where(Invitation.application_id == application_id, Invitation.accepted_at.is_(None))
+            .order_by(Invitation.email)
+        )
+    )
 
 
 def invite_member(application: Application, *, by: User, email: str, base_url: str = "") -> Invitation:
@@ -274,13 +345,20 @@ def invite_member(application: Application, *, by: User, email: str, base_url: s
     email = normalise_email(email)
     if not email or "@" not in email:
         raise RuleBroken("email", "Enter an email address in the right format, like name@example.com.")
-    on_team = db.session.scalar(sa.select(ApplicationMember.id).join(User, User.id == ApplicationMember.user_id)
-                                .where(ApplicationMember.application_id == application.id, User.email == email))
+    on_team = db.session.scalar(
+        sa.select(ApplicationMember.id)
+        .join(User, User.id == ApplicationMember.user_id)
+        .where(ApplicationMember.application_id == application.id, User.email == email)
+    )
     lead = db.session.get(User, application.lead_id)
     if on_team is not None or lead.email == email:
         raise RuleBroken("email", f"{email} is already on this application's team.")
-    if db.session.scalar(sa.select(Invitation.id).where(
-            Invitation.application_id == application.id, Invitation.email == email)) is not None:
+    if (
+        db.session.scalar(
+            sa.select(Invitation.id).where(Invitation.application_id == application.id, Invitation.email == email)
+        )
+        is not None
+    ):
         raise RuleBroken("email", f"You have already invited {email}.")
     invitation = Invitation(application_id=application.id, email=email, invited_by_id=by.id)
     db.session.add(invitation)
@@ -288,12 +366,15 @@ def invite_member(application: Application, *, by: User, email: str, base_url: s
     audit.record("application.invited", application, actor=by, after={"email": email})
     title = application.title or "an application"
     outbox.enqueue(
-        "application_invitation", email, "You are invited to join an application team",
+        "application_invitation",
+        email,
+        "You are invited to join an application team",
         f"Hello,\n\n{by.name} has invited you to join the team applying for funding with "
-        f"\"{title}\" in {phase_of(application).name}.\n\n"
+        f'"{title}" in {phase_of(application).name}.\n\n'
         f"To join, sign in to the Co-Production Portal with this email address ({email}), or create "
         f"an account with it if you do not have one yet:\n{base_url}/account/sign-in\n\n"
-        "You will then find the application under \"Your applications\".\n")
+        'You will then find the application under "Your applications".\n',
+    )
     return invitation
 
 
@@ -304,17 +385,34 @@ def accept_invitations(user: User, *, now: datetime | None = None) -> list[Appli
     pilot project's team too. Returns the memberships made; the caller commits.
     """
     now = now or utcnow()
-    invitations = list(db.session.scalars(sa.select(Invitation).where(
-        Invitation.email == normalise_email(user.email), Invitation.accepted_at.is_(None)).order_by(Invitation.id)))
+    invitations = list(
+        db.session.scalars(
+            sa.select(Invitation)
+            .where(Invitation.email == normalise_email(user.email), Invitation.accepted_at.is_(None))
+            .order_by(Invitation.id)
+        )
+    )
     if not invitations:
         return []
     ids = [invitation.application_id for invitation in invitations]
-    already = set(db.session.scalars(sa.select(ApplicationMember.application_id).where(
-        ApplicationMember.user_id == user.id, ApplicationMember.application_id.in_(ids))))
-    projects = {project.application_id: project for project in db.session.scalars(
-        sa.select(Project).where(Project.application_id.in_(ids)))}
-    on_project = set(db.session.scalars(sa.select(TeamMembership.project_id).where(
-        TeamMembership.user_id == user.id, TeamMembership.project_id.in_([p.id for p in projects.values()]))))
+    already = set(
+        db.session.scalars(
+            sa.select(ApplicationMember.application_id).where(
+                ApplicationMember.user_id == user.id, ApplicationMember.application_id.in_(ids)
+            )
+        )
+    )
+    projects = {
+        project.application_id: project
+        for project in db.session.scalars(sa.select(Project).where(Project.application_id.in_(ids)))
+    }
+    on_project = set(
+        db.session.scalars(
+            sa.select(TeamMembership.project_id).where(
+                TeamMembership.user_id == user.id, TeamMembership.project_id.in_([p.id for p in projects.values()])
+            )
+        )
+    )
     made = []
     for invitation in invitations:
         invitation.accepted_at = now
@@ -327,8 +425,12 @@ def accept_invitations(user: User, *, now: datetime | None = None) -> list[Appli
         project = projects.get(invitation.application_id)
         if project is not None and project.id not in on_project:
             db.session.add(TeamMembership(project_id=project.id, user_id=user.id, role=TeamRole.MEMBER))
-        audit.record("application.member_joined", invitation, actor=user,
-                     after={"application": invitation.application_id, "user": user.id})
+        audit.record(
+            "application.member_joined",
+            invitation,
+            actor=user,
+            after={"application": invitation.application_id, "user": user.id},
+        )
     db.session.flush()
     return made
 
@@ -339,17 +441,26 @@ def accept_invitations(user: User, *, now: datetime | None = None) -> list[Appli
 def applications_of(user: User) -> sa.Select[tuple[Application]]:
     """The applications someone leads or is on the team of, newest first."""
     member_of = sa.select(ApplicationMember.application_id).where(ApplicationMember.user_id == user.id)
-    return (sa.select(Application)
-            .where(sa.or_(Application.lead_id == user.id, Application.id.in_(member_of)))
-            .options(joinedload(Application.phase))
-            .order_by(Application.created_at.desc(), Application.id.desc()))
+    return (
+        sa.select(Application)
+        .where(sa.or_(Application.lead_id == user.id, Application.id.in_(member_of)))
+        .options(joinedload(Application.phase))
+        .order_by(Application.created_at.desc(), Application.id.desc())
+    )
 
 
 def own_application_in(phase: Phase, user: User) -> Application | None:
     """The application this person leads in this phase, if any (to link to it, not start another)."""
-    return db.session.scalar(sa.select(Application).where(
-        Application.phase_id == phase.id, Application.lead_id == user.id,
-        Application.state != ApplicationState.WITHDRAWN).order_by(Application.id.desc()).limit(1))
+    return db.session.scalar(
+        sa.select(Application)
+        .where(
+            Application.phase_id == phase.id,
+            Application.lead_id == user.id,
+            Application.state != ApplicationState.WITHDRAWN,
+        )
+        .order_by(Application.id.desc())
+        .limit(1)
+    )
 
 
 @signals.person_arrived.connect
@@ -358,5 +469,7 @@ def join_invited_teams(user: User, **extra: Any) -> str | None:
     joined = accept_invitations(user)
     if not joined:
         return None
-    return (f"You have joined {len(joined)} application team{'s' if len(joined) != 1 else ''} "
-            "you were invited to. See Your applications.")
+    return (
+        f"You have joined {len(joined)} application team{'s' if len(joined) != 1 else ''} "
+        "you were invited to. See Your applications."
+    )

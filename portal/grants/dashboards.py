@@ -39,28 +39,45 @@ def _total(column: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
 
 def spend_pence(project_id: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
     """Expenses + remuneration charged to the project whose id is ``project_id`` (correlated)."""
-    expenses = sa.select(_total(ProjectExpense.amount_pence)).where(
-        ProjectExpense.project_id == project_id).scalar_subquery()
-    fees = sa.select(_total(Claim.fee_pence)).where(
-        Claim.project_id == project_id, Claim.state.in_(COMMITTED_STATES),
-        Claim.payment_declined.is_(False)).scalar_subquery()
-    claim_expenses = sa.select(_total(ExpenseLine.amount_pence)).join(Claim, Claim.id == ExpenseLine.claim_id).where(
-        Claim.project_id == project_id, Claim.state.in_(COMMITTED_STATES)).scalar_subquery()
+    expenses = (
+        sa.select(_total(ProjectExpense.amount_pence)).where(ProjectExpense.project_id == project_id).scalar_subquery()
+    )
+    fees = (
+        sa.select(_total(Claim.fee_pence))
+        .where(Claim.project_id == project_id, Claim.state.in_(COMMITTED_STATES), Claim.payment_declined.is_(False))
+        .scalar_subquery()
+    )
+    claim_expenses = (
+        sa.select(_total(ExpenseLine.amount_pence))
+        .join(Claim, Claim.id == ExpenseLine.claim_id)
+        .where(Claim.project_id == project_id, Claim.state.in_(COMMITTED_STATES))
+        .scalar_subquery()
+    )
     return expenses + fees + claim_expenses
 
 
 def latest_status() -> sa.ScalarSelect[ProjectStatus]:
     """The status in the project's most recently sent report (sent or accepted)."""
-    return (sa.select(ProgressReport.status)
-            .where(ProgressReport.project_id == Project.id,
-                   ProgressReport.state.in_((ReportState.SUBMITTED, ReportState.ACCEPTED)))
-            .order_by(ProgressReport.submitted_at.desc(), ProgressReport.id.desc())
-            .limit(1).correlate(Project).scalar_subquery())
+    return (
+        sa.select(ProgressReport.status)
+        .where(
+            ProgressReport.project_id == Project.id,
+            ProgressReport.state.in_((ReportState.SUBMITTED, ReportState.ACCEPTED)),
+        )
+        .order_by(ProgressReport.submitted_at.desc(), ProgressReport.id.desc())
+        .limit(1)
+        .correlate(Project)
+        .scalar_subquery()
+    )
 
 
 def _count_reports(*conditions: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
-    return sa.select(sa.func.count(ProgressReport.id)).where(
-        ProgressReport.project_id == Project.id, *conditions).correlate(Project).scalar_subquery()
+    return (
+        sa.select(sa.func.count(ProgressReport.id))
+        .where(ProgressReport.project_id == Project.id, *conditions)
+        .correlate(Project)
+        .scalar_subquery()
+    )
 
 
 def figure_columns(today: date) -> list[sa.ColumnElement[object]]:
@@ -69,14 +86,21 @@ def figure_columns(today: date) -> list[sa.ColumnElement[object]]:
     open_report = sa.and_(ProgressReport.state.in_(OPEN_STATES), Project.state == ProjectState.ACTIVE)
     return [
         spend_pence(Project.id).label("spent_pence"),
-        sa.select(sa.func.min(ProgressReport.due_on)).where(
-            ProgressReport.project_id == Project.id, open_report).correlate(Project).scalar_subquery()
+        sa.select(sa.func.min(ProgressReport.due_on))
+        .where(ProgressReport.project_id == Project.id, open_report)
+        .correlate(Project)
+        .scalar_subquery()
         .label("next_due"),
-        sa.select(sa.func.count(Milestone.id)).where(
-            Milestone.project_id == Project.id, Milestone.done_on.is_not(None)).correlate(Project)
-        .scalar_subquery().label("milestones_done"),
-        sa.select(sa.func.count(Milestone.id)).where(Milestone.project_id == Project.id).correlate(Project)
-        .scalar_subquery().label("milestones_total"),
+        sa.select(sa.func.count(Milestone.id))
+        .where(Milestone.project_id == Project.id, Milestone.done_on.is_not(None))
+        .correlate(Project)
+        .scalar_subquery()
+        .label("milestones_done"),
+        sa.select(sa.func.count(Milestone.id))
+        .where(Milestone.project_id == Project.id)
+        .correlate(Project)
+        .scalar_subquery()
+        .label("milestones_total"),
         _count_reports(open_report, ProgressReport.due_on >= today).label("reports_due"),
         _count_reports(open_report, ProgressReport.due_on < today).label("reports_overdue"),
         _count_reports(ProgressReport.state == ReportState.SUBMITTED).label("reports_submitted"),
@@ -110,10 +134,15 @@ class ProjectFigures:
 def figures_from_row(row: sa.Row[tuple[object, ...]]) -> ProjectFigures:
     status = row.latest_status
     return ProjectFigures(
-        award_pence=row.award_pence, spent_pence=int(row.spent_pence or 0), next_due=row.next_due,
-        milestones_done=int(row.milestones_done), milestones_total=int(row.milestones_total),
-        reports_due=int(row.reports_due), reports_overdue=int(row.reports_overdue),
-        reports_submitted=int(row.reports_submitted), reports_accepted=int(row.reports_accepted),
+        award_pence=row.award_pence,
+        spent_pence=int(row.spent_pence or 0),
+        next_due=row.next_due,
+        milestones_done=int(row.milestones_done),
+        milestones_total=int(row.milestones_total),
+        reports_due=int(row.reports_due),
+        reports_overdue=int(row.reports_overdue),
+        reports_submitted=int(row.reports_submitted),
+        reports_accepted=int(row.reports_accepted),
         latest_status=ProjectStatus(status) if status else None,
     )
 
@@ -123,17 +152,20 @@ def project_figures(project_ids: list[int], *, today: date) -> dict[int, Project
     if not project_ids:
         return {}
     rows = db.session.execute(
-        sa.select(Project.id, Project.award_pence, *figure_columns(today)).where(Project.id.in_(project_ids)))
+        sa.select(Project.id, Project.award_pence, *figure_columns(today)).where(Project.id.in_(project_ids))
+    )
     return {row.id: figures_from_row(row) for row in rows}
 
 
 def my_projects_query(user_id: int) -> sa.Select[tuple[Project]]:
     """The projects a person is on the team of: running ones first, then by title."""
-    return (sa.select(Project)
-            .join(TeamMembership, TeamMembership.project_id == Project.id)
-            .where(TeamMembership.user_id == user_id)
-            .options(joinedload(Project.phase))
-            .order_by(Project.state, Project.title, Project.id))
+    return (
+        sa.select(Project)
+        .join(TeamMembership, TeamMembership.project_id == Project.id)
+        .where(TeamMembership.user_id == user_id)
+        .options(joinedload(Project.phase))
+        .order_by(Project.state, Project.title, Project.id)
+    )
 
 
 # --- staff dashboard ------------------------------------------------------------------------
@@ -155,20 +187,37 @@ def phase_money() -> list[PhaseMoney]:
     """Each phase's pot, what has been awarded and spent, and applications awaiting the panel."""
     in_phase = Project.phase_id == Phase.id
     awarded = sa.select(_total(Project.award_pence)).where(in_phase).correlate(Phase).scalar_subquery()
-    expenses = (sa.select(_total(ProjectExpense.amount_pence))
-                .join(Project, Project.id == ProjectExpense.project_id).where(in_phase)
-                .correlate(Phase).scalar_subquery())
-    fees = (sa.select(_total(Claim.fee_pence)).join(Project, Project.id == Claim.project_id)
-            .where(in_phase, Claim.state.in_(COMMITTED_STATES), Claim.payment_declined.is_(False))
-            .correlate(Phase).scalar_subquery())
-    claim_expenses = (sa.select(_total(ExpenseLine.amount_pence)).join(Claim, Claim.id == ExpenseLine.claim_id)
-                      .join(Project, Project.id == Claim.project_id)
-                      .where(in_phase, Claim.state.in_(COMMITTED_STATES)).correlate(Phase).scalar_subquery())
-    awaiting = (sa.select(sa.func.count(Application.id))
-                .where(Application.phase_id == Phase.id, Application.state.in_(AWAITING_REVIEW))
-                .correlate(Phase).scalar_subquery())
+    expenses = (
+        sa.select(_total(ProjectExpense.amount_pence))
+        .join(Project, Project.id == ProjectExpense.project_id)
+        .where(in_phase)
+        .correlate(Phase)
+        .scalar_subquery()
+    )
+    fees = (
+        sa.select(_total(Claim.fee_pence))
+        .join(Project, Project.id == Claim.project_id)
+        .where(in_phase, Claim.state.in_(COMMITTED_STATES), Claim.payment_declined.is_(False))
+        .correlate(Phase)
+        .scalar_subquery()
+    )
+    claim_expenses = (
+        sa.select(_total(ExpenseLine.amount_pence))
+        .join(Claim, Claim.id == ExpenseLine.claim_id)
+        .join(Project, Project.id == Claim.project_id)
+        .where(in_phase, Claim.state.in_(COMMITTED_STATES))
+        .correlate(Phase)
+        .scalar_subquery()
+    )
+    awaiting = (
+        sa.select(sa.func.count(Application.id))
+        .where(Application.phase_id == Phase.id, Application.state.in_(AWAITING_REVIEW))
+        .correlate(Phase)
+        .scalar_subquery()
+    )
     rows = db.session.execute(
-        sa.select(Phase, awarded, expenses + fees + claim_expenses, awaiting).order_by(Phase.opens_on.desc(), Phase.id))
+        sa.select(Phase, awarded, expenses + fees + claim_expenses, awaiting).order_by(Phase.opens_on.desc(), Phase.id)
+    )
     return [PhaseMoney(phase, int(a or 0), int(s or 0), int(w or 0)) for phase, a, s, w in rows]
 
 
@@ -197,22 +246,27 @@ def report_counts(today: date) -> ReportCounts:
             count_where(sa.and_(still_open, ProgressReport.due_on.between(first, last))),
             count_where(sa.and_(still_open, ProgressReport.due_on < today)),
             count_where(ProgressReport.state == ReportState.SUBMITTED),
-        ).select_from(ProgressReport).join(Project, Project.id == ProgressReport.project_id)
+        )
+        .select_from(ProgressReport)
+        .join(Project, Project.id == ProgressReport.project_id)
     ).one()
     return ReportCounts(*(int(value) for value in row))
 
 
 def awaiting_review_count() -> int:
-    return int(db.session.scalar(sa.select(sa.func.count(Application.id)).where(
-        Application.state.in_(AWAITING_REVIEW))) or 0)
+    return int(
+        db.session.scalar(sa.select(sa.func.count(Application.id)).where(Application.state.in_(AWAITING_REVIEW))) or 0
+    )
 
 
 def at_risk_query() -> sa.Select[tuple[Project]]:
     """Running projects whose latest sent report says they are at risk."""
-    return (sa.select(Project)
-            .where(Project.state == ProjectState.ACTIVE, latest_status() == ProjectStatus.AT_RISK)
-            .options(joinedload(Project.phase))
-            .order_by(Project.title, Project.id))
+    return (
+        sa.select(Project)
+        .where(Project.state == ProjectState.ACTIVE, latest_status() == ProjectStatus.AT_RISK)
+        .options(joinedload(Project.phase))
+        .order_by(Project.title, Project.id)
+    )
 
 
 # --- public pilot pages ---------------------------------------------------------------------
@@ -220,9 +274,12 @@ def at_risk_query() -> sa.Select[tuple[Project]]:
 
 def pilots_query() -> sa.Select[tuple[Project]]:
     """Every funded pilot: a project that came from an award in a phase."""
-    return (sa.select(Project).where(Project.phase_id.is_not(None))
-            .options(joinedload(Project.phase))
-            .order_by(Project.title, Project.id))
+    return (
+        sa.select(Project)
+        .where(Project.phase_id.is_not(None))
+        .options(joinedload(Project.phase))
+        .order_by(Project.title, Project.id)
+    )
 
 
 def pilot(project_id: int) -> Project | None:
@@ -230,7 +287,12 @@ def pilot(project_id: int) -> Project | None:
 
 
 def published_learning_query(project: Project) -> sa.Select[tuple[ProgressReport]]:
-    return (sa.select(ProgressReport)
-            .where(ProgressReport.project_id == project.id, ProgressReport.state == ReportState.ACCEPTED,
-                   ProgressReport.learning_published.is_(True))
-            .order_by(ProgressReport.due_on, ProgressReport.id))
+    return (
+        sa.select(ProgressReport)
+        .where(
+            ProgressReport.project_id == project.id,
+            ProgressReport.state == ReportState.ACCEPTED,
+            ProgressReport.learning_published.is_(True),
+        )
+        .order_by(ProgressReport.due_on, ProgressReport.id)
+    )

@@ -37,19 +37,25 @@ def decision_of(application_id: int) -> Decision | None:
 
 
 def awarded_total_pence(phase_id: int) -> int:
-    return int(db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Decision.amount_pence), 0))
-        .join(Application, Application.id == Decision.application_id)
-        .where(Application.phase_id == phase_id, Decision.outcome == Outcome.AWARD)) or 0)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(Decision.amount_pence), 0))
+            .join(Application, Application.id == Decision.application_id)
+            .where(Application.phase_id == phase_id, Decision.outcome == Outcome.AWARD)
+        )
+        or 0
+    )
 
 
 def _locked_phase(phase_id: int) -> Phase:
-    return db.session.scalars(sa.select(Phase).where(Phase.id == phase_id).with_for_update()
-                              .execution_options(populate_existing=True)).one()
+    return db.session.scalars(
+        sa.select(Phase).where(Phase.id == phase_id).with_for_update().execution_options(populate_existing=True)
+    ).one()
 
 
-def _award_problems(phase: Phase, application: Application, amount_pence: int | None,
-                    start_date: date | None) -> list[RuleBroken]:
+def _award_problems(
+    phase: Phase, application: Application, amount_pence: int | None, start_date: date | None
+) -> list[RuleBroken]:
     problems = []
     requested = requested_total_pence(application.id)
     if amount_pence is None or amount_pence <= 0:
@@ -57,22 +63,37 @@ def _award_problems(phase: Phase, application: Application, amount_pence: int | 
     elif amount_pence > requested:
         problems.append(RuleBroken("amount", f"The award cannot be more than the {money(requested)} asked for."))
     elif amount_pence > phase.max_award_pence:
-        problems.append(RuleBroken("amount", f"The award cannot be more than this phase's maximum of "
-                                             f"{money(phase.max_award_pence)}."))
+        problems.append(
+            RuleBroken(
+                "amount", f"The award cannot be more than this phase's maximum of {money(phase.max_award_pence)}."
+            )
+        )
     else:
         awarded = awarded_total_pence(phase.id)
         if awarded + amount_pence > phase.pot_pence:
             left = max(phase.pot_pence - awarded, 0)
-            problems.append(RuleBroken(
-                "amount", f"This award would take the phase's awards to {money(awarded + amount_pence)}, "
-                          f"over its pot of {money(phase.pot_pence)}. {money(left)} is left in the pot."))
+            problems.append(
+                RuleBroken(
+                    "amount",
+                    f"This award would take the phase's awards to {money(awarded + amount_pence)}, "
+                    f"over its pot of {money(phase.pot_pence)}. {money(left)} is left in the pot.",
+                )
+            )
     if start_date is None:
         problems.append(RuleBroken("start_date", "Enter the date the project starts."))
     return problems
 
 
-def record_decision(application: Application, *, by: User, outcome: Outcome, rationale: str, now: datetime,
-                    amount_pence: int | None = None, start_date: date | None = None) -> Decision:
+def record_decision(
+    application: Application,
+    *,
+    by: User,
+    outcome: Outcome,
+    rationale: str,
+    now: datetime,
+    amount_pence: int | None = None,
+    start_date: date | None = None,
+) -> Decision:
     """Record the panel's decision; an award also creates the pilot project. Nothing is saved
     when a rule is broken. The lead is told either way, with the panel's reasons."""
     _require(by, "panel.manage")
@@ -82,13 +103,17 @@ def record_decision(application: Application, *, by: User, outcome: Outcome, rat
         raise RuleBroken("outcome", "A decision has already been recorded for this application.")
     phase = _locked_phase(application.phase_id)
     if phase.state not in DECIDING_STATES:
-        raise RuleBroken("outcome", "Decisions are recorded once the phase is with the panel. Move the phase "
-                                    "to \u201cpanel assessing\u201d first.")
+        raise RuleBroken(
+            "outcome",
+            "Decisions are recorded once the phase is with the panel. Move the phase "
+            "to \u201cpanel assessing\u201d first.",
+        )
     rationale = rationale.strip()
     problems = []
     if not rationale:
-        problems.append(RuleBroken("rationale", "Write the panel's reasons for this decision. "
-                                                "The applicant will read them."))
+        problems.append(
+            RuleBroken("rationale", "Write the panel's reasons for this decision. The applicant will read them.")
+        )
     elif len(rationale) > RATIONALE_LENGTH:
         problems.append(RuleBroken("rationale", f"Keep the reasons to {RATIONALE_LENGTH:,} characters or fewer."))
     if outcome == Outcome.AWARD:
@@ -97,23 +122,40 @@ def record_decision(application: Application, *, by: User, outcome: Outcome, rat
         raise RulesBroken(problems)
 
     amount = amount_pence if outcome == Outcome.AWARD else None
-    decision = Decision(application_id=application.id, outcome=outcome, amount_pence=amount, rationale=rationale,
-                        decided_by_id=by.id, decided_at=now)
+    decision = Decision(
+        application_id=application.id,
+        outcome=outcome,
+        amount_pence=amount,
+        rationale=rationale,
+        decided_by_id=by.id,
+        decided_at=now,
+    )
     db.session.add(decision)
     db.session.flush()
     if outcome == Outcome.AWARD:
         assert amount is not None and start_date is not None
         subject = "Your application has been funded"
-        body = (f"Good news: the panel has decided to fund your project with {money(amount)}. It starts on "
-                f"{local_date(start_date)}.\n\nThe panel's reasons:\n\n{rationale}\n\n"
-                "Sign in to see your pilot project, its budget and when progress reports are due.")
+        body = (
+            f"Good news: the panel has decided to fund your project with {money(amount)}. It starts on "
+            f"{local_date(start_date)}.\n\nThe panel's reasons:\n\n{rationale}\n\n"
+            "Sign in to see your pilot project, its budget and when progress reports are due."
+        )
     else:
         subject = "The panel's decision on your application"
-        body = (f"Thank you for applying to {phase.name}. The panel has decided not to fund this application.\n\n"
-                f"The panel's reasons:\n\n{rationale}\n\nWe hope this helps with future applications.")
-    move_application(application, to, by=by, action="decided", subject=subject, body=body, note=rationale,
-                     details={"outcome": outcome.value, "amount_pence": amount, "decision": decision.id,
-                              "rationale": rationale})
+        body = (
+            f"Thank you for applying to {phase.name}. The panel has decided not to fund this application.\n\n"
+            f"The panel's reasons:\n\n{rationale}\n\nWe hope this helps with future applications."
+        )
+    move_application(
+        application,
+        to,
+        by=by,
+        action="decided",
+        subject=subject,
+        body=body,
+        note=rationale,
+        details={"outcome": outcome.value, "amount_pence": amount, "decision": decision.id, "rationale": rationale},
+    )
     if outcome == Outcome.AWARD:
         assert amount is not None and start_date is not None
         create_project_from_award(application, amount_pence=amount, start_date=start_date, by=by)

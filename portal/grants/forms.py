@@ -39,8 +39,14 @@ _WHOLE = re.compile(r"\d{1,9}")
 class WholeNumberField(StringField):
     """A whole number ("7"); after validation ``number`` holds it (or None)."""
 
-    def __init__(self, label: str | None = None, validators: Any = None, *,
-                 message: str = "Enter a whole number, like 7.", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: Any = None,
+        *,
+        message: str = "Enter a whole number, like 7.",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(label, validators, **kwargs)
         self.message = message
         self.number: int | None = None
@@ -75,33 +81,65 @@ def attach_problems(form: FlaskForm, error: RuleBroken) -> list[RuleBroken]:
 
 
 class PhaseForm(FlaskForm):
-    name = StringField("Name", filters=[strip], description="For example: Phase 3 (2026).", validators=[
-        InputRequired(message="Enter the phase's name."),
-        Length(max=120, message="Keep the name to 120 characters or fewer.")])
-    summary = TextAreaField("Summary", filters=[strip], validators=[Optional(), Length(max=TEXT_LENGTH)],
-                            description="What this round funds, in a few sentences. Everyone can read it.")
-    eligibility = TextAreaField("Who can apply", filters=[strip], validators=[Optional(), Length(max=TEXT_LENGTH)],
-                                description="Who is eligible, in plain words.")
-    max_award = PoundsField("Largest award, in pounds", validators=[InputRequired(message="Enter the largest award.")],
-                            description="The most one pilot can be given, like 15000.")
-    pot = PoundsField("Pot, in pounds", validators=[InputRequired(message="Enter the pot.")],
-                      description="The total to share between every award in this phase, like 60000.")
-    delivery_months = WholeNumberField("Delivery time, in months",
-                                       validators=[InputRequired(message="Enter the delivery time in months.")],
-                                       message="Enter the delivery time as a whole number of months, like 7.",
-                                       description="How long each pilot has to deliver, from its start date.")
-    target_awards = WholeNumberField("Number of awards you aim to make",
-                                     validators=[InputRequired(message="Enter how many awards you aim to make.")],
-                                     message="Enter a whole number of awards, like 4.")
-    opens_on = DateInputField("Applications open on", validators=[InputRequired(message="Enter the opening date.")],
-                              invalid_value_message="Enter a real date, like 1 May 2026.")
-    closes_on = DateInputField("Applications close on", validators=[InputRequired(message="Enter the closing date.")],
-                               invalid_value_message="Enter a real date, like 30 June 2026.",
-                               description="Applications can be sent up to and including this day.")
+    name = StringField(
+        "Name",
+        filters=[strip],
+        description="For example: Phase 3 (2026).",
+        validators=[
+            InputRequired(message="Enter the phase's name."),
+            Length(max=120, message="Keep the name to 120 characters or fewer."),
+        ],
+    )
+    summary = TextAreaField(
+        "Summary",
+        filters=[strip],
+        validators=[Optional(), Length(max=TEXT_LENGTH)],
+        description="What this round funds, in a few sentences. Everyone can read it.",
+    )
+    eligibility = TextAreaField(
+        "Who can apply",
+        filters=[strip],
+        validators=[Optional(), Length(max=TEXT_LENGTH)],
+        description="Who is eligible, in plain words.",
+    )
+    max_award = PoundsField(
+        "Largest award, in pounds",
+        validators=[InputRequired(message="Enter the largest award.")],
+        description="The most one pilot can be given, like 15000.",
+    )
+    pot = PoundsField(
+        "Pot, in pounds",
+        validators=[InputRequired(message="Enter the pot.")],
+        description="The total to share between every award in this phase, like 60000.",
+    )
+    delivery_months = WholeNumberField(
+        "Delivery time, in months",
+        validators=[InputRequired(message="Enter the delivery time in months.")],
+        message="Enter the delivery time as a whole number of months, like 7.",
+        description="How long each pilot has to deliver, from its start date.",
+    )
+    target_awards = WholeNumberField(
+        "Number of awards you aim to make",
+        validators=[InputRequired(message="Enter how many awards you aim to make.")],
+        message="Enter a whole number of awards, like 4.",
+    )
+    opens_on = DateInputField(
+        "Applications open on",
+        validators=[InputRequired(message="Enter the opening date.")],
+        invalid_value_message="Enter a real date, like 1 May 2026.",
+    )
+    closes_on = DateInputField(
+        "Applications close on",
+        validators=[InputRequired(message="Enter the closing date.")],
+        invalid_value_message="Enter a real date, like 30 June 2026.",
+        description="Applications can be sent up to and including this day.",
+    )
 
     def criterion_rows(self) -> list[tuple[int, Any, Any, Any]]:
-        return [(row, self[f"criterion_{row}_name"], self[f"criterion_{row}_description"],
-                 self[f"criterion_{row}_weight"]) for row in range(1, CRITERION_ROWS + 1)]
+        return [
+            (row, self[f"criterion_{row}_name"], self[f"criterion_{row}_description"], self[f"criterion_{row}_weight"])
+            for row in range(1, CRITERION_ROWS + 1)
+        ]
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -115,22 +153,36 @@ class PhaseForm(FlaskForm):
         return valid
 
     def details(self) -> PhaseDetails:
-        criteria = [CriterionDetails(name=name.data, description=description.data or "", weight=weight.number, row=row)
-                    for row, name, description, weight in self.criterion_rows() if name.data]
+        criteria = [
+            CriterionDetails(name=name.data, description=description.data or "", weight=weight.number, row=row)
+            for row, name, description, weight in self.criterion_rows()
+            if name.data
+        ]
         return PhaseDetails(
-            name=self.name.data or "", summary=self.summary.data or "", eligibility=self.eligibility.data or "",
-            max_award_pence=self.max_award.pence or 0, pot_pence=self.pot.pence or 0,
-            delivery_months=self.delivery_months.number or 0, target_awards=self.target_awards.number or 0,
-            opens_on=self.opens_on.data, closes_on=self.closes_on.data, criteria=criteria,
+            name=self.name.data or "",
+            summary=self.summary.data or "",
+            eligibility=self.eligibility.data or "",
+            max_award_pence=self.max_award.pence or 0,
+            pot_pence=self.pot.pence or 0,
+            delivery_months=self.delivery_months.number or 0,
+            target_awards=self.target_awards.number or 0,
+            opens_on=self.opens_on.data,
+            closes_on=self.closes_on.data,
+            criteria=criteria,
         )
 
     @staticmethod
     def data_from(phase: Phase, criteria: list[Criterion]) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "name": phase.name, "summary": phase.summary, "eligibility": phase.eligibility,
-            "max_award": pounds_text(phase.max_award_pence), "pot": pounds_text(phase.pot_pence),
-            "delivery_months": str(phase.delivery_months), "target_awards": str(phase.target_awards),
-            "opens_on": phase.opens_on, "closes_on": phase.closes_on,
+            "name": phase.name,
+            "summary": phase.summary,
+            "eligibility": phase.eligibility,
+            "max_award": pounds_text(phase.max_award_pence),
+            "pot": pounds_text(phase.pot_pence),
+            "delivery_months": str(phase.delivery_months),
+            "target_awards": str(phase.target_awards),
+            "opens_on": phase.opens_on,
+            "closes_on": phase.closes_on,
         }
         for row, criterion in enumerate(criteria[:CRITERION_ROWS], start=1):
             data[f"criterion_{row}_name"] = criterion.name
@@ -140,15 +192,33 @@ class PhaseForm(FlaskForm):
 
 
 for _row in range(1, CRITERION_ROWS + 1):
-    setattr(PhaseForm, f"criterion_{_row}_name", StringField(
-        f"Criterion {_row}: name", filters=[strip],
-        validators=[Optional(), Length(max=120, message="Keep the name to 120 characters or fewer.")]))
-    setattr(PhaseForm, f"criterion_{_row}_description", StringField(
-        f"Criterion {_row}: what reviewers look for (optional)", filters=[strip],
-        validators=[Optional(), Length(max=500, message="Keep this to 500 characters or fewer.")]))
-    setattr(PhaseForm, f"criterion_{_row}_weight", WholeNumberField(
-        f"Criterion {_row}: weight", message=f"Enter criterion {_row}'s weight as a whole number from 1 to 100.",
-        description="From 1 to 100. A criterion with twice the weight counts twice as much."))
+    setattr(
+        PhaseForm,
+        f"criterion_{_row}_name",
+        StringField(
+            f"Criterion {_row}: name",
+            filters=[strip],
+            validators=[Optional(), Length(max=120, message="Keep the name to 120 characters or fewer.")],
+        ),
+    )
+    setattr(
+        PhaseForm,
+        f"criterion_{_row}_description",
+        StringField(
+            f"Criterion {_row}: what reviewers look for (optional)",
+            filters=[strip],
+            validators=[Optional(), Length(max=500, message="Keep this to 500 characters or fewer.")],
+        ),
+    )
+    setattr(
+        PhaseForm,
+        f"criterion_{_row}_weight",
+        WholeNumberField(
+            f"Criterion {_row}: weight",
+            message=f"Enter criterion {_row}'s weight as a whole number from 1 to 100.",
+            description="From 1 to 100. A criterion with twice the weight counts twice as much.",
+        ),
+    )
 
 
 class PhaseStateForm(FlaskForm):
@@ -163,51 +233,85 @@ class PhaseStateForm(FlaskForm):
 
 
 def _text(label: str, description: str) -> TextAreaField:
-    return TextAreaField(label, filters=[strip], description=description, validators=[
-        Optional(), Length(max=TEXT_LENGTH, message=f"Keep this to {TEXT_LENGTH:,} characters or fewer.")])
+    return TextAreaField(
+        label,
+        filters=[strip],
+        description=description,
+        validators=[Optional(), Length(max=TEXT_LENGTH, message=f"Keep this to {TEXT_LENGTH:,} characters or fewer.")],
+    )
 
 
 class ApplicationForm(FlaskForm):
-    title = StringField("Title", filters=[strip], validators=[
-        Optional(), Length(max=200, message="Keep the title to 200 characters or fewer.")],
-        description="A short name for your project.")
+    title = StringField(
+        "Title",
+        filters=[strip],
+        validators=[Optional(), Length(max=200, message="Keep the title to 200 characters or fewer.")],
+        description="A short name for your project.",
+    )
     summary = _text("Summary", "What you want to do, who it is for, and what difference you hope it makes.")
     lived_experience = _text(
         "Who with lived experience is involved",
-        "Who has lived experience of the issue your project is about, and how they are part of your team.")
+        "Who has lived experience of the issue your project is about, and how they are part of your team.",
+    )
     co_design = _text(
         "Co-design",
         "Co-design means people with lived experience shape what the project is and how it is done. "
-        "How will they do this?")
+        "How will they do this?",
+    )
     co_decision = _text(
         "Co-decision-making",
         "Co-decision-making means people with lived experience share the decisions, including about "
-        "money. How will they do this?")
+        "money. How will they do this?",
+    )
     co_delivery = _text(
         "Co-delivery",
         "Co-delivery means people with lived experience do the work alongside everyone else, and are "
-        "paid for their time. How will they do this?")
+        "paid for their time. How will they do this?",
+    )
     co_evaluation = _text(
         "Co-evaluation",
         "Co-evaluation means people with lived experience help judge what difference the project made. "
-        "How will they do this?")
+        "How will they do this?",
+    )
 
     def details(self) -> ApplicationDetails:
-        return ApplicationDetails(**{name: getattr(self, name).data or "" for name in (
-            "title", "summary", "lived_experience", "co_design", "co_decision", "co_delivery", "co_evaluation")})
+        return ApplicationDetails(
+            **{
+                name: getattr(self, name).data or ""
+                for name in (
+                    "title",
+                    "summary",
+                    "lived_experience",
+                    "co_design",
+                    "co_decision",
+                    "co_delivery",
+                    "co_evaluation",
+                )
+            }
+        )
 
 
 class BudgetLineForm(FlaskForm):
     category = SelectField(
         "What kind of cost",
         choices=choices([("", "Choose a kind of cost"), *((c.value, c.label) for c in BudgetCategory)]),
-        validators=[InputRequired(message="Choose what kind of cost this is.")], validate_choice=False)
-    description = StringField("What it is for", filters=[strip], validators=[
-        InputRequired(message="Say what this budget line is for."),
-        Length(max=200, message="Keep this to 200 characters or fewer.")],
-        description="For example: paying 6 co-researchers for 10 half days each.")
-    amount = PoundsField("Amount, in pounds", validators=[InputRequired(message="Enter the amount.")],
-                         description="Like 1200 or 1,200.00.")
+        validators=[InputRequired(message="Choose what kind of cost this is.")],
+        validate_choice=False,
+    )
+    description = StringField(
+        "What it is for",
+        filters=[strip],
+        validators=[
+            InputRequired(message="Say what this budget line is for."),
+            Length(max=200, message="Keep this to 200 characters or fewer."),
+        ],
+        description="For example: paying 6 co-researchers for 10 half days each.",
+    )
+    amount = PoundsField(
+        "Amount, in pounds",
+        validators=[InputRequired(message="Enter the amount.")],
+        description="Like 1200 or 1,200.00.",
+    )
 
     def validate_category(self, field: SelectField) -> None:
         if field.data not in BudgetCategory._value2member_map_:
@@ -215,30 +319,46 @@ class BudgetLineForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = StringField("Their email address", filters=[strip], validators=[
-        InputRequired(message="Enter the email address of the person you want to invite."), EMAIL_VALID,
-        Length(max=254)], description="They join the team when they sign in, or create an account, with this address.")
+    email = StringField(
+        "Their email address",
+        filters=[strip],
+        validators=[
+            InputRequired(message="Enter the email address of the person you want to invite."),
+            EMAIL_VALID,
+            Length(max=254),
+        ],
+        description="They join the team when they sign in, or create an account, with this address.",
+    )
 
 
 class WithdrawForm(FlaskForm):
-    confirm = BooleanField("Yes, withdraw this application. The panel will not consider it.", validators=[
-        InputRequired(message="Tick the box to confirm that you want to withdraw this application.")])
+    confirm = BooleanField(
+        "Yes, withdraw this application. The panel will not consider it.",
+        validators=[InputRequired(message="Tick the box to confirm that you want to withdraw this application.")],
+    )
 
 
 # --- the panel ----------------------------------------------------------------------------------------
 
 
 class AssignReviewerForm(FlaskForm):
-    email = StringField("Reviewer's email address", filters=[strip], validators=[
-        InputRequired(message="Enter the email address the reviewer signs in with."), Length(max=254)],
-        description="They need an account. Any member can review, staff included.")
-    application_id = SelectField("What they review", validate_choice=False,
-                                 description="Every application in the phase, or just one.")
+    email = StringField(
+        "Reviewer's email address",
+        filters=[strip],
+        validators=[InputRequired(message="Enter the email address the reviewer signs in with."), Length(max=254)],
+        description="They need an account. Any member can review, staff included.",
+    )
+    application_id = SelectField(
+        "What they review", validate_choice=False, description="Every application in the phase, or just one."
+    )
 
     def set_choices(self, applications: list[tuple[int, str]]) -> None:
-        self.application_id.choices = choices([
-            ("", "Every application in this phase"),
-            *((str(i), title or f"Untitled application {i}") for i, title in applications)])
+        self.application_id.choices = choices(
+            [
+                ("", "Every application in this phase"),
+                *((str(i), title or f"Untitled application {i}") for i, title in applications),
+            ]
+        )
 
     def validate_application_id(self, field: SelectField) -> None:
         if field.data and not str(field.data).isdigit():
@@ -254,9 +374,16 @@ class PanelFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    state = SelectField("Show", validators=[Optional()], choices=choices([
-        ("", "Every application sent to the panel"),
-        *((s.value, s.label) for s in ApplicationState if s != ApplicationState.DRAFT)]))
+    state = SelectField(
+        "Show",
+        validators=[Optional()],
+        choices=choices(
+            [
+                ("", "Every application sent to the panel"),
+                *((s.value, s.label) for s in ApplicationState if s != ApplicationState.DRAFT),
+            ]
+        ),
+    )
     sort = SelectField("Sort by", validators=[Optional()], choices=choices(list(SORTS.items())))
 
     def chosen_state(self) -> ApplicationState | None:
@@ -286,14 +413,20 @@ class ReviewFormBase(FlaskForm):
 
 
 def _score_field(criterion: Criterion) -> RadioField:
-    return RadioField(f"Score for {criterion.name}", choices=choices(SCORE_CHOICES), validators=[Optional()],
-                      validate_choice=False)
+    return RadioField(
+        f"Score for {criterion.name}", choices=choices(SCORE_CHOICES), validators=[Optional()], validate_choice=False
+    )
 
 
 def _comment_field(criterion: Criterion) -> TextAreaField:
-    return TextAreaField(f"Comment on {criterion.name} (optional)", filters=[strip], validators=[
-        Optional(),
-        Length(max=COMMENT_LENGTH, message=f"Keep this comment to {COMMENT_LENGTH:,} characters or fewer.")])
+    return TextAreaField(
+        f"Comment on {criterion.name} (optional)",
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=COMMENT_LENGTH, message=f"Keep this comment to {COMMENT_LENGTH:,} characters or fewer."),
+        ],
+    )
 
 
 def review_form(criteria: list[Criterion], **kwargs: Any) -> ReviewFormBase:
@@ -303,21 +436,30 @@ def review_form(criteria: list[Criterion], **kwargs: Any) -> ReviewFormBase:
         attributes[f"score_{criterion.id}"] = _score_field(criterion)
         attributes[f"comment_{criterion.id}"] = _comment_field(criterion)
     attributes["recommendation"] = RadioField(
-        "Your recommendation", choices=choices([(r.value, r.label) for r in Recommendation]), validators=[Optional()],
-        validate_choice=False)
+        "Your recommendation",
+        choices=choices([(r.value, r.label) for r in Recommendation]),
+        validators=[Optional()],
+        validate_choice=False,
+    )
     attributes["comment"] = TextAreaField(
-        "Overall comment (optional)", filters=[strip],
-        validators=[Optional(),
-                    Length(max=COMMENT_LENGTH, message=f"Keep this to {COMMENT_LENGTH:,} characters or fewer.")],
-        description="Anything the panel should know when it discusses this application.")
+        "Overall comment (optional)",
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=COMMENT_LENGTH, message=f"Keep this to {COMMENT_LENGTH:,} characters or fewer."),
+        ],
+        description="Anything the panel should know when it discusses this application.",
+    )
     form_class = type("ReviewForm", (ReviewFormBase,), attributes)
     return form_class(**kwargs)  # type: ignore[no-any-return]
 
 
 def criterion_form(criterion: Criterion, **kwargs: Any) -> ReviewFormBase:
     """One criterion's score and comment, as saved in place."""
-    attributes = {f"score_{criterion.id}": _score_field(criterion),
-                  f"comment_{criterion.id}": _comment_field(criterion)}
+    attributes = {
+        f"score_{criterion.id}": _score_field(criterion),
+        f"comment_{criterion.id}": _comment_field(criterion),
+    }
     return type("CriterionForm", (ReviewFormBase,), attributes)(**kwargs)  # type: ignore[no-any-return]
 
 
@@ -330,31 +472,51 @@ def review_data(scores: dict[int, Any], recommendation: Recommendation | None, c
 
 
 class ConflictForm(FlaskForm):
-    reason = TextAreaField("Why you have a conflict of interest", filters=[strip], validators=[
-        InputRequired(message="Say briefly why, for example \u201cI know the lead applicant\u201d."),
-        Length(max=COMMENT_LENGTH, message=f"Keep this to {COMMENT_LENGTH:,} characters or fewer.")],
+    reason = TextAreaField(
+        "Why you have a conflict of interest",
+        filters=[strip],
+        validators=[
+            InputRequired(message="Say briefly why, for example \u201cI know the lead applicant\u201d."),
+            Length(max=COMMENT_LENGTH, message=f"Keep this to {COMMENT_LENGTH:,} characters or fewer."),
+        ],
         description="For example, you know someone on the team, or you work for the organisation. "
-                    "Only the programme team sees this.")
+        "Only the programme team sees this.",
+    )
 
 
 # --- decisions -------------------------------------------------------------------------------------------
 
 
 class DecisionForm(FlaskForm):
-    outcome = RadioField("The panel's decision", choices=choices([
-        (Outcome.AWARD.value, "Fund this project (award)"),
-        (Outcome.DECLINE.value, "Do not fund this project (decline)")]),
-        validators=[InputRequired(message="Choose whether to fund this project.")], validate_choice=False)
-    rationale = TextAreaField("The panel's reasons", filters=[strip], validators=[
-        InputRequired(message="Write the panel's reasons for this decision. The applicant will read them."),
-        Length(max=5_000, message="Keep the reasons to 5,000 characters or fewer.")],
-        description="The applicant will read this, so write it for them.")
-    amount = PoundsField("Amount to award, in pounds",
-                         description="Only for an award: no more than the amount asked for.")
-    start_date = DateInputField("Project start date", validators=[Optional()],
-                                invalid_value_message="Enter a real date, like 1 September 2026.",
-                                description="Only for an award. The end date is worked out from the "
-                                            "phase's delivery time.")
+    outcome = RadioField(
+        "The panel's decision",
+        choices=choices(
+            [
+                (Outcome.AWARD.value, "Fund this project (award)"),
+                (Outcome.DECLINE.value, "Do not fund this project (decline)"),
+            ]
+        ),
+        validators=[InputRequired(message="Choose whether to fund this project.")],
+        validate_choice=False,
+    )
+    rationale = TextAreaField(
+        "The panel's reasons",
+        filters=[strip],
+        validators=[
+            InputRequired(message="Write the panel's reasons for this decision. The applicant will read them."),
+            Length(max=5_000, message="Keep the reasons to 5,000 characters or fewer."),
+        ],
+        description="The applicant will read this, so write it for them.",
+    )
+    amount = PoundsField(
+        "Amount to award, in pounds", description="Only for an award: no more than the amount asked for."
+    )
+    start_date = DateInputField(
+        "Project start date",
+        validators=[Optional()],
+        invalid_value_message="Enter a real date, like 1 September 2026.",
+        description="Only for an award. The end date is worked out from the phase's delivery time.",
+    )
 
     def validate_outcome(self, field: RadioField) -> None:
         if field.data not in Outcome._value2member_map_:

@@ -28,12 +28,25 @@ def reindex_pilot(project_id: int, session: Any = None) -> None:
             documents._remove(session, kind="pilot", object_id=project_id)
             return
         learning = session.scalars(
-            sa.select(ProgressReport.what_we_learned).where(
-                ProgressReport.project_id == project_id, ProgressReport.state == ReportState.ACCEPTED,
-                ProgressReport.learning_published.is_(True)).order_by(ProgressReport.due_on))
+            sa.select(ProgressReport.what_we_learned)
+            .where(
+                ProgressReport.project_id == project_id,
+                ProgressReport.state == ReportState.ACCEPTED,
+                ProgressReport.learning_published.is_(True),
+            )
+            .order_by(ProgressReport.due_on)
+        )
         body = "\n\n".join([project.summary or "", *[text for text in learning if text]])
-        documents._upsert(session, kind="pilot", object_id=project_id, title=project.title, body=body,
-                          audience="public", url_path=f"/pilots/{project_id}", flush=False)
+        documents._upsert(
+            session,
+            kind="pilot",
+            object_id=project_id,
+            title=project.title,
+            body=body,
+            audience="public",
+            url_path=f"/pilots/{project_id}",
+            flush=False,
+        )
 
 
 def reindex_all_pilots() -> int:

@@ -30,8 +30,13 @@ class PhaseState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"draft": "Draft", "open": "Open for applications", "assessing": "Panel assessing",
-                "active": "Pilots running", "closed": "Closed"}[self.value]
+        return {
+            "draft": "Draft",
+            "open": "Open for applications",
+            "assessing": "Panel assessing",
+            "active": "Pilots running",
+            "closed": "Closed",
+        }[self.value]
 
 
 PHASE_TRANSITIONS: dict[PhaseState, set[PhaseState]] = {
@@ -61,8 +66,7 @@ class Phase(db.Model):
     target_awards: Mapped[int]
     opens_on: Mapped[date]
     closes_on: Mapped[date]
-    state: Mapped[PhaseState] = mapped_column(str_enum(PhaseState, "phase_state"), default=PhaseState.DRAFT,
-                                              index=True)
+    state: Mapped[PhaseState] = mapped_column(str_enum(PhaseState, "phase_state"), default=PhaseState.DRAFT, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     criteria: Mapped[list[Criterion]] = relationship(
@@ -99,14 +103,24 @@ class ApplicationState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"draft": "Draft", "submitted": "Submitted", "under_review": "With the panel",
-                "awarded": "Awarded", "declined": "Not funded", "withdrawn": "Withdrawn"}[self.value]
+        return {
+            "draft": "Draft",
+            "submitted": "Submitted",
+            "under_review": "With the panel",
+            "awarded": "Awarded",
+            "declined": "Not funded",
+            "withdrawn": "Withdrawn",
+        }[self.value]
 
 
 APPLICATION_TRANSITIONS: dict[ApplicationState, set[ApplicationState]] = {
     ApplicationState.DRAFT: {ApplicationState.SUBMITTED, ApplicationState.WITHDRAWN},
-    ApplicationState.SUBMITTED: {ApplicationState.UNDER_REVIEW, ApplicationState.WITHDRAWN,
-                                 ApplicationState.AWARDED, ApplicationState.DECLINED},
+    ApplicationState.SUBMITTED: {
+        ApplicationState.UNDER_REVIEW,
+        ApplicationState.WITHDRAWN,
+        ApplicationState.AWARDED,
+        ApplicationState.DECLINED,
+    },
     ApplicationState.UNDER_REVIEW: {ApplicationState.AWARDED, ApplicationState.DECLINED, ApplicationState.WITHDRAWN},
     ApplicationState.AWARDED: set(),
     ApplicationState.DECLINED: set(),
@@ -156,9 +170,15 @@ class BudgetCategory(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"lived_experience": "Paying people with lived experience", "staff": "Staff time",
-                "venue": "Venues and catering", "travel": "Travel", "access": "Access and support costs",
-                "materials": "Materials and equipment", "other": "Other"}[self.value]
+        return {
+            "lived_experience": "Paying people with lived experience",
+            "staff": "Staff time",
+            "venue": "Venues and catering",
+            "travel": "Travel",
+            "access": "Access and support costs",
+            "materials": "Materials and equipment",
+            "other": "Other",
+        }[self.value]
 
 
 class BudgetLine(db.Model):
@@ -252,8 +272,9 @@ class Review(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     reviewer: Mapped[User] = relationship(lazy="raise_on_sql")
-    scores: Mapped[list[Score]] = relationship(back_populates="review", lazy="raise_on_sql",
-                                               cascade="all, delete-orphan")
+    scores: Mapped[list[Score]] = relationship(
+        back_populates="review", lazy="raise_on_sql", cascade="all, delete-orphan"
+    )
 
 
 class Score(db.Model):

@@ -18,41 +18,65 @@ def staff(user: Any, obj: Any) -> bool:
 
 
 def view_application(user: Any, app: Any) -> bool:
-    return signed_in(user) and app is not None and (
-        is_staff(user) or on_application_team(user, app)
-        # reviewers see an application once it is sent, never a draft
-        or (app.state != A.DRAFT and may_review(user, app)))
+    return (
+        signed_in(user)
+        and app is not None
+        and (
+            is_staff(user)
+            or on_application_team(user, app)
+            # reviewers see an application once it is sent, never a draft
+            or (app.state != A.DRAFT and may_review(user, app))
+        )
+    )
 
 
-register({
-    "phases.manage": (staff, STAFF_ONLY),
-    "panel.manage": (staff, STAFF_ONLY),
-    "grants.dashboard": (staff, STAFF_ONLY),
-    "grants.export": (staff, STAFF_ONLY),
-    "applications.start": lambda user, obj: signed_in(user),
-    "reviews.mine": lambda user, obj: signed_in(user),
-    "projects.mine": lambda user, obj: signed_in(user),
-    "application.view": (view_application,
-                         "Only the applying team, its assigned reviewers and programme staff can see this application."),
-    "application.edit": (lambda user, app: on_application_team(user, app) and app.state == A.DRAFT,
-                         "Only the applying team can change an application, while it is a draft."),
-    "application.submit": (lambda user, app: leads_application(user, app) and app.state == A.DRAFT,
-                           "Only the lead applicant can send an application, while it is a draft."),
-    "application.invite": (lambda user, app: leads_application(user, app)
-                           and app.state in (A.DRAFT, A.SUBMITTED),
-                           "Only the lead applicant can invite people, before the panel starts."),
-    "application.withdraw": (lambda user, app: leads_application(user, app)
-                             and app.state in (A.DRAFT, A.SUBMITTED, A.UNDER_REVIEW),
-                             "Only the lead applicant can withdraw an application, before a decision."),
-    "application.review": (lambda user, app: may_review(user, app) and app.state in (A.SUBMITTED, A.UNDER_REVIEW),
-                           "Only an assigned reviewer with no conflict of interest can review this application."),
-    "application.see_all_reviews": (lambda user, app: is_staff(user) or has_submitted_review(user, app),
-                                    "Other reviewers' scores are shown once you have sent your own review."),
-    "project.view": (lambda user, project: signed_in(user) and project is not None and (
-        is_staff(user) or team_role(user, project) is not None),
-        "Only the project's team and programme staff can see this project."),
-    "project.report": (lambda user, project: team_role(user, project) is not None
-                       and project.state == ProjectState.ACTIVE,
-                       "Only the team of a running project can write its reports."),
-    "project.manage": (staff, STAFF_ONLY),
-})
+register(
+    {
+        "phases.manage": (staff, STAFF_ONLY),
+        "panel.manage": (staff, STAFF_ONLY),
+        "grants.dashboard": (staff, STAFF_ONLY),
+        "grants.export": (staff, STAFF_ONLY),
+        "applications.start": lambda user, obj: signed_in(user),
+        "reviews.mine": lambda user, obj: signed_in(user),
+        "projects.mine": lambda user, obj: signed_in(user),
+        "application.view": (
+            view_application,
+            "Only the applying team, its assigned reviewers and programme staff can see this application.",
+        ),
+        "application.edit": (
+            lambda user, app: on_application_team(user, app) and app.state == A.DRAFT,
+            "Only the applying team can change an application, while it is a draft.",
+        ),
+        "application.submit": (
+            lambda user, app: leads_application(user, app) and app.state == A.DRAFT,
+            "Only the lead applicant can send an application, while it is a draft.",
+        ),
+        "application.invite": (
+            lambda user, app: leads_application(user, app) and app.state in (A.DRAFT, A.SUBMITTED),
+            "Only the lead applicant can invite people, before the panel starts.",
+        ),
+        "application.withdraw": (
+            lambda user, app: leads_application(user, app) and app.state in (A.DRAFT, A.SUBMITTED, A.UNDER_REVIEW),
+            "Only the lead applicant can withdraw an application, before a decision.",
+        ),
+        "application.review": (
+            lambda user, app: may_review(user, app) and app.state in (A.SUBMITTED, A.UNDER_REVIEW),
+            "Only an assigned reviewer with no conflict of interest can review this application.",
+        ),
+        "application.see_all_reviews": (
+            lambda user, app: is_staff(user) or has_submitted_review(user, app),
+            "Other reviewers' scores are shown once you have sent your own review.",
+        ),
+        "project.view": (
+            lambda user, project: (
+                signed_in(user) and project is not None and (is_staff(user) or team_role(user, project) is not None)
+            ),
+            "Only the project's team and programme staff can see this project.",
+        ),
+        "project.report": (
+            lambda user, project: team_role(user, project) is not None and project.state == ProjectState.ACTIVE,
+            "Only the team of a running project can write its reports.",
+        ),
+        "project.manage": (staff, STAFF_ONLY),
+    }
+)

@@ -41,15 +41,24 @@ def next_state(phase: Phase) -> PhaseState | None:
 @bp.route("/phases")
 @public
 def phase_list() -> Response:
-    return render("grants/phases.html", block="results", page=_paginate(phases.public_phases_query()),
-                  title="Funding rounds")
+    return render(
+        "grants/phases.html", block="results", page=_paginate(phases.public_phases_query()), title="Funding rounds"
+    )
 
 
 def _phase_page(phase: Phase, *, status: int = 200, problem: str = "") -> Response:
     own = applications.own_application_in(phase, current_user) if current_user.is_authenticated else None
-    return render("grants/phase.html", status=status, phase=phase, criteria=phases.criteria_of(phase.id),
-                  own=own, today=london_today(), start_form=ActionForm(formdata=None), problem=problem,
-                  title=phase.name)
+    return render(
+        "grants/phase.html",
+        status=status,
+        phase=phase,
+        criteria=phases.criteria_of(phase.id),
+        own=own,
+        today=london_today(),
+        start_form=ActionForm(formdata=None),
+        problem=problem,
+        title=phase.name,
+    )
 
 
 @bp.route("/phases/<int:phase_id>")
@@ -75,8 +84,7 @@ def start_application(phase_id: int) -> Response:
         db.session.rollback()
         return _phase_page(_phase_or_404(phase_id), status=422, problem=error.message)
     db.session.commit()
-    flash("Your application is started. Save it as often as you like; nothing is sent until you submit it.",
-          "success")
+    flash("Your application is started. Save it as often as you like; nothing is sent until you submit it.", "success")
     return redirect_to(url_for("grants.edit_application", application_id=application.id))
 
 
@@ -85,10 +93,17 @@ def start_application(phase_id: int) -> Response:
 
 def _staff_list(*, status: int = 200, problem: str = "", problem_phase: int | None = None) -> Response:
     page = _paginate(phases.staff_phases_query())
-    return render("grants/staff_phases.html", status=status, page=page, next_state=next_state,
-                  counts=phases.application_counts([p.id for p in page.items]),
-                  state_form=PhaseStateForm(formdata=None), problem=problem, problem_phase=problem_phase,
-                  title="Manage funding rounds")
+    return render(
+        "grants/staff_phases.html",
+        status=status,
+        page=page,
+        next_state=next_state,
+        counts=phases.application_counts([p.id for p in page.items]),
+        state_form=PhaseStateForm(formdata=None),
+        problem=problem,
+        problem_phase=problem_phase,
+        title="Manage funding rounds",
+    )
 
 
 @bp.route("/staff/phases")
@@ -101,9 +116,16 @@ def _form_page(form: PhaseForm, phase: Phase | None, *, status: int) -> Response
     criteria = phases.criteria_of(phase.id) if phase else []
     editable = phase is None or phase.state in phases.EDITABLE_STATES
     criteria_editable = phase is None or phase.state == PhaseState.DRAFT
-    return render("grants/phase_form.html", status=status, form=form, phase=phase, criteria=criteria,
-                  editable=editable, criteria_editable=criteria_editable,
-                  title=f"Change {phase.name}" if phase else "New funding round")
+    return render(
+        "grants/phase_form.html",
+        status=status,
+        form=form,
+        phase=phase,
+        criteria=criteria,
+        editable=editable,
+        criteria_editable=criteria_editable,
+        title=f"Change {phase.name}" if phase else "New funding round",
+    )
 
 
 @bp.route("/staff/phases/new", methods=["GET", "POST"])
@@ -172,6 +194,13 @@ def panel_applications(phase_id: int) -> Response:
     form = PanelFilterForm(request.args)
     form.validate()
     page = _paginate(reviews.panel_applications_query(phase.id, state=form.chosen_state(), sort=form.chosen_sort()))
-    return render("grants/panel_applications.html", block="results", phase=phase, form=form, page=page,
-                  summaries=reviews.panel_summaries(phase.id, page.items),
-                  criteria=phases.criteria_of(phase.id), title=f"Applications to {phase.name}")
+    return render(
+        "grants/panel_applications.html",
+        block="results",
+        phase=phase,
+        form=form,
+        page=page,
+        summaries=reviews.panel_summaries(phase.id, page.items),
+        criteria=phases.criteria_of(phase.id),
+        title=f"Applications to {phase.name}",
+    )

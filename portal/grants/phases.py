@@ -71,12 +71,19 @@ def _detail_problems(details: PhaseDetails) -> list[RuleBroken]:
     if details.pot_pence > MAX_POT_PENCE:
         problems.append(RuleBroken("pot", f"Enter a pot of no more than {money(MAX_POT_PENCE)}."))
     elif details.pot_pence < details.max_award_pence:
-        problems.append(RuleBroken(
-            "pot", f"The pot must be at least the maximum award ({money(details.max_award_pence)}), "
-                   "so at least one award can be made."))
+        problems.append(
+            RuleBroken(
+                "pot",
+                f"The pot must be at least the maximum award ({money(details.max_award_pence)}), "
+                "so at least one award can be made.",
+            )
+        )
     if not 1 <= details.delivery_months <= MAX_DELIVERY_MONTHS:
-        problems.append(RuleBroken(
-            "delivery_months", f"Enter how many months pilots have to deliver, from 1 to {MAX_DELIVERY_MONTHS}."))
+        problems.append(
+            RuleBroken(
+                "delivery_months", f"Enter how many months pilots have to deliver, from 1 to {MAX_DELIVERY_MONTHS}."
+            )
+        )
     if details.target_awards < 1:
         problems.append(RuleBroken("target_awards", "Enter how many awards you aim to make: 1 or more."))
     if details.closes_on < details.opens_on:
@@ -92,15 +99,24 @@ def _criteria_problems(criteria: list[CriterionDetails]) -> list[RuleBroken]:
         if not criterion.name.strip():
             problems.append(RuleBroken(f"criterion_{criterion.row}_name", f"Give criterion {criterion.row} a name."))
         if criterion.weight is None or not 1 <= criterion.weight <= 100:
-            problems.append(RuleBroken(f"criterion_{criterion.row}_weight",
-                                       f"Give criterion {criterion.row} a weight from 1 to 100."))
+            problems.append(
+                RuleBroken(
+                    f"criterion_{criterion.row}_weight", f"Give criterion {criterion.row} a weight from 1 to 100."
+                )
+            )
     return problems
 
 
 def _values(phase: Phase) -> dict[str, Any]:
-    return {"name": phase.name, "max_award_pence": phase.max_award_pence, "pot_pence": phase.pot_pence,
-            "delivery_months": phase.delivery_months, "target_awards": phase.target_awards,
-            "opens_on": phase.opens_on.isoformat(), "closes_on": phase.closes_on.isoformat()}
+    return {
+        "name": phase.name,
+        "max_award_pence": phase.max_award_pence,
+        "pot_pence": phase.pot_pence,
+        "delivery_months": phase.delivery_months,
+        "target_awards": phase.target_awards,
+        "opens_on": phase.opens_on.isoformat(),
+        "closes_on": phase.closes_on.isoformat(),
+    }
 
 
 def _apply(phase: Phase, details: PhaseDetails) -> None:
@@ -116,8 +132,11 @@ def _apply(phase: Phase, details: PhaseDetails) -> None:
 
 
 def criteria_of(phase_id: int) -> list[Criterion]:
-    return list(db.session.scalars(
-        sa.select(Criterion).where(Criterion.phase_id == phase_id).order_by(Criterion.position, Criterion.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Criterion).where(Criterion.phase_id == phase_id).order_by(Criterion.position, Criterion.id)
+        )
+    )
 
 
 def _set_criteria(phase: Phase, criteria: list[CriterionDetails]) -> None:
@@ -130,7 +149,7 @@ def _set_criteria(phase: Phase, criteria: list[CriterionDetails]) -> None:
         criterion.weight = details.weight or 0
         criterion.position = position
         db.session.add(criterion)
-    for extra in existing[len(criteria):]:
+    for extra in existing[len(criteria) :]:
         db.session.delete(extra)
 
 
@@ -176,13 +195,19 @@ def move_phase(phase: Phase, to: PhaseState, *, by: User, today: date) -> list[A
     every submitted application with the panel (returned, so the caller can say how many)."""
     _require(by, "phases.manage")
     if to not in PHASE_TRANSITIONS[phase.state]:
-        raise RuleBroken("state", f"A phase that is {phase.state.label.lower()} cannot move to "
-                                  f"{to.label.lower()}. Phases move one step at a time: draft, open for "
-                                  "applications, panel assessing, pilots running, closed.")
+        raise RuleBroken(
+            "state",
+            f"A phase that is {phase.state.label.lower()} cannot move to "
+            f"{to.label.lower()}. Phases move one step at a time: draft, open for "
+            "applications, panel assessing, pilots running, closed.",
+        )
     if to == PhaseState.OPEN and not in_window(phase, today):
-        raise RuleBroken("state", f"This phase can open only between {local_date(phase.opens_on)} and "
-                                  f"{local_date(phase.closes_on)}, and today is outside those dates. "
-                                  "Change the dates first.")
+        raise RuleBroken(
+            "state",
+            f"This phase can open only between {local_date(phase.opens_on)} and "
+            f"{local_date(phase.closes_on)}, and today is outside those dates. "
+            "Change the dates first.",
+        )
     if to == PhaseState.OPEN and not criteria_of(phase.id):
         raise RuleBroken("state", "Add at least one scoring criterion before opening this phase.")
     before = phase.state
@@ -190,17 +215,18 @@ def move_phase(phase: Phase, to: PhaseState, *, by: User, today: date) -> list[A
     audit.record("phase.state_changed", phase, actor=by, before={"state": before.value}, after={"state": to.value})
     moved: list[Application] = []
     if to == PhaseState.ASSESSING:
-        for application in db.session.scalars(sa.select(Application).where(
-                Application.phase_id == phase.id, Application.state == ApplicationState.SUBMITTED)
-                .order_by(Application.id)):
+        for application in db.session.scalars(
+            sa.select(Application)
+            .where(Application.phase_id == phase.id, Application.state == ApplicationState.SUBMITTED)
+            .order_by(Application.id)
+        ):
             applications.put_under_review(application, by=by, phase=phase)
             moved.append(application)
     return moved
 
 
 def public_phases_query() -> sa.Select[tuple[Phase]]:
-    return (sa.select(Phase).where(Phase.state.in_(PUBLIC_STATES))
-            .order_by(Phase.opens_on.desc(), Phase.id.desc()))
+    return sa.select(Phase).where(Phase.state.in_(PUBLIC_STATES)).order_by(Phase.opens_on.desc(), Phase.id.desc())
 
 
 def staff_phases_query() -> sa.Select[tuple[Phase]]:
@@ -214,7 +240,8 @@ def application_counts(phase_ids: list[int]) -> dict[int, dict[ApplicationState,
         return counts
     for phase_id, state, count in db.session.execute(
         sa.select(Application.phase_id, Application.state, sa.func.count())
-        .where(Application.phase_id.in_(phase_ids)).group_by(Application.phase_id, Application.state)
+        .where(Application.phase_id.in_(phase_ids))
+        .group_by(Application.phase_id, Application.state)
     ):
         counts[phase_id][ApplicationState(state)] = count
     return counts

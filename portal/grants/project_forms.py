@@ -47,16 +47,17 @@ class DateInputField(DateField):
             raise ValueError("Enter a real date, like 31 1 2026.") from None
 
 
-
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
 class DatesForm(FlaskForm):
     start_date = DateInputField("Start date", validators=[InputRequired("Enter the start date, like 31 1 2026.")])
-    end_date = DateInputField("End date", validators=[InputRequired("Enter the end date, like 31 8 2026.")],
-                              description="Changing the dates works out the report due dates again. "
-                                          "Reports the team has started are kept.")
+    end_date = DateInputField(
+        "End date",
+        validators=[InputRequired("Enter the end date, like 31 8 2026.")],
+        description="Changing the dates works out the report due dates again. Reports the team has started are kept.",
+    )
 
 
 SCHEDULE_PAIRS = [
@@ -67,10 +68,16 @@ SCHEDULE_PAIRS = [
 
 
 class ScheduleForm(FlaskForm):
-    kind = RadioField("How often does the team report?", choices=choices(SCHEDULE_PAIRS),
-                      validators=[InputRequired("Choose how often the team reports.")])
-    custom_dates = FieldList(DateInputField("Report date", validators=[Optional()]),
-                             min_entries=CUSTOM_DATE_INPUTS, max_entries=CUSTOM_DATE_INPUTS)
+    kind = RadioField(
+        "How often does the team report?",
+        choices=choices(SCHEDULE_PAIRS),
+        validators=[InputRequired("Choose how often the team reports.")],
+    )
+    custom_dates = FieldList(
+        DateInputField("Report date", validators=[Optional()]),
+        min_entries=CUSTOM_DATE_INPUTS,
+        max_entries=CUSTOM_DATE_INPUTS,
+    )
 
     def chosen_dates(self) -> list[date]:
         """The custom dates typed in; blank inputs are ignored."""
@@ -78,9 +85,14 @@ class ScheduleForm(FlaskForm):
 
 
 class MilestoneForm(FlaskForm):
-    title = StringField("Milestone", filters=[_strip],
-                        validators=[InputRequired("Enter what the milestone is, like \"First co-design workshop\"."),
-                                    Length(max=200, message="Keep the milestone to 200 characters or fewer.")])
+    title = StringField(
+        "Milestone",
+        filters=[_strip],
+        validators=[
+            InputRequired('Enter what the milestone is, like "First co-design workshop".'),
+            Length(max=200, message="Keep the milestone to 200 characters or fewer."),
+        ],
+    )
     due_on = DateInputField("Due date", validators=[InputRequired("Enter the date the milestone is due.")])
 
 
@@ -93,13 +105,22 @@ CATEGORY_PAIRS = [(c.value, c.label) for c in BudgetCategory]
 
 class ExpenseForm(FlaskForm):
     spent_on = DateInputField("Date spent", validators=[InputRequired("Enter the date the money was spent.")])
-    category = SelectField("Kind of spending", choices=choices([("", "Choose one"), *CATEGORY_PAIRS]),
-                           validators=[InputRequired("Choose what kind of spending this is.")])
-    description = StringField("What it was for", filters=[_strip],
-                              validators=[InputRequired("Say what the money was spent on."),
-                                          Length(max=200, message="Keep this to 200 characters or fewer.")])
-    amount = PoundsField("Amount in pounds", validators=[InputRequired(MONEY_MESSAGE)],
-                         description="For example 45.50.")
+    category = SelectField(
+        "Kind of spending",
+        choices=choices([("", "Choose one"), *CATEGORY_PAIRS]),
+        validators=[InputRequired("Choose what kind of spending this is.")],
+    )
+    description = StringField(
+        "What it was for",
+        filters=[_strip],
+        validators=[
+            InputRequired("Say what the money was spent on."),
+            Length(max=200, message="Keep this to 200 characters or fewer."),
+        ],
+    )
+    amount = PoundsField(
+        "Amount in pounds", validators=[InputRequired(MONEY_MESSAGE)], description="For example 45.50."
+    )
 
     def category_value(self) -> BudgetCategory | None:
         return BudgetCategory(self.category.data) if self.category.data in BudgetCategory._value2member_map_ else None
@@ -117,24 +138,37 @@ class ReportForm(FlaskForm):
     period_end = DateInputField("Last day this report covers", validators=[Optional()])
     what_happened = TextAreaField("What happened", description="The main things you did in this period.")
     what_changed = TextAreaField("What changed", description="For the people involved, or for how you work.")
-    what_we_learned = TextAreaField("What we learned",
-                                    description="If the programme team accepts the report, your team can choose "
-                                                "to share this on the project's public page.")
+    what_we_learned = TextAreaField(
+        "What we learned",
+        description="If the programme team accepts the report, your team can choose "
+        "to share this on the project's public page.",
+    )
     challenges = TextAreaField("Challenges", description="What was hard, and what you did about it.")
-    stages = CheckboxesField("At which stages were people with lived experience involved?",
-                             choices=choices(list(vocabulary.STAGES.items())), validate_choice=False)
-    values = CheckboxesField("Which values of co-production did you put into practice?",
-                             choices=choices(list(vocabulary.VALUES.items())), validate_choice=False)
-    status = RadioField("How is the project going?", choices=choices(STATUS_PAIRS), validators=[Optional()],
-                        validate_choice=False)
+    stages = CheckboxesField(
+        "At which stages were people with lived experience involved?",
+        choices=choices(list(vocabulary.STAGES.items())),
+        validate_choice=False,
+    )
+    values = CheckboxesField(
+        "Which values of co-production did you put into practice?",
+        choices=choices(list(vocabulary.VALUES.items())),
+        validate_choice=False,
+    )
+    status = RadioField(
+        "How is the project going?", choices=choices(STATUS_PAIRS), validators=[Optional()], validate_choice=False
+    )
 
     def content(self) -> ReportContent:
         status = self.status.data
         return ReportContent(
-            period_start=self.period_start.data, period_end=self.period_end.data,
-            what_happened=self.what_happened.data or "", what_changed=self.what_changed.data or "",
-            what_we_learned=self.what_we_learned.data or "", challenges=self.challenges.data or "",
-            stages=list(self.stages.data or []), values=list(self.values.data or []),
+            period_start=self.period_start.data,
+            period_end=self.period_end.data,
+            what_happened=self.what_happened.data or "",
+            what_changed=self.what_changed.data or "",
+            what_we_learned=self.what_we_learned.data or "",
+            challenges=self.challenges.data or "",
+            stages=list(self.stages.data or []),
+            values=list(self.values.data or []),
             status=ProjectStatus(status) if status in ProjectStatus._value2member_map_ else None,
         )
 
@@ -143,12 +177,17 @@ DECISION_PAIRS = [("accept", "Accept the report"), ("changes", "Ask the team for
 
 
 class DecisionForm(FlaskForm):
-    decision = RadioField("Your decision", choices=choices(DECISION_PAIRS),
-                          validators=[InputRequired("Choose whether to accept the report or ask for changes.")])
-    feedback = TextAreaField("Feedback for the team", filters=[_strip],
-                             validators=[Length(max=5000, message="Keep this to 5,000 characters or fewer.")],
-                             description="Needed if you ask for changes: say what to change. "
-                                         "The team sees this.")
+    decision = RadioField(
+        "Your decision",
+        choices=choices(DECISION_PAIRS),
+        validators=[InputRequired("Choose whether to accept the report or ask for changes.")],
+    )
+    feedback = TextAreaField(
+        "Feedback for the team",
+        filters=[_strip],
+        validators=[Length(max=5000, message="Keep this to 5,000 characters or fewer.")],
+        description="Needed if you ask for changes: say what to change. The team sees this.",
+    )
 
 
 class PublishForm(FlaskForm):

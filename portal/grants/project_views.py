@@ -101,36 +101,59 @@ def projects_mine() -> Response:
 def _schedule_form(project: Project) -> ScheduleForm:
     chosen = []
     if project.reporting_schedule == ReportingSchedule.CUSTOM:
-        chosen = list(db.session.scalars(sa.select(ProgressReport.due_on).where(
-            ProgressReport.project_id == project.id, ProgressReport.is_final.is_(False)
-        ).order_by(ProgressReport.due_on)))[:CUSTOM_DATE_INPUTS]
+        chosen = list(
+            db.session.scalars(
+                sa.select(ProgressReport.due_on)
+                .where(ProgressReport.project_id == project.id, ProgressReport.is_final.is_(False))
+                .order_by(ProgressReport.due_on)
+            )
+        )[:CUSTOM_DATE_INPUTS]
     kind = project.reporting_schedule.value if project.reporting_schedule else ""
     return ScheduleForm(formdata=None, kind=kind, custom_dates=chosen)
 
 
 def _milestones(project: Project) -> list[Milestone]:
-    return list(db.session.scalars(sa.select(Milestone).where(Milestone.project_id == project.id)
-                                   .order_by(Milestone.due_on, Milestone.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Milestone).where(Milestone.project_id == project.id).order_by(Milestone.due_on, Milestone.id)
+        )
+    )
 
 
 def _project_page(project: Project, status: int = 200, **forms: FlaskForm) -> Response:
     team = db.session.scalars(
-        sa.select(TeamMembership).options(joinedload(TeamMembership.user))
-        .where(TeamMembership.project_id == project.id).order_by(TeamMembership.role, TeamMembership.id)).all()
+        sa.select(TeamMembership)
+        .options(joinedload(TeamMembership.user))
+        .where(TeamMembership.project_id == project.id)
+        .order_by(TeamMembership.role, TeamMembership.id)
+    ).all()
     milestones = _milestones(project)
-    expenses = db.session.scalars(sa.select(ProjectExpense).where(ProjectExpense.project_id == project.id)
-                                  .order_by(ProjectExpense.spent_on.desc(), ProjectExpense.id.desc())).all()
+    expenses = db.session.scalars(
+        sa.select(ProjectExpense)
+        .where(ProjectExpense.project_id == project.id)
+        .order_by(ProjectExpense.spent_on.desc(), ProjectExpense.id.desc())
+    ).all()
     return render(
-        "grants/projects/project.html", status=status, project=project, team=team, milestones=milestones,
-        expenses=expenses, project_reports=reports.project_reports(project), budget=projects.budget(project),
-        today=london_today(), days_late=reports.days_late, state_label=reports.state_label,
-        is_team=can(current_user, "project.report", project), is_staff=can(current_user, "project.manage", project),
-        dates_form=forms.get("dates_form") or DatesForm(formdata=None, start_date=project.start_date,
-                                                          end_date=project.end_date),
+        "grants/projects/project.html",
+        status=status,
+        project=project,
+        team=team,
+        milestones=milestones,
+        expenses=expenses,
+        project_reports=reports.project_reports(project),
+        budget=projects.budget(project),
+        today=london_today(),
+        days_late=reports.days_late,
+        state_label=reports.state_label,
+        is_team=can(current_user, "project.report", project),
+        is_staff=can(current_user, "project.manage", project),
+        dates_form=forms.get("dates_form")
+        or DatesForm(formdata=None, start_date=project.start_date, end_date=project.end_date),
         schedule_form=forms.get("schedule_form") or _schedule_form(project),
         milestone_form=forms.get("milestone_form") or MilestoneForm(formdata=None),
         expense_form=forms.get("expense_form") or ExpenseForm(formdata=None),
-        done_form=MilestoneDoneForm(formdata=None), remove_form=RemoveForm(formdata=None),
+        done_form=MilestoneDoneForm(formdata=None),
+        remove_form=RemoveForm(formdata=None),
         title=project.title,
     )
 
@@ -151,8 +174,9 @@ def change_dates(project_id: int) -> Response:
     form = DatesForm()
     if form.validate_on_submit():
         try:
-            projects.change_dates(project, start_date=form.start_date.data, end_date=form.end_date.data,
-                                  by=current_user)
+            projects.change_dates(
+                project, start_date=form.start_date.data, end_date=form.end_date.data, by=current_user
+            )
         except RuleBroken as error:
             project = _undo(project_id)
             _attach(form, error)
@@ -172,8 +196,9 @@ def set_schedule(project_id: int) -> Response:
     if form.validate_on_submit():
         kind = ReportingSchedule(form.kind.data)
         try:
-            projects.set_schedule(project, kind, by=current_user,
-                                  custom=form.chosen_dates() if kind == ReportingSchedule.CUSTOM else None)
+            projects.set_schedule(
+                project, kind, by=current_user, custom=form.chosen_dates() if kind == ReportingSchedule.CUSTOM else None
+            )
         except RuleBroken as error:
             project = _undo(project_id)
             if error.field == "custom_dates":
@@ -207,14 +232,16 @@ def add_milestone(project_id: int) -> Response:
     return _project_page(project, status=422, milestone_form=form)
 
 
-@bp.route("/projects/<int:project_id>/milestones/<int:milestone_id>/done", methods=["POST"],
-          endpoint="project_milestone_mark")
+@bp.route(
+    "/projects/<int:project_id>/milestones/<int:milestone_id>/done", methods=["POST"], endpoint="project_milestone_mark"
+)
 @permission_required("projects.mine")
 def mark_milestone(project_id: int, milestone_id: int) -> Response:
     project = _project_or_404(project_id)
     require("project.report", project)
-    milestone = db.session.scalar(sa.select(Milestone).where(Milestone.id == milestone_id,
-                                                              Milestone.project_id == project.id))
+    milestone = db.session.scalar(
+        sa.select(Milestone).where(Milestone.id == milestone_id, Milestone.project_id == project.id)
+    )
     if milestone is None:
         abort(404)
     form = MilestoneDoneForm()
@@ -223,10 +250,17 @@ def mark_milestone(project_id: int, milestone_id: int) -> Response:
     projects.mark_milestone(project, milestone, done=form.done.data == "1", by=current_user, today=london_today())
     db.session.commit()
     if is_htmx():  # what is inside the milestones section: the row and the count of those done
-        response = make_response(render_template(
-            "grants/projects/_milestones_body.html", project=project, milestones=_milestones(project), is_team=True,
-            today=london_today(), done_form=MilestoneDoneForm(formdata=None),
-            milestone_form=MilestoneForm(formdata=None)))
+        response = make_response(
+            render_template(
+                "grants/projects/_milestones_body.html",
+                project=project,
+                milestones=_milestones(project),
+                is_team=True,
+                today=london_today(),
+                done_form=MilestoneDoneForm(formdata=None),
+                milestone_form=MilestoneForm(formdata=None),
+            )
+        )
         response.vary.add("HX-Request")
         return response
     flash(f"\u201c{milestone.title}\u201d is marked {'done' if milestone.done_on else 'not done yet'}.", "success")
@@ -241,9 +275,15 @@ def add_expense(project_id: int) -> Response:
     form = ExpenseForm()
     if form.validate_on_submit():
         try:
-            projects.add_expense(project, spent_on=form.spent_on.data, category=form.category_value(),
-                                 description=form.description.data, amount_pence=form.amount.pence,
-                                 by=current_user, today=london_today())
+            projects.add_expense(
+                project,
+                spent_on=form.spent_on.data,
+                category=form.category_value(),
+                description=form.description.data,
+                amount_pence=form.amount.pence,
+                by=current_user,
+                today=london_today(),
+            )
         except RuleBroken as error:
             project = _undo(project_id)
             _attach(form, error)
@@ -254,14 +294,16 @@ def add_expense(project_id: int) -> Response:
     return _project_page(project, status=422, expense_form=form)
 
 
-@bp.route("/projects/<int:project_id>/expenses/<int:expense_id>/remove", methods=["POST"],
-          endpoint="project_expense_remove")
+@bp.route(
+    "/projects/<int:project_id>/expenses/<int:expense_id>/remove", methods=["POST"], endpoint="project_expense_remove"
+)
 @permission_required("projects.mine")
 def remove_expense(project_id: int, expense_id: int) -> Response:
     project = _project_or_404(project_id)
     require("project.report", project)
-    expense = db.session.scalar(sa.select(ProjectExpense).where(ProjectExpense.id == expense_id,
-                                                                 ProjectExpense.project_id == project.id))
+    expense = db.session.scalar(
+        sa.select(ProjectExpense).where(ProjectExpense.id == expense_id, ProjectExpense.project_id == project.id)
+    )
     if expense is None:
         abort(404)
     if not RemoveForm().validate_on_submit():
@@ -275,18 +317,29 @@ def remove_expense(project_id: int, expense_id: int) -> Response:
 # --- progress reports -----------------------------------------------------------------------
 
 
-def _report_page(project: Project, report: ProgressReport, status: int = 200,
-                 decision_form: DecisionForm | None = None, publish_error: str = "") -> Response:
+def _report_page(
+    project: Project,
+    report: ProgressReport,
+    status: int = 200,
+    decision_form: DecisionForm | None = None,
+    publish_error: str = "",
+) -> Response:
     return render(
-        "grants/projects/report.html", status=status, project=project, report=report,
+        "grants/projects/report.html",
+        status=status,
+        project=project,
+        report=report,
         days_late=reports.days_late(report, london_today()) if project.state == ProjectState.ACTIVE else 0,
         state_label=reports.state_label(report),
-        can_write=can(current_user, "project.report", project), can_decide=can(current_user, "project.manage", project),
+        can_write=can(current_user, "project.report", project),
+        can_decide=can(current_user, "project.manage", project),
         can_publish=can(current_user, "project.work_on", project),
         stage_labels=vocabulary.labels(vocabulary.STAGES, report.stages),
         value_labels=vocabulary.labels(vocabulary.VALUES, report.values),
-        decision_form=decision_form or DecisionForm(formdata=None), publish_form=PublishForm(formdata=None),
-        publish_error=publish_error, title=f"Progress report due {report.due_on:%-d %B %Y}",
+        decision_form=decision_form or DecisionForm(formdata=None),
+        publish_form=PublishForm(formdata=None),
+        publish_error=publish_error,
+        title=f"Progress report due {report.due_on:%-d %B %Y}",
     )
 
 
@@ -298,8 +351,9 @@ def show_report(project_id: int, report_id: int) -> Response:
     return _report_page(project, _report_or_404(project, report_id))
 
 
-@bp.route("/projects/<int:project_id>/reports/<int:report_id>/edit", methods=["GET", "POST"],
-          endpoint="project_report_edit")
+@bp.route(
+    "/projects/<int:project_id>/reports/<int:report_id>/edit", methods=["GET", "POST"], endpoint="project_report_edit"
+)
 @permission_required("projects.mine")
 def edit_report(project_id: int, report_id: int) -> Response:
     project = _project_or_404(project_id)
@@ -327,12 +381,20 @@ def edit_report(project_id: int, report_id: int) -> Response:
             flash("Your draft is saved. Nobody else sees it until you send it.", "success")
             return redirect_to(url_for("grants.project_report_edit", project_id=project.id, report_id=report.id))
     status = 422 if request.method == "POST" else 200
-    return render("grants/projects/report_form.html", status=status, form=form, project=project, report=report,
-                  state_label=reports.state_label(report), title=f"Write the report due {report.due_on:%-d %B %Y}")
+    return render(
+        "grants/projects/report_form.html",
+        status=status,
+        form=form,
+        project=project,
+        report=report,
+        state_label=reports.state_label(report),
+        title=f"Write the report due {report.due_on:%-d %B %Y}",
+    )
 
 
-@bp.route("/projects/<int:project_id>/reports/<int:report_id>/decision", methods=["POST"],
-          endpoint="project_report_decide")
+@bp.route(
+    "/projects/<int:project_id>/reports/<int:report_id>/decision", methods=["POST"], endpoint="project_report_decide"
+)
 @permission_required("project.manage")
 def decide_report(project_id: int, report_id: int) -> Response:
     project = _project_or_404(project_id)
@@ -360,8 +422,9 @@ def decide_report(project_id: int, report_id: int) -> Response:
     return _report_page(project, report, status=422, decision_form=form)
 
 
-@bp.route("/projects/<int:project_id>/reports/<int:report_id>/publish", methods=["POST"],
-          endpoint="project_report_publish")
+@bp.route(
+    "/projects/<int:project_id>/reports/<int:report_id>/publish", methods=["POST"], endpoint="project_report_publish"
+)
 @permission_required("projects.mine")
 def publish_learning(project_id: int, report_id: int) -> Response:
     project = _project_or_404(project_id)
@@ -384,8 +447,12 @@ def publish_learning(project_id: int, report_id: int) -> Response:
     if post is not None:
         flash("Your learning is now on the project's public page and shared as a learning post.", "success")
         return redirect_to(url_for("learning.post", post_id=post.id))
-    flash("Your learning is now on the project's public page." if report.learning_published
-          else "Your learning is no longer on the public page.", "success")
+    flash(
+        "Your learning is now on the project's public page."
+        if report.learning_published
+        else "Your learning is no longer on the public page.",
+        "success",
+    )
     return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
 
 
@@ -399,8 +466,17 @@ def staff_reports() -> Response:
     show = form.show.data if form.validate() and form.show.data else ""
     today = london_today()
     page = _paginate(reports.reports_query(show, today=today))
-    return render("grants/dashboards/reports.html", block="results", form=form, page=page, show=show, today=today,
-                  days_late=reports.days_late, state_label=reports.state_label, title="Progress reports")
+    return render(
+        "grants/dashboards/reports.html",
+        block="results",
+        form=form,
+        page=page,
+        show=show,
+        today=today,
+        days_late=reports.days_late,
+        state_label=reports.state_label,
+        title="Progress reports",
+    )
 
 
 @bp.route("/staff/grants", endpoint="staff_grants_dashboard")
@@ -408,17 +484,22 @@ def staff_reports() -> Response:
 def staff_dashboard() -> Response:
     today = london_today()
     return render(
-        "grants/dashboards/staff.html", today=today, phases=dashboards.phase_money(),
-        counts=dashboards.report_counts(today), awaiting=dashboards.awaiting_review_count(),
-        at_risk=_paginate(dashboards.at_risk_query()), title="Grants dashboard",
+        "grants/dashboards/staff.html",
+        today=today,
+        phases=dashboards.phase_money(),
+        counts=dashboards.report_counts(today),
+        awaiting=dashboards.awaiting_review_count(),
+        at_risk=_paginate(dashboards.at_risk_query()),
+        title="Grants dashboard",
     )
 
 
 @bp.route("/staff/exports/applications.csv", endpoint="export_applications_csv")
 @permission_required("grants.export")
 def export_applications() -> Response:
-    return csv_response(f"applications-{london_today().isoformat()}.csv", exports.APPLICATION_HEADER,
-                        exports.application_rows())
+    return csv_response(
+        f"applications-{london_today().isoformat()}.csv", exports.APPLICATION_HEADER, exports.application_rows()
+    )
 
 
 @bp.route("/staff/exports/projects.csv", endpoint="export_projects_csv")
@@ -434,8 +515,9 @@ def export_projects() -> Response:
 @bp.route("/pilots", endpoint="pilots")
 @public
 def pilots() -> Response:
-    return render("grants/public/pilots.html", block="results", page=_paginate(dashboards.pilots_query()),
-                  title="Pilot projects")
+    return render(
+        "grants/public/pilots.html", block="results", page=_paginate(dashboards.pilots_query()), title="Pilot projects"
+    )
 
 
 @bp.route("/pilots/<int:project_id>", endpoint="pilot")
@@ -444,8 +526,12 @@ def pilot(project_id: int) -> Response:
     project = dashboards.pilot(project_id)
     if project is None:
         abort(404)
-    return render("grants/public/pilot.html", block="results", project=project,
-                  page=_paginate(dashboards.published_learning_query(project)), title=project.title,
-                  stage_labels=lambda keys: vocabulary.labels(vocabulary.STAGES, keys),
-                  value_labels=lambda keys: vocabulary.labels(vocabulary.VALUES, keys))
-
+    return render(
+        "grants/public/pilot.html",
+        block="results",
+        project=project,
+        page=_paginate(dashboards.published_learning_query(project)),
+        title=project.title,
+        stage_labels=lambda keys: vocabulary.labels(vocabulary.STAGES, keys),
+        value_labels=lambda keys: vocabulary.labels(vocabulary.VALUES, keys),
+    )

@@ -36,8 +36,7 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def report_due_dates(kind: ReportingSchedule, start: date, end: date,
-                     custom: list[date] | None = None) -> list[date]:
+def report_due_dates(kind: ReportingSchedule, start: date, end: date, custom: list[date] | None = None) -> list[date]:
     """When progress reports fall due; the last date is always the final report, due at the end."""
     if end <= start:
         raise RuleBroken("end_date", "The end date must be after the start date.")
@@ -54,60 +53,84 @@ def report_due_dates(kind: ReportingSchedule, start: date, end: date,
         raise RuleBroken("custom_dates", "Enter at least one date for a progress report.")
     outside = [d for d in chosen if d <= start or d > end]
     if outside:
-        raise RuleBroken("custom_dates", "Every report date must be after the start date and no later than the end date.")
+        raise RuleBroken(
+            "custom_dates", "Every report date must be after the start date and no later than the end date."
+        )
     return chosen if chosen[-1] == end else [*chosen, end]
 
 
-def schedule_reports(project: Project, kind: ReportingSchedule, *, by: User,
-                     custom: list[date] | None = None) -> list[ProgressReport]:
+def schedule_reports(
+    project: Project, kind: ReportingSchedule, *, by: User, custom: list[date] | None = None
+) -> list[ProgressReport]:
     """Set the schedule: reports not yet written are replaced; written ones are kept."""
     if project.start_date is None or project.end_date is None:
         raise RuleBroken("start_date", "Set the project's start and end dates first.")
     dates = report_due_dates(kind, project.start_date, project.end_date, custom)
-    db.session.execute(sa.delete(ProgressReport).where(
-        ProgressReport.project_id == project.id, ProgressReport.state == ReportState.DUE))
+    db.session.execute(
+        sa.delete(ProgressReport).where(
+            ProgressReport.project_id == project.id, ProgressReport.state == ReportState.DUE
+        )
+    )
     kept = set(db.session.scalars(sa.select(ProgressReport.due_on).where(ProgressReport.project_id == project.id)))
     made = []
     previous = project.start_date
     for due in dates:
         if due not in kept:
-            report = ProgressReport(project_id=project.id, due_on=due, is_final=due == dates[-1],
-                                    period_start=previous, period_end=due, state=ReportState.DUE,
-                                    stages=[], values=[])
+            report = ProgressReport(
+                project_id=project.id,
+                due_on=due,
+                is_final=due == dates[-1],
+                period_start=previous,
+                period_end=due,
+                state=ReportState.DUE,
+                stages=[],
+                values=[],
+            )
             db.session.add(report)
             made.append(report)
         previous = due + timedelta(days=1)
     # Reports the team has already written stay; only the one due on the end date is the final
     # one, so accepting an earlier report never closes the project by mistake.
-    db.session.execute(sa.update(ProgressReport).where(
-        ProgressReport.project_id == project.id, ProgressReport.state != ReportState.DUE
-    ).values(is_final=ProgressReport.due_on == dates[-1]).execution_options(synchronize_session="fetch"))
+    db.session.execute(
+        sa.update(ProgressReport)
+        .where(ProgressReport.project_id == project.id, ProgressReport.state != ReportState.DUE)
+        .values(is_final=ProgressReport.due_on == dates[-1])
+        .execution_options(synchronize_session="fetch")
+    )
     project.reporting_schedule = kind
-    audit.record("project.schedule_set", project, actor=by,
-                 after={"schedule": kind.value, "due": [d.isoformat() for d in dates]})
+    audit.record(
+        "project.schedule_set", project, actor=by, after={"schedule": kind.value, "due": [d.isoformat() for d in dates]}
+    )
     return made
 
 
-def create_project_from_award(application: Application, *, amount_pence: int, start_date: date,
-                              by: User) -> Project:
+def create_project_from_award(application: Application, *, amount_pence: int, start_date: date, by: User) -> Project:
     """The award's project: the application's team, start + the phase's delivery months, and
     a midpoint + final reporting schedule (staff can change it)."""
     phase = db.session.get(Phase, application.phase_id)
-    project = Project(title=application.title, summary=application.summary, award_pence=amount_pence,
-                      phase_id=phase.id, application_id=application.id, start_date=start_date,
-                      end_date=add_months(start_date, phase.delivery_months))
+    project = Project(
+        title=application.title,
+        summary=application.summary,
+        award_pence=amount_pence,
+        phase_id=phase.id,
+        application_id=application.id,
+        start_date=start_date,
+        end_date=add_months(start_date, phase.delivery_months),
+    )
     db.session.add(project)
     db.session.flush()
     members = db.session.execute(
         sa.select(ApplicationMember.user_id, ApplicationMember.role).where(
-            ApplicationMember.application_id == application.id)
+            ApplicationMember.application_id == application.id
+        )
     ).all()
     team = {user_id: role for user_id, role in members}
     team[application.lead_id] = TeamRole.LEAD
     for user_id, role in team.items():
         db.session.add(TeamMembership(project_id=project.id, user_id=user_id, role=role))
-    audit.record("project.created", project, actor=by,
-                 after={"application": application.id, "award_pence": amount_pence})
+    audit.record(
+        "project.created", project, actor=by, after={"application": application.id, "award_pence": amount_pence}
+    )
     schedule_reports(project, ReportingSchedule.MIDPOINT_FINAL, by=by)
     return project
 
@@ -126,43 +149,58 @@ def _still_running(project: Project, field: str) -> None:
 
 
 def team_members(project_id: int) -> list[User]:
-    return list(db.session.scalars(
-        sa.select(User).join(TeamMembership, TeamMembership.user_id == User.id)
-        .where(TeamMembership.project_id == project_id).order_by(TeamMembership.role, User.name)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(TeamMembership, TeamMembership.user_id == User.id)
+            .where(TeamMembership.project_id == project_id)
+            .order_by(TeamMembership.role, User.name)
+        )
+    )
 
 
 def tell_team(project: Project, kind: str, subject: str, body: str) -> None:
     """One outbox message to each team member, in the caller's transaction."""
     for person in team_members(project.id):
         if person.is_active:
-            outbox.enqueue(kind, person.email, subject,
-                           f"Hello {person.name},\n\n{body}\n\nProject: {project.title}\n")
+            outbox.enqueue(kind, person.email, subject, f"Hello {person.name},\n\n{body}\n\nProject: {project.title}\n")
 
 
 def _due_list(project: Project) -> str:
-    dates = db.session.scalars(sa.select(ProgressReport.due_on).where(
-        ProgressReport.project_id == project.id).order_by(ProgressReport.due_on))
+    dates = db.session.scalars(
+        sa.select(ProgressReport.due_on).where(ProgressReport.project_id == project.id).order_by(ProgressReport.due_on)
+    )
     return "\n".join(f"- {day:%-d %B %Y}" for day in dates)
 
 
 def custom_dates_within(project: Project, start: date, end: date) -> list[date]:
     """The custom schedule's dates that still fit between new start and end dates."""
-    kept = [day for day in db.session.scalars(sa.select(ProgressReport.due_on).where(
-        ProgressReport.project_id == project.id, ProgressReport.is_final.is_(False)))
-        if start < day < end]
+    kept = [
+        day
+        for day in db.session.scalars(
+            sa.select(ProgressReport.due_on).where(
+                ProgressReport.project_id == project.id, ProgressReport.is_final.is_(False)
+            )
+        )
+        if start < day < end
+    ]
     return [*kept, end]
 
 
-def set_schedule(project: Project, kind: ReportingSchedule, *, by: User,
-                 custom: list[date] | None = None) -> list[ProgressReport]:
+def set_schedule(
+    project: Project, kind: ReportingSchedule, *, by: User, custom: list[date] | None = None
+) -> list[ProgressReport]:
     """Staff choose how often the team reports; the team is told the new due dates."""
     _require(by, "project.manage", project)
     _still_running(project, "kind")
     made = schedule_reports(project, kind, by=by, custom=custom)
     db.session.flush()
-    tell_team(project, "project_schedule", "Your progress report dates",
-              "The programme team has set when your progress reports are due:\n\n" + _due_list(project))
+    tell_team(
+        project,
+        "project_schedule",
+        "Your progress report dates",
+        "The programme team has set when your progress reports are due:\n\n" + _due_list(project),
+    )
     return made
 
 
@@ -180,13 +218,22 @@ def change_dates(project: Project, *, start_date: date | None, end_date: date | 
     kind = project.reporting_schedule or ReportingSchedule.MIDPOINT_FINAL
     custom = custom_dates_within(project, start_date, end_date) if kind == ReportingSchedule.CUSTOM else None
     project.start_date, project.end_date = start_date, end_date
-    audit.record("project.dates_changed", project, actor=by, before=before,
-                 after={"start_date": start_date.isoformat(), "end_date": end_date.isoformat()})
+    audit.record(
+        "project.dates_changed",
+        project,
+        actor=by,
+        before=before,
+        after={"start_date": start_date.isoformat(), "end_date": end_date.isoformat()},
+    )
     schedule_reports(project, kind, by=by, custom=custom)
     db.session.flush()
-    tell_team(project, "project_dates", "Your project's dates have changed",
-              f"Your project now runs from {start_date:%-d %B %Y} to {end_date:%-d %B %Y}. "
-              "Your progress reports are now due on:\n\n" + _due_list(project))
+    tell_team(
+        project,
+        "project_dates",
+        "Your project's dates have changed",
+        f"Your project now runs from {start_date:%-d %B %Y} to {end_date:%-d %B %Y}. "
+        "Your progress reports are now due on:\n\n" + _due_list(project),
+    )
 
 
 def _iso(day: date | None) -> str | None:
@@ -200,14 +247,17 @@ def add_milestone(project: Project, *, title: str, due_on: date | None, by: User
     _require(by, "project.report", project)
     title = title.strip()
     if not title:
-        raise RuleBroken("title", "Enter what the milestone is, like \"First co-design workshop\".")
+        raise RuleBroken("title", 'Enter what the milestone is, like "First co-design workshop".')
     if len(title) > 200:
         raise RuleBroken("title", "Keep the milestone to 200 characters or fewer.")
     if due_on is None:
         raise RuleBroken("due_on", "Enter the date the milestone is due, like 30 4 2026.")
     if project.start_date and project.end_date and not project.start_date <= due_on <= project.end_date:
-        raise RuleBroken("due_on", f"Choose a date from {project.start_date:%-d %B %Y} to "
-                                   f"{project.end_date:%-d %B %Y}, while the project runs.")
+        raise RuleBroken(
+            "due_on",
+            f"Choose a date from {project.start_date:%-d %B %Y} to "
+            f"{project.end_date:%-d %B %Y}, while the project runs.",
+        )
     milestone = Milestone(project_id=project.id, title=title, due_on=due_on)
     db.session.add(milestone)
     db.session.flush()
@@ -222,12 +272,25 @@ def mark_milestone(project: Project, milestone: Milestone, *, done: bool, by: Us
         raise NotAllowed("That milestone belongs to another project.")
     before = {"done_on": _iso(milestone.done_on)}
     milestone.done_on = (milestone.done_on or today) if done else None
-    audit.record("milestone.done" if done else "milestone.reopened", milestone, actor=by,
-                 before=before, after={"done_on": _iso(milestone.done_on)})
+    audit.record(
+        "milestone.done" if done else "milestone.reopened",
+        milestone,
+        actor=by,
+        before=before,
+        after={"done_on": _iso(milestone.done_on)},
+    )
 
 
-def add_expense(project: Project, *, spent_on: date | None, category: BudgetCategory | None, description: str,
-                amount_pence: int | None, by: User, today: date) -> ProjectExpense:
+def add_expense(
+    project: Project,
+    *,
+    spent_on: date | None,
+    category: BudgetCategory | None,
+    description: str,
+    amount_pence: int | None,
+    by: User,
+    today: date,
+) -> ProjectExpense:
     _require(by, "project.report", project)
     if spent_on is None:
         raise RuleBroken("spent_on", "Enter the date the money was spent, like 3 2 2026.")
@@ -237,20 +300,35 @@ def add_expense(project: Project, *, spent_on: date | None, category: BudgetCate
         raise RuleBroken("category", "Choose what kind of spending this is.")
     description = description.strip()
     if not description:
-        raise RuleBroken("description", "Say what the money was spent on, like \"Room hire for workshop\".")
+        raise RuleBroken("description", 'Say what the money was spent on, like "Room hire for workshop".')
     if len(description) > 200:
         raise RuleBroken("description", "Keep the description to 200 characters or fewer.")
     if amount_pence is None or amount_pence <= 0:
         raise RuleBroken("amount", "Enter an amount more than £0, like 45.50.")
     if amount_pence > MAX_EXPENSE_PENCE:
         raise RuleBroken("amount", f"Enter no more than {money(MAX_EXPENSE_PENCE)} for one line.")
-    expense = ProjectExpense(project_id=project.id, spent_on=spent_on, category=category,
-                             description=description, amount_pence=amount_pence, recorded_by_id=by.id)
+    expense = ProjectExpense(
+        project_id=project.id,
+        spent_on=spent_on,
+        category=category,
+        description=description,
+        amount_pence=amount_pence,
+        recorded_by_id=by.id,
+    )
     db.session.add(expense)
     db.session.flush()
-    audit.record("project_expense.added", expense, actor=by,
-                 after={"project": project.id, "amount_pence": amount_pence, "spent_on": spent_on.isoformat(),
-                        "category": category.value, "description": description})
+    audit.record(
+        "project_expense.added",
+        expense,
+        actor=by,
+        after={
+            "project": project.id,
+            "amount_pence": amount_pence,
+            "spent_on": spent_on.isoformat(),
+            "category": category.value,
+            "description": description,
+        },
+    )
     return expense
 
 
@@ -258,9 +336,17 @@ def remove_expense(project: Project, expense: ProjectExpense, *, by: User) -> No
     _require(by, "project.report", project)
     if expense.project_id != project.id:
         raise NotAllowed("That expense belongs to another project.")
-    audit.record("project_expense.removed", expense, actor=by,
-                 before={"project": project.id, "amount_pence": expense.amount_pence,
-                         "spent_on": expense.spent_on.isoformat(), "description": expense.description})
+    audit.record(
+        "project_expense.removed",
+        expense,
+        actor=by,
+        before={
+            "project": project.id,
+            "amount_pence": expense.amount_pence,
+            "spent_on": expense.spent_on.isoformat(),
+            "description": expense.description,
+        },
+    )
     db.session.delete(expense)
 
 
@@ -294,7 +380,13 @@ class Budget:
 
 
 def budget(project: Project) -> Budget:
-    expenses = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(ProjectExpense.amount_pence), 0)).where(
-        ProjectExpense.project_id == project.id))
-    return Budget(award_pence=project.award_pence, expenses_pence=int(expenses or 0),
-                  remuneration_pence=budgets.project_spend_pence(project.id))
+    expenses = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(ProjectExpense.amount_pence), 0)).where(
+            ProjectExpense.project_id == project.id
+        )
+    )
+    return Budget(
+        award_pence=project.award_pence,
+        expenses_pence=int(expenses or 0),
+        remuneration_pence=budgets.project_spend_pence(project.id),
+    )

@@ -47,7 +47,7 @@ TEXT_FIELDS = {
     "what_happened": "Say what happened in this period.",
     "what_changed": "Say what changed, for people or for the way you work.",
     "what_we_learned": "Say what you learned.",
-    "challenges": "Say what was hard, or write \"None\" if nothing was.",
+    "challenges": 'Say what was hard, or write "None" if nothing was.',
 }
 MAX_TEXT = 10_000
 
@@ -167,15 +167,21 @@ def submit_report(report: ProgressReport, content: ReportContent, *, by: User, n
     report.submitted_at = now
     audit.record("report.submitted", report, actor=by, after={"state": "submitted", "status": content.status.value})
     project = _project(report)
-    tell_team(project, "report_submitted", "Your progress report has been sent",
-              f"{by.name} sent the progress report due on {report.due_on:%-d %B %Y}. "
-              "The programme team will read it and tell you if anything needs to change.")
+    tell_team(
+        project,
+        "report_submitted",
+        "Your progress report has been sent",
+        f"{by.name} sent the progress report due on {report.due_on:%-d %B %Y}. "
+        "The programme team will read it and tell you if anything needs to change.",
+    )
 
 
 def _move(report: ProgressReport, to: ReportState, *, by: User) -> None:
     if to not in TRANSITIONS[report.state]:
-        raise RuleBroken("decision", f"A report that is {STATE_LABELS[report.state].lower()} cannot be "
-                                     f"moved to {STATE_LABELS[to].lower()}.")
+        raise RuleBroken(
+            "decision",
+            f"A report that is {STATE_LABELS[report.state].lower()} cannot be moved to {STATE_LABELS[to].lower()}.",
+        )
     report.state = to
 
 
@@ -186,19 +192,33 @@ def accept_report(report: ProgressReport, *, by: User, now: datetime, feedback: 
     _move(report, ReportState.ACCEPTED, by=by)
     report.feedback = feedback.strip()
     report.decided_at, report.decided_by_id = now, by.id
-    audit.record("report.accepted", report, actor=by, before={"state": "submitted"},
-                 after={"state": "accepted"}, note=report.feedback[:500])
+    audit.record(
+        "report.accepted",
+        report,
+        actor=by,
+        before={"state": "submitted"},
+        after={"state": "accepted"},
+        note=report.feedback[:500],
+    )
     closing = report.is_final and project.state == ProjectState.ACTIVE
     if closing:
         project.state = ProjectState.CLOSED
-        audit.record("project.closed", project, actor=by, before={"state": "active"}, after={"state": "closed"},
-                     note=f"final report {report.id} accepted")
+        audit.record(
+            "project.closed",
+            project,
+            actor=by,
+            before={"state": "active"},
+            after={"state": "closed"},
+            note=f"final report {report.id} accepted",
+        )
     body = f"The programme team accepted your progress report due on {report.due_on:%-d %B %Y}."
     if report.feedback:
         body += f"\n\nTheir comments:\n\n{report.feedback}"
     if closing:
-        body += ("\n\nThis was your final report, so the project is now closed. Thank you. You can publish "
-                 "what you learned on the project's public page.")
+        body += (
+            "\n\nThis was your final report, so the project is now closed. Thank you. You can publish "
+            "what you learned on the project's public page."
+        )
     tell_team(project, "report_accepted", "Your progress report is accepted", body)
 
 
@@ -211,11 +231,21 @@ def request_changes(report: ProgressReport, *, by: User, now: datetime, feedback
     _move(report, ReportState.CHANGES_REQUESTED, by=by)
     report.feedback = feedback.strip()
     report.decided_at, report.decided_by_id = now, by.id
-    audit.record("report.changes_requested", report, actor=by, before={"state": "submitted"},
-                 after={"state": "changes_requested"}, note=report.feedback[:500])
-    tell_team(project, "report_changes", "Please change your progress report",
-              f"The programme team asked for changes to your progress report due on {report.due_on:%-d %B %Y}:"
-              f"\n\n{report.feedback}\n\nPlease change the report and send it again.")
+    audit.record(
+        "report.changes_requested",
+        report,
+        actor=by,
+        before={"state": "submitted"},
+        after={"state": "changes_requested"},
+        note=report.feedback[:500],
+    )
+    tell_team(
+        project,
+        "report_changes",
+        "Please change your progress report",
+        f"The programme team asked for changes to your progress report due on {report.due_on:%-d %B %Y}:"
+        f"\n\n{report.feedback}\n\nPlease change the report and send it again.",
+    )
 
 
 def set_learning_published(report: ProgressReport, *, published: bool, by: User) -> None:
@@ -229,14 +259,23 @@ def set_learning_published(report: ProgressReport, *, published: bool, by: User)
     if report.learning_published == published:
         return
     report.learning_published = published
-    audit.record("report.learning_published" if published else "report.learning_unpublished", report, actor=by,
-                 before={"learning_published": not published}, after={"learning_published": published})
+    audit.record(
+        "report.learning_published" if published else "report.learning_unpublished",
+        report,
+        actor=by,
+        before={"learning_published": not published},
+        after={"learning_published": published},
+    )
 
 
 # --- lists ----------------------------------------------------------------------------------
 
-SHOW_CHOICES = [("", "All reports"), ("due", "Due (not late yet)"), ("overdue", "Overdue"),
-                ("submitted", "Sent, waiting for a decision")]
+SHOW_CHOICES = [
+    ("", "All reports"),
+    ("due", "Due (not late yet)"),
+    ("overdue", "Overdue"),
+    ("submitted", "Sent, waiting for a decision"),
+]
 
 
 def reports_query(show: str, *, today: date) -> sa.Select[tuple[ProgressReport]]:
@@ -245,27 +284,37 @@ def reports_query(show: str, *, today: date) -> sa.Select[tuple[ProgressReport]]
     Due and overdue count only running projects: once a project closes, reports it never
     wrote are no longer chased.
     """
-    query = sa.select(ProgressReport).join(Project, Project.id == ProgressReport.project_id).options(
-        contains_eager(ProgressReport.project))
+    query = (
+        sa.select(ProgressReport)
+        .join(Project, Project.id == ProgressReport.project_id)
+        .options(contains_eager(ProgressReport.project))
+    )
     still_open = sa.and_(ProgressReport.state.in_(OPEN_STATES), Project.state == ProjectState.ACTIVE)
     if show == "due":
         return query.where(still_open, ProgressReport.due_on >= today).order_by(
-            ProgressReport.due_on, ProgressReport.id)
+            ProgressReport.due_on, ProgressReport.id
+        )
     if show == "overdue":
-        return query.where(still_open, ProgressReport.due_on < today).order_by(
-            ProgressReport.due_on, ProgressReport.id)
+        return query.where(still_open, ProgressReport.due_on < today).order_by(ProgressReport.due_on, ProgressReport.id)
     if show == "submitted":
         return query.where(ProgressReport.state == ReportState.SUBMITTED).order_by(
-            ProgressReport.submitted_at, ProgressReport.id)
+            ProgressReport.submitted_at, ProgressReport.id
+        )
     return query.order_by(ProgressReport.due_on.desc(), ProgressReport.id.desc())
 
 
 def project_reports(project: Project) -> list[ProgressReport]:
-    return list(db.session.scalars(sa.select(ProgressReport).where(
-        ProgressReport.project_id == project.id).order_by(ProgressReport.due_on, ProgressReport.id)))
+    return list(
+        db.session.scalars(
+            sa.select(ProgressReport)
+            .where(ProgressReport.project_id == project.id)
+            .order_by(ProgressReport.due_on, ProgressReport.id)
+        )
+    )
 
 
 def report_of(project: Project, report_id: int) -> ProgressReport | None:
     """The report, only if it belongs to this project (another project's id is "not found")."""
-    return db.session.scalar(sa.select(ProgressReport).where(
-        ProgressReport.id == report_id, ProgressReport.project_id == project.id))
+    return db.session.scalar(
+        sa.select(ProgressReport).where(ProgressReport.id == report_id, ProgressReport.project_id == project.id)
+    )

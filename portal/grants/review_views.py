@@ -37,19 +37,36 @@ def _page_number() -> int:
 
 
 def _panel_choices(phase_id: int) -> list[tuple[int, str]]:
-    return [(i, t) for i, t in db.session.execute(
-        sa.select(Application.id, Application.title).where(
-            Application.phase_id == phase_id,
-            Application.state.notin_((ApplicationState.DRAFT, ApplicationState.WITHDRAWN)))
-        .order_by(Application.title, Application.id))]
+    return [
+        (i, t)
+        for i, t in db.session.execute(
+            sa.select(Application.id, Application.title)
+            .where(
+                Application.phase_id == phase_id,
+                Application.state.notin_((ApplicationState.DRAFT, ApplicationState.WITHDRAWN)),
+            )
+            .order_by(Application.title, Application.id)
+        )
+    ]
 
 
 def _panel_page(phase: Phase, form: AssignReviewerForm, *, status: int = 200) -> Response:
-    page = db.paginate(reviews.assignments_query(phase.id), page=_page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render("grants/panel.html", status=status, phase=phase, form=form, page=page,
-                  titles=reviews.application_titles(a.application_id for a in page.items),
-                  action_form=ActionForm(formdata=None), title=f"Panel for {phase.name}")
+    page = db.paginate(
+        reviews.assignments_query(phase.id),
+        page=_page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render(
+        "grants/panel.html",
+        status=status,
+        phase=phase,
+        form=form,
+        page=page,
+        titles=reviews.application_titles(a.application_id for a in page.items),
+        action_form=ActionForm(formdata=None),
+        title=f"Panel for {phase.name}",
+    )
 
 
 @bp.route("/staff/phases/<int:phase_id>/panel", methods=["GET", "POST"])
@@ -65,8 +82,9 @@ def panel(phase_id: int) -> Response:
             if application is None or application.phase_id != phase.id:
                 abort(404)
         try:
-            assignment = reviews.assign_reviewer(phase, by=current_user, email=form.email.data or "",
-                                                 application=application)
+            assignment = reviews.assign_reviewer(
+                phase, by=current_user, email=form.email.data or "", application=application
+            )
         except RuleBroken as error:
             db.session.rollback()
             attach_problems(form, error)
@@ -98,11 +116,20 @@ def remove_reviewer(phase_id: int, assignment_id: int) -> Response:
 @bp.route("/reviews")
 @permission_required("reviews.mine")
 def my_reviews() -> Response:
-    page = db.paginate(reviews.assigned_applications_query(current_user), page=_page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render("grants/reviews.html", block="results", page=page,
-                  progress=reviews.reviewer_progress(current_user, page.items),
-                  to_score=reviews.still_to_score_count(current_user), title="Your reviews")
+    page = db.paginate(
+        reviews.assigned_applications_query(current_user),
+        page=_page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render(
+        "grants/reviews.html",
+        block="results",
+        page=page,
+        progress=reviews.reviewer_progress(current_user, page.items),
+        to_score=reviews.still_to_score_count(current_user),
+        title="Your reviews",
+    )
 
 
 # --- one review ------------------------------------------------------------------------------------------
@@ -114,20 +141,37 @@ def _reviewable(application_id: int) -> Application:
     return application
 
 
-def _review_page(application: Application, *, status: int = 200, form: ReviewFormBase | None = None,
-                 conflict_form: ConflictForm | None = None, problems: list[RuleBroken] | None = None) -> Response:
+def _review_page(
+    application: Application,
+    *,
+    status: int = 200,
+    form: ReviewFormBase | None = None,
+    conflict_form: ConflictForm | None = None,
+    problems: list[RuleBroken] | None = None,
+) -> Response:
     criteria = phases.criteria_of(application.phase_id)
     review = reviews.review_of(application.id, current_user.id)
     scores = reviews.scores_of(review)
     if form is None:
-        form = review_form(criteria, formdata=None, data=review_data(
-            scores, review.recommendation if review else None, review.comment if review else ""))
+        form = review_form(
+            criteria,
+            formdata=None,
+            data=review_data(scores, review.recommendation if review else None, review.comment if review else ""),
+        )
     sent = review is not None and review.state == ReviewState.SUBMITTED
     see_others = sent and can(current_user, "application.see_all_reviews", application)
     return render(
-        "grants/review_form.html", status=status, application=application, phase=application.phase,
-        criteria=criteria, review=review, scores=scores, sent=sent, form=form,
-        conflict_form=conflict_form or ConflictForm(formdata=None), problems=problems or [],
+        "grants/review_form.html",
+        status=status,
+        application=application,
+        phase=application.phase,
+        criteria=criteria,
+        review=review,
+        scores=scores,
+        sent=sent,
+        form=form,
+        conflict_form=conflict_form or ConflictForm(formdata=None),
+        problems=problems or [],
         others=reviews.reviews_for(application) if see_others else [],
         title=f"Review: {application.title or 'untitled application'}",
     )
@@ -144,8 +188,13 @@ def review(application_id: int) -> Response:
     sending = request.form.get("action") == "submit"
     if form.validate_on_submit():
         try:
-            reviews.save_review(application, by=current_user, scores=form.scores(criteria),
-                                recommendation=form.chosen_recommendation(), comment=form["comment"].data or "")
+            reviews.save_review(
+                application,
+                by=current_user,
+                scores=form.scores(criteria),
+                recommendation=form.chosen_recommendation(),
+                comment=form["comment"].data or "",
+            )
             claim = None
             if sending:
                 claim = reviews.submit_review(application, by=current_user, now=utcnow(), today=london_today())
@@ -195,8 +244,14 @@ def save_criterion(application_id: int, criterion_id: int) -> Response:
                 whole[name].errors = list(field.errors)
         return _review_page(application_or_404(application_id), status=422, form=whole)
     # A refused score comes back with its message as a 200 too: htmx reports a 4xx as an error.
-    return render("grants/_criterion_score_fields.html", application=application, criterion=criterion,
-                  form=form, saved=saved, fragment=True)
+    return render(
+        "grants/_criterion_score_fields.html",
+        application=application,
+        criterion=criterion,
+        form=form,
+        saved=saved,
+        fragment=True,
+    )
 
 
 @bp.route("/applications/<int:application_id>/review/conflict", methods=["POST"])

@@ -46,8 +46,12 @@ SCORES = (1, 2, 3, 4, 5)
 COMMENT_LENGTH = 5_000
 PANEL_REVIEW_ACTIVITY = "Panel review"  # the rate card's activity a reviewer is paid for
 # Applications a reviewer may see in their list: sent to the panel, and what became of them.
-REVIEWER_VISIBLE_STATES = (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW,
-                           ApplicationState.AWARDED, ApplicationState.DECLINED)
+REVIEWER_VISIBLE_STATES = (
+    ApplicationState.SUBMITTED,
+    ApplicationState.UNDER_REVIEW,
+    ApplicationState.AWARDED,
+    ApplicationState.DECLINED,
+)
 REVIEWABLE_STATES = (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW)
 TWO_PLACES = Decimal("0.01")
 
@@ -88,16 +92,18 @@ def spread(sums: Iterable[tuple[int, int]]) -> Decimal | None:
 # --- the panel -----------------------------------------------------------------------------------
 
 
-def assign_reviewer(phase: Phase, *, by: User, email: str,
-                    application: Application | None = None) -> ReviewerAssignment:
+def assign_reviewer(
+    phase: Phase, *, by: User, email: str, application: Application | None = None
+) -> ReviewerAssignment:
     """Ask someone (any member, staff included) to review every application in a phase, or one."""
     _require(by, "panel.manage")
     if phase.state == PhaseState.CLOSED:
         raise RuleBroken("email", "This phase is closed, so no more reviewers can be added.")
     reviewer = find_by_email(email)
     if reviewer is None:
-        raise RuleBroken("email", "No one has an account with that email address. Ask them to create "
-                                  "an account, then try again.")
+        raise RuleBroken(
+            "email", "No one has an account with that email address. Ask them to create an account, then try again."
+        )
     if not reviewer.is_active:
         raise RuleBroken("email", f"{reviewer.name}'s account is closed, so they cannot review.")
     if application is not None:
@@ -105,41 +111,69 @@ def assign_reviewer(phase: Phase, *, by: User, email: str,
             raise NotAllowed("That application is in another phase.")
         if access.on_application_team(reviewer, application):
             raise RuleBroken("email", f"{reviewer.name} is on this application's team, so cannot review it.")
-    existing = db.session.execute(sa.select(ReviewerAssignment.application_id).where(
-        ReviewerAssignment.phase_id == phase.id, ReviewerAssignment.reviewer_id == reviewer.id)).scalars().all()
+    existing = (
+        db.session.execute(
+            sa.select(ReviewerAssignment.application_id).where(
+                ReviewerAssignment.phase_id == phase.id, ReviewerAssignment.reviewer_id == reviewer.id
+            )
+        )
+        .scalars()
+        .all()
+    )
     if None in existing:
         raise RuleBroken("email", f"{reviewer.name} already reviews every application in this phase.")
     if application is not None and application.id in existing:
         raise RuleBroken("email", f"{reviewer.name} is already reviewing this application.")
-    assignment = ReviewerAssignment(phase_id=phase.id, application_id=application.id if application else None,
-                                    reviewer=reviewer, assigned_by_id=by.id)
+    assignment = ReviewerAssignment(
+        phase_id=phase.id,
+        application_id=application.id if application else None,
+        reviewer=reviewer,
+        assigned_by_id=by.id,
+    )
     db.session.add(assignment)
     db.session.flush()
-    audit.record("panel.assigned", assignment, actor=by,
-                 after={"phase": phase.id, "application": assignment.application_id, "reviewer": reviewer.id})
-    what = f"the application \"{application.title}\"" if application else "the applications"
+    audit.record(
+        "panel.assigned",
+        assignment,
+        actor=by,
+        after={"phase": phase.id, "application": assignment.application_id, "reviewer": reviewer.id},
+    )
+    what = f'the application "{application.title}"' if application else "the applications"
     outbox.enqueue(
-        "panel_assigned", reviewer.email, f"Please review applications to {phase.name}",
+        "panel_assigned",
+        reviewer.email,
+        f"Please review applications to {phase.name}",
         f"Hello {reviewer.name},\n\nThank you for joining the panel for {phase.name}. You have been asked "
-        f"to review {what}.\n\nSign in and open \"Your reviews\" to read and score them. If you know "
+        f'to review {what}.\n\nSign in and open "Your reviews" to read and score them. If you know '
         "an applicant, or anything else could make your review unfair, declare a conflict of interest "
-        "there instead.\n")
+        "there instead.\n",
+    )
     return assignment
 
 
 def remove_assignment(assignment: ReviewerAssignment, *, by: User) -> None:
     _require(by, "panel.manage")
-    audit.record("panel.unassigned", assignment, actor=by,
-                 before={"phase": assignment.phase_id, "application": assignment.application_id,
-                         "reviewer": assignment.reviewer_id})
+    audit.record(
+        "panel.unassigned",
+        assignment,
+        actor=by,
+        before={
+            "phase": assignment.phase_id,
+            "application": assignment.application_id,
+            "reviewer": assignment.reviewer_id,
+        },
+    )
     db.session.delete(assignment)
 
 
 def assignments_query(phase_id: int) -> sa.Select[tuple[ReviewerAssignment]]:
-    return (sa.select(ReviewerAssignment).where(ReviewerAssignment.phase_id == phase_id)
-            .join(User, User.id == ReviewerAssignment.reviewer_id)
-            .options(joinedload(ReviewerAssignment.reviewer))
-            .order_by(User.name, ReviewerAssignment.id))
+    return (
+        sa.select(ReviewerAssignment)
+        .where(ReviewerAssignment.phase_id == phase_id)
+        .join(User, User.id == ReviewerAssignment.reviewer_id)
+        .options(joinedload(ReviewerAssignment.reviewer))
+        .order_by(User.name, ReviewerAssignment.id)
+    )
 
 
 def application_titles(application_ids: Iterable[int | None]) -> dict[int, str]:
@@ -153,15 +187,17 @@ def application_titles(application_ids: Iterable[int | None]) -> dict[int, str]:
 
 
 def review_of(application_id: int, reviewer_id: int) -> Review | None:
-    return db.session.scalar(sa.select(Review).where(
-        Review.application_id == application_id, Review.reviewer_id == reviewer_id))
+    return db.session.scalar(
+        sa.select(Review).where(Review.application_id == application_id, Review.reviewer_id == reviewer_id)
+    )
 
 
 def scores_of(review: Review | None) -> dict[int, Score]:
     if review is None or review.id is None:
         return {}
-    return {score.criterion_id: score
-            for score in db.session.scalars(sa.select(Score).where(Score.review_id == review.id))}
+    return {
+        score.criterion_id: score for score in db.session.scalars(sa.select(Score).where(Score.review_id == review.id))
+    }
 
 
 def _open_review(application: Application, by: User) -> Review:
@@ -169,8 +205,9 @@ def _open_review(application: Application, by: User) -> Review:
     _require(by, "application.review", application)
     review = review_of(application.id, by.id)
     if review is None:
-        review = Review(application_id=application.id, reviewer_id=by.id, state=ReviewState.DRAFT,
-                        comment="", conflict_reason="")
+        review = Review(
+            application_id=application.id, reviewer_id=by.id, state=ReviewState.DRAFT, comment="", conflict_reason=""
+        )
         db.session.add(review)
         db.session.flush()
     if review.state != ReviewState.DRAFT:
@@ -182,15 +219,17 @@ def _score_problem(criterion: Criterion, score: int | None, comment: str) -> Rul
     if score is not None and score not in SCORES:
         return RuleBroken(f"score_{criterion.id}", f"Score \u201c{criterion.name}\u201d from 1 to 5.")
     if score is None and comment.strip():
-        return RuleBroken(f"score_{criterion.id}",
-                          f"Choose a score for \u201c{criterion.name}\u201d to save your comment.")
+        return RuleBroken(
+            f"score_{criterion.id}", f"Choose a score for \u201c{criterion.name}\u201d to save your comment."
+        )
     if len(comment.strip()) > COMMENT_LENGTH:
         return RuleBroken(f"comment_{criterion.id}", f"Keep this comment to {COMMENT_LENGTH:,} characters or fewer.")
     return None
 
 
-def _set_score(review: Review, criterion: Criterion, existing: Score | None, score: int | None,
-               comment: str) -> Score | None:
+def _set_score(
+    review: Review, criterion: Criterion, existing: Score | None, score: int | None, comment: str
+) -> Score | None:
     if score is None:
         if existing is not None:
             db.session.delete(existing)
@@ -207,8 +246,9 @@ def _criterion_of(application: Application, criterion: Criterion) -> None:
         raise NotAllowed("That criterion belongs to another phase.")
 
 
-def save_score(application: Application, criterion: Criterion, *, by: User, score: int | None,
-               comment: str) -> Score | None:
+def save_score(
+    application: Application, criterion: Criterion, *, by: User, score: int | None, comment: str
+) -> Score | None:
     """Save one criterion's score and comment (empty score and comment clears it)."""
     _criterion_of(application, criterion)
     review = _open_review(application, by)
@@ -220,14 +260,23 @@ def save_score(application: Application, criterion: Criterion, *, by: User, scor
     return saved
 
 
-def save_review(application: Application, *, by: User, scores: dict[int, tuple[int | None, str]],
-                recommendation: Recommendation | None, comment: str) -> Review:
+def save_review(
+    application: Application,
+    *,
+    by: User,
+    scores: dict[int, tuple[int | None, str]],
+    recommendation: Recommendation | None,
+    comment: str,
+) -> Review:
     """Save the whole review as a draft: every criterion's score and comment, the recommendation
     and the overall comment. Nothing is saved if any part is wrong."""
     review = _open_review(application, by)
     criteria = criteria_of(application.phase_id)
-    problems = [problem for criterion in criteria
-                if (problem := _score_problem(criterion, *scores.get(criterion.id, (None, "")))) is not None]
+    problems = [
+        problem
+        for criterion in criteria
+        if (problem := _score_problem(criterion, *scores.get(criterion.id, (None, "")))) is not None
+    ]
     if len(comment.strip()) > COMMENT_LENGTH:
         problems.append(RuleBroken("comment", f"Keep your overall comment to {COMMENT_LENGTH:,} characters or fewer."))
     if problems:
@@ -244,8 +293,9 @@ def save_review(application: Application, *, by: User, scores: dict[int, tuple[i
 
 def submission_problems(review: Review, criteria: list[Criterion]) -> list[RuleBroken]:
     scored = scores_of(review)
-    problems = [RuleBroken(f"score_{c.id}", f"Score \u201c{c.name}\u201d from 1 to 5.")
-                for c in criteria if c.id not in scored]
+    problems = [
+        RuleBroken(f"score_{c.id}", f"Score \u201c{c.name}\u201d from 1 to 5.") for c in criteria if c.id not in scored
+    ]
     if review.recommendation is None:
         problems.append(RuleBroken("recommendation", "Choose your recommendation: fund, maybe or do not fund."))
     return problems
@@ -264,9 +314,17 @@ def submit_review(application: Application, *, by: User, now: datetime, today: d
         raise RulesBroken(problems)
     review.state = ReviewState.SUBMITTED
     review.submitted_at = now
-    audit.record("review.submitted", review, actor=by, before={"state": "draft"},
-                 after={"state": "submitted", "application": application.id,
-                        "recommendation": review.recommendation.value if review.recommendation else None})
+    audit.record(
+        "review.submitted",
+        review,
+        actor=by,
+        before={"state": "draft"},
+        after={
+            "state": "submitted",
+            "application": application.id,
+            "recommendation": review.recommendation.value if review.recommendation else None,
+        },
+    )
     if permissions.is_staff(by):
         return None
     return _draft_payment_claim(by, application, today)
@@ -276,8 +334,13 @@ def _draft_payment_claim(reviewer: User, application: Application, today: date) 
     # Imported here: remuneration imports grants' models, so importing it at the top would be circular.
 
     try:
-        return draft_claim_for_activity(reviewer, activity_name=PANEL_REVIEW_ACTIVITY, activity_date=today,
-                                        units=Decimal("1"), notes=f"Panel review of application {application.id}")
+        return draft_claim_for_activity(
+            reviewer,
+            activity_name=PANEL_REVIEW_ACTIVITY,
+            activity_date=today,
+            units=Decimal("1"),
+            notes=f"Panel review of application {application.id}",
+        )
     except RuleBroken:
         return None  # the activity is not in use: the reviewer can still claim by hand
 
@@ -304,8 +367,14 @@ def declare_conflict(application: Application, *, by: User, reason: str, now: da
     review.comment = ""
     review.submitted_at = now
     db.session.flush()
-    audit.record("review.conflict_declared", review, actor=by, before={"state": before},
-                 after={"state": "conflict", "application": application.id}, note=reason)
+    audit.record(
+        "review.conflict_declared",
+        review,
+        actor=by,
+        before={"state": before},
+        after={"state": "conflict", "application": application.id},
+        note=reason,
+    )
     return review
 
 
@@ -319,18 +388,27 @@ class SubmittedReview:
     average: Decimal | None
 
 
-def reviews_for(application: Application, *,
-                states: tuple[ReviewState, ...] = (ReviewState.SUBMITTED,)) -> list[SubmittedReview]:
+def reviews_for(
+    application: Application, *, states: tuple[ReviewState, ...] = (ReviewState.SUBMITTED,)
+) -> list[SubmittedReview]:
     """The application's reviews in these states with their scores (two queries)."""
-    reviews = list(db.session.scalars(
-        sa.select(Review).where(Review.application_id == application.id, Review.state.in_(states))
-        .options(joinedload(Review.reviewer)).order_by(Review.submitted_at, Review.id)))
+    reviews = list(
+        db.session.scalars(
+            sa.select(Review)
+            .where(Review.application_id == application.id, Review.state.in_(states))
+            .options(joinedload(Review.reviewer))
+            .order_by(Review.submitted_at, Review.id)
+        )
+    )
     by_review: dict[int, dict[int, Score]] = defaultdict(dict)
     if reviews:
         for score in db.session.scalars(sa.select(Score).where(Score.review_id.in_([r.id for r in reviews]))):
             by_review[score.review_id][score.criterion_id] = score
-    weights = dict(db.session.execute(sa.select(Criterion.id, Criterion.weight)
-                                      .where(Criterion.phase_id == application.phase_id)).all())
+    weights = dict(
+        db.session.execute(
+            sa.select(Criterion.id, Criterion.weight).where(Criterion.phase_id == application.phase_id)
+        ).all()
+    )
     made = []
     for review in reviews:
         scores = by_review[review.id]
@@ -359,9 +437,12 @@ SORTS = {"average": "Weighted average, highest first", "title": "Title, A to Z"}
 def _average_by_application(phase_id: int) -> sa.Subquery:
     """Each application's mean weighted average, for sorting in SQL (the page shows exact figures)."""
     per_review = (
-        sa.select(Review.application_id.label("application_id"),
-                  (sa.cast(sa.func.sum(Score.score * Criterion.weight), sa.Float)
-                   / sa.func.sum(Criterion.weight)).label("average"))
+        sa.select(
+            Review.application_id.label("application_id"),
+            (sa.cast(sa.func.sum(Score.score * Criterion.weight), sa.Float) / sa.func.sum(Criterion.weight)).label(
+                "average"
+            ),
+        )
         .join(Score, Score.review_id == Review.id)
         .join(Criterion, Criterion.id == Score.criterion_id)
         .join(Application, Application.id == Review.application_id)
@@ -369,23 +450,30 @@ def _average_by_application(phase_id: int) -> sa.Subquery:
         .group_by(Review.id, Review.application_id)
         .subquery()
     )
-    return (sa.select(per_review.c.application_id, sa.func.avg(per_review.c.average).label("average"))
-            .group_by(per_review.c.application_id).subquery())
+    return (
+        sa.select(per_review.c.application_id, sa.func.avg(per_review.c.average).label("average"))
+        .group_by(per_review.c.application_id)
+        .subquery()
+    )
 
 
-def panel_applications_query(phase_id: int, *, state: ApplicationState | None = None,
-                             sort: str = "average") -> sa.Select[tuple[Application]]:
+def panel_applications_query(
+    phase_id: int, *, state: ApplicationState | None = None, sort: str = "average"
+) -> sa.Select[tuple[Application]]:
     """Every application of the phase the panel can see (not drafts), filtered and sorted."""
-    query = (sa.select(Application)
-             .where(Application.phase_id == phase_id, Application.state != ApplicationState.DRAFT)
-             .options(joinedload(Application.lead)))
+    query = (
+        sa.select(Application)
+        .where(Application.phase_id == phase_id, Application.state != ApplicationState.DRAFT)
+        .options(joinedload(Application.lead))
+    )
     if state is not None:
         query = query.where(Application.state == state)
     if sort == "title":
         return query.order_by(sa.func.lower(Application.title), Application.id)
     averages = _average_by_application(phase_id)
-    return (query.outerjoin(averages, averages.c.application_id == Application.id)
-            .order_by(averages.c.average.desc().nulls_last(), sa.func.lower(Application.title), Application.id))
+    return query.outerjoin(averages, averages.c.application_id == Application.id).order_by(
+        averages.c.average.desc().nulls_last(), sa.func.lower(Application.title), Application.id
+    )
 
 
 def panel_summaries(phase_id: int, applications: list[Application]) -> dict[int, PanelSummary]:
@@ -401,9 +489,14 @@ def panel_summaries(phase_id: int, applications: list[Application]) -> dict[int,
     conflicted: dict[int, set[int]] = defaultdict(set)
     sent: dict[int, set[int]] = defaultdict(set)
     for application_id, reviewer_id, state, recommendation, weighted, weights in db.session.execute(
-        sa.select(Review.application_id, Review.reviewer_id, Review.state, Review.recommendation,
-                  sa.func.coalesce(sa.func.sum(Score.score * Criterion.weight), 0),
-                  sa.func.coalesce(sa.func.sum(Criterion.weight), 0))
+        sa.select(
+            Review.application_id,
+            Review.reviewer_id,
+            Review.state,
+            Review.recommendation,
+            sa.func.coalesce(sa.func.sum(Score.score * Criterion.weight), 0),
+            sa.func.coalesce(sa.func.sum(Criterion.weight), 0),
+        )
         .outerjoin(Score, Score.review_id == Review.id)
         .outerjoin(Criterion, Criterion.id == Score.criterion_id)
         .where(Review.application_id.in_(ids))
@@ -425,14 +518,16 @@ def panel_summaries(phase_id: int, applications: list[Application]) -> dict[int,
 
     whole_phase, single = set(), defaultdict(set)
     for reviewer_id, application_id in db.session.execute(
-        sa.select(ReviewerAssignment.reviewer_id, ReviewerAssignment.application_id)
-        .where(ReviewerAssignment.phase_id == phase_id)
+        sa.select(ReviewerAssignment.reviewer_id, ReviewerAssignment.application_id).where(
+            ReviewerAssignment.phase_id == phase_id
+        )
     ):
         (whole_phase.add(reviewer_id) if application_id is None else single[application_id].add(reviewer_id))
     teams: dict[int, set[int]] = defaultdict(set)
     for application_id, user_id in db.session.execute(
-        sa.select(ApplicationMember.application_id, ApplicationMember.user_id)
-        .where(ApplicationMember.application_id.in_(ids))
+        sa.select(ApplicationMember.application_id, ApplicationMember.user_id).where(
+            ApplicationMember.application_id.in_(ids)
+        )
     ):
         teams[application_id].add(user_id)
     for application in applications:
@@ -456,26 +551,41 @@ def _assigned_to(user_id: int) -> sa.ColumnElement[bool]:
 
 
 def _on_team(user_id: int) -> sa.ColumnElement[bool]:
-    return sa.or_(Application.lead_id == user_id, sa.exists().where(
-        ApplicationMember.application_id == Application.id, ApplicationMember.user_id == user_id))
+    return sa.or_(
+        Application.lead_id == user_id,
+        sa.exists().where(ApplicationMember.application_id == Application.id, ApplicationMember.user_id == user_id),
+    )
 
 
 def assigned_applications_query(user: User) -> sa.Select[tuple[Application]]:
     """What this person has been asked to review (never their own team's), newest phase first."""
-    return (sa.select(Application)
-            .where(_assigned_to(user.id), sa.not_(_on_team(user.id)),
-                   Application.state.in_(REVIEWER_VISIBLE_STATES))
-            .options(joinedload(Application.phase))
-            .order_by(Application.phase_id.desc(), sa.func.lower(Application.title), Application.id))
+    return (
+        sa.select(Application)
+        .where(_assigned_to(user.id), sa.not_(_on_team(user.id)), Application.state.in_(REVIEWER_VISIBLE_STATES))
+        .options(joinedload(Application.phase))
+        .order_by(Application.phase_id.desc(), sa.func.lower(Application.title), Application.id)
+    )
 
 
 def still_to_score_count(user: User) -> int:
-    finished = sa.exists().where(Review.application_id == Application.id, Review.reviewer_id == user.id,
-                                 Review.state.in_((ReviewState.SUBMITTED, ReviewState.CONFLICT)))
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Application)
-        .where(_assigned_to(user.id), sa.not_(_on_team(user.id)), Application.state.in_(REVIEWABLE_STATES),
-               sa.not_(finished))) or 0
+    finished = sa.exists().where(
+        Review.application_id == Application.id,
+        Review.reviewer_id == user.id,
+        Review.state.in_((ReviewState.SUBMITTED, ReviewState.CONFLICT)),
+    )
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Application)
+            .where(
+                _assigned_to(user.id),
+                sa.not_(_on_team(user.id)),
+                Application.state.in_(REVIEWABLE_STATES),
+                sa.not_(finished),
+            )
+        )
+        or 0
+    )
 
 
 @dataclass
@@ -510,9 +620,13 @@ def reviewer_progress(user: User, applications: list[Application]) -> dict[int, 
     if not applications:
         return {}
     phase_ids = sorted({a.phase_id for a in applications})
-    criteria = dict(db.session.execute(
-        sa.select(Criterion.phase_id, sa.func.count()).where(Criterion.phase_id.in_(phase_ids))
-        .group_by(Criterion.phase_id)).all())
+    criteria = dict(
+        db.session.execute(
+            sa.select(Criterion.phase_id, sa.func.count())
+            .where(Criterion.phase_id.in_(phase_ids))
+            .group_by(Criterion.phase_id)
+        ).all()
+    )
     progress = {a.id: ReviewProgress(criteria=int(criteria.get(a.phase_id, 0))) for a in applications}
     for application_id, state, recommendation, scored in db.session.execute(
         sa.select(Review.application_id, Review.state, Review.recommendation, sa.func.count(Score.id))

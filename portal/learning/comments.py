@@ -44,17 +44,33 @@ def add_comment(post: LearningPost, *, by: User, body: str, parent_id: int | Non
             raise RuleBroken("body", "The comment you are replying to is not on this post.")
         if parent.parent_id is not None:  # one level of replies: a reply to a reply joins the thread
             parent = db.session.get(Comment, parent.parent_id)
-    comment = Comment(post_id=post.id, author_id=by.id, parent_id=parent.id if parent else None, body=body,
-                      body_html=to_html(body), created_at=utcnow())
+    comment = Comment(
+        post_id=post.id,
+        author_id=by.id,
+        parent_id=parent.id if parent else None,
+        body=body,
+        body_html=to_html(body),
+        created_at=utcnow(),
+    )
     db.session.add(comment)
     db.session.flush()
     author = db.session.get(User, post.author_id)
     if parent is not None and parent.author_id != by.id and parent.deleted_at is None:
-        notify(db.session.get(User, parent.author_id), "reply", f"{by.name} replied to your comment",
-               f'{by.name} replied to your comment on "{post.title}".', comment_url(comment))
+        notify(
+            db.session.get(User, parent.author_id),
+            "reply",
+            f"{by.name} replied to your comment",
+            f'{by.name} replied to your comment on "{post.title}".',
+            comment_url(comment),
+        )
     if post.author_id != by.id and (parent is None or parent.author_id != post.author_id):
-        notify(author, "comment", f'{by.name} commented on "{post.title}"',
-               f'{by.name} commented on your post "{post.title}".', comment_url(comment))
+        notify(
+            author,
+            "comment",
+            f'{by.name} commented on "{post.title}"',
+            f'{by.name} commented on your post "{post.title}".',
+            comment_url(comment),
+        )
     return comment
 
 
@@ -78,18 +94,28 @@ def delete_comment(comment: Comment, *, by: User) -> None:
 THREADS_PER_PAGE = 20
 
 
-def thread_page(post: LearningPost, *, page: int, per_page: int = THREADS_PER_PAGE) -> tuple[Pagination, dict[int, list[Comment]]]:
+def thread_page(
+    post: LearningPost, *, page: int, per_page: int = THREADS_PER_PAGE
+) -> tuple[Pagination, dict[int, list[Comment]]]:
     """One page of top-level comments and all their replies: two queries, whatever the length."""
     top = db.paginate(
-        sa.select(Comment).where(Comment.post_id == post.id, Comment.parent_id.is_(None))
-        .options(joinedload(Comment.author)).order_by(Comment.id),
-        page=page, per_page=per_page, error_out=False)
+        sa.select(Comment)
+        .where(Comment.post_id == post.id, Comment.parent_id.is_(None))
+        .options(joinedload(Comment.author))
+        .order_by(Comment.id),
+        page=page,
+        per_page=per_page,
+        error_out=False,
+    )
     ids = [c.id for c in top.items]
     replies: dict[int, list[Comment]] = {i: [] for i in ids}
     if ids:
         for reply in db.session.scalars(
-                sa.select(Comment).where(Comment.parent_id.in_(ids)).options(joinedload(Comment.author))
-                .order_by(Comment.id)):
+            sa.select(Comment)
+            .where(Comment.parent_id.in_(ids))
+            .options(joinedload(Comment.author))
+            .order_by(Comment.id)
+        ):
             replies[reply.parent_id].append(reply)
     return top, replies
 

@@ -19,33 +19,71 @@ from portal.teams.models import TeamMembership
 
 # title, body, values, themes, visibility
 POSTS = [
-    ("Pay people on the day, not next month",
-     "We paid contributors in cash vouchers at the end of each session. Attendance doubled and people told us "
-     "they felt **valued, not used**.", ["reciprocity", "respect"], ["outcomes"], "public"),
-    ("Send papers a week early, in large print",
-     "Three of our group need more time to read. Sending papers early and in large print meant everyone came "
-     "ready to decide, not just the professionals.", ["accessibility", "equality"], ["empowering"], "public"),
-    ("Who holds the pen holds the power",
-     "When a peer researcher wrote the minutes, the decisions changed. Rotate the pen.",
-     ["equality", "challenging", "transparent"], ["social_justice"], "public"),
-    ("Small cafés, big relationships",
-     "Our recovery café became the place people met the council. Tea first, agenda second.",
-     ["relationships", "human"], ["connecting"], "public"),
-    ("Training each other, both ways",
-     "Staff trained peers in facilitation; peers trained staff in listening without fixing.",
-     ["training", "learning", "reciprocity"], ["empowering"], "members"),
-    ("When the plan broke, we asked the group",
-     "Lockdown ended our meetings. The group chose phone trees over video calls, and they worked.",
-     ["flexibility", "action", "context"], ["efficiency"], "public"),
-    ("Staying after the money ends",
-     "Two of our co-researchers now sit on the trust's board. Longevity was the real outcome.",
-     ["commitment", "systemic_change"], ["outcomes"], "public"),
-    ("Diversity is who is in the room, and who is not",
-     "We mapped who never came and went to them instead.", ["diversity", "social_justice"], ["social_justice"],
-     "members"),
-    ("Looking at ourselves honestly",
-     "Every quarter we asked: whose voice did we not hear? It was uncomfortable and useful.",
-     ["reflexivity", "transparent"], ["connecting"], "public"),
+    (
+        "Pay people on the day, not next month",
+        "We paid contributors in cash vouchers at the end of each session. Attendance doubled and people told us "
+        "they felt **valued, not used**.",
+        ["reciprocity", "respect"],
+        ["outcomes"],
+        "public",
+    ),
+    (
+        "Send papers a week early, in large print",
+        "Three of our group need more time to read. Sending papers early and in large print meant everyone came "
+        "ready to decide, not just the professionals.",
+        ["accessibility", "equality"],
+        ["empowering"],
+        "public",
+    ),
+    (
+        "Who holds the pen holds the power",
+        "When a peer researcher wrote the minutes, the decisions changed. Rotate the pen.",
+        ["equality", "challenging", "transparent"],
+        ["social_justice"],
+        "public",
+    ),
+    (
+        "Small cafés, big relationships",
+        "Our recovery café became the place people met the council. Tea first, agenda second.",
+        ["relationships", "human"],
+        ["connecting"],
+        "public",
+    ),
+    (
+        "Training each other, both ways",
+        "Staff trained peers in facilitation; peers trained staff in listening without fixing.",
+        ["training", "learning", "reciprocity"],
+        ["empowering"],
+        "members",
+    ),
+    (
+        "When the plan broke, we asked the group",
+        "Lockdown ended our meetings. The group chose phone trees over video calls, and they worked.",
+        ["flexibility", "action", "context"],
+        ["efficiency"],
+        "public",
+    ),
+    (
+        "Staying after the money ends",
+        "Two of our co-researchers now sit on the trust's board. Longevity was the real outcome.",
+        ["commitment", "systemic_change"],
+        ["outcomes"],
+        "public",
+    ),
+    (
+        "Diversity is who is in the room, and who is not",
+        "We mapped who never came and went to them instead.",
+        ["diversity", "social_justice"],
+        ["social_justice"],
+        "members",
+    ),
+    (
+        "Looking at ourselves honestly",
+        "Every quarter we asked: whose voice did we not hear? It was uncomfortable and useful.",
+        ["reflexivity", "transparent"],
+        ["connecting"],
+        "public",
+    ),
 ]
 
 
@@ -54,15 +92,25 @@ def seed(people: dict[str, User]) -> int:
         return 0
     leads = list(db.session.scalars(sa.select(User).where(User.email.like("pilot%@demo.test")).order_by(User.id)))
     authors = [people["lead@demo.test"], people["member@demo.test"], people["reviewer@demo.test"], *leads]
-    project_of = dict(db.session.execute(
-        sa.select(TeamMembership.user_id, sa.func.min(TeamMembership.project_id)).group_by(TeamMembership.user_id)).all())
+    project_of = dict(
+        db.session.execute(
+            sa.select(TeamMembership.user_id, sa.func.min(TeamMembership.project_id)).group_by(TeamMembership.user_id)
+        ).all()
+    )
     created = 0
     made: list[LearningPost] = []
     start = utcnow() - timedelta(days=len(POSTS) * 3)
     for number, (title, body, values, themes, visibility) in enumerate(POSTS):
         author = authors[number % len(authors)]
-        post = posts.create_post(author=author, title=title, body=body, visibility=visibility, values=values,
-                                 themes=themes, project_id=project_of.get(author.id))
+        post = posts.create_post(
+            author=author,
+            title=title,
+            body=body,
+            visibility=visibility,
+            values=values,
+            themes=themes,
+            project_id=project_of.get(author.id),
+        )
         post.created_at = start + timedelta(days=number * 3)
         made.append(post)
         created += 1
@@ -71,11 +119,18 @@ def seed(people: dict[str, User]) -> int:
 
     first = made[0]
     voices = [people["member@demo.test"], people["reviewer@demo.test"], people["staff@demo.test"], *leads[:3]]
-    top = comments.add_comment(first, by=voices[0], body="Vouchers worked for us too, and nobody's benefits were touched.")
-    reply = comments.add_comment(first, by=voices[1], body="Did you check the limits with each person first?",
-                                 parent_id=top.id)
-    comments.add_comment(first, by=db.session.get(User, first.author_id),
-                         body="Yes, on the payments page, before each session.", parent_id=top.id)
+    top = comments.add_comment(
+        first, by=voices[0], body="Vouchers worked for us too, and nobody's benefits were touched."
+    )
+    reply = comments.add_comment(
+        first, by=voices[1], body="Did you check the limits with each person first?", parent_id=top.id
+    )
+    comments.add_comment(
+        first,
+        by=db.session.get(User, first.author_id),
+        body="Yes, on the payments page, before each session.",
+        parent_id=top.id,
+    )
     comments.add_comment(first, by=voices[2], body="We are adding this to the programme guidance.")
     created += 4
     for voice in voices[1:]:

@@ -14,16 +14,28 @@ from portal.learning.models import FlagReason, Visibility
 
 class PostForm(FlaskForm):
     title = StringField("Title", validators=[Length(max=200, message="Keep the title to 200 characters or fewer.")])
-    body = TextAreaField("What did you learn?", description=(
-        "You can use Markdown: **bold**, *italic*, [a link](https://example.org), lists with - at the start "
-        "of a line. Images and HTML are not shown."))
+    body = TextAreaField(
+        "What did you learn?",
+        description=(
+            "You can use Markdown: **bold**, *italic*, [a link](https://example.org), lists with - at the start "
+            "of a line. Images and HTML are not shown."
+        ),
+    )
     project_id = SelectField("Project (optional)", coerce=lambda v: int(v) if v else None, validate_choice=False)
-    values = CheckboxesField("Which values of co-production does it show?", choices=choices(list(vocabulary.VALUES.items())),
-                             validate_choice=False)
-    themes = CheckboxesField("Which themes is it about?", choices=choices(list(vocabulary.THEMES.items())),
-                             validate_choice=False)
-    visibility = RadioField("Who can read it?", choices=choices([(v.value, v.label) for v in Visibility]),
-                            default=Visibility.PUBLIC.value, validate_choice=False)
+    values = CheckboxesField(
+        "Which values of co-production does it show?",
+        choices=choices(list(vocabulary.VALUES.items())),
+        validate_choice=False,
+    )
+    themes = CheckboxesField(
+        "Which themes is it about?", choices=choices(list(vocabulary.THEMES.items())), validate_choice=False
+    )
+    visibility = RadioField(
+        "Who can read it?",
+        choices=choices([(v.value, v.label) for v in Visibility]),
+        default=Visibility.PUBLIC.value,
+        validate_choice=False,
+    )
 
 
 class CommentForm(FlaskForm):
@@ -32,10 +44,12 @@ class CommentForm(FlaskForm):
 
 
 class FlagForm(FlaskForm):
-    reason = RadioField("Why are you flagging this?", choices=choices([(r.value, r.label) for r in FlagReason]),
-                        validate_choice=False)
-    note = TextAreaField("Anything the moderators should know (optional, required for something else)",
-                         validators=[Optional()])
+    reason = RadioField(
+        "Why are you flagging this?", choices=choices([(r.value, r.label) for r in FlagReason]), validate_choice=False
+    )
+    note = TextAreaField(
+        "Anything the moderators should know (optional, required for something else)", validators=[Optional()]
+    )
 
 
 class DecisionForm(FlaskForm):

@@ -42,9 +42,12 @@ class FlagReason(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"spam": "Spam or advertising", "offensive": "Offensive or abusive",
-                "personal_information": "Shares someone's personal information",
-                "other": "Something else"}[self.value]
+        return {
+            "spam": "Spam or advertising",
+            "offensive": "Offensive or abusive",
+            "personal_information": "Shares someone's personal information",
+            "other": "Something else",
+        }[self.value]
 
 
 class FlagOutcome(enum.StrEnum):
@@ -66,7 +69,8 @@ class LearningPost(db.Model):
     state: Mapped[PostState] = mapped_column(str_enum(PostState, "post_state"), default=PostState.VISIBLE)
     moderation_reason: Mapped[str] = mapped_column(sa.String(500), default="")
     source_report_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("progress_reports.id", ondelete="SET NULL"), unique=True)
+        sa.ForeignKey("progress_reports.id", ondelete="SET NULL"), unique=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -74,8 +78,12 @@ class LearningPost(db.Model):
     project: Mapped[Project | None] = relationship(lazy="raise_on_sql")
     # Loaded with the posts in one extra query (never one per post).
     tags: Mapped[list[PostTag]] = relationship(
-        back_populates="post", lazy="selectin", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="PostTag.id")
+        back_populates="post",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="PostTag.id",
+    )
 
     @property
     def value_keys(self) -> list[str]:
@@ -106,12 +114,10 @@ class Comment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(sa.ForeignKey("learning_posts.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("learning_comments.id", ondelete="CASCADE"),
-                                                  index=True)
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("learning_comments.id", ondelete="CASCADE"), index=True)
     body: Mapped[str] = mapped_column(sa.Text)
     body_html: Mapped[str] = mapped_column(sa.Text, default="")
-    state: Mapped[CommentState] = mapped_column(str_enum(CommentState, "comment_state"),
-                                                default=CommentState.VISIBLE)
+    state: Mapped[CommentState] = mapped_column(str_enum(CommentState, "comment_state"), default=CommentState.VISIBLE)
     moderation_reason: Mapped[str] = mapped_column(sa.String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -134,8 +140,9 @@ class Validation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("learning_posts.id", ondelete="CASCADE"), index=True)
-    comment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("learning_comments.id", ondelete="CASCADE"),
-                                                   index=True)
+    comment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("learning_comments.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship(lazy="raise_on_sql")
@@ -155,8 +162,9 @@ class Flag(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     reporter_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("learning_posts.id", ondelete="CASCADE"), index=True)
-    comment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("learning_comments.id", ondelete="CASCADE"),
-                                                   index=True)
+    comment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("learning_comments.id", ondelete="CASCADE"), index=True
+    )
     reason: Mapped[FlagReason] = mapped_column(str_enum(FlagReason, "flag_reason"))
     note: Mapped[str] = mapped_column(sa.String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

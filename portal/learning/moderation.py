@@ -39,7 +39,9 @@ def _flags_of(target: Target) -> Any:
 
 
 def open_flag_count(target: Target) -> int:
-    return db.session.scalar(sa.select(sa.func.count(Flag.id)).where(_flags_of(target), Flag.resolved_at.is_(None))) or 0
+    return (
+        db.session.scalar(sa.select(sa.func.count(Flag.id)).where(_flags_of(target), Flag.resolved_at.is_(None))) or 0
+    )
 
 
 def _is_hidden(target: Target) -> bool:
@@ -83,9 +85,13 @@ def flag(target: Target, *, by: User, reason: str, note: str = "") -> Flag | Non
         raise RuleBroken("note", "Tell us what is wrong, so the moderators can judge it.")
     if len(note) > 500:
         raise RuleBroken("note", "Keep the note to 500 characters or fewer.")
-    new = Flag(reporter_id=by.id, reason=chosen, note=note,
-               post_id=target.id if isinstance(target, LearningPost) else None,
-               comment_id=target.id if isinstance(target, Comment) else None)
+    new = Flag(
+        reporter_id=by.id,
+        reason=chosen,
+        note=note,
+        post_id=target.id if isinstance(target, LearningPost) else None,
+        comment_id=target.id if isinstance(target, Comment) else None,
+    )
     try:
         with db.session.begin_nested():
             db.session.add(new)
@@ -95,16 +101,23 @@ def flag(target: Target, *, by: User, reason: str, note: str = "") -> Flag | Non
         _hide(target, "Several members flagged this. It is hidden until a moderator looks at it.")
         audit.record("moderation.auto_hidden", target, actor=None, after={"state": "hidden"})
         what, url = _describe(target)
-        notify(db.session.get(User, target.author_id), "moderation", f"{what[0].upper()}{what[1:]} is hidden for now",
-               f"Several members flagged {what}, so it is hidden until a moderator looks at it. "
-               "We will tell you what they decide.", url)
+        notify(
+            db.session.get(User, target.author_id),
+            "moderation",
+            f"{what[0].upper()}{what[1:]} is hidden for now",
+            f"Several members flagged {what}, so it is hidden until a moderator looks at it. "
+            "We will tell you what they decide.",
+            url,
+        )
     return new
 
 
 def _resolve_flags(target: Target, outcome: FlagOutcome, by: User) -> int:
     result = db.session.execute(
-        sa.update(Flag).where(_flags_of(target), Flag.resolved_at.is_(None))
-        .values(resolved_at=utcnow(), resolved_by_id=by.id, outcome=outcome))
+        sa.update(Flag)
+        .where(_flags_of(target), Flag.resolved_at.is_(None))
+        .values(resolved_at=utcnow(), resolved_by_id=by.id, outcome=outcome)
+    )
     return result.rowcount or 0
 
 
@@ -126,47 +139,72 @@ def decide(target: Target, *, by: User, decision: str, reason: str = "") -> None
             raise RuleBroken("reason", "Say why it is hidden: the author will be told.")
         _hide(target, reason)
         _resolve_flags(target, FlagOutcome.UPHELD, by)
-        notify(author, "moderation", f"A moderator hid {what}",
-               f"A moderator hid {what}. The reason: {reason}", url)
+        notify(author, "moderation", f"A moderator hid {what}", f"A moderator hid {what}. The reason: {reason}", url)
     elif decision == "restore":
         was_pending = isinstance(target, LearningPost) and target.state == PostState.PENDING
         _show(target)
         _resolve_flags(target, FlagOutcome.DISMISSED, by)
-        text = (f"A moderator approved {what}. It is now visible." if was_pending
-                else f"A moderator looked at {what} and it is visible again.")
-        notify(author, "moderation", f"A moderator restored {what}" if not was_pending else f"A moderator approved {what}",
-               text + (f" {reason}" if reason else ""), url)
+        text = (
+            f"A moderator approved {what}. It is now visible."
+            if was_pending
+            else f"A moderator looked at {what} and it is visible again."
+        )
+        notify(
+            author,
+            "moderation",
+            f"A moderator restored {what}" if not was_pending else f"A moderator approved {what}",
+            text + (f" {reason}" if reason else ""),
+            url,
+        )
     else:  # dismiss: the flags were not upheld; the item stays as it is (visible)
         if _is_hidden(target):
             _show(target)
         if not _resolve_flags(target, FlagOutcome.DISMISSED, by) and before["state"] == "visible":
             raise RuleBroken("decision", "There are no open flags to dismiss.")
-        notify(author, "moderation", f"Flags on {what} were dismissed",
-               f"Members flagged {what}. A moderator looked and it stays up." + (f" {reason}" if reason else ""), url)
-    audit.record(f"moderation.{decision}", target, actor=by, before=before,
-                 after={"state": target.state.value}, note=reason)
+        notify(
+            author,
+            "moderation",
+            f"Flags on {what} were dismissed",
+            f"Members flagged {what}. A moderator looked and it stays up." + (f" {reason}" if reason else ""),
+            url,
+        )
+    audit.record(
+        f"moderation.{decision}", target, actor=by, before=before, after={"state": target.state.value}, note=reason
+    )
 
 
 # --- the queue --------------------------------------------------------------------------------
 
+
 def _open_counts(column: Any) -> Any:
-    return (sa.select(column.label("target_id"), sa.func.count(Flag.id).label("flags"))
-            .where(column.is_not(None), Flag.resolved_at.is_(None)).group_by(column).subquery())
+    return (
+        sa.select(column.label("target_id"), sa.func.count(Flag.id).label("flags"))
+        .where(column.is_not(None), Flag.resolved_at.is_(None))
+        .group_by(column)
+        .subquery()
+    )
 
 
 def post_queue() -> sa.Select[Any]:
     """Posts with open flags, hidden by flags, or waiting for pre-moderation; oldest first."""
     counts = _open_counts(Flag.post_id)
-    return (sa.select(LearningPost, sa.func.coalesce(counts.c.flags, 0))
-            .outerjoin(counts, counts.c.target_id == LearningPost.id)
-            .where(sa.or_(counts.c.flags > 0, LearningPost.state == PostState.PENDING))
-            .options(joinedload(LearningPost.author)).order_by(LearningPost.created_at, LearningPost.id))
+    return (
+        sa.select(LearningPost, sa.func.coalesce(counts.c.flags, 0))
+        .outerjoin(counts, counts.c.target_id == LearningPost.id)
+        .where(sa.or_(counts.c.flags > 0, LearningPost.state == PostState.PENDING))
+        .options(joinedload(LearningPost.author))
+        .order_by(LearningPost.created_at, LearningPost.id)
+    )
 
 
 def comment_queue() -> sa.Select[Any]:
     counts = _open_counts(Flag.comment_id)
-    return (sa.select(Comment, counts.c.flags).join(counts, counts.c.target_id == Comment.id)
-            .options(joinedload(Comment.author), joinedload(Comment.post)).order_by(Comment.created_at, Comment.id))
+    return (
+        sa.select(Comment, counts.c.flags)
+        .join(counts, counts.c.target_id == Comment.id)
+        .options(joinedload(Comment.author), joinedload(Comment.post))
+        .order_by(Comment.created_at, Comment.id)
+    )
 
 
 def flags_for(post_ids: list[int], comment_ids: list[int]) -> dict[tuple[str, int], list[Flag]]:
@@ -174,9 +212,12 @@ def flags_for(post_ids: list[int], comment_ids: list[int]) -> dict[tuple[str, in
     found: dict[tuple[str, int], list[Flag]] = {}
     if not post_ids and not comment_ids:
         return found
-    rows = db.session.scalars(sa.select(Flag).where(
-        Flag.resolved_at.is_(None), sa.or_(Flag.post_id.in_(post_ids), Flag.comment_id.in_(comment_ids)))
-        .options(joinedload(Flag.reporter)).order_by(Flag.id))
+    rows = db.session.scalars(
+        sa.select(Flag)
+        .where(Flag.resolved_at.is_(None), sa.or_(Flag.post_id.in_(post_ids), Flag.comment_id.in_(comment_ids)))
+        .options(joinedload(Flag.reporter))
+        .order_by(Flag.id)
+    )
     for f in rows:
         key = ("post", f.post_id) if f.post_id else ("comment", f.comment_id)
         found.setdefault(key, []).append(f)

@@ -17,15 +17,26 @@ from portal.learning.models import Comment, LearningPost
 
 def _queue_page(status: int = 200, error: tuple[str, int, str] | None = None) -> Response:
     size = current_app.config["PAGE_SIZE"]
-    post_page = db.paginate(moderation.post_queue(), page=request.args.get("page", 1, type=int),
-                            per_page=size, error_out=False)
-    comment_page = db.paginate(moderation.comment_queue(), page=request.args.get("cpage", 1, type=int),
-                               per_page=size, error_out=False)
+    post_page = db.paginate(
+        moderation.post_queue(), page=request.args.get("page", 1, type=int), per_page=size, error_out=False
+    )
+    comment_page = db.paginate(
+        moderation.comment_queue(), page=request.args.get("cpage", 1, type=int), per_page=size, error_out=False
+    )
     # db.paginate gives the first column of each row (the item); flag counts come with the flags.
     flags = moderation.flags_for([p.id for p in post_page.items], [c.id for c in comment_page.items])
-    return render("learning/moderation.html", status=status, post_page=post_page, comment_page=comment_page,
-                  flags=flags, settings=posts.settings(), error=error, form=DecisionForm(formdata=None),
-                  threshold=current_app.config["FLAG_THRESHOLD"], title="Moderation")
+    return render(
+        "learning/moderation.html",
+        status=status,
+        post_page=post_page,
+        comment_page=comment_page,
+        flags=flags,
+        settings=posts.settings(),
+        error=error,
+        form=DecisionForm(formdata=None),
+        threshold=current_app.config["FLAG_THRESHOLD"],
+        title="Moderation",
+    )
 
 
 @bp.route("/moderation", endpoint="moderation")
@@ -39,8 +50,9 @@ def _decide(target: LearningPost | Comment, kind: str) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        moderation.decide(target, by=current_user, decision=request.form.get("decision", ""),
-                          reason=form.reason.data or "")
+        moderation.decide(
+            target, by=current_user, decision=request.form.get("decision", ""), reason=form.reason.data or ""
+        )
     except RuleBroken as error:
         db.session.rollback()
         return _queue_page(status=422, error=(kind, target.id, error.message))
@@ -76,6 +88,10 @@ def moderation_settings() -> Response:
     on = request.form.get("premoderate") == "on"
     posts.set_premoderation(on=on, by=current_user)
     db.session.commit()
-    flash("New members' first posts now wait for a moderator." if on
-          else "New members' first posts now go up straight away.", "success")
+    flash(
+        "New members' first posts now wait for a moderator."
+        if on
+        else "New members' first posts now go up straight away.",
+        "success",
+    )
     return redirect_to(url_for("learning.moderation"))

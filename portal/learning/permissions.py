@@ -22,23 +22,32 @@ def readable(user: Any, post: Any) -> bool:
 
 def others_visible(user: Any, item: Any) -> bool:
     # validate or flag: someone else's words that are up and (for comments) not deleted
-    return (signed_in(user) and item is not None and item.author_id != user.id and item.state == "visible"
-            and getattr(item, "deleted_at", None) is None)
+    return (
+        signed_in(user)
+        and item is not None
+        and item.author_id != user.id
+        and item.state == "visible"
+        and getattr(item, "deleted_at", None) is None
+    )
 
 
 AUTHOR_ONLY = "Only the author can do that."
 
-register({
-    "posts.write": lambda user, obj: signed_in(user),
-    "post.view": (readable, "This post is not shared with you."),
-    "post.edit": (author, AUTHOR_ONLY),
-    "post.delete": (author, AUTHOR_ONLY),
-    "post.comment": (lambda user, post: signed_in(user) and post is not None and post.state == PostState.VISIBLE,
-                     "Comments are open only on posts that are up."),
-    "comment.edit": (lambda user, c: author(user, c) and c.deleted_at is None, AUTHOR_ONLY),
-    "comment.delete": (lambda user, c: author(user, c) and c.deleted_at is None, AUTHOR_ONLY),
-    "content.validate": (others_visible, "You can say this resonates only with someone else's words that are up."),
-    "content.flag": (others_visible, "You can flag only someone else's words that are up."),
-    "validators.view": lambda user, obj: signed_in(user),
-    "moderation.review": (lambda user, obj: is_staff(user), "Moderation is for programme staff."),
-})
+register(
+    {
+        "posts.write": lambda user, obj: signed_in(user),
+        "post.view": (readable, "This post is not shared with you."),
+        "post.edit": (author, AUTHOR_ONLY),
+        "post.delete": (author, AUTHOR_ONLY),
+        "post.comment": (
+            lambda user, post: signed_in(user) and post is not None and post.state == PostState.VISIBLE,
+            "Comments are open only on posts that are up.",
+        ),
+        "comment.edit": (lambda user, c: author(user, c) and c.deleted_at is None, AUTHOR_ONLY),
+        "comment.delete": (lambda user, c: author(user, c) and c.deleted_at is None, AUTHOR_ONLY),
+        "content.validate": (others_visible, "You can say this resonates only with someone else's words that are up."),
+        "content.flag": (others_visible, "You can flag only someone else's words that are up."),
+        "validators.view": lambda user, obj: signed_in(user),
+        "moderation.review": (lambda user, obj: is_staff(user), "Moderation is for programme staff."),
+    }
+)

@@ -39,9 +39,14 @@ BODY_MAX = 20_000
 
 def team_projects(user: Any) -> list[Project]:
     """The projects a person may attach a post to: those whose team they are on."""
-    return list(db.session.scalars(
-        sa.select(Project).join(TeamMembership, TeamMembership.project_id == Project.id)
-        .where(TeamMembership.user_id == user.id).order_by(Project.title, Project.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Project)
+            .join(TeamMembership, TeamMembership.project_id == Project.id)
+            .where(TeamMembership.user_id == user.id)
+            .order_by(Project.title, Project.id)
+        )
+    )
 
 
 def settings() -> ModerationSettings:
@@ -60,15 +65,23 @@ def set_premoderation(*, on: bool, by: User) -> None:
     current.premoderate_first_posts = on
     current.updated_at = utcnow()
     current.updated_by_id = by.id
-    audit.record("moderation.premoderation_" + ("on" if on else "off"), current, actor=by,
-                 before={"premoderate_first_posts": not on}, after={"premoderate_first_posts": on})
+    audit.record(
+        "moderation.premoderation_" + ("on" if on else "off"),
+        current,
+        actor=by,
+        before={"premoderate_first_posts": not on},
+        after={"premoderate_first_posts": on},
+    )
 
 
 def _needs_premoderation(author: User) -> bool:
     if author.role != Role.MEMBER or not settings().premoderate_first_posts:
         return False
-    already = db.session.scalar(sa.select(sa.func.count(LearningPost.id)).where(
-        LearningPost.author_id == author.id, LearningPost.state == PostState.VISIBLE))
+    already = db.session.scalar(
+        sa.select(sa.func.count(LearningPost.id)).where(
+            LearningPost.author_id == author.id, LearningPost.state == PostState.VISIBLE
+        )
+    )
     return not already
 
 
@@ -117,22 +130,42 @@ def url_path(post: LearningPost) -> str:
 def index(post: LearningPost) -> None:
     """Put a visible post in the search index (with its audience), or take it out."""
     if post.state == PostState.VISIBLE:
-        documents.upsert(kind="post", object_id=post.id, title=post.title, body=to_plain(post.body),
-                         audience=post.visibility.value, url_path=url_path(post))
+        documents.upsert(
+            kind="post",
+            object_id=post.id,
+            title=post.title,
+            body=to_plain(post.body),
+            audience=post.visibility.value,
+            url_path=url_path(post),
+        )
     else:
         documents.remove(kind="post", object_id=post.id)
 
 
-def create_post(*, author: User, title: str, body: str, visibility: str, project_id: int | None = None,
-                values: list[str] | None = None, themes: list[str] | None = None,
-                source_report: ProgressReport | None = None) -> LearningPost:
+def create_post(
+    *,
+    author: User,
+    title: str,
+    body: str,
+    visibility: str,
+    project_id: int | None = None,
+    values: list[str] | None = None,
+    themes: list[str] | None = None,
+    source_report: ProgressReport | None = None,
+) -> LearningPost:
     values, themes = list(values or []), list(themes or [])
     title, body, chosen = _clean(title, body, visibility, values, themes)
     post = LearningPost(
-        author_id=author.id, title=title, body=body, body_html=to_html(body), visibility=chosen,
+        author_id=author.id,
+        title=title,
+        body=body,
+        body_html=to_html(body),
+        visibility=chosen,
         project_id=source_report.project_id if source_report else _project_for(author, project_id),
         state=PostState.PENDING if _needs_premoderation(author) else PostState.VISIBLE,
-        source_report_id=source_report.id if source_report else None, created_at=utcnow())
+        source_report_id=source_report.id if source_report else None,
+        created_at=utcnow(),
+    )
     db.session.add(post)
     db.session.flush()
     _set_tags(post, values, themes)
@@ -140,8 +173,17 @@ def create_post(*, author: User, title: str, body: str, visibility: str, project
     return post
 
 
-def edit_post(post: LearningPost, *, by: User, title: str, body: str, visibility: str,
-              project_id: int | None, values: list[str], themes: list[str]) -> None:
+def edit_post(
+    post: LearningPost,
+    *,
+    by: User,
+    title: str,
+    body: str,
+    visibility: str,
+    project_id: int | None,
+    values: list[str],
+    themes: list[str],
+) -> None:
     if post.author_id != by.id:
         raise RuleBroken("title", "Only the author can change this post.")
     title, body, chosen = _clean(title, body, visibility, values, themes)
@@ -168,13 +210,20 @@ def publish_report(report: ProgressReport, *, by: User) -> LearningPost:
     if existing is not None:
         return existing
     project = db.session.get(Project, report.project_id)
-    post = create_post(author=by, title=f"What we learned: {project.title}", body=report.what_we_learned,
-                       visibility=Visibility.PUBLIC.value, values=list(report.values or []), source_report=report)
+    post = create_post(
+        author=by,
+        title=f"What we learned: {project.title}",
+        body=report.what_we_learned,
+        visibility=Visibility.PUBLIC.value,
+        values=list(report.values or []),
+        source_report=report,
+    )
     audit.record("post.published_from_report", post, actor=by, after={"report_id": report.id})
     return post
 
 
 # --- reading ----------------------------------------------------------------------------------
+
 
 def viewable(query: sa.Select[Any], viewer: Any) -> sa.Select[Any]:
     """Only visible posts; visitors see only public ones."""
@@ -184,10 +233,17 @@ def viewable(query: sa.Select[Any], viewer: Any) -> sa.Select[Any]:
     return query
 
 
-def feed_query(viewer: Any, *, tag: str = "", project_id: int | None = None, phase_id: int | None = None,
-               author_id: int | None = None) -> sa.Select[tuple[LearningPost]]:
+def feed_query(
+    viewer: Any,
+    *,
+    tag: str = "",
+    project_id: int | None = None,
+    phase_id: int | None = None,
+    author_id: int | None = None,
+) -> sa.Select[tuple[LearningPost]]:
     query = viewable(sa.select(LearningPost), viewer).options(
-        joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags))
+        joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags)
+    )
     if tag:
         query = query.where(LearningPost.id.in_(sa.select(PostTag.post_id).where(PostTag.tag == tag)))
     if project_id:
@@ -200,16 +256,18 @@ def feed_query(viewer: Any, *, tag: str = "", project_id: int | None = None, pha
 
 
 def tag_choices() -> list[tuple[str, str]]:
-    return ([(f"value:{k}", f"Value: {v}") for k, v in vocabulary.VALUES.items()]
-            + [(f"theme:{k}", f"Theme: {v}") for k, v in vocabulary.THEMES.items()])
+    return [(f"value:{k}", f"Value: {v}") for k, v in vocabulary.VALUES.items()] + [
+        (f"theme:{k}", f"Theme: {v}") for k, v in vocabulary.THEMES.items()
+    ]
 
 
 def filter_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """Projects that have posts, and funding phases (for the feed's filters): two queries."""
     projects = db.session.execute(
-        sa.select(Project.id, Project.title).where(Project.id.in_(
-            sa.select(LearningPost.project_id).where(LearningPost.project_id.is_not(None))))
-        .order_by(Project.title)).all()
+        sa.select(Project.id, Project.title)
+        .where(Project.id.in_(sa.select(LearningPost.project_id).where(LearningPost.project_id.is_not(None))))
+        .order_by(Project.title)
+    ).all()
     phases = db.session.execute(sa.select(Phase.id, Phase.name).order_by(Phase.opens_on, Phase.id)).all()
     return [(p.id, p.title) for p in projects], [(p.id, p.name) for p in phases]
 
@@ -218,27 +276,44 @@ def post_counts(post_ids: list[int]) -> dict[int, tuple[int, int]]:
     """(visible comments, validations) for each post, in one query."""
     if not post_ids:
         return {}
-    comments = (sa.select(sa.func.count(Comment.id)).where(
-        Comment.post_id == LearningPost.id, Comment.deleted_at.is_(None), Comment.state == CommentState.VISIBLE)
-        .correlate(LearningPost).scalar_subquery())
-    validations = (sa.select(sa.func.count(Validation.id)).where(Validation.post_id == LearningPost.id)
-                   .correlate(LearningPost).scalar_subquery())
+    comments = (
+        sa.select(sa.func.count(Comment.id))
+        .where(Comment.post_id == LearningPost.id, Comment.deleted_at.is_(None), Comment.state == CommentState.VISIBLE)
+        .correlate(LearningPost)
+        .scalar_subquery()
+    )
+    validations = (
+        sa.select(sa.func.count(Validation.id))
+        .where(Validation.post_id == LearningPost.id)
+        .correlate(LearningPost)
+        .scalar_subquery()
+    )
     rows = db.session.execute(sa.select(LearningPost.id, comments, validations).where(LearningPost.id.in_(post_ids)))
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
 def load_post(post_id: int) -> LearningPost | None:
-    return db.session.scalar(sa.select(LearningPost).where(LearningPost.id == post_id).options(
-        joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags)))
+    return db.session.scalar(
+        sa.select(LearningPost)
+        .where(LearningPost.id == post_id)
+        .options(joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags))
+    )
 
 
 def public_posts_since(since: datetime, limit: int = 20) -> list[LearningPost]:
     """For the digest: public, visible posts written since ``since`` (email leaves the portal)."""
-    return list(db.session.scalars(
-        sa.select(LearningPost).where(LearningPost.state == PostState.VISIBLE,
-                                      LearningPost.visibility == Visibility.PUBLIC,
-                                      LearningPost.created_at >= since)
-        .order_by(LearningPost.created_at.desc(), LearningPost.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            sa.select(LearningPost)
+            .where(
+                LearningPost.state == PostState.VISIBLE,
+                LearningPost.visibility == Visibility.PUBLIC,
+                LearningPost.created_at >= since,
+            )
+            .order_by(LearningPost.created_at.desc(), LearningPost.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 @grants_signals.final_learning_published.connect

@@ -15,8 +15,13 @@ def to_html(markdown: str) -> str:
     html = _markdown.render(markdown or "")
     # Headings start at h2: the page's own title is the only h1.
     html = re.sub(r"<(/?)h1>", r"<\1h2>", html)
-    return nh3.clean(html, tags=_TAGS, attributes={"a": {"href", "title"}},
-                     url_schemes={"http", "https", "mailto"}, link_rel="nofollow noopener noreferrer")
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="nofollow noopener noreferrer",
+    )
 
 
 def to_plain(markdown: str) -> str:

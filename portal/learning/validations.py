@@ -24,7 +24,10 @@ def _target_filter(target: LearningPost | Comment) -> Any:
 def has_validated(user: Any, target: LearningPost | Comment) -> bool:
     if user is None or not user.is_authenticated:
         return False
-    return db.session.scalar(sa.select(Validation.id).where(_target_filter(target), Validation.user_id == user.id)) is not None
+    return (
+        db.session.scalar(sa.select(Validation.id).where(_target_filter(target), Validation.user_id == user.id))
+        is not None
+    )
 
 
 def count(target: LearningPost | Comment) -> int:
@@ -46,8 +49,11 @@ def set_validation(target: LearningPost | Comment, *, by: User, on: bool) -> boo
         return False
     if has_validated(by, target):
         return True
-    validation = Validation(user_id=by.id, post_id=target.id if isinstance(target, LearningPost) else None,
-                            comment_id=target.id if isinstance(target, Comment) else None)
+    validation = Validation(
+        user_id=by.id,
+        post_id=target.id if isinstance(target, LearningPost) else None,
+        comment_id=target.id if isinstance(target, Comment) else None,
+    )
     try:
         with db.session.begin_nested():
             db.session.add(validation)
@@ -57,27 +63,45 @@ def set_validation(target: LearningPost | Comment, *, by: User, on: bool) -> boo
         what, url = f'your post "{target.title}"', f"/learning/{target.id}"
     else:
         what, url = "your comment", f"/learning/{target.post_id}#comment-{target.id}"
-    notify(db.session.get(User, target.author_id), "validation", f"{by.name} says {what} resonates",
-           f"{by.name} says {what} resonates with them.", url)
+    notify(
+        db.session.get(User, target.author_id),
+        "validation",
+        f"{by.name} says {what} resonates",
+        f"{by.name} says {what} resonates with them.",
+        url,
+    )
     return True
 
 
 def counts_for_comments(comment_ids: list[int]) -> dict[int, int]:
     if not comment_ids:
         return {}
-    rows = db.session.execute(sa.select(Validation.comment_id, sa.func.count(Validation.id))
-                              .where(Validation.comment_id.in_(comment_ids)).group_by(Validation.comment_id))
+    rows = db.session.execute(
+        sa.select(Validation.comment_id, sa.func.count(Validation.id))
+        .where(Validation.comment_id.in_(comment_ids))
+        .group_by(Validation.comment_id)
+    )
     return {row[0]: row[1] for row in rows}
 
 
 def mine_among_comments(user: Any, comment_ids: list[int]) -> set[int]:
     if not comment_ids or user is None or not user.is_authenticated:
         return set()
-    return set(db.session.scalars(sa.select(Validation.comment_id).where(
-        Validation.comment_id.in_(comment_ids), Validation.user_id == user.id)))
+    return set(
+        db.session.scalars(
+            sa.select(Validation.comment_id).where(
+                Validation.comment_id.in_(comment_ids), Validation.user_id == user.id
+            )
+        )
+    )
 
 
 def validators(target: LearningPost | Comment) -> list[User]:
-    rows = db.session.scalars(sa.select(Validation).where(_target_filter(target))
-                              .options(joinedload(Validation.user)).order_by(Validation.id).limit(500))
+    rows = db.session.scalars(
+        sa.select(Validation)
+        .where(_target_filter(target))
+        .options(joinedload(Validation.user))
+        .order_by(Validation.id)
+        .limit(500)
+    )
     return [v.user for v in rows]

@@ -49,6 +49,7 @@ def _comment_or_404(comment_id: int) -> Comment:
 
 # --- the feed ---------------------------------------------------------------------------------
 
+
 @bp.route("/", endpoint="feed")
 @public
 def feed() -> Response:
@@ -59,24 +60,43 @@ def feed() -> Response:
     filters.phase.choices = choices([("", "Any funding round"), *[(str(i), n) for i, n in phase_choices]])
     author_id = request.args.get("author", type=int)
     author = db.session.get(User, author_id) if author_id else None
-    query = posts.feed_query(current_user, tag=request.args.get("tag", ""),
-                             project_id=request.args.get("project", type=int),
-                             phase_id=request.args.get("phase", type=int), author_id=author_id)
+    query = posts.feed_query(
+        current_user,
+        tag=request.args.get("tag", ""),
+        project_id=request.args.get("project", type=int),
+        phase_id=request.args.get("phase", type=int),
+        author_id=author_id,
+    )
     page = db.paginate(query, page=_page(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render("learning/feed.html", block="more", page=page, filters=filters, author=author,
-                  counts=posts.post_counts([p.id for p in page.items]), title="Shared learning")
+    return render(
+        "learning/feed.html",
+        block="more",
+        page=page,
+        filters=filters,
+        author=author,
+        counts=posts.post_counts([p.id for p in page.items]),
+        title="Shared learning",
+    )
 
 
 # --- writing ------------------------------------------------------------------------------------
 
+
 def _post_form(form: PostForm) -> None:
-    form.project_id.choices = choices([("", "No project"), *[(str(p.id), p.title) for p in posts.team_projects(current_user)]])
+    form.project_id.choices = choices(
+        [("", "No project"), *[(str(p.id), p.title) for p in posts.team_projects(current_user)]]
+    )
 
 
 def _post_fields(form: PostForm) -> dict[str, Any]:
-    return {"title": form.title.data or "", "body": form.body.data or "", "visibility": form.visibility.data or "",
-            "project_id": form.project_id.data, "values": list(form.values.data or []),
-            "themes": list(form.themes.data or [])}
+    return {
+        "title": form.title.data or "",
+        "body": form.body.data or "",
+        "visibility": form.visibility.data or "",
+        "project_id": form.project_id.data,
+        "values": list(form.values.data or []),
+        "themes": list(form.themes.data or []),
+    }
 
 
 @bp.route("/new", methods=["GET", "POST"], endpoint="new_post")
@@ -92,11 +112,20 @@ def new_post() -> Response:
             attach_error(form, error.field, error.message)
         else:
             db.session.commit()
-            flash("Your post is waiting for a moderator. We will let you know when it is up." if post.state == "pending"
-                  else "Your post is up.", "success")
+            flash(
+                "Your post is waiting for a moderator. We will let you know when it is up."
+                if post.state == "pending"
+                else "Your post is up.",
+                "success",
+            )
             return redirect_to(url_for("learning.post", post_id=post.id))
-    return render("learning/post_form.html", status=422 if form.errors else 200, form=form, post=None,
-                  title="Share what you learned")
+    return render(
+        "learning/post_form.html",
+        status=422 if form.errors else 200,
+        form=form,
+        post=None,
+        title="Share what you learned",
+    )
 
 
 @bp.route("/<int:post_id>/edit", methods=["GET", "POST"], endpoint="edit_post")
@@ -119,8 +148,9 @@ def edit_post(post_id: int) -> Response:
             db.session.commit()
             flash("Your changes are saved.", "success")
             return redirect_to(url_for("learning.post", post_id=post.id))
-    return render("learning/post_form.html", status=422 if form.errors else 200, form=form, post=post,
-                  title="Change your post")
+    return render(
+        "learning/post_form.html", status=422 if form.errors else 200, form=form, post=post, title="Change your post"
+    )
 
 
 @bp.route("/<int:post_id>/delete", methods=["POST"], endpoint="delete_post")
@@ -136,17 +166,28 @@ def delete_post(post_id: int) -> Response:
 
 # --- reading a post and its comments -----------------------------------------------------------
 
+
 def _post_page(post: LearningPost, form: CommentForm | None = None, status: int = 200) -> Response:
     threads, replies = comments.thread_page(post, page=_page())
     ids = [c.id for c in threads.items] + [r.id for rs in replies.values() for r in rs]
     counts = posts.post_counts([post.id]).get(post.id, (0, 0))
     return render(
-        "learning/post.html", status=status, post=post, threads=threads, replies=replies,
-        comment_counts=validations.counts_for_comments(ids), mine=validations.mine_among_comments(current_user, ids),
-        comment_count=counts[0], validation_count=counts[1], validated=validations.has_validated(current_user, post),
-        form=form or CommentForm(formdata=None), shown=lambda c: comments.shown(c, current_user),
+        "learning/post.html",
+        status=status,
+        post=post,
+        threads=threads,
+        replies=replies,
+        comment_counts=validations.counts_for_comments(ids),
+        mine=validations.mine_among_comments(current_user, ids),
+        comment_count=counts[0],
+        validation_count=counts[1],
+        validated=validations.has_validated(current_user, post),
+        form=form or CommentForm(formdata=None),
+        shown=lambda c: comments.shown(c, current_user),
         value_labels=vocabulary.labels(vocabulary.VALUES, post.value_keys),
-        theme_labels=vocabulary.labels(vocabulary.THEMES, post.theme_keys), title=post.title)
+        theme_labels=vocabulary.labels(vocabulary.THEMES, post.theme_keys),
+        title=post.title,
+    )
 
 
 @bp.route("/<int:post_id>", endpoint="post")
@@ -171,7 +212,9 @@ def add_comment(post_id: int) -> Response:
         else:
             db.session.commit()
             flash("Your comment is added.", "success")
-            return redirect_to(url_for("learning.post", post_id=post.id, page=request.args.get("page")) + f"#comment-{comment.id}")
+            return redirect_to(
+                url_for("learning.post", post_id=post.id, page=request.args.get("page")) + f"#comment-{comment.id}"
+            )
     return _post_page(post, form, status=422)
 
 
@@ -191,8 +234,13 @@ def edit_comment(comment_id: int) -> Response:
             db.session.commit()
             flash("Your comment is changed.", "success")
             return redirect_to(url_for("learning.post", post_id=comment.post_id) + f"#comment-{comment.id}")
-    return render("learning/comment_form.html", status=422 if form.errors else 200, form=form, comment=comment,
-                  title="Change your comment")
+    return render(
+        "learning/comment_form.html",
+        status=422 if form.errors else 200,
+        form=form,
+        comment=comment,
+        title="Change your comment",
+    )
 
 
 @bp.route("/comments/<int:comment_id>/delete", methods=["POST"], endpoint="delete_comment")
@@ -208,6 +256,7 @@ def delete_comment(comment_id: int) -> Response:
 
 # --- this resonates -------------------------------------------------------------------------------
 
+
 def _toggle(target: LearningPost | Comment, back: str) -> Response:
     require("content.validate", target)
     wanted = request.form.get("on") == "1"
@@ -219,8 +268,13 @@ def _toggle(target: LearningPost | Comment, back: str) -> Response:
         return redirect_to(back)
     db.session.commit()
     if is_htmx():
-        return render_template("learning/_validate.html", target=target, validated=now_on,
-                               count=validations.count(target), is_post=isinstance(target, LearningPost))
+        return render_template(
+            "learning/_validate.html",
+            target=target,
+            validated=now_on,
+            count=validations.count(target),
+            is_post=isinstance(target, LearningPost),
+        )
     flash("You said this resonates." if now_on else "You took back your 'this resonates'.", "success")
     return redirect_to(back)
 
@@ -244,8 +298,13 @@ def validate_comment(comment_id: int) -> Response:
 @permission_required("validators.view")
 def post_validators(post_id: int) -> Response:
     post = _readable_post(post_id)
-    return render("learning/validators.html", people=validations.validators(post), post=post, comment=None,
-                  title=f'Who says "{post.title}" resonates')
+    return render(
+        "learning/validators.html",
+        people=validations.validators(post),
+        post=post,
+        comment=None,
+        title=f'Who says "{post.title}" resonates',
+    )
 
 
 @bp.route("/comments/<int:comment_id>/validations", endpoint="comment_validators")
@@ -253,11 +312,17 @@ def post_validators(post_id: int) -> Response:
 def comment_validators(comment_id: int) -> Response:
     comment = _comment_or_404(comment_id)
     post = _readable_post(comment.post_id)
-    return render("learning/validators.html", people=validations.validators(comment), post=post, comment=comment,
-                  title="Who says this comment resonates")
+    return render(
+        "learning/validators.html",
+        people=validations.validators(comment),
+        post=post,
+        comment=comment,
+        title="Who says this comment resonates",
+    )
 
 
 # --- flags ------------------------------------------------------------------------------------------
+
 
 def _flag(target: LearningPost | Comment, post: LearningPost) -> Response:
     require("content.flag", target)
@@ -272,8 +337,14 @@ def _flag(target: LearningPost | Comment, post: LearningPost) -> Response:
             db.session.commit()
             flash("Thank you. A moderator will look at it." if made else "You have already flagged this.", "success")
             return redirect_to(url_for("learning.post", post_id=post.id))
-    return render("learning/flag_form.html", status=422 if form.errors else 200, form=form, post=post,
-                  comment=target if isinstance(target, Comment) else None, title="Flag this for a moderator")
+    return render(
+        "learning/flag_form.html",
+        status=422 if form.errors else 200,
+        form=form,
+        post=post,
+        comment=target if isinstance(target, Comment) else None,
+        title="Flag this for a moderator",
+    )
 
 
 @bp.route("/<int:post_id>/flag", methods=["GET", "POST"], endpoint="flag_post")

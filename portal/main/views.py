@@ -32,14 +32,25 @@ def dashboard() -> Response:
 def _your_work() -> dict[str, int]:
     """The few numbers that say what is waiting for this person; the linked pages hold the detail."""
     user = current_user
-    claims_to_finish = db.session.scalar(sa.select(sa.func.count()).where(
-        Claim.claimant_id == user.id, Claim.state.in_((ClaimState.DRAFT, ClaimState.QUERIED))))
-    leads = db.session.scalar(sa.select(sa.func.count()).where(
-        TeamMembership.user_id == user.id, TeamMembership.role == TeamRole.LEAD))
-    to_confirm = db.session.scalar(sa.select(sa.func.count()).select_from(
-        confirmations_query(user).order_by(None).subquery())) if leads else 0
-    return {"claims_to_finish": claims_to_finish or 0, "leads_a_project": bool(leads),
-            "to_confirm": to_confirm or 0, "to_score": reviews.still_to_score_count(user)}
+    claims_to_finish = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Claim.claimant_id == user.id, Claim.state.in_((ClaimState.DRAFT, ClaimState.QUERIED))
+        )
+    )
+    leads = db.session.scalar(
+        sa.select(sa.func.count()).where(TeamMembership.user_id == user.id, TeamMembership.role == TeamRole.LEAD)
+    )
+    to_confirm = (
+        db.session.scalar(sa.select(sa.func.count()).select_from(confirmations_query(user).order_by(None).subquery()))
+        if leads
+        else 0
+    )
+    return {
+        "claims_to_finish": claims_to_finish or 0,
+        "leads_a_project": bool(leads),
+        "to_confirm": to_confirm or 0,
+        "to_score": reviews.still_to_score_count(user),
+    }
 
 
 @bp.route("/healthz")

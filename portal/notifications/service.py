@@ -27,8 +27,16 @@ def email_wanted(user_id: int, kind: str) -> bool:
     return bool(setting)
 
 
-def notify(recipient: Any, kind: str, subject: str, body: str, url_path: str, *,
-           email_kind: str | None = None, email_text: str | None = None) -> None:
+def notify(
+    recipient: Any,
+    kind: str,
+    subject: str,
+    body: str,
+    url_path: str,
+    *,
+    email_kind: str | None = None,
+    email_text: str | None = None,
+) -> None:
     """Write the in-app notification and, unless switched off for this kind, queue an email.
 
     ``email_kind`` and ``email_text`` let a domain keep its own outbox kind and wording."""
@@ -37,8 +45,7 @@ def notify(recipient: Any, kind: str, subject: str, body: str, url_path: str, *,
     if recipient is None or getattr(recipient, "deactivated_at", None) is not None:
         return
     db.session.add(
-        Notification(recipient_id=recipient.id, kind=kind, subject=subject[:200], body=body,
-                     url_path=url_path[:300])
+        Notification(recipient_id=recipient.id, kind=kind, subject=subject[:200], body=body, url_path=url_path[:300])
     )
     if email_wanted(recipient.id, kind):
         link = current_app.config["BASE_URL"].rstrip("/") + url_path if url_path else ""

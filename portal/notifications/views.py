@@ -22,18 +22,30 @@ class PlainForm(FlaskForm):
 @bp.app_context_processor
 def unread_notifications() -> dict[str, object]:
     """``unread_notifications()`` in any template: the signed-in person's unread count."""
+
     def count() -> int:
         return inbox.unread_count(current_user) if signed_in(current_user) else 0
+
     return {"unread_notifications": count}
 
 
 @bp.route("/notifications", endpoint="inbox")
 @permission_required("notifications.own")
 def list_notifications() -> Response:
-    page = db.paginate(inbox.inbox_query(current_user), page=request.args.get("page", 1, type=int),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render("notifications/inbox.html", block="results", page=page, form=PlainForm(formdata=None),
-                  unread=inbox.unread_count(current_user), title="Notifications")
+    page = db.paginate(
+        inbox.inbox_query(current_user),
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render(
+        "notifications/inbox.html",
+        block="results",
+        page=page,
+        form=PlainForm(formdata=None),
+        unread=inbox.unread_count(current_user),
+        title="Notifications",
+    )
 
 
 @bp.route("/notifications/<int:notification_id>", endpoint="open")
@@ -68,6 +80,10 @@ def settings() -> Response:
         db.session.commit()
         flash("Your email choices are saved.", "success")
         return redirect_to(url_for("notifications.settings"))
-    return render("notifications/settings.html", form=form, kinds=KINDS, chosen=inbox.email_choices(current_user),
-                  title="Notification settings")
-
+    return render(
+        "notifications/settings.html",
+        form=form,
+        kinds=KINDS,
+        chosen=inbox.email_choices(current_user),
+        title="Notification settings",
+    )

@@ -25,9 +25,23 @@ from portal.remuneration.models import (
 )
 
 CSV_COLUMNS = [
-    "claim_id", "payee_name", "payee_reference", "payment_method", "activity_date", "activity_type",
-    "units", "unit", "rate", "fee", "expenses", "total", "project_or_cost_code", "submitted_at",
-    "approved_by", "approved_at", "batch_reference",
+    "claim_id",
+    "payee_name",
+    "payee_reference",
+    "payment_method",
+    "activity_date",
+    "activity_type",
+    "units",
+    "unit",
+    "rate",
+    "fee",
+    "expenses",
+    "total",
+    "project_or_cost_code",
+    "submitted_at",
+    "approved_by",
+    "approved_at",
+    "batch_reference",
 ]
 
 
@@ -48,8 +62,12 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
     chosen = list(db.session.scalars(sa.select(Claim).where(Claim.id.in_(claim_ids)).order_by(Claim.id)))
     not_ready = sorted(set(claim_ids) - {c.id for c in chosen if c.state == ClaimState.APPROVED})
     if not_ready:
-        raise RuleBroken("claim_ids", "These claims are not approved and waiting to be paid: "
-                         + ", ".join(str(i) for i in not_ready) + ". Reload the page and choose again.")
+        raise RuleBroken(
+            "claim_ids",
+            "These claims are not approved and waiting to be paid: "
+            + ", ".join(str(i) for i in not_ready)
+            + ". Reload the page and choose again.",
+        )
     batch = PaymentBatch(reference=reference, created_by_id=by.id)
     db.session.add(batch)
     db.session.flush()
@@ -73,8 +91,12 @@ def mark_batch_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: st
     batch.marked_paid_by_id = by.id
     for claim in db.session.scalars(sa.select(Claim).where(Claim.batch_id == batch.id)):
         claim_rules.mark_paid(claim, by=by, paid_on=paid_on, reference=batch.payment_reference)
-    audit.record("batch.paid", batch, actor=by,
-                 after={"paid_on": paid_on.isoformat(), "payment_reference": batch.payment_reference})
+    audit.record(
+        "batch.paid",
+        batch,
+        actor=by,
+        after={"paid_on": paid_on.isoformat(), "payment_reference": batch.payment_reference},
+    )
 
 
 def pounds(pence: int) -> str:
@@ -96,14 +118,23 @@ def batch_rows(batch: PaymentBatch) -> Iterator[list[str]]:
         .outerjoin(PaymentPreference, PaymentPreference.user_id == Claim.claimant_id)
         .outerjoin(expenses, expenses.c.claim_id == Claim.id)
         .where(Claim.batch_id == batch.id)
-        .options(joinedload(Claim.claimant), joinedload(Claim.activity_type), joinedload(Claim.project),
-                 joinedload(Claim.approved_by))
+        .options(
+            joinedload(Claim.claimant),
+            joinedload(Claim.activity_type),
+            joinedload(Claim.project),
+            joinedload(Claim.approved_by),
+        )
         .order_by(Claim.id)
         .execution_options(yield_per=500)
     )
     for claim, preference, expenses_pence in db.session.execute(query):
-        method = (PaymentMethod.DECLINE if claim.payment_declined
-                  else preference.method if preference else PaymentMethod.BANK_TRANSFER)
+        method = (
+            PaymentMethod.DECLINE
+            if claim.payment_declined
+            else preference.method
+            if preference
+            else PaymentMethod.BANK_TRANSFER
+        )
         fee = claim.payable_fee_pence
         yield [
             str(claim.id),

@@ -99,8 +99,13 @@ def _claim_or_404(claim_id: int) -> Claim:
     claim = db.session.scalar(
         sa.select(Claim)
         .where(Claim.id == claim_id)
-        .options(joinedload(Claim.claimant), joinedload(Claim.activity_type), joinedload(Claim.project),
-                 joinedload(Claim.approved_by), selectinload(Claim.expenses))
+        .options(
+            joinedload(Claim.claimant),
+            joinedload(Claim.activity_type),
+            joinedload(Claim.project),
+            joinedload(Claim.approved_by),
+            selectinload(Claim.expenses),
+        )
         .execution_options(populate_existing=True)  # fresh after a rollback, relationships included
     )
     if claim is None:
@@ -122,8 +127,9 @@ def _expenses_by_claim(claim_ids: list[int]) -> dict[int, int]:
 # --- payments overview and preferences -----------------------------------------------------------
 
 
-def _current_periods(totals: dict[str, list[benefits.PeriodTotal]], today: date,
-                     preference: PaymentPreference | None) -> list[tuple[str, benefits.PeriodTotal]]:
+def _current_periods(
+    totals: dict[str, list[benefits.PeriodTotal]], today: date, preference: PaymentPreference | None
+) -> list[tuple[str, benefits.PeriodTotal]]:
     """This week, this month and this tax year, with a zero total when nothing was claimed yet."""
     found = []
     for name, key, bounds, limit in (
@@ -152,8 +158,13 @@ def payments() -> Response:
     totals = benefits.period_totals(current_user.id, today)
     preference = db.session.get(PaymentPreference, current_user.id)
     return render(
-        "remuneration/payments.html", block="claims", page=page, title="Your payments",
-        expenses=_expenses_by_claim([c.id for c in page.items]), totals=totals, preference=preference,
+        "remuneration/payments.html",
+        block="claims",
+        page=page,
+        title="Your payments",
+        expenses=_expenses_by_claim([c.id for c in page.items]),
+        totals=totals,
+        preference=preference,
         current=_current_periods(totals, today, preference),
     )
 
@@ -161,9 +172,12 @@ def payments() -> Response:
 def _preference_values(preference: PaymentPreference | None) -> dict[str, Any] | None:
     if preference is None:
         return None
-    return {"method": preference.method.value, "charity_name": preference.charity_name,
-            "weekly_limit_pence": preference.weekly_limit_pence,
-            "monthly_limit_pence": preference.monthly_limit_pence}
+    return {
+        "method": preference.method.value,
+        "charity_name": preference.charity_name,
+        "weekly_limit_pence": preference.weekly_limit_pence,
+        "monthly_limit_pence": preference.monthly_limit_pence,
+    }
 
 
 def _save_preferences(preference: PaymentPreference | None, form: PreferencesForm) -> None:
@@ -193,8 +207,12 @@ def preferences() -> Response:
         db.session.commit()
         flash("Your payment preferences have been saved.", "success")
         return redirect_to(url_for("remuneration.payments"))
-    return _invalid("remuneration/preferences.html", form=form, preference=preference,
-                    title="How you are paid and your earnings limits")
+    return _invalid(
+        "remuneration/preferences.html",
+        form=form,
+        preference=preference,
+        title="How you are paid and your earnings limits",
+    )
 
 
 # --- making and changing a claim -------------------------------------------------------------
@@ -256,12 +274,14 @@ def edit_claim(claim_id: int) -> Response:
 
 
 def _history(claim_id: int) -> list[AuditEntry]:
-    return list(db.session.scalars(
-        audit.entries_query(object_type="Claim")
-        .where(AuditEntry.object_id == str(claim_id))
-        .order_by(None)
-        .order_by(AuditEntry.id)
-    ))
+    return list(
+        db.session.scalars(
+            audit.entries_query(object_type="Claim")
+            .where(AuditEntry.object_id == str(claim_id))
+            .order_by(None)
+            .order_by(AuditEntry.id)
+        )
+    )
 
 
 def _expense_form() -> ExpenseForm:
@@ -276,7 +296,9 @@ def _expense_form() -> ExpenseForm:
 
 def _claim_page(claim: Claim, *, status: int = 200, expense_form: ExpenseForm | None = None) -> Response:
     return render(
-        "remuneration/claim.html", status=status, claim=claim,
+        "remuneration/claim.html",
+        status=status,
+        claim=claim,
         title=f"{claim.activity_type.name} on {local_date(claim.activity_date)}",
         expenses_total=sum(line.amount_pence for line in claim.expenses),
         history=_history(claim.id),
@@ -297,16 +319,25 @@ def show_claim(claim_id: int) -> Response:
 
 def _add_expense_line(claim: Claim, form: ExpenseForm) -> None:
     line = claims.add_expense(
-        claim, by=current_user, category=form.chosen_category(), description=form.description.data or "",
-        amount_pence=form.amount.pence, miles=form.miles.number,
+        claim,
+        by=current_user,
+        category=form.chosen_category(),
+        description=form.description.data or "",
+        amount_pence=form.amount.pence,
+        miles=form.miles.number,
         mileage_rate_pence=current_app.config["MILEAGE_RATE_PENCE"],
     )
     upload = form.receipt.data
     if upload is None:
         db.session.commit()
         return
-    stored = uploads.store(upload.stream, upload.filename or "", kind=RECEIPTS,
-                           max_bytes=current_app.config["RECEIPT_MAX_BYTES"], field="receipt")
+    stored = uploads.store(
+        upload.stream,
+        upload.filename or "",
+        kind=RECEIPTS,
+        max_bytes=current_app.config["RECEIPT_MAX_BYTES"],
+        field="receipt",
+    )
     try:
         line.receipt_stored_name = stored.stored_name
         line.receipt_filename = stored.filename
@@ -366,8 +397,13 @@ def receipt(claim_id: int, line_id: int) -> Response:
     path = uploads.path_of(RECEIPTS, line.receipt_stored_name)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=line.receipt_content_type, as_attachment=True,
-                         download_name=line.receipt_filename or "receipt", max_age=0)
+    response = send_file(
+        path,
+        mimetype=line.receipt_content_type,
+        as_attachment=True,
+        download_name=line.receipt_filename or "receipt",
+        max_age=0,
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -376,8 +412,9 @@ def receipt(claim_id: int, line_id: int) -> Response:
 # --- sending a claim, with the earnings-limit warning ------------------------------------------
 
 
-def _warning_page(claim_id: int, form: SubmitClaimForm, breaches: list[benefits.LimitBreach] | None = None,
-                  *, status: int) -> Response:
+def _warning_page(
+    claim_id: int, form: SubmitClaimForm, breaches: list[benefits.LimitBreach] | None = None, *, status: int
+) -> Response:
     claim = _claim_or_404(claim_id)
     if breaches is None:
         breaches = benefits.limit_breaches(claim, claim.full_fee_pence)
@@ -385,8 +422,15 @@ def _warning_page(claim_id: int, form: SubmitClaimForm, breaches: list[benefits.
     if not form.reduced_fee.data:
         form.reduced_fee.data = pounds_text(min(room, claim.full_fee_pence))
     form.warned.data = "yes"
-    return render("remuneration/submit_warning.html", status=status, claim=claim, form=form,
-                  breaches=breaches, room_pence=room, title="This claim would take you over your limit")
+    return render(
+        "remuneration/submit_warning.html",
+        status=status,
+        claim=claim,
+        form=form,
+        breaches=breaches,
+        room_pence=room,
+        title="This claim would take you over your limit",
+    )
 
 
 @bp.route("/claims/<int:claim_id>/submit", methods=["POST"])
@@ -398,8 +442,13 @@ def submit_claim(claim_id: int) -> Response:
     if not form.validate_on_submit():
         return _warning_page(claim_id, form, status=422)
     try:
-        breaches = claims.submit_claim(claim, by=current_user, now=utcnow(), choice=form.choice.data or "",
-                                       reduced_fee_pence=form.reduced_fee.pence)
+        breaches = claims.submit_claim(
+            claim,
+            by=current_user,
+            now=utcnow(),
+            choice=form.choice.data or "",
+            reduced_fee_pence=form.reduced_fee.pence,
+        )
         if breaches:
             db.session.rollback()  # nothing changes until they choose
             return _warning_page(claim_id, form, breaches, status=200)
@@ -431,8 +480,7 @@ def _statement_rows(user_id: int, start: date, end: date) -> list[tuple[Claim, i
     rows = db.session.execute(
         sa.select(Claim, sa.func.coalesce(expenses.c.total, 0))
         .outerjoin(expenses, expenses.c.claim_id == Claim.id)
-        .where(Claim.claimant_id == user_id, Claim.state != ClaimState.DRAFT,
-               Claim.activity_date.between(start, end))
+        .where(Claim.claimant_id == user_id, Claim.state != ClaimState.DRAFT, Claim.activity_date.between(start, end))
         .options(joinedload(Claim.activity_type), joinedload(Claim.project))
         .order_by(Claim.activity_date, Claim.id)
     )
@@ -448,17 +496,37 @@ def _statement_totals(rows: list[tuple[Claim, int]]) -> dict[str, int]:
     }
 
 
-STATEMENT_COLUMNS = ["claim_id", "activity_date", "activity_type", "units", "unit", "rate", "fee",
-                     "payment_declined", "expenses", "total", "state", "project_or_programme", "paid_on"]
+STATEMENT_COLUMNS = [
+    "claim_id",
+    "activity_date",
+    "activity_type",
+    "units",
+    "unit",
+    "rate",
+    "fee",
+    "payment_declined",
+    "expenses",
+    "total",
+    "state",
+    "project_or_programme",
+    "paid_on",
+]
 
 
 def _statement_csv_rows(rows: list[tuple[Claim, int]]) -> Iterator[list[str]]:
     for claim, expenses in rows:
         yield [
-            str(claim.id), claim.activity_date.isoformat(), text_cell(claim.activity_type.name),
-            f"{claim.units:.2f}", claim.unit.value, pounds(claim.rate_pence), pounds(claim.payable_fee_pence),
-            "yes" if claim.payment_declined else "no", pounds(expenses),
-            pounds(claim.payable_fee_pence + expenses), claim.state.label,
+            str(claim.id),
+            claim.activity_date.isoformat(),
+            text_cell(claim.activity_type.name),
+            f"{claim.units:.2f}",
+            claim.unit.value,
+            pounds(claim.rate_pence),
+            pounds(claim.payable_fee_pence),
+            "yes" if claim.payment_declined else "no",
+            pounds(expenses),
+            pounds(claim.payable_fee_pence + expenses),
+            claim.state.label,
             text_cell(claim.project.title) if claim.project else "The programme",
             claim.paid_on.isoformat() if claim.paid_on else "",
         ]
@@ -475,7 +543,15 @@ def statement() -> Response:
     form.start.data, form.end.data = start, end
     rows = _statement_rows(current_user.id, start, end)
     if request.args.get("format") == "csv":
-        return csv_response(f"statement-{start.isoformat()}-to-{end.isoformat()}.csv", STATEMENT_COLUMNS,
-                            _statement_csv_rows(rows))
-    return render("remuneration/statement.html", form=form, rows=rows, totals=_statement_totals(rows),
-                  start=start, end=end, title="Your statement")
+        return csv_response(
+            f"statement-{start.isoformat()}-to-{end.isoformat()}.csv", STATEMENT_COLUMNS, _statement_csv_rows(rows)
+        )
+    return render(
+        "remuneration/statement.html",
+        form=form,
+        rows=rows,
+        totals=_statement_totals(rows),
+        start=start,
+        end=end,
+        title="Your statement",
+    )

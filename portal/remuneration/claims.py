@@ -60,9 +60,11 @@ class ClaimDetails:
 
 
 def claimant_projects(user: User) -> list[Project]:
-    return list(db.session.scalars(
-        sa.select(Project).join(TeamMembership).where(TeamMembership.user_id == user.id).order_by(Project.title)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(Project).join(TeamMembership).where(TeamMembership.user_id == user.id).order_by(Project.title)
+        )
+    )
 
 
 def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> None:
@@ -74,7 +76,9 @@ def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> 
     if details.units <= 0:
         raise RuleBroken("units", f"Enter how many {activity.unit.label}s, more than 0.")
     if details.units > MAX_UNITS[activity.unit]:
-        raise RuleBroken("units", f"Enter no more than {MAX_UNITS[activity.unit]} {activity.unit.label}s for one claim.")
+        raise RuleBroken(
+            "units", f"Enter no more than {MAX_UNITS[activity.unit]} {activity.unit.label}s for one claim."
+        )
     if details.units != details.units.quantize(Decimal("0.01")):
         raise RuleBroken("units", "Enter units with no more than two decimal places, like 1.5.")
     rate = rate_in_force(activity.id, details.activity_date)
@@ -107,8 +111,15 @@ def update_claim(claim: Claim, details: ClaimDetails, *, by: User, today: date) 
     _apply(claim, details, by, today)
 
 
-def draft_claim_for_activity(claimant: User, *, activity_name: str, activity_date: date,
-                             units: Decimal, project: Project | None = None, notes: str = "") -> Claim | None:
+def draft_claim_for_activity(
+    claimant: User,
+    *,
+    activity_name: str,
+    activity_date: date,
+    units: Decimal,
+    project: Project | None = None,
+    notes: str = "",
+) -> Claim | None:
     """The one hook other areas call (panel reviews, gatherings): draft a claim for this activity.
 
     Returns None when the activity has no rate on that date; the person can still claim by hand.
@@ -121,13 +132,26 @@ def draft_claim_for_activity(claimant: User, *, activity_name: str, activity_dat
 
 
 def expenses_pence(claim: Claim) -> int:
-    return int(db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(ExpenseLine.amount_pence), 0)).where(ExpenseLine.claim_id == claim.id)
-    ) or 0)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(ExpenseLine.amount_pence), 0)).where(
+                ExpenseLine.claim_id == claim.id
+            )
+        )
+        or 0
+    )
 
 
-def add_expense(claim: Claim, *, by: User, category: ExpenseCategory, description: str,
-                amount_pence: int | None, miles: Decimal | None, mileage_rate_pence: int) -> ExpenseLine:
+def add_expense(
+    claim: Claim,
+    *,
+    by: User,
+    category: ExpenseCategory,
+    description: str,
+    amount_pence: int | None,
+    miles: Decimal | None,
+    mileage_rate_pence: int,
+) -> ExpenseLine:
     _require(by, "claim.edit", claim)
     line = ExpenseLine(claim_id=claim.id, category=category, description=description.strip())
     if category == ExpenseCategory.MILEAGE:
@@ -165,16 +189,21 @@ def _require(user: User, rule: str, claim: Claim) -> None:
         raise NotAllowed(f"{rule} refused for claim {claim.id}")
 
 
-def _move(claim: Claim, to: ClaimState, *, by: User, action: str, note: str = "",
-          subject: str, body: str) -> None:
+def _move(claim: Claim, to: ClaimState, *, by: User, action: str, note: str = "", subject: str, body: str) -> None:
     if to not in TRANSITIONS[claim.state]:
         raise RuleBroken("state", f"A claim that is {claim.state.label.lower()} cannot be {action}.")
     before = {"state": claim.state.value}
     claim.state = to
     audit.record(f"claim.{action}", claim, actor=by, before=before, after={"state": to.value}, note=note)
     claimant = db.session.get(User, claim.claimant_id)
-    _tell(claimant, subject, body, claim, email_kind=f"claim_{action}",
-          email_text=f"Hello {claimant.name},\n\n{body}\n\nClaim {claim.id}: {claim.activity_date:%d %B %Y}.\n")
+    _tell(
+        claimant,
+        subject,
+        body,
+        claim,
+        email_kind=f"claim_{action}",
+        email_text=f"Hello {claimant.name},\n\n{body}\n\nClaim {claim.id}: {claim.activity_date:%d %B %Y}.\n",
+    )
 
 
 def _tell(person: User, subject: str, body: str, claim: Claim, *, email_kind: str, email_text: str) -> None:
@@ -183,8 +212,9 @@ def _tell(person: User, subject: str, body: str, claim: Claim, *, email_kind: st
     notify(person, "claim", subject, body, f"/claims/{claim.id}", email_kind=email_kind, email_text=email_text)
 
 
-def submit_claim(claim: Claim, *, by: User, now: object, choice: str = "",
-                 reduced_fee_pence: int | None = None) -> list[benefits.LimitBreach]:
+def submit_claim(
+    claim: Claim, *, by: User, now: object, choice: str = "", reduced_fee_pence: int | None = None
+) -> list[benefits.LimitBreach]:
     """Send a claim for checking.
 
     If it would take the claimant over an earnings limit and they have not chosen what to do,
@@ -213,16 +243,30 @@ def submit_claim(claim: Claim, *, by: User, now: object, choice: str = "",
         note = f"fee reduced by the claimant from {money(claim.full_fee_pence)} to {money(claim.fee_pence)}"
     elif claim.payment_declined:
         note = "payment declined by the claimant; time recorded"
-    _move(claim, ClaimState.SUBMITTED, by=by, action="submitted", note=note,
-          subject="We have your claim",
-          body="Thank you. Your claim has been sent for checking. We will tell you when it is approved.")
+    _move(
+        claim,
+        ClaimState.SUBMITTED,
+        by=by,
+        action="submitted",
+        note=note,
+        subject="We have your claim",
+        body="Thank you. Your claim has been sent for checking. We will tell you when it is approved.",
+    )
     if needs_confirmation(claim):
         lead = _project_lead(claim)
         if lead is not None:
-            body = (f"A member of your project team has claimed for time on {claim.activity_date:%d %B %Y}. "
-                    "Please confirm that the activity happened.")
-            _tell(lead, "A claim needs your confirmation", body, claim, email_kind="claim_to_confirm",
-                  email_text=f"Hello {lead.name},\n\n{body}\n")
+            body = (
+                f"A member of your project team has claimed for time on {claim.activity_date:%d %B %Y}. "
+                "Please confirm that the activity happened."
+            )
+            _tell(
+                lead,
+                "A claim needs your confirmation",
+                body,
+                claim,
+                email_kind="claim_to_confirm",
+                email_text=f"Hello {lead.name},\n\n{body}\n",
+            )
     return []
 
 
@@ -230,9 +274,10 @@ def _project_lead(claim: Claim) -> User | None:
     if claim.project_id is None:
         return None
     return db.session.scalar(
-        sa.select(User).join(TeamMembership, TeamMembership.user_id == User.id).where(
-            TeamMembership.project_id == claim.project_id, TeamMembership.role == "lead"
-        ).limit(1)
+        sa.select(User)
+        .join(TeamMembership, TeamMembership.user_id == User.id)
+        .where(TeamMembership.project_id == claim.project_id, TeamMembership.role == "lead")
+        .limit(1)
     )
 
 
@@ -248,9 +293,14 @@ def confirm_claim(claim: Claim, *, by: User, now: object) -> None:
     _require(by, "claim.confirm", claim)
     claim.confirmed_at = now  # type: ignore[assignment]
     claim.confirmed_by_id = by.id
-    _move(claim, ClaimState.CONFIRMED, by=by, action="confirmed",
-          subject="Your project lead confirmed your claim",
-          body="Your project lead has confirmed your activity. The programme team will approve it next.")
+    _move(
+        claim,
+        ClaimState.CONFIRMED,
+        by=by,
+        action="confirmed",
+        subject="Your project lead confirmed your claim",
+        body="Your project lead has confirmed your activity. The programme team will approve it next.",
+    )
 
 
 class OverBudget(RuleBroken):
@@ -277,9 +327,15 @@ def approve_claim(claim: Claim, *, by: User, now: object, over_budget_confirmed:
             note = f"approved over budget: {money(spent + this_claim)} against an award of {money(project.award_pence)}"
     claim.approved_at = now  # type: ignore[assignment]
     claim.approved_by_id = by.id
-    _move(claim, ClaimState.APPROVED, by=by, action="approved", note=note,
-          subject="Your claim is approved",
-          body="Your claim has been approved. It will be paid in the next payment run.")
+    _move(
+        claim,
+        ClaimState.APPROVED,
+        by=by,
+        action="approved",
+        note=note,
+        subject="Your claim is approved",
+        body="Your claim has been approved. It will be paid in the next payment run.",
+    )
 
 
 def query_claim(claim: Claim, *, by: User, question: str) -> None:
@@ -287,10 +343,16 @@ def query_claim(claim: Claim, *, by: User, question: str) -> None:
     if not question.strip():
         raise RuleBroken("question", "Write the question you want to ask.")
     claim.question = question.strip()
-    _move(claim, ClaimState.QUERIED, by=by, action="queried", note=claim.question,
-          subject="A question about your claim",
-          body=f"We have a question about your claim:\n\n{claim.question}\n\n"
-               "Please answer by changing the claim's notes, then send it again.")
+    _move(
+        claim,
+        ClaimState.QUERIED,
+        by=by,
+        action="queried",
+        note=claim.question,
+        subject="A question about your claim",
+        body=f"We have a question about your claim:\n\n{claim.question}\n\n"
+        "Please answer by changing the claim's notes, then send it again.",
+    )
 
 
 def reject_claim(claim: Claim, *, by: User, reason: str) -> None:
@@ -298,10 +360,16 @@ def reject_claim(claim: Claim, *, by: User, reason: str) -> None:
     if not reason.strip():
         raise RuleBroken("reason", "Give the reason, so the claimant understands why.")
     claim.decision_reason = reason.strip()
-    _move(claim, ClaimState.REJECTED, by=by, action="rejected", note=claim.decision_reason,
-          subject="Your claim was not approved",
-          body=f"Your claim was not approved, for this reason:\n\n{claim.decision_reason}\n\n"
-               "If you think this is wrong, reply to the programme team.")
+    _move(
+        claim,
+        ClaimState.REJECTED,
+        by=by,
+        action="rejected",
+        note=claim.decision_reason,
+        subject="Your claim was not approved",
+        body=f"Your claim was not approved, for this reason:\n\n{claim.decision_reason}\n\n"
+        "If you think this is wrong, reply to the programme team.",
+    )
 
 
 def void_claim(claim: Claim, *, by: User, reason: str = "") -> None:
@@ -309,23 +377,41 @@ def void_claim(claim: Claim, *, by: User, reason: str = "") -> None:
     if by.id != claim.claimant_id and not reason.strip():
         raise RuleBroken("reason", "Give the reason for cancelling this claim.")
     claim.decision_reason = reason.strip()
-    _move(claim, ClaimState.VOIDED, by=by, action="voided", note=claim.decision_reason,
-          subject="Your claim was cancelled",
-          body="Your claim has been cancelled." + (f" Reason: {claim.decision_reason}" if reason.strip() else ""))
+    _move(
+        claim,
+        ClaimState.VOIDED,
+        by=by,
+        action="voided",
+        note=claim.decision_reason,
+        subject="Your claim was cancelled",
+        body="Your claim has been cancelled." + (f" Reason: {claim.decision_reason}" if reason.strip() else ""),
+    )
 
 
 def move_into_batch(claim: Claim, *, by: User, batch_id: int, reference: str) -> None:
     if claim.batch_id is not None:
         raise RuleBroken("claim_ids", f"Claim {claim.id} is already in a payment batch.")
     claim.batch_id = batch_id
-    _move(claim, ClaimState.IN_BATCH, by=by, action="batched", note=reference,
-          subject="Your payment is on its way",
-          body=f"Your claim is in payment run {reference}. You will be told when it is paid.")
+    _move(
+        claim,
+        ClaimState.IN_BATCH,
+        by=by,
+        action="batched",
+        note=reference,
+        subject="Your payment is on its way",
+        body=f"Your claim is in payment run {reference}. You will be told when it is paid.",
+    )
 
 
 def mark_paid(claim: Claim, *, by: User, paid_on: date, reference: str) -> None:
     claim.paid_on = paid_on
     amount = claim.payable_fee_pence + expenses_pence(claim)
-    _move(claim, ClaimState.PAID, by=by, action="paid", note=reference,
-          subject="Your claim has been paid",
-          body=f"Your claim was paid {money(amount)} on {paid_on:%d %B %Y}.")
+    _move(
+        claim,
+        ClaimState.PAID,
+        by=by,
+        action="paid",
+        note=reference,
+        subject="Your claim has been paid",
+        body=f"Your claim was paid {money(amount)} on {paid_on:%d %B %Y}.",
+    )

@@ -41,8 +41,13 @@ METHOD_NAMES = {
 }
 # Claims the programme still has to act on, in the order they move.
 WAITING_ON_PROGRAMME = (ClaimState.SUBMITTED, ClaimState.CONFIRMED, ClaimState.APPROVED, ClaimState.IN_BATCH)
-DASHBOARD_STATES = (ClaimState.SUBMITTED, ClaimState.CONFIRMED, ClaimState.QUERIED, ClaimState.APPROVED,
-                    ClaimState.IN_BATCH)
+DASHBOARD_STATES = (
+    ClaimState.SUBMITTED,
+    ClaimState.CONFIRMED,
+    ClaimState.QUERIED,
+    ClaimState.APPROVED,
+    ClaimState.IN_BATCH,
+)
 PAYMENT_WINDOW_DAYS = 90
 STEP_NAMES = {
     ClaimState.SUBMITTED: "Sent, waiting for the project lead or for approval",
@@ -89,10 +94,7 @@ def queue_condition(state: str) -> sa.ColumnElement[bool]:
 def queue_query(state: str) -> sa.Select[tuple[Claim]]:
     """Claims in the chosen part of the queue, the longest waiting first."""
     return (
-        sa.select(Claim)
-        .where(queue_condition(state))
-        .options(*_with_people())
-        .order_by(Claim.submitted_at, Claim.id)
+        sa.select(Claim).where(queue_condition(state)).options(*_with_people()).order_by(Claim.submitted_at, Claim.id)
     )
 
 
@@ -234,7 +236,9 @@ def payment_speed(today: date, target_days: int) -> PaymentSpeed:
         (paid_on - local_day(submitted_at)).days
         for submitted_at, paid_on in db.session.execute(
             sa.select(Claim.submitted_at, Claim.paid_on).where(
-                Claim.state == ClaimState.PAID, Claim.paid_on >= since, Claim.paid_on <= today,
+                Claim.state == ClaimState.PAID,
+                Claim.paid_on >= since,
+                Claim.paid_on <= today,
                 Claim.submitted_at.is_not(None),
             )
         )
@@ -298,10 +302,14 @@ class PaymentRow:
 def payment_rows(claims: list[Claim]) -> list[PaymentRow]:
     """A page of claims with their payees' preferences and expenses (two queries)."""
     user_ids = {c.claimant_id for c in claims}
-    preferences = {
-        p.user_id: p
-        for p in db.session.scalars(sa.select(PaymentPreference).where(PaymentPreference.user_id.in_(user_ids)))
-    } if user_ids else {}
+    preferences = (
+        {
+            p.user_id: p
+            for p in db.session.scalars(sa.select(PaymentPreference).where(PaymentPreference.user_id.in_(user_ids)))
+        }
+        if user_ids
+        else {}
+    )
     expenses = expenses_by_claim(c.id for c in claims)
     return [PaymentRow(c, preferences.get(c.claimant_id), expenses.get(c.id, 0)) for c in claims]
 
@@ -315,15 +323,20 @@ def batches_query(state: BatchState | None = None) -> sa.Select[tuple[PaymentBat
 
 def awaiting_batches(limit: int) -> list[PaymentBatch]:
     """The oldest batches still waiting to be paid."""
-    return list(db.session.scalars(
-        sa.select(PaymentBatch).where(PaymentBatch.state == BatchState.AWAITING_PAYMENT)
-        .order_by(PaymentBatch.created_at, PaymentBatch.id).limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(PaymentBatch)
+            .where(PaymentBatch.state == BatchState.AWAITING_PAYMENT)
+            .order_by(PaymentBatch.created_at, PaymentBatch.id)
+            .limit(limit)
+        )
+    )
 
 
 def count_batches(state: BatchState) -> int:
-    return int(db.session.scalar(
-        sa.select(sa.func.count()).select_from(PaymentBatch).where(PaymentBatch.state == state)) or 0)
+    return int(
+        db.session.scalar(sa.select(sa.func.count()).select_from(PaymentBatch).where(PaymentBatch.state == state)) or 0
+    )
 
 
 def batch_totals(batch_ids: Iterable[int]) -> dict[int, Totals]:

@@ -52,8 +52,14 @@ def seed_claims(people: dict[str, User]) -> int:
     if db.session.scalar(sa.select(Claim.id).where(Claim.claimant_id == member.id).limit(1)):
         return 0
     if db.session.get(PaymentPreference, member.id) is None:
-        db.session.add(PaymentPreference(user_id=member.id, method=PaymentMethod.VOUCHER,
-                                         payee_reference="VOUCHER-LM-01", weekly_limit_pence=19600))
+        db.session.add(
+            PaymentPreference(
+                user_id=member.id,
+                method=PaymentMethod.VOUCHER,
+                payee_reference="VOUCHER-LM-01",
+                weekly_limit_pence=19600,
+            )
+        )
     project = db.session.scalar(
         sa.select(Project).join(TeamMembership).where(TeamMembership.user_id == member.id).limit(1)
     )
@@ -63,8 +69,13 @@ def seed_claims(people: dict[str, User]) -> int:
     made: dict[str, Claim] = {}
 
     def claim(key: str, name: str, days_ago: int, units: str, on_project: bool = False, notes: str = "") -> Claim:
-        details = claims.ClaimDetails(activity[name].id, today - timedelta(days=days_ago), Decimal(units),
-                                      project.id if on_project and project else None, notes)
+        details = claims.ClaimDetails(
+            activity[name].id,
+            today - timedelta(days=days_ago),
+            Decimal(units),
+            project.id if on_project and project else None,
+            notes,
+        )
         made[key] = claims.create_claim(member, details, today=today)
         return made[key]
 
@@ -77,11 +88,24 @@ def seed_claims(people: dict[str, User]) -> int:
     claim("queried", "Meeting", 12, "3", notes="Meeting.")
     claim("rejected", "Meeting", 14, "2", notes="Entered twice by mistake.")
     claim("voided", "Other", 16, "1", notes="Cancelled session.")
-    claims.add_expense(made["paid"], by=member, category=ExpenseCategory.TRAVEL, description="Bus fares",
-                       amount_pence=640, miles=None, mileage_rate_pence=45)
-    claims.add_expense(made["confirmed"], by=member, category=ExpenseCategory.MILEAGE,
-                       description="Lift from my support worker", amount_pence=None, miles=Decimal("14"),
-                       mileage_rate_pence=45)
+    claims.add_expense(
+        made["paid"],
+        by=member,
+        category=ExpenseCategory.TRAVEL,
+        description="Bus fares",
+        amount_pence=640,
+        miles=None,
+        mileage_rate_pence=45,
+    )
+    claims.add_expense(
+        made["confirmed"],
+        by=member,
+        category=ExpenseCategory.MILEAGE,
+        description="Lift from my support worker",
+        amount_pence=None,
+        miles=Decimal("14"),
+        mileage_rate_pence=45,
+    )
     for key in ("submitted", "confirmed", "approved", "in_batch", "paid", "queried", "rejected"):
         claims.submit_claim(made[key], by=member, now=now, choice="as_is")
     claims.confirm_claim(made["confirmed"], by=lead, now=now)
@@ -91,7 +115,8 @@ def seed_claims(people: dict[str, User]) -> int:
     claims.reject_claim(made["rejected"], by=staff, reason="This duplicates another claim for the same meeting.")
     claims.void_claim(made["voided"], by=member)
     paid_batch = batches.create_batch(reference="PAY-DEMO-1", claim_ids=[made["paid"].id], by=finance)
-    batches.mark_batch_paid(paid_batch, paid_on=today - timedelta(days=2), payment_reference="BACS-DEMO-0001",
-                            by=finance, today=today)
+    batches.mark_batch_paid(
+        paid_batch, paid_on=today - timedelta(days=2), payment_reference="BACS-DEMO-0001", by=finance, today=today
+    )
     batches.create_batch(reference="PAY-DEMO-2", claim_ids=[made["in_batch"].id], by=finance)
     return len(made)

@@ -37,11 +37,17 @@ def _dashboard(form: CreateBatchForm, status: int = 200) -> Response:
     page = _paginate(dashboards.unbatched_query())
     awaiting = dashboards.awaiting_batches(AWAITING_SHOWN)
     return render(
-        "remuneration/finance/dashboard.html", status=status, form=form, page=page,
-        rows=dashboards.payment_rows(page.items), unbatched=dashboards.totals_where(dashboards.UNBATCHED),
-        awaiting=awaiting, awaiting_totals=dashboards.batch_totals(b.id for b in awaiting),
+        "remuneration/finance/dashboard.html",
+        status=status,
+        form=form,
+        page=page,
+        rows=dashboards.payment_rows(page.items),
+        unbatched=dashboards.totals_where(dashboards.UNBATCHED),
+        awaiting=awaiting,
+        awaiting_totals=dashboards.batch_totals(b.id for b in awaiting),
         awaiting_count=dashboards.count_batches(BatchState.AWAITING_PAYMENT),
-        chosen=set(form.claim_ids.data or []), title="Finance: payments",
+        chosen=set(form.claim_ids.data or []),
+        title="Finance: payments",
     )
 
 
@@ -57,8 +63,9 @@ def create_batch() -> Response:
     form = CreateBatchForm()
     if form.validate_on_submit():
         try:
-            batch = batches.create_batch(reference=form.reference.data or "", claim_ids=form.claim_ids.data or [],
-                                         by=current_user)
+            batch = batches.create_batch(
+                reference=form.reference.data or "", claim_ids=form.claim_ids.data or [], by=current_user
+            )
             db.session.commit()
         except RuleBroken as error:
             db.session.rollback()
@@ -67,8 +74,11 @@ def create_batch() -> Response:
             db.session.rollback()
             attach_error(form, "claim_ids", CHANGED_MEANWHILE)
         else:
-            flash(f"Batch {batch.reference} is ready. Download its file for the finance system, "
-                  "then mark it paid once the payments are made.", "success")
+            flash(
+                f"Batch {batch.reference} is ready. Download its file for the finance system, "
+                "then mark it paid once the payments are made.",
+                "success",
+            )
             return redirect_to(url_for("remuneration.batch", batch_id=batch.id))
     return _dashboard(form, status=422)
 
@@ -79,16 +89,27 @@ def batches_list() -> Response:
     state = request.args.get("state", "")
     chosen = BatchState(state) if state in BatchState._value2member_map_ else None
     page = _paginate(dashboards.batches_query(chosen))
-    return render("remuneration/finance/batches.html", page=page, state=chosen,
-                  batch_totals=dashboards.batch_totals(b.id for b in page.items), title="Payment batches")
+    return render(
+        "remuneration/finance/batches.html",
+        page=page,
+        state=chosen,
+        batch_totals=dashboards.batch_totals(b.id for b in page.items),
+        title="Payment batches",
+    )
 
 
 def _batch_page(batch: PaymentBatch, form: MarkPaidForm, status: int = 200) -> Response:
     page = _paginate(dashboards.batch_claims_query(batch.id))
     return render(
-        "remuneration/finance/batch.html", status=status, batch=batch, form=form, page=page,
-        rows=dashboards.payment_rows(page.items), totals=dashboards.batch_totals([batch.id])[batch.id],
-        today=london_today(), title=f"Payment batch {batch.reference}",
+        "remuneration/finance/batch.html",
+        status=status,
+        batch=batch,
+        form=form,
+        page=page,
+        rows=dashboards.payment_rows(page.items),
+        totals=dashboards.batch_totals([batch.id])[batch.id],
+        today=london_today(),
+        title=f"Payment batch {batch.reference}",
     )
 
 
@@ -106,8 +127,13 @@ def mark_batch_paid(batch_id: int) -> Response:
     form = MarkPaidForm()
     if form.validate_on_submit():
         try:
-            batches.mark_batch_paid(found, paid_on=form.paid_on.data, payment_reference=form.payment_reference.data or "",
-                                    by=current_user, today=london_today())
+            batches.mark_batch_paid(
+                found,
+                paid_on=form.paid_on.data,
+                payment_reference=form.payment_reference.data or "",
+                by=current_user,
+                today=london_today(),
+            )
             db.session.commit()
         except RuleBroken as error:
             db.session.rollback()
@@ -141,8 +167,13 @@ def _set_payee_reference(person: User, preference: PaymentPreference | None, ref
         db.session.add(preference)
     preference.payee_reference = reference
     # PaymentPreference is keyed by its person, so the entry is filed under the person.
-    audit.record("payee_reference.set", person, actor=current_user,
-                 before={"payee_reference": before}, after={"payee_reference": reference})
+    audit.record(
+        "payee_reference.set",
+        person,
+        actor=current_user,
+        before={"payee_reference": before},
+        after={"payee_reference": reference},
+    )
     return True
 
 
@@ -161,5 +192,11 @@ def payee(user_id: int) -> Response:
             db.session.commit()
             flash(f"{person.name}'s payee reference is saved." if changed else "Nothing changed.", "success")
             return redirect_to(url_for("remuneration.payee", user_id=user_id))
-    return render("remuneration/finance/payee.html", status=422 if request.method == "POST" else 200,
-                  person=person, preference=preference, form=form, title=f"Payee: {person.name}")
+    return render(
+        "remuneration/finance/payee.html",
+        status=422 if request.method == "POST" else 200,
+        person=person,
+        preference=preference,
+        form=form,
+        title=f"Payee: {person.name}",
+    )

@@ -39,8 +39,15 @@ def number_text(value: Decimal | None) -> str:
 class NumberField(StringField):
     """An exact decimal number ("1.5"); after validation ``number`` holds it (or None)."""
 
-    def __init__(self, label: str | None = None, validators: Any = None, *, places: int = 2,
-                 message: str = "Enter a number, like 1 or 1.5.", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: Any = None,
+        *,
+        places: int = 2,
+        message: str = "Enter a number, like 1 or 1.5.",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(label, validators, **kwargs)
         self.places = places
         self.message = message
@@ -79,7 +86,7 @@ class ClaimForm(FlaskForm):
         validators=[InputRequired(message="Choose the kind of activity.")],
         validate_choice=False,  # the service checks the activity exists and is in use
         description="The amount next to each activity is today's rate. "
-                    "Your claim uses the rate on the day of the activity.",
+        "Your claim uses the rate on the day of the activity.",
     )
     activity_date = DateInputField(
         "Date of the activity",
@@ -92,13 +99,13 @@ class ClaimForm(FlaskForm):
         validators=[InputRequired(message="Enter how much time you are claiming for.")],
         message="Enter a number, like 1 or 1.5, with no more than two decimal places.",
         description="In the unit shown next to the activity: hours, half days or days. "
-                    "For a fixed fee, enter 1. Part units are fine, like 1.5 hours.",
+        "For a fixed fee, enter 1. Part units are fine, like 1.5 hours.",
     )
     project_id = SelectField(
         "What was it for?",
         validate_choice=False,  # the service checks it is one of the claimant's own projects
         description="Choose your project if you did this as part of a pilot project's team. "
-                    "Otherwise choose the programme.",
+        "Otherwise choose the programme.",
     )
     notes = TextAreaField(
         "Notes (optional)",
@@ -180,11 +187,13 @@ class SubmitClaimForm(FlaskForm):
     warned = HiddenField()  # set on the warning page, where a choice is needed
     choice = RadioField(
         "What would you like to do?",
-        choices=choices([
-            ("as_is", "Send the claim for the full fee"),
-            ("reduce", "Reduce the fee"),
-            ("decline", "Do not take a fee for this claim"),
-        ]),
+        choices=choices(
+            [
+                ("as_is", "Send the claim for the full fee"),
+                ("reduce", "Reduce the fee"),
+                ("decline", "Do not take a fee for this claim"),
+            ]
+        ),
         validate_choice=False,  # checked below, and only on the warning page
     )
     reduced_fee = PoundsField(
@@ -219,13 +228,17 @@ class PreferencesForm(FlaskForm):
     )
     weekly_limit = PoundsField(
         "Weekly earnings limit (optional)",
-        minimum_pence=1, maximum_pence=LIMIT_MAXIMUM_PENCE, range_message=LIMIT_RANGE,
+        minimum_pence=1,
+        maximum_pence=LIMIT_MAXIMUM_PENCE,
+        range_message=LIMIT_RANGE,
         message="Enter the weekly limit in pounds and pence, like 196.00.",
         description="In pounds, like 196.00. Leave it empty if you do not have a weekly limit.",
     )
     monthly_limit = PoundsField(
         "Monthly earnings limit (optional)",
-        minimum_pence=1, maximum_pence=LIMIT_MAXIMUM_PENCE, range_message=LIMIT_RANGE,
+        minimum_pence=1,
+        maximum_pence=LIMIT_MAXIMUM_PENCE,
+        range_message=LIMIT_RANGE,
         message="Enter the monthly limit in pounds and pence, like 850.00.",
         description="In pounds, like 850.00. Leave it empty if you do not have a monthly limit.",
     )

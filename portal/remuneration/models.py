@@ -110,17 +110,28 @@ class ClaimState(enum.StrEnum):
     @property
     def label(self) -> str:
         return {
-            "draft": "Draft", "submitted": "Submitted", "confirmed": "Confirmed by project lead",
-            "approved": "Approved", "in_batch": "Being paid", "paid": "Paid",
-            "queried": "Question for you", "rejected": "Rejected", "voided": "Cancelled",
+            "draft": "Draft",
+            "submitted": "Submitted",
+            "confirmed": "Confirmed by project lead",
+            "approved": "Approved",
+            "in_batch": "Being paid",
+            "paid": "Paid",
+            "queried": "Question for you",
+            "rejected": "Rejected",
+            "voided": "Cancelled",
         }[self.value]
 
 
 # Every allowed move; services refuse anything else.
 TRANSITIONS: dict[ClaimState, set[ClaimState]] = {
     ClaimState.DRAFT: {ClaimState.SUBMITTED, ClaimState.VOIDED},
-    ClaimState.SUBMITTED: {ClaimState.CONFIRMED, ClaimState.APPROVED, ClaimState.QUERIED,
-                           ClaimState.REJECTED, ClaimState.VOIDED},
+    ClaimState.SUBMITTED: {
+        ClaimState.CONFIRMED,
+        ClaimState.APPROVED,
+        ClaimState.QUERIED,
+        ClaimState.REJECTED,
+        ClaimState.VOIDED,
+    },
     ClaimState.CONFIRMED: {ClaimState.APPROVED, ClaimState.QUERIED, ClaimState.REJECTED, ClaimState.VOIDED},
     ClaimState.QUERIED: {ClaimState.SUBMITTED, ClaimState.REJECTED, ClaimState.VOIDED},
     ClaimState.APPROVED: {ClaimState.IN_BATCH, ClaimState.VOIDED},
@@ -131,8 +142,7 @@ TRANSITIONS: dict[ClaimState, set[ClaimState]] = {
 }
 
 # Claims whose fee counts as earnings (for benefits totals and project spend).
-COUNTED_STATES = (ClaimState.SUBMITTED, ClaimState.CONFIRMED, ClaimState.APPROVED,
-                  ClaimState.IN_BATCH, ClaimState.PAID)
+COUNTED_STATES = (ClaimState.SUBMITTED, ClaimState.CONFIRMED, ClaimState.APPROVED, ClaimState.IN_BATCH, ClaimState.PAID)
 # Claims that are money the programme has committed to pay.
 COMMITTED_STATES = (ClaimState.APPROVED, ClaimState.IN_BATCH, ClaimState.PAID)
 
@@ -204,9 +214,12 @@ class ExpenseCategory(enum.StrEnum):
     @property
     def label(self) -> str:
         return {
-            "travel": "Travel (fares, taxis, parking)", "mileage": "Mileage",
-            "carer": "Carer or support worker", "childcare": "Childcare",
-            "subsistence": "Food and drink", "other": "Other",
+            "travel": "Travel (fares, taxis, parking)",
+            "mileage": "Mileage",
+            "carer": "Carer or support worker",
+            "childcare": "Childcare",
+            "subsistence": "Food and drink",
+            "other": "Other",
         }[self.value]
 
 

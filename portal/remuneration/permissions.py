@@ -25,7 +25,9 @@ def other_staff(user: Any, claim: Any) -> bool:
 
 def confirming_lead(user: Any, claim: Any) -> bool:
     return (
-        claim is not None and claim.project_id is not None and claim.claimant_id != getattr(user, "id", None)
+        claim is not None
+        and claim.project_id is not None
+        and claim.claimant_id != getattr(user, "id", None)
         and team_role(user, db.session.get(Project, claim.project_id)) == TeamRole.LEAD
         and needs_confirmation(claim)
     )
@@ -51,28 +53,40 @@ def voidable(user: Any, claim: Any) -> bool:
     )
 
 
-register({
-    "claims.own": lambda user, obj: signed_in(user),
-    "claims.queue": (lambda user, obj: is_staff(user), "The approval queue is for programme staff."),
-    "claims.confirmations": lambda user, obj: signed_in(user),
-    "claim.view": (lambda user, claim: own(user, claim) or is_staff(user) or confirming_lead(user, claim),
-                   "Only the claimant, the project's lead and programme staff can see this claim."),
-    "claim.edit": (lambda user, claim: own(user, claim) and claim.state in EDITABLE,
-                   "A claim can be changed only by its claimant, while it is a draft or has a question on it."),
-    "claim.submit": (lambda user, claim: own(user, claim) and claim.state in EDITABLE,
-                     "A claim can be sent only by its claimant, while it is a draft or has a question on it."),
-    "claim.confirm": (lambda user, claim: claim is not None and claim.state == S.SUBMITTED
-                      and confirming_lead(user, claim),
-                      "Only the project's lead confirms a sent claim, and never their own."),
-    "claim.approve": (approvable, "Claims are approved by programme staff, never their own, once confirmed."),
-    "claim.query": (queryable, "Only staff (or the project's lead, before confirming) can ask about this claim."),
-    "claim.reject": (lambda user, claim: other_staff(user, claim)
-                     and claim.state in (S.SUBMITTED, S.CONFIRMED, S.QUERIED),
-                     "Only programme staff can turn down a claim, never their own, before it is approved."),
-    "claim.void": (voidable, "This claim can no longer be cancelled by you."),
-    "receipt.download": (lambda user, claim: own(user, claim) or is_staff(user),
-                         "Only the claimant and programme staff can download a receipt."),
-    "payment_preferences.view": (own_or_staff, "Only the person and programme staff can see how they are paid."),
-    "payments.batches": (lambda user, obj: is_finance(user), "Payment runs are for the finance team."),
-    "rates.manage": (lambda user, obj: is_admin(user), "Only an admin can change the rate card."),
-})
+register(
+    {
+        "claims.own": lambda user, obj: signed_in(user),
+        "claims.queue": (lambda user, obj: is_staff(user), "The approval queue is for programme staff."),
+        "claims.confirmations": lambda user, obj: signed_in(user),
+        "claim.view": (
+            lambda user, claim: own(user, claim) or is_staff(user) or confirming_lead(user, claim),
+            "Only the claimant, the project's lead and programme staff can see this claim.",
+        ),
+        "claim.edit": (
+            lambda user, claim: own(user, claim) and claim.state in EDITABLE,
+            "A claim can be changed only by its claimant, while it is a draft or has a question on it.",
+        ),
+        "claim.submit": (
+            lambda user, claim: own(user, claim) and claim.state in EDITABLE,
+            "A claim can be sent only by its claimant, while it is a draft or has a question on it.",
+        ),
+        "claim.confirm": (
+            lambda user, claim: claim is not None and claim.state == S.SUBMITTED and confirming_lead(user, claim),
+            "Only the project's lead confirms a sent claim, and never their own.",
+        ),
+        "claim.approve": (approvable, "Claims are approved by programme staff, never their own, once confirmed."),
+        "claim.query": (queryable, "Only staff (or the project's lead, before confirming) can ask about this claim."),
+        "claim.reject": (
+            lambda user, claim: other_staff(user, claim) and claim.state in (S.SUBMITTED, S.CONFIRMED, S.QUERIED),
+            "Only programme staff can turn down a claim, never their own, before it is approved.",
+        ),
+        "claim.void": (voidable, "This claim can no longer be cancelled by you."),
+        "receipt.download": (
+            lambda user, claim: own(user, claim) or is_staff(user),
+            "Only the claimant and programme staff can download a receipt.",
+        ),
+        "payment_preferences.view": (own_or_staff, "Only the person and programme staff can see how they are paid."),
+        "payments.batches": (lambda user, obj: is_finance(user), "Payment runs are for the finance team."),
+        "rates.manage": (lambda user, obj: is_admin(user), "Only an admin can change the rate card."),
+    }
+)

@@ -22,15 +22,23 @@ from portal.remuneration.models import ActivityType
 from portal.remuneration.review_forms import ActivityForm, rate_form
 
 
-def _rate_card(status: int = 200, *, activity_form: ActivityForm | None = None,
-               failed: tuple[int, FlaskForm] | None = None) -> Response:
+def _rate_card(
+    status: int = 200, *, activity_form: ActivityForm | None = None, failed: tuple[int, FlaskForm] | None = None
+) -> Response:
     today = london_today()
     card = rates.rate_card(today)
     forms = {activity.id: rate_form(activity.id, blank=True) for activity, _current, _history in card}
     if failed is not None:
         forms[failed[0]] = failed[1]
-    return render("remuneration/rates.html", status=status, card=card, today=today, rate_forms=forms,
-                  activity_form=activity_form or ActivityForm(formdata=None), title="Rate card")
+    return render(
+        "remuneration/rates.html",
+        status=status,
+        card=card,
+        today=today,
+        rate_forms=forms,
+        activity_form=activity_form or ActivityForm(formdata=None),
+        title="Rate card",
+    )
 
 
 @bp.route("/admin/rates", endpoint="rates")
@@ -51,8 +59,7 @@ def add_activity() -> Response:
             db.session.rollback()
             attach_error(form, error.field, error.message)
         else:
-            flash(f"{activity.name} is on the rate card. Set its rate below before anyone can claim for it.",
-                  "success")
+            flash(f"{activity.name} is on the rate card. Set its rate below before anyone can claim for it.", "success")
             return redirect_to(url_for("remuneration.rates") + f"#activity-{activity.id}")
     return _rate_card(422, activity_form=form)
 
@@ -64,14 +71,18 @@ def set_rate(activity_id: int) -> Response:
     form = rate_form(activity_id)
     if form.validate_on_submit():
         try:
-            rate = rates.set_rate(activity, amount_pence=form.amount.pence or 0,
-                                  effective_from=form.effective_from.data, by=current_user)
+            rate = rates.set_rate(
+                activity, amount_pence=form.amount.pence or 0, effective_from=form.effective_from.data, by=current_user
+            )
             db.session.commit()
         except RuleBroken as error:
             db.session.rollback()
             attach_error(form, error.field, error.message)
         else:
-            flash(f"{activity.name}: {money(rate.amount_pence)} from {local_date(rate.effective_from)}. "
-                  "Claims already made keep their rate.", "success")
+            flash(
+                f"{activity.name}: {money(rate.amount_pence)} from {local_date(rate.effective_from)}. "
+                "Claims already made keep their rate.",
+                "success",
+            )
             return redirect_to(url_for("remuneration.rates") + f"#activity-{activity_id}")
     return _rate_card(422, failed=(activity_id, form))

@@ -47,12 +47,17 @@ def set_rate(activity: ActivityType, *, amount_pence: int, effective_from: date,
     )
     if clash is not None:
         raise RuleBroken("effective_from", "This activity already has a rate from that date. Choose another date.")
-    rate = Rate(activity_type_id=activity.id, amount_pence=amount_pence, effective_from=effective_from,
-                created_by_id=by.id)
+    rate = Rate(
+        activity_type_id=activity.id, amount_pence=amount_pence, effective_from=effective_from, created_by_id=by.id
+    )
     db.session.add(rate)
     db.session.flush()
-    audit.record("rate.set", activity, actor=by,
-                 after={"amount_pence": amount_pence, "effective_from": effective_from.isoformat()})
+    audit.record(
+        "rate.set",
+        activity,
+        actor=by,
+        after={"amount_pence": amount_pence, "effective_from": effective_from.isoformat()},
+    )
     return rate
 
 

@@ -40,7 +40,7 @@ class QueryForm(FlaskForm):
         filters=[strip],
         validators=[Optional(), TEXT_LIMIT],
         description="The claim goes back to them with your question. They answer by changing the claim "
-                    "and sending it again.",
+        "and sending it again.",
     )
 
 
@@ -124,8 +124,11 @@ class CreateBatchForm(FlaskForm):
     reference = StringField(
         "Batch reference",
         filters=[strip],
-        validators=[Optional(), Length(max=60, message="Keep the reference to 60 characters or fewer."),
-                    Regexp(REFERENCE_PATTERN, message=REFERENCE_MESSAGE)],
+        validators=[
+            Optional(),
+            Length(max=60, message="Keep the reference to 60 characters or fewer."),
+            Regexp(REFERENCE_PATTERN, message=REFERENCE_MESSAGE),
+        ],
         description="A name for this payment run that finance will recognise, like PAY-2026-11.",
     )
     claim_ids = ClaimIdsField("Claims to pay in this batch")
@@ -150,11 +153,13 @@ class PayeeForm(FlaskForm):
     payee_reference = StringField(
         "Payee reference",
         filters=[strip],
-        validators=[Optional(), Length(max=60, message="Keep the reference to 60 characters or fewer."),
-                    Regexp(REFERENCE_PATTERN, message="Use letters, numbers, spaces and . / - _ only, "
-                                                              "like SUP-0042.")],
+        validators=[
+            Optional(),
+            Length(max=60, message="Keep the reference to 60 characters or fewer."),
+            Regexp(REFERENCE_PATTERN, message="Use letters, numbers, spaces and . / - _ only, like SUP-0042."),
+        ],
         description="The number or code for this person in the finance system, like SUP-0042. "
-                    "Leave it empty to remove it. Never enter bank details here.",
+        "Leave it empty to remove it. Never enter bank details here.",
     )
 
 
@@ -173,7 +178,9 @@ class ActivityForm(FlaskForm):
     unit = SelectField(
         "Paid by the",
         choices=choices([("", "Choose a unit"), *UNIT_PAIRS]),
-        validators=[InputRequired(message="Choose how this activity is paid: by the hour, half day, day or a fixed fee.")],
+        validators=[
+            InputRequired(message="Choose how this activity is paid: by the hour, half day, day or a fixed fee.")
+        ],
         validate_choice=False,
     )
 
@@ -192,7 +199,8 @@ class RateForm(FlaskForm):
         "New amount in pounds",
         validators=[InputRequired(message="Enter the new amount in pounds and pence, like 27.50.")],
         message="Enter the amount in pounds and pence, like 27.50.",
-        minimum_pence=1, maximum_pence=MAX_RATE_PENCE,
+        minimum_pence=1,
+        maximum_pence=MAX_RATE_PENCE,
         range_message="Enter an amount more than £0 and no more than £100,000.",
     )
     effective_from = DateInputField(

@@ -37,12 +37,21 @@ SOMEONE_ELSE = "Someone else has just dealt with this claim; here is where it st
 
 # action -> (permission rule, the state it moves the claim to, what the page says afterwards)
 ACTIONS: dict[str, tuple[str, ClaimState, str]] = {
-    "confirm": ("claim.confirm", ClaimState.CONFIRMED,
-                "You have confirmed the activity. The programme team will approve the claim next."),
-    "approve": ("claim.approve", ClaimState.APPROVED,
-                "The claim is approved. It will be paid in the next payment batch."),
-    "query": ("claim.query", ClaimState.QUERIED,
-              "Your question has been sent. The claim is back with the claimant until they answer."),
+    "confirm": (
+        "claim.confirm",
+        ClaimState.CONFIRMED,
+        "You have confirmed the activity. The programme team will approve the claim next.",
+    ),
+    "approve": (
+        "claim.approve",
+        ClaimState.APPROVED,
+        "The claim is approved. It will be paid in the next payment batch.",
+    ),
+    "query": (
+        "claim.query",
+        ClaimState.QUERIED,
+        "Your question has been sent. The claim is back with the claimant until they answer.",
+    ),
     "reject": ("claim.reject", ClaimState.REJECTED, "The claim is rejected. The claimant has been told why."),
     "void": ("claim.void", ClaimState.VOIDED, "The claim is cancelled."),
 }
@@ -91,13 +100,23 @@ def _moved_on(claim: Claim, to: ClaimState) -> bool:
     Someone looking at an old page of a claim they check (staff, or its confirming lead) is told
     where it stands, rather than "no permission". The claimant and strangers get the rule's 403.
     """
-    return (to not in TRANSITIONS[claim.state] and claim.claimant_id != current_user.id
-            and permissions.can(current_user, "claim.view", claim))
+    return (
+        to not in TRANSITIONS[claim.state]
+        and claim.claimant_id != current_user.id
+        and permissions.can(current_user, "claim.view", claim)
+    )
 
 
 def _error_page(claim: Claim, action: str, form: FlaskForm) -> Response:
-    return render("remuneration/claim_action_error.html", status=422, claim=claim, action=action, form=form,
-                  expenses_pence=claims.expenses_pence(claim), title=f"Claim {claim.id}: there is a problem")
+    return render(
+        "remuneration/claim_action_error.html",
+        status=422,
+        claim=claim,
+        action=action,
+        form=form,
+        expenses_pence=claims.expenses_pence(claim),
+        title=f"Claim {claim.id}: there is a problem",
+    )
 
 
 def _act(claim_id: int, action: str, move: Callable[[Claim, FlaskForm], None]) -> Response:
@@ -138,29 +157,41 @@ def confirm_claim(claim_id: int) -> Response:
 @bp.route("/claims/<int:claim_id>/approve", methods=["POST"])
 @permission_required("claims.queue")
 def approve_claim(claim_id: int) -> Response:
-    return _act(claim_id, "approve", lambda claim, form: claims.approve_claim(
-        claim, by=current_user, now=utcnow(), over_budget_confirmed=bool(form.confirm_over_budget.data)))
+    return _act(
+        claim_id,
+        "approve",
+        lambda claim, form: claims.approve_claim(
+            claim, by=current_user, now=utcnow(), over_budget_confirmed=bool(form.confirm_over_budget.data)
+        ),
+    )
 
 
 @bp.route("/claims/<int:claim_id>/query", methods=["POST"])
 @permission_required("claims.confirmations")  # a confirming lead may ask too; the claim rule decides
 def query_claim(claim_id: int) -> Response:
-    return _act(claim_id, "query", lambda claim, form: claims.query_claim(
-        claim, by=current_user, question=form.question.data or ""))
+    return _act(
+        claim_id,
+        "query",
+        lambda claim, form: claims.query_claim(claim, by=current_user, question=form.question.data or ""),
+    )
 
 
 @bp.route("/claims/<int:claim_id>/reject", methods=["POST"])
 @permission_required("claims.queue")
 def reject_claim(claim_id: int) -> Response:
-    return _act(claim_id, "reject", lambda claim, form: claims.reject_claim(
-        claim, by=current_user, reason=form.reason.data or ""))
+    return _act(
+        claim_id,
+        "reject",
+        lambda claim, form: claims.reject_claim(claim, by=current_user, reason=form.reason.data or ""),
+    )
 
 
 @bp.route("/claims/<int:claim_id>/void", methods=["POST"])
 @permission_required("claims.own")  # claimants cancel their own; the claim rule decides
 def void_claim(claim_id: int) -> Response:
-    return _act(claim_id, "void", lambda claim, form: claims.void_claim(
-        claim, by=current_user, reason=form.reason.data or ""))
+    return _act(
+        claim_id, "void", lambda claim, form: claims.void_claim(claim, by=current_user, reason=form.reason.data or "")
+    )
 
 
 # --- lists and the dashboard ---------------------------------------------------------------------
@@ -173,26 +204,42 @@ def queue() -> Response:
     form.validate()
     state = form.chosen()
     page = _paginate(dashboards.queue_query(state))
-    return render("remuneration/queue.html", block="results", form=form, page=page, state=state,
-                  expenses=dashboards.expenses_by_claim(c.id for c in page.items),
-                  totals=dashboards.totals_where(dashboards.queue_condition(state)),
-                  today=london_today(), title="Claims to check")
+    return render(
+        "remuneration/queue.html",
+        block="results",
+        form=form,
+        page=page,
+        state=state,
+        expenses=dashboards.expenses_by_claim(c.id for c in page.items),
+        totals=dashboards.totals_where(dashboards.queue_condition(state)),
+        today=london_today(),
+        title="Claims to check",
+    )
 
 
 @bp.route("/claims/confirmations")
 @permission_required("claims.confirmations")
 def confirmations() -> Response:
     page = _paginate(dashboards.confirmations_query(current_user))
-    return render("remuneration/confirmations.html", block="results", page=page,
-                  expenses=dashboards.expenses_by_claim(c.id for c in page.items),
-                  confirm_form=action_form("confirm", blank=True), title="Claims for you to confirm")
+    return render(
+        "remuneration/confirmations.html",
+        block="results",
+        page=page,
+        expenses=dashboards.expenses_by_claim(c.id for c in page.items),
+        confirm_form=action_form("confirm", blank=True),
+        title="Claims for you to confirm",
+    )
 
 
 @bp.route("/staff/payments")
 @permission_required("claims.queue")
 def staff_dashboard() -> Response:
     today = london_today()
-    return render("remuneration/staff_dashboard.html", states=dashboards.waiting_by_state(),
-                  oldest=dashboards.oldest_waiting(), today=today,
-                  speed=dashboards.payment_speed(today, current_app.config["PAYMENT_TARGET_DAYS"]),
-                  title="Payments to contributors")
+    return render(
+        "remuneration/staff_dashboard.html",
+        states=dashboards.waiting_by_state(),
+        oldest=dashboards.oldest_waiting(),
+        today=today,
+        speed=dashboards.payment_speed(today, current_app.config["PAYMENT_TARGET_DAYS"]),
+        title="Payments to contributors",
+    )

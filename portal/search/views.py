@@ -21,10 +21,22 @@ def search_page() -> Response:
     text = request.args.get("q", "").strip()[:200]
     kind = request.args.get("kind", "")
     page = request.args.get("page", 1, type=int) or 1
-    results = search(text, viewer=current_user, page=page, per_page=current_app.config["PAGE_SIZE"],
-                     kind=kind if kind in KIND_LABELS else "")
-    return render("search/search.html", block="results", q=text, kind=kind, results=results,
-                  kinds=KIND_LABELS, title=f"Search results for {text}" if text else "Search")
+    results = search(
+        text,
+        viewer=current_user,
+        page=page,
+        per_page=current_app.config["PAGE_SIZE"],
+        kind=kind if kind in KIND_LABELS else "",
+    )
+    return render(
+        "search/search.html",
+        block="results",
+        q=text,
+        kind=kind,
+        results=results,
+        kinds=KIND_LABELS,
+        title=f"Search results for {text}" if text else "Search",
+    )
 
 
 @bp.cli.command("reindex-search")

@@ -66,15 +66,17 @@ def check(answers: DemographicAnswers) -> DemographicAnswers:
     return answers
 
 
-def record_demographics(storyteller: Storyteller, answers: DemographicAnswers, *, by: User,
-                        consent_at: datetime | None = None) -> Demographics:
+def record_demographics(
+    storyteller: Storyteller, answers: DemographicAnswers, *, by: User, consent_at: datetime | None = None
+) -> Demographics:
     """Store demographics with the consent that allows it; replaces any earlier answers."""
     check(answers)
     row = db.session.scalar(db.select(Demographics).where(Demographics.storyteller_id == storyteller.id))
     first = row is None
     if row is None:
-        row = Demographics(storyteller_id=storyteller.id, consent_at=consent_at or utcnow(),
-                           consent_recorded_by_id=by.id)
+        row = Demographics(
+            storyteller_id=storyteller.id, consent_at=consent_at or utcnow(), consent_recorded_by_id=by.id
+        )
         db.session.add(row)
     for name, value in vars(answers).items():
         setattr(row, name, value)
@@ -82,8 +84,9 @@ def record_demographics(storyteller: Storyteller, answers: DemographicAnswers, *
     storyteller.demographics_withdrawn_by_id = None
     if first:
         # What was consented to and by whom, never the answers themselves.
-        audit.record("storyteller.demographics_consent", storyteller, actor=by,
-                     after={"consent_at": row.consent_at.isoformat()})
+        audit.record(
+            "storyteller.demographics_consent", storyteller, actor=by, after={"consent_at": row.consent_at.isoformat()}
+        )
     return row
 
 
@@ -99,6 +102,6 @@ def withdraw_demographics(storyteller: Storyteller, *, by: User) -> None:
 
 
 def has_demographics(storyteller: Storyteller) -> bool:
-    return db.session.scalar(
-        db.select(Demographics.id).where(Demographics.storyteller_id == storyteller.id)
-    ) is not None
+    return (
+        db.session.scalar(db.select(Demographics.id).where(Demographics.storyteller_id == storyteller.id)) is not None
+    )

@@ -18,8 +18,21 @@ from portal.stories.markdown import plain_text
 from portal.stories.models import Scope, Story, StoryState
 from portal.stories.summary import Summary
 
-STORY_HEADER = ["id", "title", "summary", "story", "transcript", "storyteller", "anonymous", "scope", "project",
-                "themes", "values", "featured", "published_at"]
+STORY_HEADER = [
+    "id",
+    "title",
+    "summary",
+    "story",
+    "transcript",
+    "storyteller",
+    "anonymous",
+    "scope",
+    "project",
+    "themes",
+    "values",
+    "featured",
+    "published_at",
+]
 SUMMARY_HEADER = ["section", "category", "count", "percent", "public_count", "public_percent"]
 BATCH = 500
 
@@ -41,9 +54,15 @@ def story_rows() -> Iterator[list[str]]:
             return
         for story in batch:
             yield [
-                str(story.id), text_cell(story.title), text_cell(story.summary), text_cell(plain_text(story.body)),
-                text_cell(story.transcript), text_cell(story.author_label), "yes" if story.anonymous else "no",
-                story.scope.value, text_cell(story.project.title) if story.project else "",
+                str(story.id),
+                text_cell(story.title),
+                text_cell(story.summary),
+                text_cell(plain_text(story.body)),
+                text_cell(story.transcript),
+                text_cell(story.author_label),
+                "yes" if story.anonymous else "no",
+                story.scope.value,
+                text_cell(story.project.title) if story.project else "",
                 "; ".join(vocabulary.labels(vocabulary.THEMES, story.themes)),
                 "; ".join(vocabulary.labels(vocabulary.VALUES, story.values)),
                 "yes" if story.featured else "no",
@@ -60,8 +79,14 @@ def summary_rows(exact: Summary, public: Summary) -> Iterator[list[str]]:
     yield ["storytellers", "total", _text(exact.total), "100", _text(public.total), "100" if public.total else "hidden"]
     for section, shown in zip(exact.sections, public.sections, strict=True):
         for cell, shown_cell in zip(section.cells, shown.cells, strict=True):
-            yield [section.title, text_cell(cell.label), _text(cell.count), _text(cell.percent),
-                   _text(shown_cell.count), _text(shown_cell.percent)]
+            yield [
+                section.title,
+                text_cell(cell.label),
+                _text(cell.count),
+                _text(cell.percent),
+                _text(shown_cell.count),
+                _text(shown_cell.percent),
+            ]
     yield ["age", "youngest", _text(exact.age_min, ""), "", _text(public.age_min), ""]
     yield ["age", "oldest", _text(exact.age_max, ""), "", _text(public.age_max), ""]
     yield ["stories", "published", str(exact.stories_published), "", str(public.stories_published), ""]

@@ -44,7 +44,6 @@ SCOPE_PAIRS = [
 STAFF_CONSENT_PAIRS = [(m.value, m.label) for m in ConsentMethod if m != ConsentMethod.SELF]
 
 
-
 def at_most(limit: int) -> Length:
     return Length(max=limit, message=f"Keep this to {limit:,} characters or fewer.")
 
@@ -68,36 +67,63 @@ def optional_int(value: str | None) -> int | None:
 
 
 class StoryForm(FlaskForm):
-    title = StringField("Title", validators=[InputRequired("Give your story a title."), at_most(200)],
-                        filters=[_strip])
-    summary = TextAreaField("Summary", validators=[InputRequired("Write a sentence or two saying what the story is "
-                                                                 "about."), at_most(600)],
-                            description="A sentence or two saying what the story is about. It shows in the library.")
-    body = TextAreaField("Your story", validators=[Optional(), at_most(50_000)],
-                         description="Write it in your own words. You can use Markdown: **bold**, *italic*, "
-                                     "a blank line between paragraphs, and - for a list.")
-    media_file = FileField("Audio or video file (optional)",
-                           description="An MP3, M4A, OGG or WAV recording, or an MP4 or WebM video.")
-    media_link = StringField("Or a link to a recording (optional)", validators=[Optional(), at_most(500)],
-                             filters=[_strip], description="A web address starting https://")
+    title = StringField("Title", validators=[InputRequired("Give your story a title."), at_most(200)], filters=[_strip])
+    summary = TextAreaField(
+        "Summary",
+        validators=[InputRequired("Write a sentence or two saying what the story is about."), at_most(600)],
+        description="A sentence or two saying what the story is about. It shows in the library.",
+    )
+    body = TextAreaField(
+        "Your story",
+        validators=[Optional(), at_most(50_000)],
+        description="Write it in your own words. You can use Markdown: **bold**, *italic*, "
+        "a blank line between paragraphs, and - for a list.",
+    )
+    media_file = FileField(
+        "Audio or video file (optional)", description="An MP3, M4A, OGG or WAV recording, or an MP4 or WebM video."
+    )
+    media_link = StringField(
+        "Or a link to a recording (optional)",
+        validators=[Optional(), at_most(500)],
+        filters=[_strip],
+        description="A web address starting https://",
+    )
     remove_media = BooleanField("Remove the file that is there now")
-    transcript = TextAreaField("Transcript", validators=[Optional(), at_most(100_000)],
-                               description="Every word of the recording, written down. A story with audio or "
-                                           "video is published only with its transcript.")
+    transcript = TextAreaField(
+        "Transcript",
+        validators=[Optional(), at_most(100_000)],
+        description="Every word of the recording, written down. A story with audio or "
+        "video is published only with its transcript.",
+    )
     project_id = SelectField("Project (optional)", validators=[Optional()])
-    themes = CheckboxesField("What does your story show about the value of co-production?",
-                             choices=choices(list(vocabulary.THEMES.items())), validators=[Optional()])
-    values = CheckboxesField("Which values of co-production are in your story?",
-                             choices=choices(list(vocabulary.VALUES.items())), validators=[Optional()])
-    scope = RadioField("Who may read your story?", choices=choices(SCOPE_PAIRS), default=Scope.PUBLIC.value,
-                       validators=[InputRequired("Choose who may read your story.")])
+    themes = CheckboxesField(
+        "What does your story show about the value of co-production?",
+        choices=choices(list(vocabulary.THEMES.items())),
+        validators=[Optional()],
+    )
+    values = CheckboxesField(
+        "Which values of co-production are in your story?",
+        choices=choices(list(vocabulary.VALUES.items())),
+        validators=[Optional()],
+    )
+    scope = RadioField(
+        "Who may read your story?",
+        choices=choices(SCOPE_PAIRS),
+        default=Scope.PUBLIC.value,
+        validators=[InputRequired("Choose who may read your story.")],
+    )
     anonymous = BooleanField("Keep my name off it: show a made-up name (a pseudonym) instead")
-    pseudonym = StringField("Pseudonym (optional)", validators=[Optional(), at_most(120)], filters=[_strip],
-                            description="The name shown if you keep your name off. Leave blank for "
-                                        "“An anonymous storyteller”.")
-    consent = BooleanField("I agree to my story being used in the way I chose above. I know I can withdraw it at "
-                           "any time, and it will then be deleted.",
-                           validators=[InputRequired("Tick the box to say you agree, or choose different options.")])
+    pseudonym = StringField(
+        "Pseudonym (optional)",
+        validators=[Optional(), at_most(120)],
+        filters=[_strip],
+        description="The name shown if you keep your name off. Leave blank for “An anonymous storyteller”.",
+    )
+    consent = BooleanField(
+        "I agree to my story being used in the way I chose above. I know I can withdraw it at "
+        "any time, and it will then be deleted.",
+        validators=[InputRequired("Tick the box to say you agree, or choose different options.")],
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -113,15 +139,25 @@ class EditStoryForm(StoryForm):
 class OnBehalfStoryForm(StoryForm):
     """Staff entering a story for a storyteller (often interviewed), with the consent they gave."""
 
-    consent_method = RadioField("How did the storyteller give their consent?", choices=choices(STAFF_CONSENT_PAIRS),
-                                validators=[InputRequired("Say how the storyteller gave their consent.")])
-    consent_given_on = DateField("Date consent was given",
-                                 validators=[InputRequired("Enter the date consent was given, like 2026-03-31.")])
-    consent_note = StringField("Where the consent is kept (optional)", validators=[Optional(), at_most(300)],
-                               filters=[_strip], description="For example: the signed form is in the project file.")
-    consent = BooleanField("The storyteller agreed to the choices above about who may read it and whether "
-                           "their name is shown, and knows they can withdraw it at any time.",
-                           validators=[InputRequired("Tick the box to confirm the storyteller's consent.")])
+    consent_method = RadioField(
+        "How did the storyteller give their consent?",
+        choices=choices(STAFF_CONSENT_PAIRS),
+        validators=[InputRequired("Say how the storyteller gave their consent.")],
+    )
+    consent_given_on = DateField(
+        "Date consent was given", validators=[InputRequired("Enter the date consent was given, like 2026-03-31.")]
+    )
+    consent_note = StringField(
+        "Where the consent is kept (optional)",
+        validators=[Optional(), at_most(300)],
+        filters=[_strip],
+        description="For example: the signed form is in the project file.",
+    )
+    consent = BooleanField(
+        "The storyteller agreed to the choices above about who may read it and whether "
+        "their name is shown, and knows they can withdraw it at any time.",
+        validators=[InputRequired("Tick the box to confirm the storyteller's consent.")],
+    )
 
 
 class ModerationEditForm(FlaskForm):
@@ -133,9 +169,11 @@ class ModerationEditForm(FlaskForm):
 
 class DecisionForm(FlaskForm):
     action = HiddenField()
-    note = TextAreaField("Note to the storyteller", validators=[Optional(), at_most(2000)],
-                         description="Needed when you ask for changes or decide not to publish. Say what to "
-                                     "change, kindly and plainly.")
+    note = TextAreaField(
+        "Note to the storyteller",
+        validators=[Optional(), at_most(2000)],
+        description="Needed when you ask for changes or decide not to publish. Say what to change, kindly and plainly.",
+    )
 
 
 class ConfirmForm(FlaskForm):
@@ -143,36 +181,62 @@ class ConfirmForm(FlaskForm):
 
 
 class StorytellerForm(FlaskForm):
-    display_name = StringField("Name", validators=[InputRequired("Enter the name to show."), at_most(120)],
-                               filters=[_strip], description="The name shown with stories that are not anonymous.")
-    pseudonym = StringField("Pseudonym (optional)", validators=[Optional(), at_most(120)], filters=[_strip],
-                            description="Shown instead of the name on anonymous stories.")
+    display_name = StringField(
+        "Name",
+        validators=[InputRequired("Enter the name to show."), at_most(120)],
+        filters=[_strip],
+        description="The name shown with stories that are not anonymous.",
+    )
+    pseudonym = StringField(
+        "Pseudonym (optional)",
+        validators=[Optional(), at_most(120)],
+        filters=[_strip],
+        description="Shown instead of the name on anonymous stories.",
+    )
     email = StringField("Email (optional)", validators=[Optional(), at_most(254)], filters=[_strip])
     project_id = SelectField("Gathered for project (optional)", validators=[Optional()])
     demographics_consent = BooleanField(
         "Store these answers about me. They are kept private: only programme staff see them about a person, "
-        "and they are counted (never named) in the storyteller summary. I can remove them at any time.")
-    roles = CheckboxesField("Roles (tick all that apply)", choices=choices([*ROLES.items(), PREFER]),
-                            validators=[Optional()])
-    sectors = CheckboxesField("Sectors (tick all that apply)", choices=choices([*SECTORS.items(), PREFER]),
-                              validators=[Optional()])
+        "and they are counted (never named) in the storyteller summary. I can remove them at any time."
+    )
+    roles = CheckboxesField(
+        "Roles (tick all that apply)", choices=choices([*ROLES.items(), PREFER]), validators=[Optional()]
+    )
+    sectors = CheckboxesField(
+        "Sectors (tick all that apply)", choices=choices([*SECTORS.items(), PREFER]), validators=[Optional()]
+    )
     gender = RadioField("Gender", choices=choices([*GENDERS.items(), PREFER]), validators=[Optional()])
-    gender_description = StringField("If in another way, how do you describe your gender? (optional)",
-                                     validators=[Optional(), at_most(60)], filters=[_strip])
-    lgbtqia = RadioField("Do you identify as LGBTQIA+?", choices=choices([("yes", "Yes"), ("no", "No"), PREFER]),
-                         validators=[Optional()])
-    disability = RadioField("Do you consider yourself to have a disability?",
-                            choices=choices([("yes", "Yes"), ("no", "No"), PREFER]), validators=[Optional()])
-    ethnicity = StringField("Ethnicity, in your own words (optional)", validators=[Optional(), at_most(120)],
-                            filters=[_strip], description="For example: White British, British Pakistani, Black, "
-                                                          "mixed race.")
+    gender_description = StringField(
+        "If in another way, how do you describe your gender? (optional)",
+        validators=[Optional(), at_most(60)],
+        filters=[_strip],
+    )
+    lgbtqia = RadioField(
+        "Do you identify as LGBTQIA+?", choices=choices([("yes", "Yes"), ("no", "No"), PREFER]), validators=[Optional()]
+    )
+    disability = RadioField(
+        "Do you consider yourself to have a disability?",
+        choices=choices([("yes", "Yes"), ("no", "No"), PREFER]),
+        validators=[Optional()],
+    )
+    ethnicity = StringField(
+        "Ethnicity, in your own words (optional)",
+        validators=[Optional(), at_most(120)],
+        filters=[_strip],
+        description="For example: White British, British Pakistani, Black, mixed race.",
+    )
     ethnicity_prefer_not = BooleanField("Prefer not to say my ethnicity")
-    age = StringField("Age in years (optional)", filters=[_strip], validators=[
-        Optional(), Length(max=3, message="Enter an age in whole years, like 42, or leave it blank.")])
+    age = StringField(
+        "Age in years (optional)",
+        filters=[_strip],
+        validators=[Optional(), Length(max=3, message="Enter an age in whole years, like 42, or leave it blank.")],
+    )
     age_prefer_not = BooleanField("Prefer not to say my age")
-    lived_experience_areas = CheckboxesField("Lived experience of (tick all that apply)",
-                                             choices=choices([*LIVED_EXPERIENCE_AREAS.items(), PREFER]),
-                                             validators=[Optional()])
+    lived_experience_areas = CheckboxesField(
+        "Lived experience of (tick all that apply)",
+        choices=choices([*LIVED_EXPERIENCE_AREAS.items(), PREFER]),
+        validators=[Optional()],
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -195,10 +259,12 @@ class LibraryFilterForm(FlaskForm):
         csrf = False
 
     q = SearchField("Search stories", validators=[Optional(), at_most(100)])
-    theme = SelectField("Theme", choices=choices([("", "Any theme"), *vocabulary.THEMES.items()]),
-                        validators=[Optional()])
-    value = SelectField("Value", choices=choices([("", "Any value"), *vocabulary.VALUES.items()]),
-                        validators=[Optional()])
+    theme = SelectField(
+        "Theme", choices=choices([("", "Any theme"), *vocabulary.THEMES.items()]), validators=[Optional()]
+    )
+    value = SelectField(
+        "Value", choices=choices([("", "Any value"), *vocabulary.VALUES.items()]), validators=[Optional()]
+    )
     phase = SelectField("Funding phase", validators=[Optional()])
     project = SelectField("Project", validators=[Optional()])
 
@@ -213,8 +279,11 @@ class SummaryFilterForm(FlaskForm):
         csrf = False
 
     project = SelectField("Project", validators=[Optional()])
-    view = SelectField("Figures", choices=choices([("", "Exact (staff only)"), ("public", "As the public sees them")]),
-                       validators=[Optional()])
+    view = SelectField(
+        "Figures",
+        choices=choices([("", "Exact (staff only)"), ("public", "As the public sees them")]),
+        validators=[Optional()],
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -225,6 +294,15 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    state = SelectField("Show", validators=[Optional()], choices=choices([
-        ("", "Everything waiting"), ("submitted", "Waiting for review"), ("in_review", "In review"),
-        ("changes_requested", "Changes requested")]))
+    state = SelectField(
+        "Show",
+        validators=[Optional()],
+        choices=choices(
+            [
+                ("", "Everything waiting"),
+                ("submitted", "Waiting for review"),
+                ("in_review", "In review"),
+                ("changes_requested", "Changes requested"),
+            ]
+        ),
+    )

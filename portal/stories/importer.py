@@ -21,15 +21,39 @@ from portal.stories.consent import DemographicAnswers, record_demographics
 from portal.stories.models import GENDERS, LIVED_EXPERIENCE_AREAS, PREFER_NOT_TO_SAY, ROLES, SECTORS, Storyteller
 from portal.stories.telling import create_storyteller
 
-COLUMNS = ["name", "pseudonym", "email", "roles", "sectors", "gender", "lgbtqia", "disability", "ethnicity",
-           "age", "lived_experience", "demographics_consent"]
+COLUMNS = [
+    "name",
+    "pseudonym",
+    "email",
+    "roles",
+    "sectors",
+    "gender",
+    "lgbtqia",
+    "disability",
+    "ethnicity",
+    "age",
+    "lived_experience",
+    "demographics_consent",
+]
 DEMOGRAPHIC_COLUMNS = COLUMNS[3:11]
 MAX_ROWS = 5000
 MAX_BYTES = 2 * 1024 * 1024
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 TEMPLATE_ROWS = [
-    ["Lydia Example", "", "lydia@example.org", "lived experience; facilitator", "services", "female", "no",
-     "prefer not to say", "White British", "42", "homelessness; poverty", "yes"],
+    [
+        "Lydia Example",
+        "",
+        "lydia@example.org",
+        "lived experience; facilitator",
+        "services",
+        "female",
+        "no",
+        "prefer not to say",
+        "White British",
+        "42",
+        "homelessness; poverty",
+        "yes",
+    ],
     ["Interviewed Person", "River", "", "professional", "research; policy", "", "", "", "", "", "", "no"],
 ]
 
@@ -83,8 +107,9 @@ GENDER_WORDS = _lookup(GENDERS) | {"woman": "female", "man": "male", "nonbinary"
 ANSWER_WORDS = {"yes": "yes", "no": "no", "prefer not to say": PREFER_NOT_TO_SAY, "": ""}
 
 
-def _list(raw: str, words: dict[str, str], what: str, allowed: str, row: int, column: str,
-          errors: list[RowError]) -> list[str]:
+def _list(
+    raw: str, words: dict[str, str], what: str, allowed: str, row: int, column: str, errors: list[RowError]
+) -> list[str]:
     keys = []
     for part in (piece for piece in raw.split(";") if piece.strip()):
         key = words.get(_norm(part))
@@ -99,13 +124,21 @@ def _list(raw: str, words: dict[str, str], what: str, allowed: str, row: int, co
 
 def _answers(values: dict[str, str], row: int, errors: list[RowError]) -> DemographicAnswers:
     answers = DemographicAnswers(
-        roles=_list(values["roles"], ROLE_WORDS, "a role", "lived experience, facilitator or professional",
-                    row, "roles", errors),
-        sectors=_list(values["sectors"], SECTOR_WORDS, "a sector", "research, policy or services", row,
-                      "sectors", errors),
-        lived_experience_areas=_list(values["lived_experience"], AREA_WORDS, "an area of lived experience",
-                                     ", ".join(label.lower() for label in LIVED_EXPERIENCE_AREAS.values()),
-                                     row, "lived_experience", errors),
+        roles=_list(
+            values["roles"], ROLE_WORDS, "a role", "lived experience, facilitator or professional", row, "roles", errors
+        ),
+        sectors=_list(
+            values["sectors"], SECTOR_WORDS, "a sector", "research, policy or services", row, "sectors", errors
+        ),
+        lived_experience_areas=_list(
+            values["lived_experience"],
+            AREA_WORDS,
+            "an area of lived experience",
+            ", ".join(label.lower() for label in LIVED_EXPERIENCE_AREAS.values()),
+            row,
+            "lived_experience",
+            errors,
+        ),
         ethnicity=values["ethnicity"].strip(),
     )
     gender = values["gender"].strip()
@@ -123,8 +156,9 @@ def _answers(values: dict[str, str], row: int, errors: list[RowError]) -> Demogr
         answers.age_prefer_not_to_say = True
     elif age:
         if not age.isdigit() or not 0 < int(age) <= 120:
-            errors.append(RowError(row, "age",
-                                   f"“{age}” is not an age. Use a whole number of years, or leave it blank."))
+            errors.append(
+                RowError(row, "age", f"“{age}” is not an age. Use a whole number of years, or leave it blank.")
+            )
         else:
             answers.age = int(age)
     return answers
@@ -146,11 +180,25 @@ def read(data: bytes) -> Preview:
     if sorted(header) != sorted(COLUMNS) or len(header) != len(COLUMNS):
         missing = [name for name in COLUMNS if name not in header]
         extra = [name for name in header if name not in COLUMNS]
-        detail = "; ".join(part for part in (
-            f"missing: {', '.join(missing)}" if missing else "", f"not expected: {', '.join(extra)}" if extra else "",
-        ) if part) or "a column is repeated"
-        preview.errors.append(RowError(1, "", f"The first row must name exactly these columns: "
-                                              f"{', '.join(COLUMNS)} ({detail}). Start from the template."))
+        detail = (
+            "; ".join(
+                part
+                for part in (
+                    f"missing: {', '.join(missing)}" if missing else "",
+                    f"not expected: {', '.join(extra)}" if extra else "",
+                )
+                if part
+            )
+            or "a column is repeated"
+        )
+        preview.errors.append(
+            RowError(
+                1,
+                "",
+                f"The first row must name exactly these columns: "
+                f"{', '.join(COLUMNS)} ({detail}). Start from the template.",
+            )
+        )
         return preview
     emails_seen: dict[str, int] = {}
     for number, cells in enumerate(reader, start=2):
@@ -198,7 +246,8 @@ def _existing_emails(preview: Preview, emails_seen: dict[str, int]) -> None:
     taken = set(db.session.scalars(sa.select(Storyteller.email).where(Storyteller.email.in_(list(emails_seen)))))
     for email in sorted(taken, key=emails_seen.__getitem__):
         preview.errors.append(
-            RowError(emails_seen[email], "email", "A storyteller with this email is already recorded."))
+            RowError(emails_seen[email], "email", "A storyteller with this email is already recorded.")
+        )
     preview.errors.sort(key=lambda error: error.row)
 
 
@@ -211,6 +260,7 @@ def commit(data: bytes, *, by: User, filename: str = "") -> int:
         person = create_storyteller(display_name=row.name, pseudonym=row.pseudonym, email=row.email, by=by)
         if row.consent and row.answers is not None:
             record_demographics(person, row.answers, by=by)
-    audit.record("storytellers.imported", by, actor=by, after={"count": len(preview.rows)},
-                 note=f"CSV import {filename}"[:500])
+    audit.record(
+        "storytellers.imported", by, actor=by, after={"count": len(preview.rows)}, note=f"CSV import {filename}"[:500]
+    )
     return len(preview.rows)

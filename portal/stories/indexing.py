@@ -41,7 +41,8 @@ def removed(story: Story) -> None:
 def reindex_all() -> int:
     """Index every published, shown story again (the search package's rebuild calls this)."""
     found = db.session.scalars(
-        sa.select(Story).options(joinedload(Story.storyteller))
+        sa.select(Story)
+        .options(joinedload(Story.storyteller))
         .where(Story.state == StoryState.PUBLISHED, Story.scope != Scope.RESEARCH)
     ).all()
     for story in found:

@@ -39,11 +39,16 @@ from portal.stories.public_views import paginate
 
 def story_details(form: StoryForm) -> telling.StoryDetails:
     return telling.StoryDetails(
-        title=form.title.data or "", summary=form.summary.data or "", body=form.body.data or "",
-        transcript=form.transcript.data or "", project_id=optional_int(form.project_id.data),
-        themes=list(form.themes.data or []), values=list(form.values.data or []),
+        title=form.title.data or "",
+        summary=form.summary.data or "",
+        body=form.body.data or "",
+        transcript=form.transcript.data or "",
+        project_id=optional_int(form.project_id.data),
+        themes=list(form.themes.data or []),
+        values=list(form.values.data or []),
         scope=Scope(form.scope.data) if form.scope.data in Scope._value2member_map_ else Scope.PUBLIC,
-        anonymous=bool(form.anonymous.data), pseudonym=form.pseudonym.data or "",
+        anonymous=bool(form.anonymous.data),
+        pseudonym=form.pseudonym.data or "",
         media_link=form.media_link.data or "",
     )
 
@@ -84,11 +89,20 @@ def save_story(form: StoryForm, action: Callable[[telling.StoryDetails, telling.
 @permission_required("stories.tell")
 def mine() -> Response:
     teller = db.session.scalar(sa.select(Storyteller).where(Storyteller.user_id == current_user.id))
-    query = (sa.select(Story).options(joinedload(Story.project), selectinload(Story.tags))
-             .where(Story.storyteller_id == (teller.id if teller else -1))
-             .order_by(Story.created_at.desc(), Story.id.desc()))
-    return render("stories/mine.html", block="results", page=paginate(query), storyteller=teller,
-                  withdraw_form=ConfirmForm(), title="Your stories")
+    query = (
+        sa.select(Story)
+        .options(joinedload(Story.project), selectinload(Story.tags))
+        .where(Story.storyteller_id == (teller.id if teller else -1))
+        .order_by(Story.created_at.desc(), Story.id.desc())
+    )
+    return render(
+        "stories/mine.html",
+        block="results",
+        page=paginate(query),
+        storyteller=teller,
+        withdraw_form=ConfirmForm(),
+        title="Your stories",
+    )
 
 
 @bp.route("/tell", methods=["GET", "POST"])
@@ -98,9 +112,12 @@ def tell() -> Response:
     if form.validate_on_submit():
         teller = telling.storyteller_for(current_user)
         now = datetime.now(UTC)
-        if save_story(form, lambda details, upload: telling.tell_story(
-                teller, details, by=current_user, upload=upload,
-                consent=telling.ConsentRecord(ConsentMethod.SELF, now))):
+        if save_story(
+            form,
+            lambda details, upload: telling.tell_story(
+                teller, details, by=current_user, upload=upload, consent=telling.ConsentRecord(ConsentMethod.SELF, now)
+            ),
+        ):
             flash("Thank you. Your story has been sent. Our team will read it before it is published.", "success")
             return redirect_to(url_for("stories.mine"))
     status = 422 if form.errors else 200
@@ -126,12 +143,21 @@ def edit(story_id: int) -> Response:
         form.scope.data = story.scope.value
         form.pseudonym.data = story.storyteller.pseudonym
     if form.validate_on_submit():
-        if save_story(form, lambda details, upload: telling.edit_own(
-                story, details, by=current_user, upload=upload, remove_media=bool(form.remove_media.data))):
+        if save_story(
+            form,
+            lambda details, upload: telling.edit_own(
+                story, details, by=current_user, upload=upload, remove_media=bool(form.remove_media.data)
+            ),
+        ):
             flash("Your changes have been sent. Our team will read the story again.", "success")
             return redirect_to(url_for("stories.mine"))
-    return render("stories/edit.html", status=422 if form.errors else 200, form=form, story=story,
-                  title=f"Change your story: {story.title}")
+    return render(
+        "stories/edit.html",
+        status=422 if form.errors else 200,
+        form=form,
+        story=story,
+        title=f"Change your story: {story.title}",
+    )
 
 
 def _posted() -> bool:
@@ -195,18 +221,33 @@ def answers_from(form: StorytellerForm) -> consent.DemographicAnswers:
     if gender == "self_described" and form.gender_description.data:
         gender = form.gender_description.data
     return consent.DemographicAnswers(
-        roles=list(form.roles.data or []), sectors=list(form.sectors.data or []),
-        lived_experience_areas=list(form.lived_experience_areas.data or []), gender=gender,
-        lgbtqia=form.lgbtqia.data or "", disability=form.disability.data or "",
+        roles=list(form.roles.data or []),
+        sectors=list(form.sectors.data or []),
+        lived_experience_areas=list(form.lived_experience_areas.data or []),
+        gender=gender,
+        lgbtqia=form.lgbtqia.data or "",
+        disability=form.disability.data or "",
         ethnicity=PREFER_NOT_TO_SAY if form.ethnicity_prefer_not.data else (form.ethnicity.data or ""),
-        age=int(age_text) if age_text else None, age_prefer_not_to_say=bool(form.age_prefer_not.data),
+        age=int(age_text) if age_text else None,
+        age_prefer_not_to_say=bool(form.age_prefer_not.data),
     )
 
 
 def _any_answer(form: StorytellerForm) -> bool:
-    return any([form.roles.data, form.sectors.data, form.lived_experience_areas.data, form.gender.data,
-                form.lgbtqia.data, form.disability.data, form.ethnicity.data, form.ethnicity_prefer_not.data,
-                form.age.data, form.age_prefer_not.data])
+    return any(
+        [
+            form.roles.data,
+            form.sectors.data,
+            form.lived_experience_areas.data,
+            form.gender.data,
+            form.lgbtqia.data,
+            form.disability.data,
+            form.ethnicity.data,
+            form.ethnicity_prefer_not.data,
+            form.age.data,
+            form.age_prefer_not.data,
+        ]
+    )
 
 
 def _demographics_of(person: Storyteller) -> Demographics | None:
@@ -218,16 +259,26 @@ def _record_page(person: Storyteller, form: StorytellerForm, status: int = 200) 
     stories = db.session.scalars(
         sa.select(Story).where(Story.storyteller_id == person.id).order_by(Story.created_at.desc()).limit(50)
     ).all()
-    return render("stories/record.html", status=status, person=person, form=form, answers=answers,
-                  stories=stories, staff_view=is_staff(current_user), own=person.user_id == current_user.id,
-                  withdraw_form=ConfirmForm(), title=f"Storyteller record: {person.display_name}")
+    return render(
+        "stories/record.html",
+        status=status,
+        person=person,
+        form=form,
+        answers=answers,
+        stories=stories,
+        staff_view=is_staff(current_user),
+        own=person.user_id == current_user.id,
+        withdraw_form=ConfirmForm(),
+        title=f"Storyteller record: {person.display_name}",
+    )
 
 
 @bp.route("/storytellers/<int:storyteller_id>/record", methods=["GET", "POST"])
 @permission_required("stories.tell")
 def storyteller(storyteller_id: int) -> Response:
-    person = db.session.scalar(sa.select(Storyteller).options(joinedload(Storyteller.project))
-                               .where(Storyteller.id == storyteller_id))
+    person = db.session.scalar(
+        sa.select(Storyteller).options(joinedload(Storyteller.project)).where(Storyteller.id == storyteller_id)
+    )
     if person is None:
         abort(404)
     require("storyteller.manage", person)
@@ -258,11 +309,16 @@ def save_record(person: Storyteller, form: StorytellerForm) -> None:
     if form.demographics_consent.data:
         consent.record_demographics(person, answers_from(form), by=current_user)
     elif _any_answer(form) and _demographics_of(person) is None:
-        raise RuleBroken("demographics_consent", "Tick the box to agree to these answers being stored, "
-                                                 "or clear them. Without agreement they are not stored.")
+        raise RuleBroken(
+            "demographics_consent",
+            "Tick the box to agree to these answers being stored, "
+            "or clear them. Without agreement they are not stored.",
+        )
     elif _demographics_of(person) is not None:
-        raise RuleBroken("demographics_consent", "To remove the stored answers, use “Remove my answers” below. "
-                                                 "To keep them, leave the box ticked.")
+        raise RuleBroken(
+            "demographics_consent",
+            "To remove the stored answers, use “Remove my answers” below. To keep them, leave the box ticked.",
+        )
 
 
 @bp.route("/storytellers/<int:storyteller_id>/demographics/withdraw", methods=["POST"])

@@ -56,8 +56,11 @@ class Scope(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"public": "Everyone (public)", "network": "Signed-in members only",
-                "research": "Research only (never shown)"}[self.value]
+        return {
+            "public": "Everyone (public)",
+            "network": "Signed-in members only",
+            "research": "Research only (never shown)",
+        }[self.value]
 
 
 class StoryState(enum.StrEnum):
@@ -70,9 +73,14 @@ class StoryState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"submitted": "Waiting for review", "in_review": "In review", "published": "Published",
-                "changes_requested": "Changes requested", "declined": "Not published",
-                "withdrawn": "Withdrawn"}[self.value]
+        return {
+            "submitted": "Waiting for review",
+            "in_review": "In review",
+            "published": "Published",
+            "changes_requested": "Changes requested",
+            "declined": "Not published",
+            "withdrawn": "Withdrawn",
+        }[self.value]
 
 
 # Moderation moves (withdrawal is allowed from every state but withdrawn, see withdrawal.py).
@@ -100,8 +108,12 @@ class ConsentMethod(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"self": "Given online by the storyteller", "written": "In writing (signed form)",
-                "spoken_recorded": "Spoken, and recorded", "spoken_noted": "Spoken, and written down"}[self.value]
+        return {
+            "self": "Given online by the storyteller",
+            "written": "In writing (signed form)",
+            "spoken_recorded": "Spoken, and recorded",
+            "spoken_noted": "Spoken, and written down",
+        }[self.value]
 
 
 class Storyteller(db.Model):

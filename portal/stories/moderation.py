@@ -29,8 +29,11 @@ EDITABLE_FIELDS = ("title", "summary", "body", "transcript")
 
 def _move(story: Story, to: StoryState) -> None:
     if to not in STORY_TRANSITIONS[story.state]:
-        raise RuleBroken("action", f"A story that is “{story.state.label.lower()}” cannot be moved to "
-                                   f"“{to.label.lower()}”. Reload the page to see where it is now.")
+        raise RuleBroken(
+            "action",
+            f"A story that is “{story.state.label.lower()}” cannot be moved to "
+            f"“{to.label.lower()}”. Reload the page to see where it is now.",
+        )
     story.state = to
 
 
@@ -63,8 +66,7 @@ def edit(story: Story, *, by: User, title: str, summary: str, body: str, transcr
     """Staff edit (to take out identifying details); returns the names of the fields changed."""
     if story.state != StoryState.IN_REVIEW:
         raise RuleBroken("title", "Start the review before editing the story.")
-    new = {"title": title.strip(), "summary": summary.strip(), "body": body.strip(),
-           "transcript": transcript.strip()}
+    new = {"title": title.strip(), "summary": summary.strip(), "body": body.strip(), "transcript": transcript.strip()}
     if not new["title"]:
         raise RuleBroken("title", "The story needs a title.")
     if not new["summary"]:
@@ -80,16 +82,20 @@ def edit(story: Story, *, by: User, title: str, summary: str, body: str, transcr
 
 def publish(story: Story, *, by: User) -> None:
     if story.has_media and not story.transcript.strip():
-        raise RuleBroken("transcript", "Add a transcript before publishing a story with audio or video, "
-                                       "so everyone can read it.")
+        raise RuleBroken(
+            "transcript", "Add a transcript before publishing a story with audio or video, so everyone can read it."
+        )
     _move(story, StoryState.PUBLISHED)
     story.published_at = story.published_at or utcnow()
     story.moderation_note = ""
-    audit.record("story.published", story, actor=by, after={"scope": story.scope.value,
-                                                            "anonymous": story.anonymous})
+    audit.record("story.published", story, actor=by, after={"scope": story.scope.value, "anonymous": story.anonymous})
     indexing.published(story)
-    _tell_storyteller(story, "story.published", "Your story is published",
-                      "Thank you. Your story has been published, with the choices you made about who sees it.")
+    _tell_storyteller(
+        story,
+        "story.published",
+        "Your story is published",
+        "Thank you. Your story has been published, with the choices you made about who sees it.",
+    )
 
 
 def request_changes(story: Story, *, by: User, note: str) -> None:
@@ -99,9 +105,12 @@ def request_changes(story: Story, *, by: User, note: str) -> None:
     _move(story, StoryState.CHANGES_REQUESTED)
     story.moderation_note = note[:2000]
     audit.record("story.changes_requested", story, actor=by)
-    _tell_storyteller(story, "story.changes_requested", "Your story: a change is needed",
-                      "Our team has read your story and asked for a change. Sign in and open "
-                      "'Your stories' to read their note.")
+    _tell_storyteller(
+        story,
+        "story.changes_requested",
+        "Your story: a change is needed",
+        "Our team has read your story and asked for a change. Sign in and open 'Your stories' to read their note.",
+    )
 
 
 def decline(story: Story, *, by: User, note: str) -> None:
@@ -112,9 +121,12 @@ def decline(story: Story, *, by: User, note: str) -> None:
     story.moderation_note = note[:2000]
     audit.record("story.declined", story, actor=by)
     indexing.removed(story)
-    _tell_storyteller(story, "story.declined", "Your story",
-                      "Our team has read your story and will not publish it. Sign in and open "
-                      "'Your stories' to read why.")
+    _tell_storyteller(
+        story,
+        "story.declined",
+        "Your story",
+        "Our team has read your story and will not publish it. Sign in and open 'Your stories' to read why.",
+    )
 
 
 def unpublish(story: Story, *, by: User) -> None:

@@ -30,10 +30,12 @@ def story_markdown(text: str) -> object:
 
 @bp.app_context_processor
 def story_vocabularies() -> dict[str, object]:
-    return {"theme_labels": lambda keys: vocabulary.labels(vocabulary.THEMES, keys),
-            "value_labels": lambda keys: vocabulary.labels(vocabulary.VALUES, keys),
-            # called (one grouped query) only by the staff dashboard card that shows it
-            "story_queue_counts": moderation.queue_counts}
+    return {
+        "theme_labels": lambda keys: vocabulary.labels(vocabulary.THEMES, keys),
+        "value_labels": lambda keys: vocabulary.labels(vocabulary.VALUES, keys),
+        # called (one grouped query) only by the staff dashboard card that shows it
+        "story_queue_counts": moderation.queue_counts,
+    }
 
 
 def page_number() -> int:
@@ -52,7 +54,8 @@ def library_page() -> Response:
     filters = library.Filters(
         theme=form.theme.data if form.theme.data in vocabulary.THEMES else "",
         value=form.value.data if form.value.data in vocabulary.VALUES else "",
-        phase_id=optional_int(form.phase.data), project_id=optional_int(form.project.data),
+        phase_id=optional_int(form.phase.data),
+        project_id=optional_int(form.project.data),
         words=(form.q.data or "").strip(),
     )
     page = paginate(library.library_query(current_user, filters))
@@ -75,8 +78,11 @@ def _visible_story_or_404(story_id: int) -> Story:
 def story(story_id: int) -> Response:
     found = _visible_story_or_404(story_id)
     # The storyteller (and staff) see what moderation took out; nobody else does.
-    changes = moderation.changed_fields(found) if (
-        can(current_user, "stories.moderate") or library.owns(current_user, found)) else {}
+    changes = (
+        moderation.changed_fields(found)
+        if (can(current_user, "stories.moderate") or library.owns(current_user, found))
+        else {}
+    )
     return render("stories/story.html", story=found, changes=changes, title=found.title)
 
 
@@ -103,33 +109,47 @@ def storyteller_page(storyteller_id: int) -> Response:
     page = paginate(library.library_query(current_user, library.Filters(storyteller_id=person.id)))
     if page.total == 0:
         abort(404)  # only someone with a published, named story has a page
-    return render("stories/storyteller_page.html", block="results", person=person, page=page,
-                  title=f"Stories by {person.display_name}")
+    return render(
+        "stories/storyteller_page.html",
+        block="results",
+        person=person,
+        page=page,
+        title=f"Stories by {person.display_name}",
+    )
 
 
 @bp.route("/feed.xml")
 @public
 def feed() -> Response:
     """Public stories only: feed readers are never signed in."""
-    stories = db.session.scalars(
-        library.library_query(None, library.Filters()).order_by(None)
-        .order_by(Story.published_at.desc(), Story.id.desc()).limit(FEED_SIZE)
-    ).unique().all()
+    stories = (
+        db.session.scalars(
+            library.library_query(None, library.Filters())
+            .order_by(None)
+            .order_by(Story.published_at.desc(), Story.id.desc())
+            .limit(FEED_SIZE)
+        )
+        .unique()
+        .all()
+    )
     base = request.url_root.rstrip("/")
     entries = []
     for item in stories:
         link = base + url_for("stories.story", story_id=item.id)
         entries.append(
-            f"<entry><title>{escape(item.title)}</title><id>{link}</id><link href=\"{link}\"/>"
+            f'<entry><title>{escape(item.title)}</title><id>{link}</id><link href="{link}"/>'
             f"<updated>{item.published_at.isoformat()}</updated><author><name>{escape(item.author_label)}</name>"
             f"</author><summary>{escape(item.summary)}</summary>"
-            f"<content type=\"text\">{escape(plain_text(item.body))}</content></entry>"
+            f'<content type="text">{escape(plain_text(item.body))}</content></entry>'
         )
     updated = stories[0].published_at.isoformat() if stories else "2026-01-01T00:00:00+00:00"
-    body = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
-            f"<title>Co-Production Portal: stories</title><id>{base}{url_for('stories.feed')}</id>"
-            f"<link rel=\"self\" href=\"{base}{url_for('stories.feed')}\"/><updated>{updated}</updated>"
-            + "".join(entries) + "</feed>")
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>Co-Production Portal: stories</title><id>{base}{url_for('stories.feed')}</id>"
+        f'<link rel="self" href="{base}{url_for("stories.feed")}"/><updated>{updated}</updated>'
+        + "".join(entries)
+        + "</feed>"
+    )
     response = make_response(body)
     response.mimetype = "application/atom+xml"
     return response
@@ -145,5 +165,12 @@ def summary_page() -> Response:
     staff = can(current_user, "stories.exact_summary")
     threshold = current_app.config["STATS_MIN_CELL"]
     shown = exact if staff and form.view.data != "public" else summary.for_public(exact, threshold)
-    return render("stories/summary.html", block="results", form=form, figures=shown, staff=staff,
-                  threshold=threshold, title="Our storytellers")
+    return render(
+        "stories/summary.html",
+        block="results",
+        form=form,
+        figures=shown,
+        staff=staff,
+        threshold=threshold,
+        title="Our storytellers",
+    )

@@ -49,8 +49,14 @@ def queue() -> Response:
     form = QueueFilterForm(request.args)
     form.validate()
     state = StoryState(form.state.data) if form.state.data in StoryState._value2member_map_ else None
-    return render("stories/queue.html", block="results", form=form, counts=moderation.queue_counts(),
-                  page=paginate(moderation.queue_query(state)), title="Stories to moderate")
+    return render(
+        "stories/queue.html",
+        block="results",
+        form=form,
+        counts=moderation.queue_counts(),
+        page=paginate(moderation.queue_query(state)),
+        title="Stories to moderate",
+    )
 
 
 def _story_or_404(story_id: int) -> Story:
@@ -62,10 +68,18 @@ def _story_or_404(story_id: int) -> Story:
 
 def _moderate_page(story: Story, status: int = 200, **forms: object) -> Response:
     edit_form = forms.get("edit_form") or ModerationEditForm(
-        title=story.title, summary=story.summary, body=story.body, transcript=story.transcript)
-    return render("stories/moderate.html", status=status, story=story, edit_form=edit_form,
-                  decision_form=forms.get("decision_form") or DecisionForm(), confirm_form=ConfirmForm(),
-                  changes=moderation.changed_fields(story), title=f"Moderate: {story.title}")
+        title=story.title, summary=story.summary, body=story.body, transcript=story.transcript
+    )
+    return render(
+        "stories/moderate.html",
+        status=status,
+        story=story,
+        edit_form=edit_form,
+        decision_form=forms.get("decision_form") or DecisionForm(),
+        confirm_form=ConfirmForm(),
+        changes=moderation.changed_fields(story),
+        title=f"Moderate: {story.title}",
+    )
 
 
 @bp.route("/<int:story_id>/moderate")
@@ -81,16 +95,23 @@ def moderate_edit(story_id: int) -> Response:
     form = ModerationEditForm()
     if form.validate_on_submit():
         try:
-            changed = moderation.edit(story, by=current_user, title=form.title.data or "",
-                                      summary=form.summary.data or "", body=form.body.data or "",
-                                      transcript=form.transcript.data or "")
+            changed = moderation.edit(
+                story,
+                by=current_user,
+                title=form.title.data or "",
+                summary=form.summary.data or "",
+                body=form.body.data or "",
+                transcript=form.transcript.data or "",
+            )
         except RuleBroken as error:
             db.session.rollback()
             attach_error(form, error.field, error.message)
         else:
             db.session.commit()
-            flash("Your edits are saved. The storyteller's original is kept." if changed else "Nothing was changed.",
-                  "success")
+            flash(
+                "Your edits are saved. The storyteller's original is kept." if changed else "Nothing was changed.",
+                "success",
+            )
             return redirect_to(url_for("stories.moderate", story_id=story.id, _anchor="changes"))
     return _moderate_page(_story_or_404(story_id), status=422, edit_form=form)
 
@@ -128,8 +149,12 @@ def feature(story_id: int) -> Response:
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash("The story is featured at the top of the library." if story.featured
-              else "The story is no longer featured.", "success")
+        flash(
+            "The story is featured at the top of the library."
+            if story.featured
+            else "The story is no longer featured.",
+            "success",
+        )
     return redirect_to(url_for("stories.moderate", story_id=story.id))
 
 
@@ -143,11 +168,14 @@ def storytellers() -> Response:
     query = sa.select(Storyteller).order_by(Storyteller.display_name, Storyteller.id)
     if words:
         pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(sa.or_(Storyteller.display_name.ilike(pattern, escape="\\"),
-                                   Storyteller.pseudonym.ilike(pattern, escape="\\"),
-                                   Storyteller.email.ilike(pattern, escape="\\")))
-    return render("stories/storytellers.html", block="results", page=paginate(query), words=words,
-                  title="Storytellers")
+        query = query.where(
+            sa.or_(
+                Storyteller.display_name.ilike(pattern, escape="\\"),
+                Storyteller.pseudonym.ilike(pattern, escape="\\"),
+                Storyteller.email.ilike(pattern, escape="\\"),
+            )
+        )
+    return render("stories/storytellers.html", block="results", page=paginate(query), words=words, title="Storytellers")
 
 
 @bp.route("/storytellers/new", methods=["GET", "POST"])
@@ -156,9 +184,13 @@ def new_storyteller() -> Response:
     form = StorytellerForm()
     if form.validate_on_submit():
         try:
-            person = telling.create_storyteller(display_name=form.display_name.data or "", by=current_user,
-                                                pseudonym=form.pseudonym.data or "", email=form.email.data or "",
-                                                project_id=optional_int(form.project_id.data))
+            person = telling.create_storyteller(
+                display_name=form.display_name.data or "",
+                by=current_user,
+                pseudonym=form.pseudonym.data or "",
+                email=form.email.data or "",
+                project_id=optional_int(form.project_id.data),
+            )
             save_record(person, form)
         except RuleBroken as error:
             db.session.rollback()
@@ -167,8 +199,9 @@ def new_storyteller() -> Response:
             db.session.commit()
             flash(f"{person.display_name} has been added.", "success")
             return redirect_to(url_for("stories.storyteller", storyteller_id=person.id))
-    return render("stories/new_storyteller.html", status=422 if form.errors else 200, form=form,
-                  title="Add a storyteller")
+    return render(
+        "stories/new_storyteller.html", status=422 if form.errors else 200, form=form, title="Add a storyteller"
+    )
 
 
 @bp.route("/storytellers/<int:storyteller_id>/tell", methods=["GET", "POST"])
@@ -179,13 +212,29 @@ def tell_for(storyteller_id: int) -> Response:
     if form.validate_on_submit():
         given_on = datetime.combine(form.consent_given_on.data, time(12), tzinfo=UTC)
         made: list[Story] = []
-        if save_story(form, lambda details, upload: made.append(telling.tell_story(
-                person, details, by=current_user, upload=upload, consent=telling.ConsentRecord(
-                    ConsentMethod(form.consent_method.data), given_on, form.consent_note.data or "")))):
+        if save_story(
+            form,
+            lambda details, upload: made.append(
+                telling.tell_story(
+                    person,
+                    details,
+                    by=current_user,
+                    upload=upload,
+                    consent=telling.ConsentRecord(
+                        ConsentMethod(form.consent_method.data), given_on, form.consent_note.data or ""
+                    ),
+                )
+            ),
+        ):
             flash("The story has been entered and is waiting for review.", "success")
             return redirect_to(url_for("stories.moderate", story_id=made[0].id))
-    return render("stories/tell_for.html", status=422 if form.errors else 200, form=form, person=person,
-                  title=f"Enter a story for {person.display_name}")
+    return render(
+        "stories/tell_for.html",
+        status=422 if form.errors else 200,
+        form=form,
+        person=person,
+        title=f"Enter a story for {person.display_name}",
+    )
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -207,8 +256,15 @@ def import_storytellers() -> Response:
             preview = importer.read(data)
             confirm.data.data = base64.b64encode(data).decode("ascii")
             confirm.filename.data = (upload.filename or "")[:120]
-    return render("stories/import.html", status=422 if form.errors else 200, form=form, confirm=confirm,
-                  preview=preview, columns=importer.COLUMNS, title="Import storytellers")
+    return render(
+        "stories/import.html",
+        status=422 if form.errors else 200,
+        form=form,
+        confirm=confirm,
+        preview=preview,
+        columns=importer.COLUMNS,
+        title="Import storytellers",
+    )
 
 
 def _commit_import(confirm: ConfirmImportForm) -> Response:
@@ -221,8 +277,15 @@ def _commit_import(confirm: ConfirmImportForm) -> Response:
     preview = importer.read(data)
     if not preview.ok:
         # Something changed since the preview (another import took an email): show it again.
-        return render("stories/import.html", status=422, form=ImportForm(), confirm=confirm, preview=preview,
-                      columns=importer.COLUMNS, title="Import storytellers")
+        return render(
+            "stories/import.html",
+            status=422,
+            form=ImportForm(),
+            confirm=confirm,
+            preview=preview,
+            columns=importer.COLUMNS,
+            title="Import storytellers",
+        )
     count = importer.commit(data, by=current_user, filename=confirm.filename.data or "")
     db.session.commit()
     flash(f"{count} storyteller{'s' if count != 1 else ''} imported.", "success")
@@ -250,4 +313,3 @@ def export_summary() -> Response:
     exact = summary.compute(optional_int(request.args.get("project")))
     public = summary.for_public(exact, current_app.config["STATS_MIN_CELL"])
     return csv_response("storyteller-summary.csv", exports.SUMMARY_HEADER, list(exports.summary_rows(exact, public)))
-

@@ -84,11 +84,16 @@ def population(project_id: int | None = None) -> sa.Select[tuple[int]]:
     """Storyteller ids in scope: everyone, or those gathered for a project or with a story in it."""
     query = sa.select(Storyteller.id)
     if project_id is not None:
-        query = query.where(sa.or_(
-            Storyteller.project_id == project_id,
-            sa.exists().where(Story.storyteller_id == Storyteller.id, Story.project_id == project_id,
-                              Story.state != StoryState.WITHDRAWN),
-        ))
+        query = query.where(
+            sa.or_(
+                Storyteller.project_id == project_id,
+                sa.exists().where(
+                    Story.storyteller_id == Storyteller.id,
+                    Story.project_id == project_id,
+                    Story.state != StoryState.WITHDRAWN,
+                ),
+            )
+        )
     return query
 
 
@@ -138,15 +143,22 @@ def compute(project_id: int | None = None) -> Summary:
     ids = population(project_id).subquery()
     total = db.session.scalar(sa.select(sa.func.count()).select_from(ids)) or 0
     rows = db.session.execute(
-        sa.select(Demographics.roles, Demographics.sectors, Demographics.lived_experience_areas,
-                  Demographics.gender, Demographics.lgbtqia, Demographics.disability, Demographics.ethnicity,
-                  Demographics.age)
-        .where(Demographics.storyteller_id.in_(sa.select(ids.c.id)))
+        sa.select(
+            Demographics.roles,
+            Demographics.sectors,
+            Demographics.lived_experience_areas,
+            Demographics.gender,
+            Demographics.lgbtqia,
+            Demographics.disability,
+            Demographics.ethnicity,
+            Demographics.age,
+        ).where(Demographics.storyteller_id.in_(sa.select(ids.c.id)))
     ).all()
     seen: dict[str, str] = {}
     ethnicities = [_ethnicity(row.ethnicity, seen) for row in rows]
-    ethnic_labels = sorted(set(ethnicities) - {PREFER_LABEL, NOT_RECORDED},
-                           key=lambda label: (-ethnicities.count(label), label))
+    ethnic_labels = sorted(
+        set(ethnicities) - {PREFER_LABEL, NOT_RECORDED}, key=lambda label: (-ethnicities.count(label), label)
+    )
     sections = [
         _multi("roles", "Roles", ROLES, [row.roles for row in rows], total),
         _multi("sectors", "Sectors", SECTORS, [row.sectors for row in rows], total),
@@ -154,25 +166,39 @@ def compute(project_id: int | None = None) -> Summary:
         _partition("lgbtqia", "LGBTQIA+", ["Yes", "No"], [_yes_no(row.lgbtqia) for row in rows], total),
         _partition("disability", "Disability", ["Yes", "No"], [_yes_no(row.disability) for row in rows], total),
         _partition("ethnicity", "Ethnicity", ethnic_labels, ethnicities, total),
-        _multi("lived_experience_areas", "Lived experience of", LIVED_EXPERIENCE_AREAS,
-               [row.lived_experience_areas for row in rows], total),
+        _multi(
+            "lived_experience_areas",
+            "Lived experience of",
+            LIVED_EXPERIENCE_AREAS,
+            [row.lived_experience_areas for row in rows],
+            total,
+        ),
     ]
     ages = [row.age for row in rows if row.age is not None]
-    published = sa.select(Story.id).where(Story.state == StoryState.PUBLISHED,
-                                          Story.scope.in_((Scope.PUBLIC, Scope.NETWORK)))
+    published = sa.select(Story.id).where(
+        Story.state == StoryState.PUBLISHED, Story.scope.in_((Scope.PUBLIC, Scope.NETWORK))
+    )
     if project_id is not None:
         published = published.where(Story.project_id == project_id)
     published_ids = published.subquery()
     stories = db.session.scalar(sa.select(sa.func.count()).select_from(published_ids)) or 0
-    theme_counts = dict(db.session.execute(
-        sa.select(StoryTag.key, sa.func.count()).where(
-            StoryTag.vocabulary == TagVocabulary.THEME, StoryTag.story_id.in_(sa.select(published_ids.c.id)))
-        .group_by(StoryTag.key)
-    ).all())
+    theme_counts = dict(
+        db.session.execute(
+            sa.select(StoryTag.key, sa.func.count())
+            .where(StoryTag.vocabulary == TagVocabulary.THEME, StoryTag.story_id.in_(sa.select(published_ids.c.id)))
+            .group_by(StoryTag.key)
+        ).all()
+    )
     by_theme = [Cell(label, theme_counts.get(key, 0)) for key, label in vocabulary.THEMES.items()]
-    return Summary(total=total, sections=sections, age_min=min(ages) if ages else None,
-                   age_max=max(ages) if ages else None, ages_recorded=len(ages), stories_published=stories,
-                   stories_by_theme=by_theme)
+    return Summary(
+        total=total,
+        sections=sections,
+        age_min=min(ages) if ages else None,
+        age_max=max(ages) if ages else None,
+        ages_recorded=len(ages),
+        stories_published=stories,
+        stories_by_theme=by_theme,
+    )
 
 
 def _small(count: int | None, threshold: int) -> bool:
@@ -201,10 +227,12 @@ def for_public(exact: Summary, threshold: int) -> Summary:
     """The published version: small cells, and cells that would reveal them, hidden."""
     total = exact.total or 0
     if total < threshold:
-        sections = [Section(s.key, s.title, [Cell(c.label, None) for c in s.cells], s.several_may_apply)
-                    for s in exact.sections]
-        return replace(exact, total=None, sections=sections, age_min=None, age_max=None,
-                       threshold=threshold, hidden_any=True)
+        sections = [
+            Section(s.key, s.title, [Cell(c.label, None) for c in s.cells], s.several_may_apply) for s in exact.sections
+        ]
+        return replace(
+            exact, total=None, sections=sections, age_min=None, age_max=None, threshold=threshold, hidden_any=True
+        )
     sections = [_suppress_section(section, total, threshold) for section in exact.sections]
     hidden_any = any(cell.hidden for section in sections for cell in section.cells)
     age_min = age_max = None
@@ -214,5 +242,12 @@ def for_public(exact: Summary, threshold: int) -> Summary:
         age_max = -(-exact.age_max // AGE_ROUNDING) * AGE_ROUNDING
     elif exact.ages_recorded:
         hidden_any = True
-    return replace(exact, sections=sections, age_min=age_min, age_max=age_max, threshold=threshold,
-                   hidden_any=hidden_any, age_rounded=True)
+    return replace(
+        exact,
+        sections=sections,
+        age_min=age_min,
+        age_max=age_max,
+        threshold=threshold,
+        hidden_any=hidden_any,
+        age_rounded=True,
+    )

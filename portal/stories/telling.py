@@ -68,13 +68,19 @@ def storyteller_for(user: User) -> Storyteller:
     return found
 
 
-def create_storyteller(*, display_name: str, by: User, pseudonym: str = "", email: str = "",
-                       project_id: int | None = None) -> Storyteller:
+def create_storyteller(
+    *, display_name: str, by: User, pseudonym: str = "", email: str = "", project_id: int | None = None
+) -> Storyteller:
     display_name = display_name.strip()
     if not display_name:
         raise RuleBroken("display_name", "Enter the storyteller's name, or the name they want shown.")
-    person = Storyteller(display_name=display_name[:120], pseudonym=pseudonym.strip()[:120],
-                         email=email.strip().lower()[:254], project_id=project_id, created_by_id=by.id)
+    person = Storyteller(
+        display_name=display_name[:120],
+        pseudonym=pseudonym.strip()[:120],
+        email=email.strip().lower()[:254],
+        project_id=project_id,
+        created_by_id=by.id,
+    )
     db.session.add(person)
     db.session.flush()
     audit.record("storyteller.created", person, actor=by)
@@ -117,7 +123,8 @@ def _check(details: StoryDetails, *, has_upload: bool) -> StoryDetails:
 
 def _set_tags(story: Story, details: StoryDetails) -> None:
     wanted = {(TagVocabulary.THEME, key) for key in details.themes} | {
-        (TagVocabulary.VALUE, key) for key in details.values}
+        (TagVocabulary.VALUE, key) for key in details.values
+    }
     for tag in list(story.tags):
         if (tag.vocabulary, tag.key) not in wanted:
             story.tags.remove(tag)
@@ -139,17 +146,25 @@ def _apply(story: Story, storyteller: Storyteller, details: StoryDetails) -> Non
     _set_tags(story, details)
 
 
-def tell_story(storyteller: Storyteller, details: StoryDetails, *, by: User, consent: ConsentRecord,
-               upload: Upload | None = None) -> Story:
+def tell_story(
+    storyteller: Storyteller, details: StoryDetails, *, by: User, consent: ConsentRecord, upload: Upload | None = None
+) -> Story:
     """A new story, sent for review. ``by`` is the storyteller, or staff entering it for them."""
     _check(details, has_upload=upload is not None)
     if consent.method == ConsentMethod.SELF and storyteller.user_id != by.id:
         raise RuleBroken("consent_method", "Say how the storyteller gave their consent.")
     if consent.given_on > utcnow():
         raise RuleBroken("consent_given_on", "The date consent was given cannot be in the future.")
-    story = Story(storyteller_id=storyteller.id, entered_by_id=by.id, state=StoryState.SUBMITTED,
-                  submitted_at=utcnow(), consent_method=consent.method, consent_given_on=consent.given_on,
-                  consent_recorded_by_id=by.id, consent_note=consent.note.strip()[:300])
+    story = Story(
+        storyteller_id=storyteller.id,
+        entered_by_id=by.id,
+        state=StoryState.SUBMITTED,
+        submitted_at=utcnow(),
+        consent_method=consent.method,
+        consent_given_on=consent.given_on,
+        consent_recorded_by_id=by.id,
+        consent_note=consent.note.strip()[:300],
+    )
     story.tags = []
     _apply(story, storyteller, details)
     if upload is not None:
@@ -157,15 +172,25 @@ def tell_story(storyteller: Storyteller, details: StoryDetails, *, by: User, con
         story.media_content_type = upload.content_type
     db.session.add(story)
     db.session.flush()
-    audit.record("story.consent_recorded", story, actor=by, after={
-        "scope": story.scope.value, "anonymous": story.anonymous, "method": consent.method.value,
-        "given_on": consent.given_on.date().isoformat(), "storyteller_id": storyteller.id,
-    }, note=story.consent_note)
+    audit.record(
+        "story.consent_recorded",
+        story,
+        actor=by,
+        after={
+            "scope": story.scope.value,
+            "anonymous": story.anonymous,
+            "method": consent.method.value,
+            "given_on": consent.given_on.date().isoformat(),
+            "storyteller_id": storyteller.id,
+        },
+        note=story.consent_note,
+    )
     return story
 
 
-def edit_own(story: Story, details: StoryDetails, *, by: User, upload: Upload | None = None,
-             remove_media: bool = False) -> str | None:
+def edit_own(
+    story: Story, details: StoryDetails, *, by: User, upload: Upload | None = None, remove_media: bool = False
+) -> str | None:
     """The storyteller changes their story before it is published; it goes back for review.
 
     Returns the stored name of a replaced or removed file, for the caller to delete from disk

@@ -26,9 +26,19 @@ def withdraw(story: Story, *, by: User) -> str | None:
     story.state = StoryState.WITHDRAWN
     story.withdrawn_at = utcnow()
     story.withdrawn_by_id = by.id
-    for name in ("summary", "body", "transcript", "original_summary", "original_body",
-                 "original_transcript", "original_title", "media_link", "media_content_type",
-                 "moderation_note", "consent_note"):
+    for name in (
+        "summary",
+        "body",
+        "transcript",
+        "original_summary",
+        "original_body",
+        "original_transcript",
+        "original_title",
+        "media_link",
+        "media_content_type",
+        "moderation_note",
+        "consent_note",
+    ):
         setattr(story, name, "")
     story.title = WITHDRAWN_TITLE
     story.media_stored_name = None

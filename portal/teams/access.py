@@ -16,15 +16,17 @@ def team_role(user: Any, project: Project | None) -> TeamRole | None:
     if not signed_in(user) or project is None:
         return None
     return db.session.scalar(
-        sa.select(TeamMembership.role).where(
-            TeamMembership.project_id == project.id, TeamMembership.user_id == user.id
-        )
+        sa.select(TeamMembership.role).where(TeamMembership.project_id == project.id, TeamMembership.user_id == user.id)
     )
 
 
 def leads_a_project(user: Any) -> bool:
-    return signed_in(user) and db.session.scalar(
-        sa.select(TeamMembership.id)
-        .where(TeamMembership.user_id == user.id, TeamMembership.role == TeamRole.LEAD)
-        .limit(1)
-    ) is not None
+    return (
+        signed_in(user)
+        and db.session.scalar(
+            sa.select(TeamMembership.id)
+            .where(TeamMembership.user_id == user.id, TeamMembership.role == TeamRole.LEAD)
+            .limit(1)
+        )
+        is not None
+    )

@@ -46,10 +46,10 @@ class Project(db.Model):
     application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"), unique=True)
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
-    state: Mapped[ProjectState] = mapped_column(str_enum(ProjectState, "project_state"),
-                                                default=ProjectState.ACTIVE)
+    state: Mapped[ProjectState] = mapped_column(str_enum(ProjectState, "project_state"), default=ProjectState.ACTIVE)
     reporting_schedule: Mapped[ReportingSchedule | None] = mapped_column(
-        str_enum(ReportingSchedule, "reporting_schedule"))
+        str_enum(ReportingSchedule, "reporting_schedule")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     team: Mapped[list[TeamMembership]] = relationship(
@@ -63,9 +63,7 @@ class TeamMembership(db.Model):
     __table_args__ = (sa.UniqueConstraint("project_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
-    )
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[TeamRole] = mapped_column(str_enum(TeamRole, "team_role"), default=TeamRole.MEMBER)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

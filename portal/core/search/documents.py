@@ -20,8 +20,16 @@ KINDS = ("story", "post", "pilot")
 
 def upsert(*, kind: str, object_id: int, title: str, body: str, audience: str, url_path: str) -> None:
     """Add or replace the document for (kind, object_id). ``audience`` is "public" or "members"."""
-    _upsert(db.session, kind=kind, object_id=object_id, title=title, body=body, audience=audience,
-            url_path=url_path, flush=True)
+    _upsert(
+        db.session,
+        kind=kind,
+        object_id=object_id,
+        title=title,
+        body=body,
+        audience=audience,
+        url_path=url_path,
+        flush=True,
+    )
 
 
 def remove(*, kind: str, object_id: int) -> None:
@@ -29,14 +37,16 @@ def remove(*, kind: str, object_id: int) -> None:
     _remove(db.session, kind=kind, object_id=object_id)
 
 
-def _upsert(session: Any, *, kind: str, object_id: int, title: str, body: str, audience: str,
-            url_path: str, flush: bool) -> None:
+def _upsert(
+    session: Any, *, kind: str, object_id: int, title: str, body: str, audience: str, url_path: str, flush: bool
+) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown search document kind {kind!r}")
     chosen = Audience(audience)
     with session.no_autoflush:
         document = session.scalar(
-            sa.select(SearchDocument).where(SearchDocument.kind == kind, SearchDocument.object_id == object_id))
+            sa.select(SearchDocument).where(SearchDocument.kind == kind, SearchDocument.object_id == object_id)
+        )
     if document is None:
         document = SearchDocument(kind=kind, object_id=object_id)
         session.add(document)
@@ -52,4 +62,5 @@ def _upsert(session: Any, *, kind: str, object_id: int, title: str, body: str, a
 def _remove(session: Any, *, kind: str, object_id: int) -> None:
     session.execute(
         sa.delete(SearchDocument).where(SearchDocument.kind == kind, SearchDocument.object_id == object_id),
-        execution_options={"synchronize_session": "fetch"})
+        execution_options={"synchronize_session": "fetch"},
+    )

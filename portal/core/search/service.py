@@ -82,14 +82,18 @@ class Results:
     def prev_num(self) -> int:
         return self.page - 1
 
-    def iter_pages(self, left_edge: int = 2, left_current: int = 2, right_current: int = 4,
-                   right_edge: int = 2) -> list[int | None]:
+    def iter_pages(
+        self, left_edge: int = 2, left_current: int = 2, right_current: int = 4, right_edge: int = 2
+    ) -> list[int | None]:
         """Page numbers near the edges and the current page, ``None`` for each gap (as
         Flask-SQLAlchemy's pagination does), so fifty pages of results are not fifty links."""
         shown: list[int | None] = []
         for number in range(1, self.pages + 1):
-            if (number <= left_edge or number > self.pages - right_edge
-                    or self.page - left_current <= number <= self.page + right_current):
+            if (
+                number <= left_edge
+                or number > self.pages - right_edge
+                or self.page - left_current <= number <= self.page + right_current
+            ):
                 if shown and shown[-1] is not None and number - shown[-1] > 1:
                     shown.append(None)
                 shown.append(number)
@@ -113,9 +117,15 @@ def search(text: str, *, viewer: Any, page: int = 1, per_page: int = 20, kind: s
     if not words:
         return Results([], 0, page, per_page)
     kinds = [kind] if kind in KINDS else list(KINDS)
-    params: dict[str, Any] = {"audiences": audiences_for(viewer), "kinds": kinds,
-                              "limit": per_page, "offset": (page - 1) * per_page,
-                              "counted": MAX_COUNTED + 1, "ranked": MAX_RANKED, "floor": 0}
+    params: dict[str, Any] = {
+        "audiences": audiences_for(viewer),
+        "kinds": kinds,
+        "limit": per_page,
+        "offset": (page - 1) * per_page,
+        "counted": MAX_COUNTED + 1,
+        "ranked": MAX_RANKED,
+        "floor": 0,
+    }
     if (page - 1) * per_page >= MAX_COUNTED:  # past the last page offered: nothing to rank
         params["limit"] = 0
     if db.engine.dialect.name == "postgresql":
@@ -140,22 +150,40 @@ def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[list[Any], int]:
     match = " ".join(f'"{w}"' for w in words)  # every word, each quoted: no FTS5 syntax from users
     params |= {"match": match, "title_match": f"title : ({match})", "start": _START, "stop": _STOP}
     every_document = set(params["audiences"]) == {"public", "members"} and set(params["kinds"]) == set(KINDS)
-    visible = "" if every_document else (
-        " AND EXISTS (SELECT 1 FROM search_documents AS d WHERE d.id = search_documents_fts.rowid"
-        " AND d.audience IN :audiences AND d.kind IN :kinds)")
+    visible = (
+        ""
+        if every_document
+        else (
+            " AND EXISTS (SELECT 1 FROM search_documents AS d WHERE d.id = search_documents_fts.rowid"
+            " AND d.audience IN :audiences AND d.kind IN :kinds)"
+        )
+    )
     names = () if every_document else ("audiences", "kinds")
-    total = db.session.execute(_expanding(f"""
+    total = db.session.execute(
+        _expanding(
+            f"""
         SELECT count(*) FROM (SELECT 1 FROM search_documents_fts
                               WHERE search_documents_fts MATCH :match{visible} LIMIT :counted)""",
-                                          *names), params).scalar_one()
+            *names,
+        ),
+        params,
+    ).scalar_one()
     if not total or not params["limit"]:
         return [], total
     if total > MAX_COUNTED:  # a very common word: rank only the newest MAX_RANKED matches
-        params["floor"] = db.session.execute(_expanding(f"""
+        params["floor"] = db.session.execute(
+            _expanding(
+                f"""
             SELECT min(id) FROM (SELECT rowid AS id FROM search_documents_fts
                                  WHERE search_documents_fts MATCH :match{visible}
-                                 ORDER BY rowid DESC LIMIT :ranked)""", *names), params).scalar_one()
-    ranked = db.session.execute(_expanding(f"""
+                                 ORDER BY rowid DESC LIMIT :ranked)""",
+                *names,
+            ),
+            params,
+        ).scalar_one()
+    ranked = db.session.execute(
+        _expanding(
+            f"""
         SELECT rowid AS id,
                rowid IN (SELECT rowid FROM search_documents_fts
                          WHERE search_documents_fts MATCH :title_match AND rowid >= :floor) AS title_hit,
@@ -163,39 +191,80 @@ def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[list[Any], int]:
         FROM search_documents_fts
         WHERE search_documents_fts MATCH :match AND rowid >= :floor{visible}
         ORDER BY title_hit DESC, score, id
-        LIMIT :limit OFFSET :offset""", *names), params).all()
+        LIMIT :limit OFFSET :offset""",
+            *names,
+        ),
+        params,
+    ).all()
     ids = [row.id for row in ranked]
     if not ids:
         return [], total
-    snippets = dict(db.session.execute(_expanding("""
+    snippets = dict(
+        db.session.execute(
+            _expanding(
+                """
         SELECT rowid, snippet(search_documents_fts, 1, :start, :stop, '…', 24) FROM search_documents_fts
-        WHERE search_documents_fts MATCH :match AND rowid IN :ids""", "ids"), params | {"ids": ids}).all())
-    found = {row.id: row for row in db.session.execute(_expanding(
-        "SELECT id, kind, object_id, title, url_path FROM search_documents WHERE id IN :ids", "ids"),
-        {"ids": ids}).all()}
-    rows = [SimpleNamespace(kind=found[i].kind, object_id=found[i].object_id, title=found[i].title,
-                            url_path=found[i].url_path, snip=snippets.get(i, "")) for i in ids if i in found]
+        WHERE search_documents_fts MATCH :match AND rowid IN :ids""",
+                "ids",
+            ),
+            params | {"ids": ids},
+        ).all()
+    )
+    found = {
+        row.id: row
+        for row in db.session.execute(
+            _expanding("SELECT id, kind, object_id, title, url_path FROM search_documents WHERE id IN :ids", "ids"),
+            {"ids": ids},
+        ).all()
+    }
+    rows = [
+        SimpleNamespace(
+            kind=found[i].kind,
+            object_id=found[i].object_id,
+            title=found[i].title,
+            url_path=found[i].url_path,
+            snip=snippets.get(i, ""),
+        )
+        for i in ids
+        if i in found
+    ]
     return rows, total
 
 
 def _postgresql(words: list[str], params: dict[str, Any]) -> tuple[list[Any], int]:
     """Matches, ranks and the title test all read the stored ``search_vector`` (revision 0008):
     no document's text is parsed again at search time. Only the page's rows get a headline."""
-    params |= {"words": " ".join(words),
-               "headline": f"StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=12, ShortWord=2"}
+    params |= {
+        "words": " ".join(words),
+        "headline": f"StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=12, ShortWord=2",
+    }
     query = "(SELECT plainto_tsquery('english'::regconfig, :words) AS query) AS q"
     where = "d.search_vector @@ q.query AND d.audience IN :audiences AND d.kind IN :kinds"
-    total = db.session.execute(_expanding(f"""
+    total = db.session.execute(
+        _expanding(
+            f"""
         SELECT count(*) FROM (SELECT 1 FROM search_documents AS d, {query} WHERE {where} LIMIT :counted) AS m""",
-                                          "audiences", "kinds"), params).scalar_one()
+            "audiences",
+            "kinds",
+        ),
+        params,
+    ).scalar_one()
     if not total or not params["limit"]:
         return [], total
     if total > MAX_COUNTED:  # a very common word: rank only the newest MAX_RANKED matches
-        params["floor"] = db.session.execute(_expanding(f"""
+        params["floor"] = db.session.execute(
+            _expanding(
+                f"""
             SELECT min(id) FROM (SELECT d.id FROM search_documents AS d, {query} WHERE {where}
-                                 ORDER BY d.id DESC LIMIT :ranked) AS newest""", "audiences", "kinds"),
-                                             params).scalar_one()
-    rows = db.session.execute(_expanding(f"""
+                                 ORDER BY d.id DESC LIMIT :ranked) AS newest""",
+                "audiences",
+                "kinds",
+            ),
+            params,
+        ).scalar_one()
+    rows = db.session.execute(
+        _expanding(
+            f"""
         SELECT d.kind, d.object_id, d.title, d.url_path,
                ts_headline('english'::regconfig, d.body, q.query, :headline) AS snip
         FROM (SELECT d.id, ts_filter(d.search_vector, '{{a}}') @@ q.query AS title_hit,
@@ -205,5 +274,10 @@ def _postgresql(words: list[str], params: dict[str, Any]) -> tuple[list[Any], in
               ORDER BY title_hit DESC, score DESC, d.id
               LIMIT :limit OFFSET :offset) AS page
         JOIN search_documents AS d ON d.id = page.id, {query}
-        ORDER BY page.title_hit DESC, page.score DESC, d.id""", "audiences", "kinds"), params).all()
+        ORDER BY page.title_hit DESC, page.score DESC, d.id""",
+            "audiences",
+            "kinds",
+        ),
+        params,
+    ).all()
     return rows, total
