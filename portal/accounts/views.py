@@ -17,7 +17,7 @@ from portal.accounts.forms import (
 )
 from portal.accounts.models import ContactMethod, User
 from portal.core.changes import apply, done, refused
-from portal.core.extensions import db, limiter
+from portal.core.extensions import limiter
 from portal.core.forms import safe_next
 from portal.core.permissions import permission_required, public
 from portal.core.web import redirect_to, render
@@ -37,11 +37,9 @@ def _email_key() -> str:
 
 def _join_invited_teams(user: User) -> None:
     """Tell the other domains the person has arrived (grants joins them to teams that invited them)."""
-    notes = [note for _, note in signals.person_arrived.send(user) if note]
-    if notes:
-        db.session.commit()
-        for note in notes:
-            flash(note, "success")
+    outcome = apply(None, lambda: [note for _, note in signals.person_arrived.send(user) if note])
+    for note in outcome.result if outcome else []:
+        flash(note, "success")
 
 
 def _arrived(user: User, url: str, message: str, *, remember: bool = False) -> Response:
