@@ -15,15 +15,16 @@ from portal.accounts.forms import (
     SignInForm,
     SignUpForm,
 )
-from portal.accounts.models import ContactMethod
-from portal.core.extensions import db, limiter
-from portal.core.forms import attach_error, safe_next
+from portal.accounts.models import ContactMethod, User
+from portal.core.changes import apply, done, refused
+from portal.core.extensions import limiter
+from portal.core.forms import safe_next
 from portal.core.permissions import permission_required, public
 from portal.core.web import redirect_to, render
 
 
 def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
 def _failed(response: Response) -> bool:
@@ -34,18 +35,19 @@ def _email_key() -> str:
     return "sign-in:" + services.normalise_email(request.form.get("email", ""))
 
 
-def _join_invited_teams(user: object) -> None:
+def _join_invited_teams(user: User) -> None:
     """Tell the other domains the person has arrived (grants joins them to teams that invited them)."""
-    notes = [note for _, note in signals.person_arrived.send(user) if note]
-    if notes:
-        db.session.commit()
-        for note in notes:
-            flash(note, "success")
+    outcome = apply(None, lambda: [note for _, note in signals.person_arrived.send(user) if note])
+    for note in outcome.result if outcome else []:
+        flash(note, "success")
 
 
-def _invalid(template: str, **context: object) -> Response:
-    """Re-show a form with its errors: 422, so htmx and tests can tell it was refused."""
-    return render(template, status=422 if request.method == "POST" else 200, **context)
+def _arrived(user: User, url: str, message: str, *, remember: bool = False) -> Response:
+    """Sign the person in, welcome them, then let the other domains greet them too."""
+    login_user(user, remember=remember)
+    response = done(url, message)  # the welcome is flashed before any note from the other domains
+    _join_invited_teams(user)
+    return response
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])
@@ -54,18 +56,13 @@ def sign_up() -> Response:
     if current_user.is_authenticated:
         return redirect_to(url_for("main.dashboard"))
     form = SignUpForm()
-    if form.validate_on_submit():
-        try:
-            user = services.create_user(email=form.email.data, name=form.name.data, password=form.password.data)
-        except services.AccountError as error:
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            login_user(user)
-            flash("Welcome to the Co-Production Portal. Your account is ready.", "success")
-            _join_invited_teams(user)
-            return redirect_to(url_for("accounts.profile"))
-    return _invalid("accounts/sign_up.html", form=form, title="Create an account")
+    outcome = apply(
+        form, lambda: services.create_user(email=form.email.data, name=form.name.data, password=form.password.data)
+    )
+    if outcome:
+        welcome = "Welcome to the Co-Production Portal. Your account is ready."
+        return _arrived(outcome.result, url_for("accounts.profile"), welcome)
+    return refused("accounts/sign_up.html", form=form, title="Create an account")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -77,26 +74,18 @@ def sign_in() -> Response:
     if current_user.is_authenticated:
         return redirect_to(next_url)
     form = SignInForm()
-    if form.validate_on_submit():
-        try:
-            user = services.authenticate(form.email.data, form.password.data)
-        except services.AccountError as error:
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            login_user(user, remember=form.remember.data)
-            flash(f"You are signed in as {user.name}.", "success")
-            _join_invited_teams(user)
-            return redirect_to(next_url)
-    return _invalid("accounts/sign_in.html", form=form, title="Sign in")
+    outcome = apply(form, lambda: services.authenticate(form.email.data, form.password.data))
+    if outcome:
+        user = outcome.result
+        return _arrived(user, next_url, f"You are signed in as {user.name}.", remember=bool(form.remember.data))
+    return refused("accounts/sign_in.html", form=form, title="Sign in")
 
 
 @bp.route("/sign-out", methods=["POST"])
 @public
 def sign_out() -> Response:
     logout_user()
-    flash("You have signed out.", "success")
-    return redirect_to(url_for("main.home"))
+    return done(url_for("main.home"), "You have signed out.")
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -105,8 +94,9 @@ def profile() -> Response:
     form = ProfileForm(obj=current_user)
     if request.method == "GET":
         form.preferred_contact.data = current_user.preferred_contact.value
-    if form.validate_on_submit():
-        services.update_profile(
+    outcome = apply(
+        form,
+        lambda: services.update_profile(
             current_user,
             name=form.name.data,
             pronouns=form.pronouns.data or "",
@@ -115,28 +105,21 @@ def profile() -> Response:
             phone=form.phone.data or "",
             contact_notes=form.contact_notes.data or "",
             access_needs=form.access_needs.data or "",
-        )
-        db.session.commit()
-        flash("Your profile has been saved.", "success")
-        return redirect_to(url_for("accounts.profile"))
-    return _invalid("accounts/profile.html", form=form, title="Your profile")
+        ),
+    )
+    if outcome:
+        return done(url_for("accounts.profile"), "Your profile has been saved.")
+    return refused("accounts/profile.html", form=form, title="Your profile")
 
 
 @bp.route("/password", methods=["GET", "POST"])
 @permission_required("account.manage_own")
 def change_password() -> Response:
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
-        except services.AccountError as error:
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            login_user(current_user._get_current_object())  # keep this session: its token changed
-            flash("Your password has been changed. Other devices have been signed out.", "success")
-            return redirect_to(url_for("accounts.profile"))
-    return _invalid("accounts/change_password.html", form=form, title="Change your password")
+    if apply(form, lambda: services.change_password(current_user, form.current_password.data, form.new_password.data)):
+        login_user(current_user._get_current_object())  # keep this session: its token changed
+        return done(url_for("accounts.profile"), "Your password has been changed. Other devices have been signed out.")
+    return refused("accounts/change_password.html", form=form, title="Change your password")
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -144,21 +127,11 @@ def change_password() -> Response:
 @public
 def forgot_password() -> Response:
     form = ForgotPasswordForm()
-    if form.validate_on_submit():
-        config = current_app.config
-        services.start_password_reset(
-            form.email.data,
-            base_url=config["BASE_URL"],
-            valid_minutes=config["PASSWORD_RESET_MINUTES"],
-        )
-        db.session.commit()
-        return render(
-            "accounts/reset_sent.html",
-            title="Check your email",
-            email=form.email.data,
-            minutes=config["PASSWORD_RESET_MINUTES"],
-        )
-    return _invalid("accounts/forgot_password.html", form=form, title="Reset your password")
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    base_url = current_app.config["BASE_URL"]
+    if apply(form, lambda: services.start_password_reset(form.email.data, base_url=base_url, valid_minutes=minutes)):
+        return render("accounts/reset_sent.html", title="Check your email", email=form.email.data, minutes=minutes)
+    return refused("accounts/forgot_password.html", form=form, title="Reset your password")
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
@@ -168,14 +141,9 @@ def reset_password(token: str) -> Response:
     if services.usable_reset_token(token) is None:
         return render("accounts/reset_expired.html", status=410, title="This link has expired")
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            user = services.reset_password(token, form.new_password.data)
-        except services.AccountError as error:
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            logout_user()
-            flash(f"Your password has been reset, {user.name}. Sign in with your new password.", "success")
-            return redirect_to(url_for("accounts.sign_in"))
-    return _invalid("accounts/reset_password.html", form=form, title="Choose a new password")
+    outcome = apply(form, lambda: services.reset_password(token, form.new_password.data))
+    if outcome:
+        logout_user()
+        message = f"Your password has been reset, {outcome.result.name}. Sign in with your new password."
+        return done(url_for("accounts.sign_in"), message)
+    return refused("accounts/reset_password.html", form=form, title="Choose a new password")

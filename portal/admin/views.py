@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -17,14 +17,11 @@ from portal.admin.forms import (
     UserSearchForm,
 )
 from portal.core import audit
+from portal.core.changes import apply, done
 from portal.core.extensions import db
-from portal.core.forms import attach_error, choices
+from portal.core.forms import choices
 from portal.core.permissions import permission_required, require
-from portal.core.web import redirect_to, render
-
-
-def _page_number() -> int:
-    return request.args.get("page", 1, type=int) or 1
+from portal.core.web import paginate, render
 
 
 @bp.route("/users")
@@ -33,17 +30,16 @@ def users() -> Response:
     form = UserSearchForm(request.args)
     form.validate()
     role = Role(form.role.data) if form.role.data in Role._value2member_map_ else None
-    page = db.paginate(
-        services.search_users(text=form.q.data or "", role=role),
-        page=_page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = paginate(services.search_users(text=form.q.data or "", role=role))
     return render("admin/users.html", block="results", form=form, page=page, title="People")
 
 
 def _user_or_404(user_id: int) -> User:
     return db.get_or_404(User, user_id)
+
+
+def _user_url(person: User) -> str:
+    return url_for("admin.user", user_id=person.id)
 
 
 def _user_page(user: User, status: int = 200, **forms: object) -> Response:
@@ -74,15 +70,8 @@ def change_role(user_id: int) -> Response:
     person = _user_or_404(user_id)
     require("users.change_role", person)
     form = RoleForm()
-    if form.validate_on_submit():
-        try:
-            services.change_role(person, Role(form.role.data), by=current_user)
-        except services.AccountError as error:
-            attach_error(form, "role", error.message)
-        else:
-            db.session.commit()
-            flash(f"{person.name} is now {person.role.label.lower()}.", "success")
-            return redirect_to(url_for("admin.user", user_id=person.id))
+    if apply(form, lambda: services.change_role(person, Role(form.role.data), by=current_user)):
+        return done(_user_url(person), f"{person.name} is now {person.role.label.lower()}.")
     return _user_page(person, status=422, role_form=form)
 
 
@@ -92,15 +81,8 @@ def deactivate(user_id: int) -> Response:
     person = _user_or_404(user_id)
     require("users.deactivate", person)
     form = DeactivateForm()
-    if form.validate_on_submit():
-        try:
-            services.deactivate(person, by=current_user, reason=form.reason.data or "")
-        except services.AccountError as error:
-            attach_error(form, "reason", error.message)
-        else:
-            db.session.commit()
-            flash(f"{person.name}'s account is closed. Nothing they made has been removed.", "success")
-            return redirect_to(url_for("admin.user", user_id=person.id))
+    if apply(form, lambda: services.deactivate(person, by=current_user, reason=form.reason.data or "")):
+        return done(_user_url(person), f"{person.name}'s account is closed. Nothing they made has been removed.")
     return _user_page(person, status=422, deactivate_form=form)
 
 
@@ -111,10 +93,8 @@ def reactivate(user_id: int) -> Response:
     require("users.deactivate", person)
     if not ReactivateForm().validate_on_submit():
         abort(400)
-    services.reactivate(person, by=current_user)
-    db.session.commit()
-    flash(f"{person.name}'s account is open again.", "success")
-    return redirect_to(url_for("admin.user", user_id=person.id))
+    outcome = apply(None, lambda: services.reactivate(person, by=current_user))
+    return done(_user_url(person), f"{person.name}'s account is open again." if outcome else None)
 
 
 @bp.route("/audit")
@@ -124,10 +104,7 @@ def audit_log() -> Response:
     form.action.choices = choices([("", "Any action"), *[(a, a) for a in audit.known_actions()]])
     form.validate()
     actor_id = request.args.get("actor", type=int)
-    page = db.paginate(
-        audit.entries_query(action=form.action.data or "", object_type=form.object_type.data or "", actor_id=actor_id),
-        page=_page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
+    page = paginate(
+        audit.entries_query(action=form.action.data or "", object_type=form.object_type.data or "", actor_id=actor_id)
     )
     return render("admin/audit.html", block="results", form=form, page=page, title="Audit log")

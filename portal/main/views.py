@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import sqlalchemy as sa
 from flask import jsonify
 from flask_login import current_user
@@ -29,7 +31,14 @@ def dashboard() -> Response:
     return render("main/dashboard.html", title="Your dashboard", **_your_work())
 
 
-def _your_work() -> dict[str, int]:
+class YourWork(TypedDict):
+    claims_to_finish: int
+    leads_a_project: bool
+    to_confirm: int
+    to_score: int
+
+
+def _your_work() -> YourWork:
     """The few numbers that say what is waiting for this person; the linked pages hold the detail."""
     user = current_user
     claims_to_finish = db.session.scalar(

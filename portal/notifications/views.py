@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from portal.core.changes import apply, done, refused
 from portal.core.extensions import db
 from portal.core.forms import safe_next
 from portal.core.permissions import permission_required, signed_in
-from portal.core.web import redirect_to, render
+from portal.core.web import paginate, render
 from portal.notifications import bp, inbox
 from portal.notifications.models import DIGEST, KINDS, Notification
 
@@ -32,16 +33,10 @@ def unread_notifications() -> dict[str, object]:
 @bp.route("/notifications", endpoint="inbox")
 @permission_required("notifications.own")
 def list_notifications() -> Response:
-    page = db.paginate(
-        inbox.inbox_query(current_user),
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
     return render(
         "notifications/inbox.html",
         block="results",
-        page=page,
+        page=paginate(inbox.inbox_query(current_user)),
         form=PlainForm(formdata=None),
         unread=inbox.unread_count(current_user),
         title="Notifications",
@@ -54,9 +49,8 @@ def open_notification(notification_id: int) -> Response:
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.recipient_id != current_user.id:
         abort(404)
-    inbox.mark_read(notification)
-    db.session.commit()
-    return redirect_to(safe_next(notification.url_path, url_for("notifications.inbox")))
+    apply(None, lambda: inbox.mark_read(notification))
+    return done(safe_next(notification.url_path, url_for("notifications.inbox")))
 
 
 @bp.route("/notifications/read", methods=["POST"], endpoint="mark_all_read")
@@ -64,23 +58,18 @@ def open_notification(notification_id: int) -> Response:
 def mark_all_read() -> Response:
     if not PlainForm().validate_on_submit():
         abort(400)
-    inbox.mark_all_read(current_user)
-    db.session.commit()
-    flash("Every notification is marked as read.", "success")
-    return redirect_to(url_for("notifications.inbox"))
+    outcome = apply(None, lambda: inbox.mark_all_read(current_user))
+    return done(url_for("notifications.inbox"), "Every notification is marked as read." if outcome else None)
 
 
 @bp.route("/notifications/settings", methods=["GET", "POST"], endpoint="settings")
 @permission_required("notifications.own")
 def settings() -> Response:
     form = PlainForm()
-    if form.validate_on_submit():
-        wanted = {kind for kind in [*KINDS, DIGEST] if request.form.get(f"email_{kind}") == "on"}
-        inbox.save_email_choices(current_user, wanted)
-        db.session.commit()
-        flash("Your email choices are saved.", "success")
-        return redirect_to(url_for("notifications.settings"))
-    return render(
+    wanted = {kind for kind in [*KINDS, DIGEST] if request.form.get(f"email_{kind}") == "on"}
+    if apply(form, lambda: inbox.save_email_choices(current_user, wanted)):
+        return done(url_for("notifications.settings"), "Your email choices are saved.")
+    return refused(
         "notifications/settings.html",
         form=form,
         kinds=KINDS,

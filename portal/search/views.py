@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from portal.core.extensions import db
 from portal.core.permissions import public
 from portal.core.search.service import KIND_LABELS, search
-from portal.core.web import render
+from portal.core.web import page_number, render
 from portal.search import bp
 from portal.search.rebuild import rebuild
 
@@ -20,11 +20,10 @@ from portal.search.rebuild import rebuild
 def search_page() -> Response:
     text = request.args.get("q", "").strip()[:200]
     kind = request.args.get("kind", "")
-    page = request.args.get("page", 1, type=int) or 1
     results = search(
         text,
         viewer=current_user,
-        page=page,
+        page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         kind=kind if kind in KIND_LABELS else "",
     )
