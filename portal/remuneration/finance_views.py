@@ -9,12 +9,13 @@ from typing import TypeVar
 
 from flask import request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal.accounts.models import User
 from portal.core import audit
-from portal.core.changes import apply, done, refused
+from portal.core.changes import Outcome, apply, done, refused
 from portal.core.csv_export import csv_response
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -31,18 +32,18 @@ CHANGED_MEANWHILE = "Someone else changed one of these claims at the same time. 
 T = TypeVar("T")
 
 
-def _unless_changed_meanwhile(field: str, change: Callable[[], T]) -> Callable[[], T]:
-    """``change``, flushed, with a claim someone else changed at the same time told next to ``field``."""
+def _apply_to_claims(form: FlaskForm, field: str, change: Callable[[], T]) -> Outcome[T]:
+    """``apply``, telling a claim someone else changed at the same time next to ``field``."""
 
     def flushed() -> T:
         try:
             result = change()
-            db.session.flush()
+            db.session.flush()  # a claim changed meanwhile shows here, before the commit
         except StaleDataError as error:
             raise RuleBroken(field, CHANGED_MEANWHILE) from error
         return result
 
-    return flushed
+    return apply(form, flushed, stale_message=CHANGED_MEANWHILE)
 
 
 def _dashboard(form: CreateBatchForm, status: int = 200) -> Response:
@@ -73,13 +74,11 @@ def finance_dashboard() -> Response:
 @permission_required("payments.batches")
 def create_batch() -> Response:
     form = CreateBatchForm()
-    outcome = apply(
+    outcome = _apply_to_claims(
         form,
-        _unless_changed_meanwhile(
-            "claim_ids",
-            lambda: batches.create_batch(
-                reference=form.reference.data or "", claim_ids=form.claim_ids.data or [], by=current_user
-            ),
+        "claim_ids",
+        lambda: batches.create_batch(
+            reference=form.reference.data or "", claim_ids=form.claim_ids.data or [], by=current_user
         ),
     )
     if not outcome:
@@ -134,17 +133,15 @@ def batch(batch_id: int) -> Response:
 def mark_batch_paid(batch_id: int) -> Response:
     found = db.get_or_404(PaymentBatch, batch_id)
     form = MarkPaidForm()
-    outcome = apply(
+    outcome = _apply_to_claims(
         form,
-        _unless_changed_meanwhile(
-            "paid_on",
-            lambda: batches.mark_batch_paid(
-                found,
-                paid_on=form.paid_on.data,
-                payment_reference=form.payment_reference.data or "",
-                by=current_user,
-                today=london_today(),
-            ),
+        "paid_on",
+        lambda: batches.mark_batch_paid(
+            found,
+            paid_on=form.paid_on.data,
+            payment_reference=form.payment_reference.data or "",
+            by=current_user,
+            today=london_today(),
         ),
     )
     if not outcome:

@@ -121,7 +121,7 @@ def _act(claim_id: int, action: str, move: Callable[[Claim, FlaskForm], None]) -
         return _dealt_with(claim_id)
     require(rule, claim)
     form = action_form(action)
-    outcome = apply(form, lambda: move(claim, form), stale_message=SOMEONE_ELSE)
+    outcome = apply(form, lambda: move(claim, form))
     if outcome.stale:
         return _dealt_with(claim_id)
     if not outcome:
