@@ -15,20 +15,18 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal.core import audit, uploads
 from portal.core.audit import AuditEntry
+from portal.core.changes import apply, done, refused
 from portal.core.csv_export import csv_response, text_cell
 from portal.core.db import utcnow
-from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.form_fields import pounds_text
 from portal.core.formatting import local_date, london_today, money
-from portal.core.forms import attach_error
 from portal.core.permissions import permission_required, require
-from portal.core.web import redirect_to, render
+from portal.core.web import paginate, redirect_to, render
 from portal.remuneration import benefits, bp, claims, rates
 from portal.remuneration.batches import pounds
 from portal.remuneration.forms import (
@@ -86,17 +84,8 @@ def mileage(miles: Decimal, rate_pence: int) -> str:
     return f"{number_text(miles)} mile{'' if miles == 1 else 's'} at {per_mile(rate_pence)} a mile"
 
 
-def _page_number() -> int:
-    return request.args.get("page", 1, type=int) or 1
-
-
-def _invalid(template: str, **context: Any) -> Response:
-    """Re-show a form with its errors: 422 after a POST, so htmx and tests can tell it was refused."""
-    return render(template, status=422 if request.method == "POST" else 200, **context)
-
-
 def _claim_or_404(claim_id: int) -> Claim:
-    claim = db.session.scalar(
+    claim: Claim | None = db.session.scalar(
         sa.select(Claim)
         .where(Claim.id == claim_id)
         .options(
@@ -111,6 +100,12 @@ def _claim_or_404(claim_id: int) -> Claim:
     if claim is None:
         abort(404)
     return claim
+
+
+def _changed_meanwhile(claim_id: int) -> Response:
+    """Someone else saved the claim first: nothing of this change is kept; show the claim as it is now."""
+    flash(CHANGED_BY_SOMEONE_ELSE, "error")
+    return redirect_to(url_for("remuneration.claim", claim_id=claim_id))
 
 
 def _expenses_by_claim(claim_ids: list[int]) -> dict[int, int]:
@@ -145,14 +140,11 @@ def _current_periods(
 @bp.route("/payments")
 @permission_required("claims.own")
 def payments() -> Response:
-    page = db.paginate(
+    page = paginate(
         sa.select(Claim)
         .where(Claim.claimant_id == current_user.id)
         .options(joinedload(Claim.activity_type), joinedload(Claim.project))
-        .order_by(Claim.activity_date.desc(), Claim.id.desc()),
-        page=_page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
+        .order_by(Claim.activity_date.desc(), Claim.id.desc())
     )
     today = london_today()
     totals = benefits.period_totals(current_user.id, today)
@@ -202,12 +194,9 @@ def _save_preferences(preference: PaymentPreference | None, form: PreferencesFor
 def preferences() -> Response:
     preference = db.session.get(PaymentPreference, current_user.id)
     form = PreferencesForm(data=PreferencesForm.data_from(preference) if request.method == "GET" else None)
-    if form.validate_on_submit():
-        _save_preferences(preference, form)
-        db.session.commit()
-        flash("Your payment preferences have been saved.", "success")
-        return redirect_to(url_for("remuneration.payments"))
-    return _invalid(
+    if apply(form, lambda: _save_preferences(preference, form)):
+        return done(url_for("remuneration.payments"), "Your payment preferences have been saved.")
+    return refused(
         "remuneration/preferences.html",
         form=form,
         preference=preference,
@@ -232,17 +221,13 @@ def _claim_form(today: date, claim: Claim | None = None) -> ClaimForm:
 def new_claim() -> Response:
     today = london_today()
     form = _claim_form(today)
-    if form.validate_on_submit():
-        try:
-            claim = claims.create_claim(current_user, form.details(), today=today)
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash("Your claim is saved as a draft. Add any expenses, then send it.", "success")
-            return redirect_to(url_for("remuneration.claim", claim_id=claim.id))
-    return _invalid("remuneration/claim_form.html", form=form, claim=None, today=today, title="Claim for your time")
+    outcome = apply(form, lambda: claims.create_claim(current_user, form.details(), today=today))
+    if outcome:
+        return done(
+            url_for("remuneration.claim", claim_id=outcome.result.id),
+            "Your claim is saved as a draft. Add any expenses, then send it.",
+        )
+    return refused("remuneration/claim_form.html", form=form, claim=None, today=today, title="Claim for your time")
 
 
 @bp.route("/claims/<int:claim_id>/edit", methods=["GET", "POST"])
@@ -252,22 +237,14 @@ def edit_claim(claim_id: int) -> Response:
     require("claim.edit", claim)
     today = london_today()
     form = _claim_form(today, claim)
-    if form.validate_on_submit():
-        try:
-            claims.update_claim(claim, form.details(), by=current_user, today=today)
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-            claim = _claim_or_404(claim_id)
-        except StaleDataError:
-            db.session.rollback()
-            flash(CHANGED_BY_SOMEONE_ELSE, "error")
-            return redirect_to(url_for("remuneration.claim", claim_id=claim_id))
-        else:
-            flash("Your changes have been saved.", "success")
-            return redirect_to(url_for("remuneration.claim", claim_id=claim_id))
-    return _invalid("remuneration/claim_form.html", form=form, claim=claim, today=today, title="Change your claim")
+    outcome = apply(form, lambda: claims.update_claim(claim, form.details(), by=current_user, today=today))
+    if outcome.stale:
+        return _changed_meanwhile(claim_id)
+    if outcome:
+        return done(url_for("remuneration.claim", claim_id=claim_id), "Your changes have been saved.")
+    if outcome.error:
+        claim = _claim_or_404(claim_id)  # as it stands after the rollback
+    return refused("remuneration/claim_form.html", form=form, claim=claim, today=today, title="Change your claim")
 
 
 # --- one claim -------------------------------------------------------------------------------------
@@ -317,7 +294,9 @@ def show_claim(claim_id: int) -> Response:
     return _claim_page(claim)
 
 
-def _add_expense_line(claim: Claim, form: ExpenseForm) -> None:
+def _add_expense_line(claim: Claim, form: ExpenseForm, stored: list[str]) -> None:
+    """Add the line and keep its receipt on disk (named in ``stored``, for the caller to remove
+    again if the line is not saved)."""
     line = claims.add_expense(
         claim,
         by=current_user,
@@ -329,24 +308,23 @@ def _add_expense_line(claim: Claim, form: ExpenseForm) -> None:
     )
     upload = form.receipt.data
     if upload is None:
-        db.session.commit()
         return
-    stored = uploads.store(
+    kept = uploads.store(
         upload.stream,
         upload.filename or "",
         kind=RECEIPTS,
         max_bytes=current_app.config["RECEIPT_MAX_BYTES"],
         field="receipt",
     )
-    try:
-        line.receipt_stored_name = stored.stored_name
-        line.receipt_filename = stored.filename
-        line.receipt_content_type = stored.content_type
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        uploads.remove(RECEIPTS, stored.stored_name)  # no file without its expense line
-        raise
+    stored.append(kept.stored_name)
+    line.receipt_stored_name = kept.stored_name
+    line.receipt_filename = kept.filename
+    line.receipt_content_type = kept.content_type
+
+
+def _remove_receipts(stored: list[str]) -> None:
+    for name in stored:
+        uploads.remove(RECEIPTS, name)  # no file without its expense line
 
 
 @bp.route("/claims/<int:claim_id>/expenses", methods=["POST"])
@@ -355,15 +333,18 @@ def add_expense(claim_id: int) -> Response:
     claim = _claim_or_404(claim_id)
     require("claim.edit", claim)
     form = _expense_form()
-    if form.validate_on_submit():
-        try:
-            _add_expense_line(claim, form)
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            flash("The expense has been added to your claim.", "success")
-            return redirect_to(url_for("remuneration.claim", claim_id=claim_id) + "#expenses")
+    stored: list[str] = []
+    try:
+        outcome = apply(form, lambda: _add_expense_line(claim, form, stored), stale_message=CHANGED_BY_SOMEONE_ELSE)
+    except Exception:
+        db.session.rollback()
+        _remove_receipts(stored)
+        raise
+    if outcome:
+        return done(
+            url_for("remuneration.claim", claim_id=claim_id) + "#expenses", "The expense has been added to your claim."
+        )
+    _remove_receipts(stored)
     return _claim_page(_claim_or_404(claim_id), status=422, expense_form=form)
 
 
@@ -379,11 +360,15 @@ def _line_on(claim: Claim, line_id: int) -> ExpenseLine:
 def remove_expense(claim_id: int, line_id: int) -> Response:
     claim = _claim_or_404(claim_id)
     require("claim.edit", claim)
-    stored = claims.remove_expense(claim, _line_on(claim, line_id), by=current_user)
-    db.session.commit()
-    uploads.remove(RECEIPTS, stored)  # only once the line is gone for good
-    flash("The expense has been removed from your claim.", "success")
-    return redirect_to(url_for("remuneration.claim", claim_id=claim_id) + "#expenses")
+    line = _line_on(claim, line_id)
+    outcome = apply(
+        None, lambda: claims.remove_expense(claim, line, by=current_user), stale_message=CHANGED_BY_SOMEONE_ELSE
+    )
+    back = url_for("remuneration.claim", claim_id=claim_id) + "#expenses"
+    if not outcome:
+        return redirect_to(back)  # with the reason flashed
+    uploads.remove(RECEIPTS, outcome.result)  # only once the line is gone for good
+    return done(back, "The expense has been removed from your claim.")
 
 
 @bp.route("/claims/<int:claim_id>/expenses/<int:line_id>/receipt")
@@ -433,36 +418,34 @@ def _warning_page(
     )
 
 
+def _send(claim: Claim, form: SubmitClaimForm) -> list[benefits.LimitBreach]:
+    """Send the claim; if that would break an earnings limit, the limits it would break."""
+    breaches = claims.submit_claim(
+        claim,
+        by=current_user,
+        now=utcnow(),
+        choice=form.choice.data or "",
+        reduced_fee_pence=form.reduced_fee.pence,
+    )
+    if breaches:
+        db.session.rollback()  # on purpose: nothing changes until they choose, so apply commits nothing
+    return breaches
+
+
 @bp.route("/claims/<int:claim_id>/submit", methods=["POST"])
 @permission_required("claims.own")
 def submit_claim(claim_id: int) -> Response:
     claim = _claim_or_404(claim_id)
     require("claim.submit", claim)
     form = SubmitClaimForm()
-    if not form.validate_on_submit():
+    outcome = apply(form, lambda: _send(claim, form))
+    if outcome.stale:
+        return _changed_meanwhile(claim_id)
+    if not outcome:
         return _warning_page(claim_id, form, status=422)
-    try:
-        breaches = claims.submit_claim(
-            claim,
-            by=current_user,
-            now=utcnow(),
-            choice=form.choice.data or "",
-            reduced_fee_pence=form.reduced_fee.pence,
-        )
-        if breaches:
-            db.session.rollback()  # nothing changes until they choose
-            return _warning_page(claim_id, form, breaches, status=200)
-        db.session.commit()
-    except RuleBroken as error:
-        db.session.rollback()
-        attach_error(form, error.field, error.message)
-        return _warning_page(claim_id, form, status=422)
-    except StaleDataError:
-        db.session.rollback()
-        flash(CHANGED_BY_SOMEONE_ELSE, "error")
-        return redirect_to(url_for("remuneration.claim", claim_id=claim_id))
-    flash("Thank you. Your claim has been sent for checking.", "success")
-    return redirect_to(url_for("remuneration.claim", claim_id=claim_id))
+    if outcome.result:
+        return _warning_page(claim_id, form, outcome.result, status=200)
+    return done(url_for("remuneration.claim", claim_id=claim_id), "Thank you. Your claim has been sent for checking.")
 
 
 # --- statement ---------------------------------------------------------------------------------------

@@ -4,22 +4,24 @@ paid, and each payee's reference in the finance system (the portal keeps no bank
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import current_app, flash, request, url_for
+from flask import request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal.accounts.models import User
 from portal.core import audit
+from portal.core.changes import Outcome, apply, done, refused
 from portal.core.csv_export import csv_response
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
-from portal.core.forms import attach_error
 from portal.core.permissions import permission_required, require
-from portal.core.web import redirect_to, render
+from portal.core.web import paginate, render
 from portal.remuneration import batches, bp, dashboards
 from portal.remuneration.models import BatchState, PaymentBatch, PaymentPreference
 from portal.remuneration.review_forms import CreateBatchForm, MarkPaidForm, PayeeForm
@@ -27,14 +29,25 @@ from portal.remuneration.review_forms import CreateBatchForm, MarkPaidForm, Paye
 AWAITING_SHOWN = 10  # batches awaiting payment listed on the dashboard; the rest are a link away
 CHANGED_MEANWHILE = "Someone else changed one of these claims at the same time. Check the list and try again."
 
+T = TypeVar("T")
 
-def _paginate(query: Any) -> Any:
-    page_number = request.args.get("page", 1, type=int) or 1
-    return db.paginate(query, page=page_number, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+
+def _apply_to_claims(form: FlaskForm, field: str, change: Callable[[], T]) -> Outcome[T]:
+    """``apply``, telling a claim someone else changed at the same time next to ``field``."""
+
+    def flushed() -> T:
+        try:
+            result = change()
+            db.session.flush()  # a claim changed meanwhile shows here, before the commit
+        except StaleDataError as error:
+            raise RuleBroken(field, CHANGED_MEANWHILE) from error
+        return result
+
+    return apply(form, flushed, stale_message=CHANGED_MEANWHILE)
 
 
 def _dashboard(form: CreateBatchForm, status: int = 200) -> Response:
-    page = _paginate(dashboards.unbatched_query())
+    page = paginate(dashboards.unbatched_query())
     awaiting = dashboards.awaiting_batches(AWAITING_SHOWN)
     return render(
         "remuneration/finance/dashboard.html",
@@ -61,26 +74,21 @@ def finance_dashboard() -> Response:
 @permission_required("payments.batches")
 def create_batch() -> Response:
     form = CreateBatchForm()
-    if form.validate_on_submit():
-        try:
-            batch = batches.create_batch(
-                reference=form.reference.data or "", claim_ids=form.claim_ids.data or [], by=current_user
-            )
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        except StaleDataError:
-            db.session.rollback()
-            attach_error(form, "claim_ids", CHANGED_MEANWHILE)
-        else:
-            flash(
-                f"Batch {batch.reference} is ready. Download its file for the finance system, "
-                "then mark it paid once the payments are made.",
-                "success",
-            )
-            return redirect_to(url_for("remuneration.batch", batch_id=batch.id))
-    return _dashboard(form, status=422)
+    outcome = _apply_to_claims(
+        form,
+        "claim_ids",
+        lambda: batches.create_batch(
+            reference=form.reference.data or "", claim_ids=form.claim_ids.data or [], by=current_user
+        ),
+    )
+    if not outcome:
+        return _dashboard(form, status=422)
+    batch = outcome.result
+    return done(
+        url_for("remuneration.batch", batch_id=batch.id),
+        f"Batch {batch.reference} is ready. Download its file for the finance system, "
+        "then mark it paid once the payments are made.",
+    )
 
 
 @bp.route("/finance/batches", endpoint="batches")
@@ -88,7 +96,7 @@ def create_batch() -> Response:
 def batches_list() -> Response:
     state = request.args.get("state", "")
     chosen = BatchState(state) if state in BatchState._value2member_map_ else None
-    page = _paginate(dashboards.batches_query(chosen))
+    page = paginate(dashboards.batches_query(chosen))
     return render(
         "remuneration/finance/batches.html",
         page=page,
@@ -99,7 +107,7 @@ def batches_list() -> Response:
 
 
 def _batch_page(batch: PaymentBatch, form: MarkPaidForm, status: int = 200) -> Response:
-    page = _paginate(dashboards.batch_claims_query(batch.id))
+    page = paginate(dashboards.batch_claims_query(batch.id))
     return render(
         "remuneration/finance/batch.html",
         status=status,
@@ -125,26 +133,23 @@ def batch(batch_id: int) -> Response:
 def mark_batch_paid(batch_id: int) -> Response:
     found = db.get_or_404(PaymentBatch, batch_id)
     form = MarkPaidForm()
-    if form.validate_on_submit():
-        try:
-            batches.mark_batch_paid(
-                found,
-                paid_on=form.paid_on.data,
-                payment_reference=form.payment_reference.data or "",
-                by=current_user,
-                today=london_today(),
-            )
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        except StaleDataError:
-            db.session.rollback()
-            attach_error(form, "paid_on", CHANGED_MEANWHILE)
-        else:
-            flash(f"Batch {found.reference} is marked paid. Its claimants have been told.", "success")
-            return redirect_to(url_for("remuneration.batch", batch_id=batch_id))
-    return _batch_page(db.get_or_404(PaymentBatch, batch_id), form, status=422)
+    outcome = _apply_to_claims(
+        form,
+        "paid_on",
+        lambda: batches.mark_batch_paid(
+            found,
+            paid_on=form.paid_on.data,
+            payment_reference=form.payment_reference.data or "",
+            by=current_user,
+            today=london_today(),
+        ),
+    )
+    if not outcome:
+        return _batch_page(db.get_or_404(PaymentBatch, batch_id), form, status=422)
+    return done(
+        url_for("remuneration.batch", batch_id=batch_id),
+        f"Batch {found.reference} is marked paid. Its claimants have been told.",
+    )
 
 
 @bp.route("/finance/batches/<int:batch_id>/csv")
@@ -187,14 +192,14 @@ def payee(user_id: int) -> Response:
         form = PayeeForm(formdata=None, data={"payee_reference": preference.payee_reference if preference else ""})
     else:
         form = PayeeForm()
-        if form.validate_on_submit():
-            changed = _set_payee_reference(person, preference, form.payee_reference.data or "")
-            db.session.commit()
-            flash(f"{person.name}'s payee reference is saved." if changed else "Nothing changed.", "success")
-            return redirect_to(url_for("remuneration.payee", user_id=user_id))
-    return render(
+    outcome = apply(form, lambda: _set_payee_reference(person, preference, form.payee_reference.data or ""))
+    if outcome:
+        return done(
+            url_for("remuneration.payee", user_id=user_id),
+            f"{person.name}'s payee reference is saved." if outcome.result else "Nothing changed.",
+        )
+    return refused(
         "remuneration/finance/payee.html",
-        status=422 if request.method == "POST" else 200,
         person=person,
         preference=preference,
         form=form,

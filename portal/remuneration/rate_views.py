@@ -6,17 +6,16 @@ a claim already made.
 
 from __future__ import annotations
 
-from flask import flash, url_for
+from flask import url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal.core.errors import RuleBroken
+from portal.core.changes import apply, done
 from portal.core.extensions import db
 from portal.core.formatting import local_date, london_today, money
-from portal.core.forms import attach_error
 from portal.core.permissions import permission_required
-from portal.core.web import redirect_to, render
+from portal.core.web import render
 from portal.remuneration import bp, rates
 from portal.remuneration.models import ActivityType
 from portal.remuneration.review_forms import ActivityForm, rate_form
@@ -51,17 +50,16 @@ def rates_page() -> Response:
 @permission_required("rates.manage")
 def add_activity() -> Response:
     form = ActivityForm()
-    if form.validate_on_submit():
-        try:
-            activity = rates.add_activity_type(name=form.name.data or "", unit=form.chosen_unit(), by=current_user)
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            flash(f"{activity.name} is on the rate card. Set its rate below before anyone can claim for it.", "success")
-            return redirect_to(url_for("remuneration.rates") + f"#activity-{activity.id}")
-    return _rate_card(422, activity_form=form)
+    outcome = apply(
+        form, lambda: rates.add_activity_type(name=form.name.data or "", unit=form.chosen_unit(), by=current_user)
+    )
+    if not outcome:
+        return _rate_card(422, activity_form=form)
+    activity = outcome.result
+    return done(
+        url_for("remuneration.rates") + f"#activity-{activity.id}",
+        f"{activity.name} is on the rate card. Set its rate below before anyone can claim for it.",
+    )
 
 
 @bp.route("/admin/rates/<int:activity_id>", methods=["POST"])
@@ -69,20 +67,17 @@ def add_activity() -> Response:
 def set_rate(activity_id: int) -> Response:
     activity = db.get_or_404(ActivityType, activity_id)
     form = rate_form(activity_id)
-    if form.validate_on_submit():
-        try:
-            rate = rates.set_rate(
-                activity, amount_pence=form.amount.pence or 0, effective_from=form.effective_from.data, by=current_user
-            )
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            flash(
-                f"{activity.name}: {money(rate.amount_pence)} from {local_date(rate.effective_from)}. "
-                "Claims already made keep their rate.",
-                "success",
-            )
-            return redirect_to(url_for("remuneration.rates") + f"#activity-{activity_id}")
-    return _rate_card(422, failed=(activity_id, form))
+    outcome = apply(
+        form,
+        lambda: rates.set_rate(
+            activity, amount_pence=form.amount.pence or 0, effective_from=form.effective_from.data, by=current_user
+        ),
+    )
+    if not outcome:
+        return _rate_card(422, failed=(activity_id, form))
+    rate = outcome.result
+    return done(
+        url_for("remuneration.rates") + f"#activity-{activity_id}",
+        f"{activity.name}: {money(rate.amount_pence)} from {local_date(rate.effective_from)}. "
+        "Claims already made keep their rate.",
+    )

@@ -11,24 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal.core import permissions
+from portal.core.changes import apply, done
 from portal.core.db import utcnow
-from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
-from portal.core.forms import attach_error
 from portal.core.permissions import permission_required, require
-from portal.core.web import redirect_to, render
+from portal.core.web import paginate, redirect_to, render
 from portal.remuneration import bp, claims, dashboards
 from portal.remuneration.models import TRANSITIONS, Claim, ClaimState
 from portal.remuneration.review_forms import ACTION_FORMS, QueueFilterForm, action_form
@@ -70,16 +67,8 @@ def days_waiting(since: datetime, today: date) -> str:
     return "sent today" if days <= 0 else f"waiting {days} day{'' if days == 1 else 's'}"
 
 
-def _page_number() -> int:
-    return request.args.get("page", 1, type=int) or 1
-
-
-def _paginate(query: sa.Select[Any]) -> Any:
-    return db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
-
-
 def _claim_or_404(claim_id: int) -> Claim:
-    claim = db.session.scalar(
+    claim: Claim | None = db.session.scalar(
         sa.select(Claim)
         .where(Claim.id == claim_id)
         .options(joinedload(Claim.claimant), joinedload(Claim.activity_type), joinedload(Claim.project))
@@ -92,6 +81,12 @@ def _claim_or_404(claim_id: int) -> Claim:
 
 def _claim_page(claim_id: int) -> str:
     return url_for("remuneration.claim", claim_id=claim_id)
+
+
+def _dealt_with(claim_id: int) -> Response:
+    """Someone else moved the claim on first: nothing of this action is kept; show where it stands."""
+    flash(SOMEONE_ELSE, "warning")
+    return redirect_to(_claim_page(claim_id))
 
 
 def _moved_on(claim: Claim, to: ClaimState) -> bool:
@@ -120,32 +115,19 @@ def _error_page(claim: Claim, action: str, form: FlaskForm) -> Response:
 
 
 def _act(claim_id: int, action: str, move: Callable[[Claim, FlaskForm], None]) -> Response:
-    rule, to, done = ACTIONS[action]
+    rule, to, message = ACTIONS[action]
     claim = _claim_or_404(claim_id)
     if _moved_on(claim, to):
-        flash(SOMEONE_ELSE, "warning")
-        return _redirect(claim_id)
+        return _dealt_with(claim_id)
     require(rule, claim)
     form = action_form(action)
-    if not form.validate_on_submit():
-        return _error_page(claim, action, form)
-    try:
-        move(claim, form)
-        db.session.commit()
-    except RuleBroken as error:
-        db.session.rollback()
-        attach_error(form, error.field, error.message)
-        return _error_page(_claim_or_404(claim_id), action, form)
-    except StaleDataError:
-        db.session.rollback()
-        flash(SOMEONE_ELSE, "warning")
-        return _redirect(claim_id)
-    flash(done, "success")
-    return _redirect(claim_id)
-
-
-def _redirect(claim_id: int) -> Response:
-    return redirect_to(_claim_page(claim_id))
+    outcome = apply(form, lambda: move(claim, form))
+    if outcome.stale:
+        return _dealt_with(claim_id)
+    if not outcome:
+        # After a broken rule the claim is read again, as the rollback left it.
+        return _error_page(_claim_or_404(claim_id) if outcome.error else claim, action, form)
+    return done(_claim_page(claim_id), message)
 
 
 @bp.route("/claims/<int:claim_id>/confirm", methods=["POST"])
@@ -203,7 +185,7 @@ def queue() -> Response:
     form = QueueFilterForm(request.args)
     form.validate()
     state = form.chosen()
-    page = _paginate(dashboards.queue_query(state))
+    page = paginate(dashboards.queue_query(state))
     return render(
         "remuneration/queue.html",
         block="results",
@@ -220,7 +202,7 @@ def queue() -> Response:
 @bp.route("/claims/confirmations")
 @permission_required("claims.confirmations")
 def confirmations() -> Response:
-    page = _paginate(dashboards.confirmations_query(current_user))
+    page = paginate(dashboards.confirmations_query(current_user))
     return render(
         "remuneration/confirmations.html",
         block="results",
