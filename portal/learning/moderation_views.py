@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.core.errors import RuleBroken
+from portal.core.changes import apply, done
 from portal.core.extensions import db
 from portal.core.permissions import permission_required
-from portal.core.web import redirect_to, render
+from portal.core.web import paginate, render
 from portal.learning import bp, moderation, posts
 from portal.learning.forms import DecisionForm
 from portal.learning.models import Comment, LearningPost
 
 
 def _queue_page(status: int = 200, error: tuple[str, int, str] | None = None) -> Response:
-    size = current_app.config["PAGE_SIZE"]
-    post_page = db.paginate(
-        moderation.post_queue(), page=request.args.get("page", 1, type=int), per_page=size, error_out=False
-    )
-    comment_page = db.paginate(
-        moderation.comment_queue(), page=request.args.get("cpage", 1, type=int), per_page=size, error_out=False
+    post_page = paginate(moderation.post_queue())
+    comment_page = db.paginate(  # its own ?cpage=, beside the posts' ?page=
+        moderation.comment_queue(),
+        page=request.args.get("cpage", 1, type=int),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
     )
     # db.paginate gives the first column of each row (the item); flag counts come with the flags.
     flags = moderation.flags_for([p.id for p in post_page.items], [c.id for c in comment_page.items])
@@ -49,49 +49,40 @@ def _decide(target: LearningPost | Comment, kind: str) -> Response:
     form = DecisionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        moderation.decide(
-            target, by=current_user, decision=request.form.get("decision", ""), reason=form.reason.data or ""
-        )
-    except RuleBroken as error:
-        db.session.rollback()
-        return _queue_page(status=422, error=(kind, target.id, error.message))
-    db.session.commit()
-    flash("Done. The author has been told.", "success")
-    return redirect_to(url_for("learning.moderation"))
+    decision = request.form.get("decision", "")
+    outcome = apply(
+        form,
+        lambda: moderation.decide(target, by=current_user, decision=decision, reason=form.reason.data or ""),
+        validate=False,
+    )
+    if outcome:
+        return done(url_for("learning.moderation"), "Done. The author has been told.")
+    # The queue shows the message beside the item it is about.
+    return _queue_page(status=422, error=(kind, target.id, outcome.error.message if outcome.error else ""))
 
 
 @bp.route("/moderation/posts/<int:post_id>", methods=["POST"], endpoint="moderate_post")
 @permission_required("moderation.review")
 def moderate_post(post_id: int) -> Response:
-    post = db.session.get(LearningPost, post_id)
-    if post is None:
-        abort(404)
-    return _decide(post, "post")
+    return _decide(db.get_or_404(LearningPost, post_id), "post")
 
 
 @bp.route("/moderation/comments/<int:comment_id>", methods=["POST"], endpoint="moderate_comment")
 @permission_required("moderation.review")
 def moderate_comment(comment_id: int) -> Response:
-    comment = db.session.get(Comment, comment_id)
-    if comment is None:
-        abort(404)
-    return _decide(comment, "comment")
+    return _decide(db.get_or_404(Comment, comment_id), "comment")
 
 
 @bp.route("/moderation/settings", methods=["POST"], endpoint="moderation_settings")
 @permission_required("moderation.review")
 def moderation_settings() -> Response:
-    form = DecisionForm()
-    if not form.validate_on_submit():
+    if not DecisionForm().validate_on_submit():
         abort(400)
     on = request.form.get("premoderate") == "on"
-    posts.set_premoderation(on=on, by=current_user)
-    db.session.commit()
-    flash(
+    outcome = apply(None, lambda: posts.set_premoderation(on=on, by=current_user))
+    message = (
         "New members' first posts now wait for a moderator."
         if on
-        else "New members' first posts now go up straight away.",
-        "success",
+        else "New members' first posts now go up straight away."
     )
-    return redirect_to(url_for("learning.moderation"))
+    return done(url_for("learning.moderation"), message if outcome else None)

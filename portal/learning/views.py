@@ -4,24 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, render_template, request, url_for
+from flask import abort, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.accounts.models import User
 from portal.core import vocabulary
-from portal.core.errors import RuleBroken
+from portal.core.changes import apply, done, refused
 from portal.core.extensions import db
-from portal.core.forms import attach_error, choices
+from portal.core.forms import choices
 from portal.core.permissions import can, permission_required, public, require
-from portal.core.web import is_htmx, redirect_to, render
+from portal.core.web import page_number, paginate, redirect_to, render, wants_fragment
 from portal.learning import bp, comments, moderation, posts, validations
 from portal.learning.forms import CommentForm, FeedFilterForm, FlagForm, PostForm
 from portal.learning.models import Comment, LearningPost
-
-
-def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
 
 
 def _post_or_404(post_id: int) -> LearningPost:
@@ -41,10 +37,7 @@ def _readable_post(post_id: int) -> LearningPost:
 
 
 def _comment_or_404(comment_id: int) -> Comment:
-    comment = db.session.get(Comment, comment_id)
-    if comment is None:
-        abort(404)
-    return comment
+    return db.get_or_404(Comment, comment_id)
 
 
 # --- the feed ---------------------------------------------------------------------------------
@@ -67,7 +60,7 @@ def feed() -> Response:
         phase_id=request.args.get("phase", type=int),
         author_id=author_id,
     )
-    page = db.paginate(query, page=_page(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(query)
     return render(
         "learning/feed.html",
         block="more",
@@ -104,28 +97,16 @@ def _post_fields(form: PostForm) -> dict[str, Any]:
 def new_post() -> Response:
     form = PostForm()
     _post_form(form)
-    if form.validate_on_submit():
-        try:
-            post = posts.create_post(author=current_user, **_post_fields(form))
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(
-                "Your post is waiting for a moderator. We will let you know when it is up."
-                if post.state == "pending"
-                else "Your post is up.",
-                "success",
-            )
-            return redirect_to(url_for("learning.post", post_id=post.id))
-    return render(
-        "learning/post_form.html",
-        status=422 if form.errors else 200,
-        form=form,
-        post=None,
-        title="Share what you learned",
-    )
+    outcome = apply(form, lambda: posts.create_post(author=current_user, **_post_fields(form)))
+    if outcome:
+        post = outcome.result
+        return done(
+            url_for("learning.post", post_id=post.id),
+            "Your post is waiting for a moderator. We will let you know when it is up."
+            if post.state == "pending"
+            else "Your post is up.",
+        )
+    return refused("learning/post_form.html", form=form, post=None, title="Share what you learned")
 
 
 @bp.route("/<int:post_id>/edit", methods=["GET", "POST"], endpoint="edit_post")
@@ -138,19 +119,9 @@ def edit_post(post_id: int) -> Response:
         form.values.data, form.themes.data = post.value_keys, post.theme_keys
         form.visibility.data = post.visibility.value
     _post_form(form)
-    if form.validate_on_submit():
-        try:
-            posts.edit_post(post, by=current_user, **_post_fields(form))
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash("Your changes are saved.", "success")
-            return redirect_to(url_for("learning.post", post_id=post.id))
-    return render(
-        "learning/post_form.html", status=422 if form.errors else 200, form=form, post=post, title="Change your post"
-    )
+    if apply(form, lambda: posts.edit_post(post, by=current_user, **_post_fields(form))):
+        return done(url_for("learning.post", post_id=post.id), "Your changes are saved.")
+    return refused("learning/post_form.html", form=form, post=post, title="Change your post")
 
 
 @bp.route("/<int:post_id>/delete", methods=["POST"], endpoint="delete_post")
@@ -158,17 +129,15 @@ def edit_post(post_id: int) -> Response:
 def delete_post(post_id: int) -> Response:
     post = _post_or_404(post_id)
     require("post.delete", post)
-    posts.delete_post(post, by=current_user)
-    db.session.commit()
-    flash("Your post is deleted.", "success")
-    return redirect_to(url_for("learning.feed"))
+    outcome = apply(None, lambda: posts.delete_post(post, by=current_user))
+    return done(url_for("learning.feed"), "Your post is deleted." if outcome else None)
 
 
 # --- reading a post and its comments -----------------------------------------------------------
 
 
 def _post_page(post: LearningPost, form: CommentForm | None = None, status: int = 200) -> Response:
-    threads, replies = comments.thread_page(post, page=_page())
+    threads, replies = comments.thread_page(post, page=page_number())
     ids = [c.id for c in threads.items] + [r.id for rs in replies.values() for r in rs]
     counts = posts.post_counts([post.id]).get(post.id, (0, 0))
     return render(
@@ -202,19 +171,15 @@ def add_comment(post_id: int) -> Response:
     post = _readable_post(post_id)
     require("post.comment", post)
     form = CommentForm()
-    if form.validate_on_submit():
-        parent = int(form.parent_id.data) if (form.parent_id.data or "").isdigit() else None
-        try:
-            comment = comments.add_comment(post, by=current_user, body=form.body.data or "", parent_id=parent)
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash("Your comment is added.", "success")
-            return redirect_to(
-                url_for("learning.post", post_id=post.id, page=request.args.get("page")) + f"#comment-{comment.id}"
-            )
+    parent = int(form.parent_id.data) if (form.parent_id.data or "").isdigit() else None
+    outcome = apply(
+        form, lambda: comments.add_comment(post, by=current_user, body=form.body.data or "", parent_id=parent)
+    )
+    if outcome:
+        return done(
+            url_for("learning.post", post_id=post.id, page=request.args.get("page")) + f"#comment-{outcome.result.id}",
+            "Your comment is added.",
+        )
     return _post_page(post, form, status=422)
 
 
@@ -224,23 +189,9 @@ def edit_comment(comment_id: int) -> Response:
     comment = _comment_or_404(comment_id)
     require("comment.edit", comment)
     form = CommentForm(obj=comment) if request.method == "GET" else CommentForm()
-    if form.validate_on_submit():
-        try:
-            comments.edit_comment(comment, by=current_user, body=form.body.data or "")
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash("Your comment is changed.", "success")
-            return redirect_to(url_for("learning.post", post_id=comment.post_id) + f"#comment-{comment.id}")
-    return render(
-        "learning/comment_form.html",
-        status=422 if form.errors else 200,
-        form=form,
-        comment=comment,
-        title="Change your comment",
-    )
+    if apply(form, lambda: comments.edit_comment(comment, by=current_user, body=form.body.data or "")):
+        return done(_comment_url(comment), "Your comment is changed.")
+    return refused("learning/comment_form.html", form=form, comment=comment, title="Change your comment")
 
 
 @bp.route("/comments/<int:comment_id>/delete", methods=["POST"], endpoint="delete_comment")
@@ -248,10 +199,12 @@ def edit_comment(comment_id: int) -> Response:
 def delete_comment(comment_id: int) -> Response:
     comment = _comment_or_404(comment_id)
     require("comment.delete", comment)
-    comments.delete_comment(comment, by=current_user)
-    db.session.commit()
-    flash("Your comment is deleted. Replies to it stay.", "success")
-    return redirect_to(url_for("learning.post", post_id=comment.post_id) + f"#comment-{comment.id}")
+    outcome = apply(None, lambda: comments.delete_comment(comment, by=current_user))
+    return done(_comment_url(comment), "Your comment is deleted. Replies to it stay." if outcome else None)
+
+
+def _comment_url(comment: Comment) -> str:
+    return url_for("learning.post", post_id=comment.post_id) + f"#comment-{comment.id}"
 
 
 # --- this resonates -------------------------------------------------------------------------------
@@ -260,23 +213,18 @@ def delete_comment(comment_id: int) -> Response:
 def _toggle(target: LearningPost | Comment, back: str) -> Response:
     require("content.validate", target)
     wanted = request.form.get("on") == "1"
-    try:
-        now_on = validations.set_validation(target, by=current_user, on=wanted)
-    except RuleBroken as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    outcome = apply(None, lambda: validations.set_validation(target, by=current_user, on=wanted))
+    if not outcome:
         return redirect_to(back)
-    db.session.commit()
-    if is_htmx():
-        return render_template(
+    if wants_fragment():  # the toggle alone, swapped in place
+        return render(
             "learning/_validate.html",
             target=target,
-            validated=now_on,
+            validated=outcome.result,
             count=validations.count(target),
             is_post=isinstance(target, LearningPost),
         )
-    flash("You said this resonates." if now_on else "You took back your 'this resonates'.", "success")
-    return redirect_to(back)
+    return done(back, "You said this resonates." if outcome.result else "You took back your 'this resonates'.")
 
 
 @bp.route("/<int:post_id>/validate", methods=["POST"], endpoint="validate_post")
@@ -291,7 +239,7 @@ def validate_post(post_id: int) -> Response:
 def validate_comment(comment_id: int) -> Response:
     comment = _comment_or_404(comment_id)
     _readable_post(comment.post_id)
-    return _toggle(comment, url_for("learning.post", post_id=comment.post_id) + f"#comment-{comment.id}")
+    return _toggle(comment, _comment_url(comment))
 
 
 @bp.route("/<int:post_id>/validations", endpoint="post_validators")
@@ -327,19 +275,17 @@ def comment_validators(comment_id: int) -> Response:
 def _flag(target: LearningPost | Comment, post: LearningPost) -> Response:
     require("content.flag", target)
     form = FlagForm()
-    if form.validate_on_submit():
-        try:
-            made = moderation.flag(target, by=current_user, reason=form.reason.data or "", note=form.note.data or "")
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash("Thank you. A moderator will look at it." if made else "You have already flagged this.", "success")
-            return redirect_to(url_for("learning.post", post_id=post.id))
-    return render(
+    outcome = apply(
+        form,
+        lambda: moderation.flag(target, by=current_user, reason=form.reason.data or "", note=form.note.data or ""),
+    )
+    if outcome:
+        return done(
+            url_for("learning.post", post_id=post.id),
+            "Thank you. A moderator will look at it." if outcome.result else "You have already flagged this.",
+        )
+    return refused(
         "learning/flag_form.html",
-        status=422 if form.errors else 200,
         form=form,
         post=post,
         comment=target if isinstance(target, Comment) else None,

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, request, url_for
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.wrappers import Response
 
+from portal.core.changes import Outcome, apply, done, refused
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
-from portal.core.forms import attach_error
 from portal.core.permissions import is_staff, permission_required, require
-from portal.core.web import redirect_to, render
+from portal.core.web import paginate, redirect_to, render
 from portal.stories import bp, consent, library, media, telling, withdrawal
 from portal.stories.forms import (
     ConfirmForm,
@@ -34,7 +35,8 @@ from portal.stories.models import (
     Story,
     Storyteller,
 )
-from portal.stories.public_views import paginate
+
+T = TypeVar("T")
 
 
 def story_details(form: StoryForm) -> telling.StoryDetails:
@@ -61,28 +63,33 @@ def stored_upload(form: StoryForm) -> telling.Upload | None:
     return telling.Upload(name, kind, content_type)
 
 
-def save_story(form: StoryForm, action: Callable[[telling.StoryDetails, telling.Upload | None], Any]) -> bool:
-    """Store the upload, run the service, commit; on a broken rule, remove the file and show why.
-    A service may return a file name the change made unused: it is deleted after the commit."""
-    upload = None
-    try:
+def save_story(form: StoryForm, action: Callable[[telling.StoryDetails, telling.Upload | None], T]) -> Outcome[T]:
+    """``apply`` for a story form with a file: the upload is stored inside the change and removed
+    again when nothing was kept. A service may return a file name the change made unused: it is
+    deleted after the commit."""
+    stored: list[telling.Upload] = []
+
+    def change() -> T:
         upload = stored_upload(form)
-        result = action(story_details(form), upload)
-        db.session.commit()
-    except RuleBroken as error:
-        db.session.rollback()
-        if upload is not None:
-            media.remove(upload.stored_name)
-        attach_error(form, error.field, error.message)
-        return False
+        stored.extend([upload] if upload is not None else [])
+        return action(story_details(form), upload)
+
+    try:
+        outcome = apply(form, change)
     except Exception:
         db.session.rollback()
-        if upload is not None:
-            media.remove(upload.stored_name)
+        _remove(stored)
         raise
-    if isinstance(result, str):
-        media.remove(result)
-    return True
+    if not outcome:
+        _remove(stored)
+    elif isinstance(outcome.result, str):
+        media.remove(outcome.result)
+    return outcome
+
+
+def _remove(uploads: list[telling.Upload]) -> None:
+    for upload in uploads:
+        media.remove(upload.stored_name)
 
 
 @bp.route("/mine")
@@ -109,19 +116,19 @@ def mine() -> Response:
 @permission_required("stories.tell")
 def tell() -> Response:
     form = StoryForm()
-    if form.validate_on_submit():
-        teller = telling.storyteller_for(current_user)
-        now = datetime.now(UTC)
-        if save_story(
-            form,
-            lambda details, upload: telling.tell_story(
-                teller, details, by=current_user, upload=upload, consent=telling.ConsentRecord(ConsentMethod.SELF, now)
-            ),
-        ):
-            flash("Thank you. Your story has been sent. Our team will read it before it is published.", "success")
-            return redirect_to(url_for("stories.mine"))
-    status = 422 if form.errors else 200
-    return render("stories/tell.html", status=status, form=form, title="Tell your story")
+    consent_given = telling.ConsentRecord(ConsentMethod.SELF, datetime.now(UTC))
+    outcome = save_story(
+        form,
+        lambda details, upload: telling.tell_story(
+            telling.storyteller_for(current_user), details, by=current_user, upload=upload, consent=consent_given
+        ),
+    )
+    if outcome:
+        return done(
+            url_for("stories.mine"),
+            "Thank you. Your story has been sent. Our team will read it before it is published.",
+        )
+    return refused("stories/tell.html", form=form, title="Tell your story")
 
 
 def _story_or_404(story_id: int) -> Story:
@@ -136,32 +143,22 @@ def _story_or_404(story_id: int) -> Story:
 def edit(story_id: int) -> Response:
     story = _story_or_404(story_id)
     require("story.edit", story)
-    form = EditStoryForm(obj=None if _posted() else story)
-    if not _posted():
+    posted = request.method == "POST"
+    form = EditStoryForm(obj=None if posted else story)
+    if not posted:
         form.project_id.data = str(story.project_id or "")
         form.themes.data, form.values.data = story.themes, story.values
         form.scope.data = story.scope.value
         form.pseudonym.data = story.storyteller.pseudonym
-    if form.validate_on_submit():
-        if save_story(
-            form,
-            lambda details, upload: telling.edit_own(
-                story, details, by=current_user, upload=upload, remove_media=bool(form.remove_media.data)
-            ),
-        ):
-            flash("Your changes have been sent. Our team will read the story again.", "success")
-            return redirect_to(url_for("stories.mine"))
-    return render(
-        "stories/edit.html",
-        status=422 if form.errors else 200,
-        form=form,
-        story=story,
-        title=f"Change your story: {story.title}",
+    outcome = save_story(
+        form,
+        lambda details, upload: telling.edit_own(
+            story, details, by=current_user, upload=upload, remove_media=bool(form.remove_media.data)
+        ),
     )
-
-
-def _posted() -> bool:
-    return request.method == "POST"
+    if outcome:
+        return done(url_for("stories.mine"), "Your changes have been sent. Our team will read the story again.")
+    return refused("stories/edit.html", form=form, story=story, title=f"Change your story: {story.title}")
 
 
 @bp.route("/<int:story_id>/withdraw", methods=["POST"])
@@ -172,13 +169,13 @@ def withdraw(story_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     own = library.owns(current_user, story)
-    media_file = withdrawal.withdraw(story, by=current_user)
-    db.session.commit()
-    withdrawal.erase_media_file(media_file)
-    flash("The story has been withdrawn. Its words and any recording have been deleted.", "success")
-    if own:
-        return redirect_to(url_for("stories.mine"))
-    return redirect_to(url_for("stories.storyteller", storyteller_id=story.storyteller_id))
+    outcome = apply(None, lambda: withdrawal.withdraw(story, by=current_user))
+    if outcome:
+        withdrawal.erase_media_file(outcome.result)  # only once the commit has made it unused
+    back = url_for("stories.mine") if own else url_for("stories.storyteller", storyteller_id=story.storyteller_id)
+    return done(
+        back, "The story has been withdrawn. Its words and any recording have been deleted." if outcome else None
+    )
 
 
 # --- the storyteller record -----------------------------------------------------------------
@@ -286,16 +283,8 @@ def storyteller(storyteller_id: int) -> Response:
     if not form.is_submitted():
         _fill(form, person, _demographics_of(person))
         return _record_page(person, form)
-    if form.validate_on_submit():
-        try:
-            save_record(person, form)
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash("The storyteller record has been saved.", "success")
-            return redirect_to(url_for("stories.storyteller", storyteller_id=person.id))
+    if apply(form, lambda: save_record(person, form)):
+        return done(url_for("stories.storyteller", storyteller_id=person.id), "The storyteller record has been saved.")
     return _record_page(person, form, status=422)
 
 
@@ -328,11 +317,8 @@ def withdraw_demographics(storyteller_id: int) -> Response:
     require("storyteller.manage", person)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        consent.withdraw_demographics(person, by=current_user)
-    except RuleBroken as error:
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash("The answers about the storyteller have been deleted and will not be counted.", "success")
-    return redirect_to(url_for("stories.storyteller", storyteller_id=person.id))
+    outcome = apply(None, lambda: consent.withdraw_demographics(person, by=current_user))
+    return done(
+        url_for("stories.storyteller", storyteller_id=person.id),
+        "The answers about the storyteller have been deleted and will not be counted." if outcome else None,
+    )

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-import sqlalchemy as sa
-from flask import Response, abort, current_app, make_response, request, send_file, url_for
+from flask import abort, current_app, make_response, request, send_file, url_for
 from flask_login import current_user
-from flask_sqlalchemy.pagination import Pagination
+from werkzeug.wrappers import Response
 
 from portal.core import vocabulary
 from portal.core.extensions import db
 from portal.core.permissions import can, public, require, signed_in
-from portal.core.web import render
+from portal.core.web import paginate, render
 from portal.stories import bp, library, media, moderation, summary
 from portal.stories.forms import LibraryFilterForm, SummaryFilterForm, optional_int
 from portal.stories.markdown import plain_text
@@ -36,14 +35,6 @@ def story_vocabularies() -> dict[str, object]:
         # called (one grouped query) only by the staff dashboard card that shows it
         "story_queue_counts": moderation.queue_counts,
     }
-
-
-def page_number() -> int:
-    return request.args.get("page", 1, type=int) or 1
-
-
-def paginate(query: sa.Select[tuple[Story]]) -> Pagination:
-    return db.paginate(query, page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
 
 
 @bp.route("")

@@ -9,15 +9,17 @@ import binascii
 from datetime import UTC, datetime, time
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, request, url_for
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
+from portal.core.changes import apply, done, refused
 from portal.core.csv_export import csv_response
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.forms import attach_error
 from portal.core.permissions import permission_required
-from portal.core.web import redirect_to, render
+from portal.core.web import paginate, redirect_to, render
 from portal.stories import bp, exports, importer, library, moderation, summary, telling
 from portal.stories.forms import (
     ConfirmForm,
@@ -32,7 +34,6 @@ from portal.stories.forms import (
 )
 from portal.stories.member_views import save_record, save_story
 from portal.stories.models import ConsentMethod, Story, StoryState, Storyteller
-from portal.stories.public_views import paginate
 
 DECISIONS = {
     "start_review": "The review has started. You can now edit the story.",
@@ -93,26 +94,22 @@ def moderate(story_id: int) -> Response:
 def moderate_edit(story_id: int) -> Response:
     story = _story_or_404(story_id)
     form = ModerationEditForm()
-    if form.validate_on_submit():
-        try:
-            changed = moderation.edit(
-                story,
-                by=current_user,
-                title=form.title.data or "",
-                summary=form.summary.data or "",
-                body=form.body.data or "",
-                transcript=form.transcript.data or "",
-            )
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(
-                "Your edits are saved. The storyteller's original is kept." if changed else "Nothing was changed.",
-                "success",
-            )
-            return redirect_to(url_for("stories.moderate", story_id=story.id, _anchor="changes"))
+    outcome = apply(
+        form,
+        lambda: moderation.edit(
+            story,
+            by=current_user,
+            title=form.title.data or "",
+            summary=form.summary.data or "",
+            body=form.body.data or "",
+            transcript=form.transcript.data or "",
+        ),
+    )
+    if outcome:
+        return done(
+            url_for("stories.moderate", story_id=story.id, _anchor="changes"),
+            "Your edits are saved. The storyteller's original is kept." if outcome.result else "Nothing was changed.",
+        )
     return _moderate_page(_story_or_404(story_id), status=422, edit_form=form)
 
 
@@ -124,17 +121,19 @@ def moderate_decide(story_id: int) -> Response:
     action = form.action.data or request.form.get("action", "")
     if action not in DECISIONS:
         abort(400)
-    if form.validate_on_submit():
-        try:
-            moderation.decide(story, action, by=current_user, note=form.note.data or "")
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, "note" if error.field not in form._fields else error.field, error.message)
-        else:
-            db.session.commit()
-            flash(DECISIONS[action], "success")
-            return redirect_to(url_for("stories.moderate", story_id=story.id))
+    if apply(form, lambda: _decide(story, action, form)):
+        return done(url_for("stories.moderate", story_id=story.id), DECISIONS[action])
     return _moderate_page(_story_or_404(story_id), status=422, decision_form=form)
+
+
+def _decide(story: Story, action: str, form: DecisionForm) -> None:
+    """The decision; a broken rule about something this form has no field for is shown by the note."""
+    try:
+        moderation.decide(story, action, by=current_user, note=form.note.data or "")
+    except RuleBroken as error:
+        if error.field in form._fields:
+            raise
+        raise RuleBroken("note", error.message) from error
 
 
 @bp.route("/<int:story_id>/feature", methods=["POST"])
@@ -143,19 +142,13 @@ def feature(story_id: int) -> Response:
     story = _story_or_404(story_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        moderation.set_featured(story, request.form.get("featured") == "1", by=current_user)
-    except RuleBroken as error:
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(
-            "The story is featured at the top of the library."
-            if story.featured
-            else "The story is no longer featured.",
-            "success",
-        )
-    return redirect_to(url_for("stories.moderate", story_id=story.id))
+    back = url_for("stories.moderate", story_id=story.id)
+    if not apply(None, lambda: moderation.set_featured(story, request.form.get("featured") == "1", by=current_user)):
+        return redirect_to(back)
+    return done(
+        back,
+        "The story is featured at the top of the library." if story.featured else "The story is no longer featured.",
+    )
 
 
 # --- storytellers ---------------------------------------------------------------------------
@@ -182,26 +175,23 @@ def storytellers() -> Response:
 @permission_required("storytellers.manage")
 def new_storyteller() -> Response:
     form = StorytellerForm()
-    if form.validate_on_submit():
-        try:
-            person = telling.create_storyteller(
-                display_name=form.display_name.data or "",
-                by=current_user,
-                pseudonym=form.pseudonym.data or "",
-                email=form.email.data or "",
-                project_id=optional_int(form.project_id.data),
-            )
-            save_record(person, form)
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(f"{person.display_name} has been added.", "success")
-            return redirect_to(url_for("stories.storyteller", storyteller_id=person.id))
-    return render(
-        "stories/new_storyteller.html", status=422 if form.errors else 200, form=form, title="Add a storyteller"
+    outcome = apply(form, lambda: _add_storyteller(form))
+    if outcome:
+        person = outcome.result
+        return done(url_for("stories.storyteller", storyteller_id=person.id), f"{person.display_name} has been added.")
+    return refused("stories/new_storyteller.html", form=form, title="Add a storyteller")
+
+
+def _add_storyteller(form: StorytellerForm) -> Storyteller:
+    person = telling.create_storyteller(
+        display_name=form.display_name.data or "",
+        by=current_user,
+        pseudonym=form.pseudonym.data or "",
+        email=form.email.data or "",
+        project_id=optional_int(form.project_id.data),
     )
+    save_record(person, form)
+    return person
 
 
 @bp.route("/storytellers/<int:storyteller_id>/tell", methods=["GET", "POST"])
@@ -209,32 +199,23 @@ def new_storyteller() -> Response:
 def tell_for(storyteller_id: int) -> Response:
     person = db.get_or_404(Storyteller, storyteller_id)
     form = OnBehalfStoryForm()
-    if form.validate_on_submit():
-        given_on = datetime.combine(form.consent_given_on.data, time(12), tzinfo=UTC)
-        made: list[Story] = []
-        if save_story(
-            form,
-            lambda details, upload: made.append(
-                telling.tell_story(
-                    person,
-                    details,
-                    by=current_user,
-                    upload=upload,
-                    consent=telling.ConsentRecord(
-                        ConsentMethod(form.consent_method.data), given_on, form.consent_note.data or ""
-                    ),
-                )
-            ),
-        ):
-            flash("The story has been entered and is waiting for review.", "success")
-            return redirect_to(url_for("stories.moderate", story_id=made[0].id))
-    return render(
-        "stories/tell_for.html",
-        status=422 if form.errors else 200,
-        form=form,
-        person=person,
-        title=f"Enter a story for {person.display_name}",
+    outcome = save_story(
+        form,
+        lambda details, upload: telling.tell_story(
+            person, details, by=current_user, upload=upload, consent=_consent_given(form)
+        ),
     )
+    if outcome:
+        return done(
+            url_for("stories.moderate", story_id=outcome.result.id),
+            "The story has been entered and is waiting for review.",
+        )
+    return refused("stories/tell_for.html", form=form, person=person, title=f"Enter a story for {person.display_name}")
+
+
+def _consent_given(form: OnBehalfStoryForm) -> telling.ConsentRecord:
+    given_on = datetime.combine(form.consent_given_on.data, time(12), tzinfo=UTC)
+    return telling.ConsentRecord(ConsentMethod(form.consent_method.data), given_on, form.consent_note.data or "")
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -244,9 +225,9 @@ def tell_for(storyteller_id: int) -> Response:
 @permission_required("storytellers.manage")
 def import_storytellers() -> Response:
     form, confirm = ImportForm(), ConfirmImportForm()
-    preview = None
     if request.method == "POST" and "data" in request.form:
         return _commit_import(confirm)
+    preview = None
     if form.validate_on_submit():
         upload = form.file.data
         if upload is None or not getattr(upload, "filename", ""):
@@ -256,9 +237,15 @@ def import_storytellers() -> Response:
             preview = importer.read(data)
             confirm.data.data = base64.b64encode(data).decode("ascii")
             confirm.filename.data = (upload.filename or "")[:120]
+    return _import_page(form, confirm, preview, status=422 if form.errors else 200)
+
+
+def _import_page(
+    form: ImportForm, confirm: ConfirmImportForm, preview: importer.Preview | None, status: int
+) -> Response:
     return render(
         "stories/import.html",
-        status=422 if form.errors else 200,
+        status=status,
         form=form,
         confirm=confirm,
         preview=preview,
@@ -275,21 +262,13 @@ def _commit_import(confirm: ConfirmImportForm) -> Response:
     except (binascii.Error, ValueError):
         abort(400)
     preview = importer.read(data)
-    if not preview.ok:
-        # Something changed since the preview (another import took an email): show it again.
-        return render(
-            "stories/import.html",
-            status=422,
-            form=ImportForm(),
-            confirm=confirm,
-            preview=preview,
-            columns=importer.COLUMNS,
-            title="Import storytellers",
-        )
-    count = importer.commit(data, by=current_user, filename=confirm.filename.data or "")
-    db.session.commit()
-    flash(f"{count} storyteller{'s' if count != 1 else ''} imported.", "success")
-    return redirect_to(url_for("stories.storytellers"))
+    if preview.ok:
+        outcome = apply(None, lambda: importer.commit(data, by=current_user, filename=confirm.filename.data or ""))
+        if outcome:
+            count = outcome.result
+            return done(url_for("stories.storytellers"), f"{count} storyteller{'s' if count != 1 else ''} imported.")
+    # Something changed since the preview (another import took an email): show it again.
+    return _import_page(ImportForm(), confirm, preview, status=422)
 
 
 @bp.route("/storytellers/import/template.csv")
