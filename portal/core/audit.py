@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.core.db import UTCDateTime, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model, db
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     __tablename__ = "audit_entries"
     __table_args__ = (sa.Index("ix_audit_entries_object", "object_type", "object_id"),)
 
