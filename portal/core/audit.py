@@ -75,9 +75,7 @@ def record(
     return entry
 
 
-def entries_query(
-    *, action: str = "", object_type: str = "", actor_id: int | None = None
-) -> sa.Select[tuple[AuditEntry]]:
+def entries_query(*, action: str = "", object_type: str = "", actor_id: int | None = None) -> sa.Select[AuditEntry]:
     """Newest first, with actors loaded in the same query."""
     query = sa.select(AuditEntry).options(sa.orm.joinedload(AuditEntry.actor)).order_by(AuditEntry.id.desc())
     if action:

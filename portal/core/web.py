@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from sqlalchemy import Select
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
@@ -56,7 +57,7 @@ def paginate(query: Select[Any], *, per_page: int | None = None) -> Pagination:
     return db.paginate(query, page=page_number(), per_page=per_page or current_app.config["PAGE_SIZE"], error_out=False)
 
 
-def redirect_to(url: str, status: int = 303) -> Response:
+def redirect_to(url: str, status: int = 303) -> BaseResponse:
     if is_htmx():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = url
@@ -91,7 +92,7 @@ def register_error_handlers(app: Flask) -> None:
         return _error_page("errors/expired_form.html", 400, title="This form has expired")
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response:
+    def http_error(error: HTTPException) -> BaseResponse:
         if error.code not in ERROR_PAGES:
             return error.get_response()
         template, title = ERROR_PAGES[error.code]

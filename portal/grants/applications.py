@@ -438,7 +438,7 @@ def accept_invitations(user: User, *, now: datetime | None = None) -> list[Appli
 # --- lists -------------------------------------------------------------------------------------------------
 
 
-def applications_of(user: User) -> sa.Select[tuple[Application]]:
+def applications_of(user: User) -> sa.Select[Application]:
     """The applications someone leads or is on the team of, newest first."""
     member_of = sa.select(ApplicationMember.application_id).where(ApplicationMember.user_id == user.id)
     return (

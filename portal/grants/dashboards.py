@@ -157,7 +157,7 @@ def project_figures(project_ids: list[int], *, today: date) -> dict[int, Project
     return {row.id: figures_from_row(row) for row in rows}
 
 
-def my_projects_query(user_id: int) -> sa.Select[tuple[Project]]:
+def my_projects_query(user_id: int) -> sa.Select[Project]:
     """The projects a person is on the team of: running ones first, then by title."""
     return (
         sa.select(Project)
@@ -259,7 +259,7 @@ def awaiting_review_count() -> int:
     )
 
 
-def at_risk_query() -> sa.Select[tuple[Project]]:
+def at_risk_query() -> sa.Select[Project]:
     """Running projects whose latest sent report says they are at risk."""
     return (
         sa.select(Project)
@@ -272,7 +272,7 @@ def at_risk_query() -> sa.Select[tuple[Project]]:
 # --- public pilot pages ---------------------------------------------------------------------
 
 
-def pilots_query() -> sa.Select[tuple[Project]]:
+def pilots_query() -> sa.Select[Project]:
     """Every funded pilot: a project that came from an award in a phase."""
     return (
         sa.select(Project)
@@ -286,7 +286,7 @@ def pilot(project_id: int) -> Project | None:
     return db.session.scalar(pilots_query().where(Project.id == project_id))
 
 
-def published_learning_query(project: Project) -> sa.Select[tuple[ProgressReport]]:
+def published_learning_query(project: Project) -> sa.Select[ProgressReport]:
     return (
         sa.select(ProgressReport)
         .where(

@@ -278,7 +278,7 @@ SHOW_CHOICES = [
 ]
 
 
-def reports_query(show: str, *, today: date) -> sa.Select[tuple[ProgressReport]]:
+def reports_query(show: str, *, today: date) -> sa.Select[ProgressReport]:
     """Reports for the staff list, with their projects loaded in the same query.
 
     Due and overdue count only running projects: once a project closes, reports it never

@@ -240,7 +240,7 @@ def feed_query(
     project_id: int | None = None,
     phase_id: int | None = None,
     author_id: int | None = None,
-) -> sa.Select[tuple[LearningPost]]:
+) -> sa.Select[LearningPost]:
     query = viewable(sa.select(LearningPost), viewer).options(
         joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags)
     )
