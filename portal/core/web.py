@@ -57,12 +57,14 @@ def paginate(query: Select[Any], *, per_page: int | None = None) -> Pagination:
     return db.paginate(query, page=page_number(), per_page=per_page or current_app.config["PAGE_SIZE"], error_out=False)
 
 
-def redirect_to(url: str, status: int = 303) -> BaseResponse:
+def redirect_to(url: str, status: int = 303) -> Response:
     if is_htmx():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = url
         return response
-    return redirect(url, status)
+    # ``redirect`` is typed as returning Werkzeug's Response; it makes the app's response class,
+    # which ``make_response`` hands back as it is, typed as Flask's.
+    return make_response(redirect(url, status))
 
 
 ERROR_PAGES = {

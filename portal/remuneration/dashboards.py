@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from portal.accounts.models import User
 from portal.core.extensions import db
@@ -63,7 +64,7 @@ def payable_fee() -> sa.ColumnElement[int]:
     return sa.case((Claim.payment_declined.is_(True), 0), else_=Claim.fee_pence)
 
 
-def _with_people() -> tuple[object, ...]:
+def _with_people() -> tuple[LoaderOption, ...]:
     return (joinedload(Claim.claimant), joinedload(Claim.activity_type), joinedload(Claim.project))
 
 
@@ -242,6 +243,7 @@ def payment_speed(today: date, target_days: int) -> PaymentSpeed:
                 Claim.submitted_at.is_not(None),
             )
         )
+        if submitted_at is not None and paid_on is not None  # as the query asks
     ]
     return PaymentSpeed(
         claims=len(days),
