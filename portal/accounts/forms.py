@@ -5,7 +5,7 @@ from __future__ import annotations
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, Field, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.accounts.models import ContactMethod
@@ -24,10 +24,10 @@ class ValidEmail:
 
     message = "Enter an email address in the right format, like name@example.com."
 
-    def __call__(self, form: object, field: object) -> None:
+    def __call__(self, form: object, field: Field) -> None:
         try:
             validate_email(
-                field.data or "",  # type: ignore[attr-defined]
+                field.data or "",
                 check_deliverability=False,
                 test_environment=current_app.config["ENV"] != "production",
             )

@@ -10,7 +10,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import UTCDateTime, str_enum, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 
 
 class Role(enum.StrEnum):
@@ -37,7 +37,7 @@ class ContactMethod(enum.StrEnum):
         return {"email": "Email", "phone": "Phone call", "text": "Text message", "post": "Post"}[self.value]
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,7 +75,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.email} {self.role}>"
 
 
-class PasswordResetToken(db.Model):
+class PasswordResetToken(Model):
     """A single-use, expiring token. Only its SHA-256 is stored, so a leaked table is useless."""
 
     __tablename__ = "password_reset_tokens"

@@ -197,7 +197,7 @@ def reactivate(user: User, *, by: User) -> None:
     audit.record("user.reactivated", user, actor=by, before={"active": False}, after={"active": True})
 
 
-def search_users(*, text: str = "", role: Role | None = None) -> sa.Select[tuple[User]]:
+def search_users(*, text: str = "", role: Role | None = None) -> sa.Select[User]:
     query = sa.select(User).order_by(User.name, User.id)
     if text:
         escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.core.db import UTCDateTime, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model, db
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     __tablename__ = "audit_entries"
     __table_args__ = (sa.Index("ix_audit_entries_object", "object_type", "object_id"),)
 
@@ -75,9 +75,7 @@ def record(
     return entry
 
 
-def entries_query(
-    *, action: str = "", object_type: str = "", actor_id: int | None = None
-) -> sa.Select[tuple[AuditEntry]]:
+def entries_query(*, action: str = "", object_type: str = "", actor_id: int | None = None) -> sa.Select[AuditEntry]:
     """Newest first, with actors loaded in the same query."""
     query = sa.select(AuditEntry).options(sa.orm.joinedload(AuditEntry.actor)).order_by(AuditEntry.id.desc())
     if action:

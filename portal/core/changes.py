@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from flask import flash, make_response, request
 from flask_wtf import FlaskForm
@@ -55,7 +55,7 @@ class Outcome(Generic[T]):
     def result(self) -> T:
         """The service's return value, once the change is known to have been made."""
         assert self.ok, "only a committed change has a result"
-        return self.value  # type: ignore[return-value]
+        return cast(T, self.value)  # set by the change, and T itself may include None
 
 
 def show_error(form: FlaskForm | None, error: RuleBroken) -> None:

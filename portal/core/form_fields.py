@@ -74,6 +74,19 @@ class PoundsField(StringField):
 class DateInputField(DateField):
     """A date input whose empty value is simply "no date" (the validators decide if that is allowed)."""
 
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: Any = None,
+        *,
+        invalid_value_message: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # WTForms 3.3's DateField shows ``invalid_value_message`` for a date that does not parse;
+        # types-wtforms still describes 3.2, without that argument, so it goes on in ``kwargs``.
+        kwargs["invalid_value_message"] = invalid_value_message
+        super().__init__(label, validators, **kwargs)
+
     def process_formdata(self, valuelist: list[str]) -> None:
         if not valuelist or not "".join(valuelist).strip():
             self.data = None

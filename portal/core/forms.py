@@ -5,7 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice
+
+# types-wtforms still describes WTForms 3.2, which had no SelectChoice (3.3): to mypy it is Any.
+from wtforms import SelectChoice  # type: ignore[attr-defined]
 
 
 def attach_error(form: FlaskForm, field: str, message: str) -> None:

@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.db import UTCDateTime, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model, db
 
 log = logging.getLogger("portal.outbox")
 MAX_ATTEMPTS = 5
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (sa.Index("ix_outbox_messages_pending", "sent_at", "attempts", "id"),)
 

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from sqlalchemy import Select
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
@@ -61,7 +62,9 @@ def redirect_to(url: str, status: int = 303) -> Response:
         response = make_response("", 204)
         response.headers["HX-Redirect"] = url
         return response
-    return redirect(url, status)
+    # ``redirect`` is typed as returning Werkzeug's Response; it makes the app's response class,
+    # which ``make_response`` hands back as it is, typed as Flask's.
+    return make_response(redirect(url, status))
 
 
 ERROR_PAGES = {
@@ -91,7 +94,7 @@ def register_error_handlers(app: Flask) -> None:
         return _error_page("errors/expired_form.html", 400, title="This form has expired")
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response:
+    def http_error(error: HTTPException) -> BaseResponse:
         if error.code not in ERROR_PAGES:
             return error.get_response()
         template, title = ERROR_PAGES[error.code]

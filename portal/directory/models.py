@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 
 
-class DirectoryEntry(db.Model):
+class DirectoryEntry(Model):
     """One person's entry. Nobody is listed until they opt in (``listed``)."""
 
     __tablename__ = "directory_entries"
@@ -37,7 +37,7 @@ class DirectoryEntry(db.Model):
     )
 
 
-class DirectoryInterest(db.Model):
+class DirectoryInterest(Model):
     """One of the 18 values of co-production (``portal.vocabulary.VALUES``) a person cares about."""
 
     __tablename__ = "directory_interests"
@@ -48,7 +48,7 @@ class DirectoryInterest(db.Model):
     value: Mapped[str] = mapped_column(sa.String(40), primary_key=True, index=True)
 
 
-class DirectorySkill(db.Model):
+class DirectorySkill(Model):
     """A skill in the person's own words; ``key`` is its lower-case form, for filtering."""
 
     __tablename__ = "directory_skills"
@@ -60,7 +60,7 @@ class DirectorySkill(db.Model):
     name: Mapped[str] = mapped_column(sa.String(40))
 
 
-class PeerMessage(db.Model):
+class PeerMessage(Model):
     """A message from one member to another. Neither sees the other's email address: the
     recipient reads it (and replies) in the portal; the email only says it is there."""
 

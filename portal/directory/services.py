@@ -112,7 +112,7 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-def directory_query(*, interest: str = "", skill: str = "") -> sa.Select[tuple[DirectoryEntry]]:
+def directory_query(*, interest: str = "", skill: str = "") -> sa.Select[DirectoryEntry]:
     """Listed entries of active accounts, by name, with interests and skills loaded alongside."""
     query = (
         sa.select(DirectoryEntry)
@@ -216,7 +216,7 @@ def send_message(
     return message
 
 
-def messages_query(user_id: int) -> sa.Select[tuple[PeerMessage]]:
+def messages_query(user_id: int) -> sa.Select[PeerMessage]:
     return (
         sa.select(PeerMessage)
         .where(sa.or_(PeerMessage.recipient_id == user_id, PeerMessage.sender_id == user_id))

@@ -3,8 +3,9 @@ an open meet-up, and a small paid session that is full with a waiting list."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,7 +22,7 @@ MEET_UP = "Network meet-up: what we learned this year"
 SMALL_SESSION = "Peer review practice session"
 
 
-def _at(days: int, hour: int) -> tuple:
+def _at(days: int, hour: int) -> tuple[datetime, datetime]:
     start = (utcnow() + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
     return start, start + timedelta(hours=3)
 
@@ -35,11 +36,11 @@ def seed(people: dict[str, User], project_title: str) -> int:
     activity = {a.name: a for a in db.session.scalars(sa.select(ActivityType))}
     project = db.session.scalar(sa.select(Project).where(Project.title == project_title))
 
-    def make(by: User, title: str, days: int, **details: object) -> Gathering:
+    def make(by: User, title: str, days: int, **details: Any) -> Gathering:
         start, end = _at(max(days, 1), 10)  # the service only takes future starts; past ones move below
         gathering = services.create_gathering(
             services.GatheringDetails(title=title, starts_at=start, ends_at=end, **details), by=by
-        )  # type: ignore[arg-type]
+        )
         db.session.flush()
         return gathering
 

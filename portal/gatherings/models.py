@@ -11,12 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 from portal.remuneration.models import ActivityType
 from portal.teams.models import Project
 
 
-class Gathering(db.Model):
+class Gathering(Model):
     __tablename__ = "gatherings"
     __table_args__ = (
         sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
@@ -62,7 +62,7 @@ class RsvpState(enum.StrEnum):
         return {"going": "You have a place", "waiting": "On the waiting list", "cancelled": "Cancelled"}[self.value]
 
 
-class Rsvp(db.Model):
+class Rsvp(Model):
     """One person's booking. Its access needs are shown to the organisers only."""
 
     __tablename__ = "rsvps"

@@ -389,11 +389,11 @@ def mark_attendance(
 # --- lists -------------------------------------------------------------------------------
 
 
-def upcoming_query(now: datetime) -> sa.Select[tuple[Gathering]]:
+def upcoming_query(now: datetime) -> sa.Select[Gathering]:
     return sa.select(Gathering).where(Gathering.ends_at > now).order_by(Gathering.starts_at, Gathering.id)
 
 
-def past_query(now: datetime) -> sa.Select[tuple[Gathering]]:
+def past_query(now: datetime) -> sa.Select[Gathering]:
     return (
         sa.select(Gathering).where(Gathering.ends_at <= now).order_by(Gathering.starts_at.desc(), Gathering.id.desc())
     )
@@ -419,7 +419,7 @@ def my_states(gathering_ids: list[int], user_id: int) -> dict[int, RsvpState]:
     return {gathering_id: state for gathering_id, state in rows}
 
 
-def booked_people_query(gathering_id: int) -> sa.Select[tuple[Rsvp]]:
+def booked_people_query(gathering_id: int) -> sa.Select[Rsvp]:
     """Everyone with a place, then the waiting list in order (organisers only)."""
     waiting_last = sa.case((Rsvp.state == RsvpState.GOING, 0), else_=1)
     return (

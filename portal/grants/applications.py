@@ -71,7 +71,7 @@ def _require(user: User, rule: str, obj: Any = None) -> None:
 
 
 def phase_of(application: Application) -> Phase:
-    return db.session.get(Phase, application.phase_id)
+    return db.session.get_one(Phase, application.phase_id)
 
 
 # --- the state table ---------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def move_application(
 
 def tell_lead(application: Application, *, kind: str, subject: str, body: str) -> None:
 
-    lead = db.session.get(User, application.lead_id)
+    lead = db.session.get_one(User, application.lead_id)
     title = application.title or "your application"
     notify(
         lead,
@@ -350,7 +350,7 @@ def invite_member(application: Application, *, by: User, email: str, base_url: s
         .join(User, User.id == ApplicationMember.user_id)
         .where(ApplicationMember.application_id == application.id, User.email == email)
     )
-    lead = db.session.get(User, application.lead_id)
+    lead = db.session.get_one(User, application.lead_id)
     if on_team is not None or lead.email == email:
         raise RuleBroken("email", f"{email} is already on this application's team.")
     if (
@@ -438,7 +438,7 @@ def accept_invitations(user: User, *, now: datetime | None = None) -> list[Appli
 # --- lists -------------------------------------------------------------------------------------------------
 
 
-def applications_of(user: User) -> sa.Select[tuple[Application]]:
+def applications_of(user: User) -> sa.Select[Application]:
     """The applications someone leads or is on the team of, newest first."""
     member_of = sa.select(ApplicationMember.application_id).where(ApplicationMember.user_id == user.id)
     return (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -33,11 +34,11 @@ from portal.teams.models import Project, ProjectState, TeamMembership
 AWAITING_REVIEW = (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW)
 
 
-def _total(column: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+def _total(column: sa.ColumnExpressionArgument[int | None]) -> sa.ColumnElement[int]:
     return sa.func.coalesce(sa.func.sum(column), 0)
 
 
-def spend_pence(project_id: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+def spend_pence(project_id: sa.ColumnExpressionArgument[int]) -> sa.ColumnElement[int]:
     """Expenses + remuneration charged to the project whose id is ``project_id`` (correlated)."""
     expenses = (
         sa.select(_total(ProjectExpense.amount_pence)).where(ProjectExpense.project_id == project_id).scalar_subquery()
@@ -80,7 +81,7 @@ def _count_reports(*conditions: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
     )
 
 
-def figure_columns(today: date) -> list[sa.ColumnElement[object]]:
+def figure_columns(today: date) -> list[sa.Label[Any]]:
     """One row of figures per project: spend, next report, milestones and report counts."""
     # A closed project's unwritten reports are no longer chased: not due, not overdue.
     open_report = sa.and_(ProgressReport.state.in_(OPEN_STATES), Project.state == ProjectState.ACTIVE)
@@ -131,7 +132,7 @@ class ProjectFigures:
         return percent_used(self.spent_pence, self.award_pence)
 
 
-def figures_from_row(row: sa.Row[tuple[object, ...]]) -> ProjectFigures:
+def figures_from_row(row: sa.Row[*tuple[Any, ...]]) -> ProjectFigures:
     status = row.latest_status
     return ProjectFigures(
         award_pence=row.award_pence,
@@ -157,7 +158,7 @@ def project_figures(project_ids: list[int], *, today: date) -> dict[int, Project
     return {row.id: figures_from_row(row) for row in rows}
 
 
-def my_projects_query(user_id: int) -> sa.Select[tuple[Project]]:
+def my_projects_query(user_id: int) -> sa.Select[Project]:
     """The projects a person is on the team of: running ones first, then by title."""
     return (
         sa.select(Project)
@@ -259,7 +260,7 @@ def awaiting_review_count() -> int:
     )
 
 
-def at_risk_query() -> sa.Select[tuple[Project]]:
+def at_risk_query() -> sa.Select[Project]:
     """Running projects whose latest sent report says they are at risk."""
     return (
         sa.select(Project)
@@ -272,7 +273,7 @@ def at_risk_query() -> sa.Select[tuple[Project]]:
 # --- public pilot pages ---------------------------------------------------------------------
 
 
-def pilots_query() -> sa.Select[tuple[Project]]:
+def pilots_query() -> sa.Select[Project]:
     """Every funded pilot: a project that came from an award in a phase."""
     return (
         sa.select(Project)
@@ -286,7 +287,7 @@ def pilot(project_id: int) -> Project | None:
     return db.session.scalar(pilots_query().where(Project.id == project_id))
 
 
-def published_learning_query(project: Project) -> sa.Select[tuple[ProgressReport]]:
+def published_learning_query(project: Project) -> sa.Select[ProgressReport]:
     return (
         sa.select(ProgressReport)
         .where(

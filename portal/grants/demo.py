@@ -299,6 +299,7 @@ def seed(people: dict[str, User]) -> int:
         first_report = db.session.scalars(
             sa.select(ProgressReport).where(ProgressReport.project_id == at_risk.id).order_by(ProgressReport.due_on)
         ).first()
+        assert first_report is not None  # the award scheduled its reports
         first_report.due_on = min(first_report.due_on, today - timedelta(days=1))
         first_report.state = ReportState.SUBMITTED
         first_report.what_happened = "Recruitment was slower than planned."

@@ -142,7 +142,7 @@ class PhaseForm(FlaskForm):
         ]
 
     def validate(self, extra_validators: Any = None) -> bool:
-        valid = super().validate(extra_validators)
+        valid: bool = super().validate(extra_validators)
         for row, name, description, weight in self.criterion_rows():
             if (description.data or weight.data) and not name.data:
                 name.errors = [*name.errors, f"Give criterion {row} a name, or clear its row."]
@@ -158,6 +158,8 @@ class PhaseForm(FlaskForm):
             for row, name, description, weight in self.criterion_rows()
             if name.data
         ]
+        # Read from a validated form, where both dates are InputRequired.
+        assert self.opens_on.data is not None and self.closes_on.data is not None
         return PhaseDetails(
             name=self.name.data or "",
             summary=self.summary.data or "",
@@ -451,7 +453,8 @@ def review_form(criteria: list[Criterion], **kwargs: Any) -> ReviewFormBase:
         description="Anything the panel should know when it discusses this application.",
     )
     form_class = type("ReviewForm", (ReviewFormBase,), attributes)
-    return form_class(**kwargs)  # type: ignore[no-any-return]
+    form: ReviewFormBase = form_class(**kwargs)
+    return form
 
 
 def criterion_form(criterion: Criterion, **kwargs: Any) -> ReviewFormBase:
@@ -460,7 +463,8 @@ def criterion_form(criterion: Criterion, **kwargs: Any) -> ReviewFormBase:
         f"score_{criterion.id}": _score_field(criterion),
         f"comment_{criterion.id}": _comment_field(criterion),
     }
-    return type("CriterionForm", (ReviewFormBase,), attributes)(**kwargs)  # type: ignore[no-any-return]
+    form: ReviewFormBase = type("CriterionForm", (ReviewFormBase,), attributes)(**kwargs)
+    return form
 
 
 def review_data(scores: dict[int, Any], recommendation: Recommendation | None, comment: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 from portal.teams.models import Project, TeamRole
 
 # --- phases ---------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ PHASE_TRANSITIONS: dict[PhaseState, set[PhaseState]] = {
 }
 
 
-class Phase(db.Model):
+class Phase(Model):
     __tablename__ = "phases"
     __table_args__ = (
         sa.CheckConstraint("max_award_pence > 0", name="max_award_positive"),
@@ -74,7 +74,7 @@ class Phase(db.Model):
     )
 
 
-class Criterion(db.Model):
+class Criterion(Model):
     """A scoring criterion; a review's weighted average uses ``weight``."""
 
     __tablename__ = "criteria"
@@ -128,7 +128,7 @@ APPLICATION_TRANSITIONS: dict[ApplicationState, set[ApplicationState]] = {
 }
 
 
-class Application(db.Model):
+class Application(Model):
     __tablename__ = "applications"
     __table_args__ = (sa.Index("ix_applications_phase_state", "phase_id", "state"),)
 
@@ -181,7 +181,7 @@ class BudgetCategory(enum.StrEnum):
         }[self.value]
 
 
-class BudgetLine(db.Model):
+class BudgetLine(Model):
     __tablename__ = "budget_lines"
     __table_args__ = (sa.CheckConstraint("amount_pence > 0", name="amount_positive"),)
 
@@ -194,7 +194,7 @@ class BudgetLine(db.Model):
     application: Mapped[Application] = relationship(back_populates="budget_lines")
 
 
-class ApplicationMember(db.Model):
+class ApplicationMember(Model):
     """The application's team: its lead and the members who accepted an invitation."""
 
     __tablename__ = "application_members"
@@ -209,7 +209,7 @@ class ApplicationMember(db.Model):
     user: Mapped[User] = relationship(lazy="raise_on_sql")
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """A lead's invitation by email; whoever signs in (or up) with that email joins the team."""
 
     __tablename__ = "invitations"
@@ -226,7 +226,7 @@ class Invitation(db.Model):
 # --- panel review ---------------------------------------------------------------------------
 
 
-class ReviewerAssignment(db.Model):
+class ReviewerAssignment(Model):
     """A reviewer assigned to a whole phase (application_id empty) or to one application."""
 
     __tablename__ = "reviewer_assignments"
@@ -258,7 +258,7 @@ class Recommendation(enum.StrEnum):
         return {"fund": "Fund", "maybe": "Maybe", "do_not_fund": "Do not fund"}[self.value]
 
 
-class Review(db.Model):
+class Review(Model):
     __tablename__ = "reviews"
     __table_args__ = (sa.UniqueConstraint("application_id", "reviewer_id"),)
 
@@ -277,7 +277,7 @@ class Review(db.Model):
     )
 
 
-class Score(db.Model):
+class Score(Model):
     __tablename__ = "scores"
     __table_args__ = (
         sa.UniqueConstraint("review_id", "criterion_id"),
@@ -298,7 +298,7 @@ class Outcome(enum.StrEnum):
     DECLINE = "decline"
 
 
-class Decision(db.Model):
+class Decision(Model):
     """The panel's decision on one application, recorded by staff."""
 
     __tablename__ = "decisions"
@@ -315,7 +315,7 @@ class Decision(db.Model):
 # --- pilot projects -------------------------------------------------------------------------
 
 
-class Milestone(db.Model):
+class Milestone(Model):
     __tablename__ = "milestones"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -325,7 +325,7 @@ class Milestone(db.Model):
     done_on: Mapped[date | None]
 
 
-class ProjectExpense(db.Model):
+class ProjectExpense(Model):
     """Spending the team records against its award (remuneration claims are counted separately)."""
 
     __tablename__ = "project_expenses"
@@ -359,7 +359,7 @@ class ProjectStatus(enum.StrEnum):
         return {"on_track": "On track", "some_concerns": "Some concerns", "at_risk": "At risk"}[self.value]
 
 
-class ProgressReport(db.Model):
+class ProgressReport(Model):
     __tablename__ = "progress_reports"
     __table_args__ = (
         sa.Index("ix_progress_reports_state_due_on", "state", "due_on"),  # reports due and overdue, all projects

@@ -225,11 +225,11 @@ def move_phase(phase: Phase, to: PhaseState, *, by: User, today: date) -> list[A
     return moved
 
 
-def public_phases_query() -> sa.Select[tuple[Phase]]:
+def public_phases_query() -> sa.Select[Phase]:
     return sa.select(Phase).where(Phase.state.in_(PUBLIC_STATES)).order_by(Phase.opens_on.desc(), Phase.id.desc())
 
 
-def staff_phases_query() -> sa.Select[tuple[Phase]]:
+def staff_phases_query() -> sa.Select[Phase]:
     return sa.select(Phase).order_by(Phase.opens_on.desc(), Phase.id.desc())
 
 

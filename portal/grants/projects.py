@@ -107,7 +107,7 @@ def schedule_reports(
 def create_project_from_award(application: Application, *, amount_pence: int, start_date: date, by: User) -> Project:
     """The award's project: the application's team, start + the phase's delivery months, and
     a midpoint + final reporting schedule (staff can change it)."""
-    phase = db.session.get(Phase, application.phase_id)
+    phase = db.session.get_one(Phase, application.phase_id)
     project = Project(
         title=application.title,
         summary=application.summary,

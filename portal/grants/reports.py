@@ -95,7 +95,7 @@ def _require(user: User, rule: str, project: Project) -> None:
 
 
 def _project(report: ProgressReport) -> Project:
-    return db.session.get(Project, report.project_id)
+    return db.session.get_one(Project, report.project_id)
 
 
 def _shape_errors(content: ReportContent) -> dict[str, str]:
@@ -162,6 +162,7 @@ def submit_report(report: ProgressReport, content: ReportContent, *, by: User, n
     errors = {**_completeness_errors(content), **_shape_errors(content)}
     if errors:
         raise ReportIncomplete(errors)
+    assert content.status is not None  # a complete report has one
     _move(report, ReportState.SUBMITTED, by=by)
     _apply(report, content)
     report.submitted_at = now
@@ -278,7 +279,7 @@ SHOW_CHOICES = [
 ]
 
 
-def reports_query(show: str, *, today: date) -> sa.Select[tuple[ProgressReport]]:
+def reports_query(show: str, *, today: date) -> sa.Select[ProgressReport]:
     """Reports for the staff list, with their projects loaded in the same query.
 
     Due and overdue count only running projects: once a project closes, reports it never

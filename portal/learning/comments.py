@@ -116,6 +116,7 @@ def thread_page(
             .options(joinedload(Comment.author))
             .order_by(Comment.id)
         ):
+            assert reply.parent_id is not None  # parent_id IN (...): a reply
             replies[reply.parent_id].append(reply)
     return top, replies
 

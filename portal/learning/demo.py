@@ -127,7 +127,7 @@ def seed(people: dict[str, User]) -> int:
     )
     comments.add_comment(
         first,
-        by=db.session.get(User, first.author_id),
+        by=db.session.get_one(User, first.author_id),
         body="Yes, on the payments page, before each session.",
         parent_id=top.id,
     )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 from portal.teams.models import Project
 
 
@@ -55,7 +55,7 @@ class FlagOutcome(enum.StrEnum):
     DISMISSED = "dismissed"  # staff kept or restored the content
 
 
-class LearningPost(db.Model):
+class LearningPost(Model):
     __tablename__ = "learning_posts"
     __table_args__ = (sa.Index("ix_learning_posts_feed", "state", "visibility", "created_at", "id"),)
 
@@ -94,7 +94,7 @@ class LearningPost(db.Model):
         return [t.tag.removeprefix("theme:") for t in self.tags if t.tag.startswith("theme:")]
 
 
-class PostTag(db.Model):
+class PostTag(Model):
     """A value or theme on a post, stored as "value:<key>" or "theme:<key>" for indexed filters."""
 
     __tablename__ = "learning_post_tags"
@@ -107,7 +107,7 @@ class PostTag(db.Model):
     post: Mapped[LearningPost] = relationship(back_populates="tags")
 
 
-class Comment(db.Model):
+class Comment(Model):
     __tablename__ = "learning_comments"
     __table_args__ = (sa.Index("ix_learning_comments_thread", "post_id", "parent_id", "id"),)
 
@@ -127,7 +127,7 @@ class Comment(db.Model):
     post: Mapped[LearningPost] = relationship(lazy="raise_on_sql")
 
 
-class Validation(db.Model):
+class Validation(Model):
     """One "this resonates" from one member on one post or one comment (never both)."""
 
     __tablename__ = "validations"
@@ -148,7 +148,7 @@ class Validation(db.Model):
     user: Mapped[User] = relationship(lazy="raise_on_sql")
 
 
-class Flag(db.Model):
+class Flag(Model):
     """A member's report of a post or comment; one per member per item."""
 
     __tablename__ = "flags"
@@ -175,7 +175,7 @@ class Flag(db.Model):
     reporter: Mapped[User] = relationship(foreign_keys=[reporter_id], lazy="raise_on_sql")
 
 
-class ModerationSettings(db.Model):
+class ModerationSettings(Model):
     """The network's moderation switches: a single row, id 1."""
 
     __tablename__ = "moderation_settings"

@@ -7,7 +7,7 @@ dismissed). Each decision is audited and the author is told, with the reason.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
@@ -113,10 +113,15 @@ def flag(target: Target, *, by: User, reason: str, note: str = "") -> Flag | Non
 
 
 def _resolve_flags(target: Target, outcome: FlagOutcome, by: User) -> int:
-    result = db.session.execute(
-        sa.update(Flag)
-        .where(_flags_of(target), Flag.resolved_at.is_(None))
-        .values(resolved_at=utcnow(), resolved_by_id=by.id, outcome=outcome)
+    # An UPDATE's result is a CursorResult, which counts the rows (Session.execute is typed as
+    # returning any Result).
+    result = cast(
+        "sa.CursorResult[Any]",
+        db.session.execute(
+            sa.update(Flag)
+            .where(_flags_of(target), Flag.resolved_at.is_(None))
+            .values(resolved_at=utcnow(), resolved_by_id=by.id, outcome=outcome)
+        ),
     )
     return result.rowcount or 0
 
@@ -219,6 +224,10 @@ def flags_for(post_ids: list[int], comment_ids: list[int]) -> dict[tuple[str, in
         .order_by(Flag.id)
     )
     for f in rows:
-        key = ("post", f.post_id) if f.post_id else ("comment", f.comment_id)
+        if f.post_id:
+            key = ("post", f.post_id)
+        else:
+            assert f.comment_id is not None  # a flag is on a post or on a comment (one_target)
+            key = ("comment", f.comment_id)
         found.setdefault(key, []).append(f)
     return found

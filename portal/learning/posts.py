@@ -209,7 +209,7 @@ def publish_report(report: ProgressReport, *, by: User) -> LearningPost:
     existing = db.session.scalar(sa.select(LearningPost).where(LearningPost.source_report_id == report.id))
     if existing is not None:
         return existing
-    project = db.session.get(Project, report.project_id)
+    project = db.session.get_one(Project, report.project_id)
     post = create_post(
         author=by,
         title=f"What we learned: {project.title}",
@@ -240,7 +240,7 @@ def feed_query(
     project_id: int | None = None,
     phase_id: int | None = None,
     author_id: int | None = None,
-) -> sa.Select[tuple[LearningPost]]:
+) -> sa.Select[LearningPost]:
     query = viewable(sa.select(LearningPost), viewer).options(
         joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags)
     )

@@ -81,7 +81,8 @@ def counts_for_comments(comment_ids: list[int]) -> dict[int, int]:
         .where(Validation.comment_id.in_(comment_ids))
         .group_by(Validation.comment_id)
     )
-    return {row[0]: row[1] for row in rows}
+    # comment_id IN (...) leaves no row without a comment
+    return {comment_id: count for comment_id, count in rows if comment_id is not None}
 
 
 def mine_among_comments(user: Any, comment_ids: list[int]) -> set[int]:

@@ -11,7 +11,7 @@ from portal.core.extensions import db
 from portal.notifications.models import DIGEST, KINDS, Notification, NotificationSetting
 
 
-def inbox_query(user: Any) -> sa.Select[tuple[Notification]]:
+def inbox_query(user: Any) -> sa.Select[Notification]:
     return sa.select(Notification).where(Notification.recipient_id == user.id).order_by(Notification.id.desc())
 
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.db import UTCDateTime, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 
 # kind -> what the person sees on their settings page
 KINDS: dict[str, str] = {
@@ -24,7 +24,7 @@ KINDS: dict[str, str] = {
 DIGEST = "digest"  # the weekly digest email; off unless the person opts in
 
 
-class Notification(db.Model):
+class Notification(Model):
     __tablename__ = "notifications"
     __table_args__ = (sa.Index("ix_notifications_recipient_read", "recipient_id", "read_at", "id"),)
 
@@ -38,7 +38,7 @@ class Notification(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class NotificationSetting(db.Model):
+class NotificationSetting(Model):
     """A person's choice for one kind; no row means the default (email on, digest off)."""
 
     __tablename__ = "notification_settings"

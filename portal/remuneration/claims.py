@@ -9,7 +9,7 @@ same claim fail at commit (``StaleDataError``) instead of applying twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
@@ -195,7 +195,7 @@ def _move(claim: Claim, to: ClaimState, *, by: User, action: str, note: str = ""
     before = {"state": claim.state.value}
     claim.state = to
     audit.record(f"claim.{action}", claim, actor=by, before=before, after={"state": to.value}, note=note)
-    claimant = db.session.get(User, claim.claimant_id)
+    claimant = db.session.get_one(User, claim.claimant_id)
     _tell(
         claimant,
         subject,
@@ -213,7 +213,7 @@ def _tell(person: User, subject: str, body: str, claim: Claim, *, email_kind: st
 
 
 def submit_claim(
-    claim: Claim, *, by: User, now: object, choice: str = "", reduced_fee_pence: int | None = None
+    claim: Claim, *, by: User, now: datetime, choice: str = "", reduced_fee_pence: int | None = None
 ) -> list[benefits.LimitBreach]:
     """Send a claim for checking.
 
@@ -236,7 +236,7 @@ def submit_claim(
             claim.fee_pence = reduced_fee_pence
         elif choice == "decline":
             claim.payment_declined = True
-    claim.submitted_at = now  # type: ignore[assignment]
+    claim.submitted_at = now
     claim.question = ""
     note = ""
     if claim.fee_pence != claim.full_fee_pence:
@@ -289,9 +289,9 @@ def needs_confirmation(claim: Claim) -> bool:
     return lead is not None and lead.id != claim.claimant_id
 
 
-def confirm_claim(claim: Claim, *, by: User, now: object) -> None:
+def confirm_claim(claim: Claim, *, by: User, now: datetime) -> None:
     _require(by, "claim.confirm", claim)
-    claim.confirmed_at = now  # type: ignore[assignment]
+    claim.confirmed_at = now
     claim.confirmed_by_id = by.id
     _move(
         claim,
@@ -314,18 +314,18 @@ class OverBudget(RuleBroken):
         self.project = project
 
 
-def approve_claim(claim: Claim, *, by: User, now: object, over_budget_confirmed: bool = False) -> None:
+def approve_claim(claim: Claim, *, by: User, now: datetime, over_budget_confirmed: bool = False) -> None:
     _require(by, "claim.approve", claim)
     note = ""
     if claim.project_id is not None:
-        project = db.session.get(Project, claim.project_id)
+        project = db.session.get_one(Project, claim.project_id)
         spent = budgets.project_spend_pence(project.id)
         this_claim = claim.payable_fee_pence + expenses_pence(claim)
         if project.award_pence is not None and spent + this_claim > project.award_pence:
             if not over_budget_confirmed:
                 raise OverBudget(project, spent, this_claim)
             note = f"approved over budget: {money(spent + this_claim)} against an award of {money(project.award_pence)}"
-    claim.approved_at = now  # type: ignore[assignment]
+    claim.approved_at = now
     claim.approved_by_id = by.id
     _move(
         claim,

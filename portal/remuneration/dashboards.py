@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from portal.accounts.models import User
 from portal.core.extensions import db
@@ -63,7 +64,7 @@ def payable_fee() -> sa.ColumnElement[int]:
     return sa.case((Claim.payment_declined.is_(True), 0), else_=Claim.fee_pence)
 
 
-def _with_people() -> tuple[object, ...]:
+def _with_people() -> tuple[LoaderOption, ...]:
     return (joinedload(Claim.claimant), joinedload(Claim.activity_type), joinedload(Claim.project))
 
 
@@ -91,7 +92,7 @@ def queue_condition(state: str) -> sa.ColumnElement[bool]:
     return Claim.state == ClaimState(state)
 
 
-def queue_query(state: str) -> sa.Select[tuple[Claim]]:
+def queue_query(state: str) -> sa.Select[Claim]:
     """Claims in the chosen part of the queue, the longest waiting first."""
     return (
         sa.select(Claim).where(queue_condition(state)).options(*_with_people()).order_by(Claim.submitted_at, Claim.id)
@@ -137,7 +138,7 @@ def expenses_by_claim(claim_ids: Iterable[int]) -> dict[int, int]:
 # --- a project lead's confirmations ----------------------------------------------------------------
 
 
-def confirmations_query(lead: User) -> sa.Select[tuple[Claim]]:
+def confirmations_query(lead: User) -> sa.Select[Claim]:
     """Submitted claims by other people on projects ``lead`` leads, the longest waiting first."""
     led = sa.select(TeamMembership.project_id).where(
         TeamMembership.user_id == lead.id, TeamMembership.role == TeamRole.LEAD
@@ -242,6 +243,7 @@ def payment_speed(today: date, target_days: int) -> PaymentSpeed:
                 Claim.submitted_at.is_not(None),
             )
         )
+        if submitted_at is not None and paid_on is not None  # as the query asks
     ]
     return PaymentSpeed(
         claims=len(days),
@@ -258,12 +260,12 @@ def payment_speed(today: date, target_days: int) -> PaymentSpeed:
 UNBATCHED = sa.and_(Claim.state == ClaimState.APPROVED, Claim.batch_id.is_(None))
 
 
-def unbatched_query() -> sa.Select[tuple[Claim]]:
+def unbatched_query() -> sa.Select[Claim]:
     """Approved claims not yet in a payment batch, approved longest ago first."""
     return sa.select(Claim).where(UNBATCHED).options(*_with_people()).order_by(Claim.approved_at, Claim.id)
 
 
-def batch_claims_query(batch_id: int) -> sa.Select[tuple[Claim]]:
+def batch_claims_query(batch_id: int) -> sa.Select[Claim]:
     return sa.select(Claim).where(Claim.batch_id == batch_id).options(*_with_people()).order_by(Claim.id)
 
 
@@ -314,7 +316,7 @@ def payment_rows(claims: list[Claim]) -> list[PaymentRow]:
     return [PaymentRow(c, preferences.get(c.claimant_id), expenses.get(c.id, 0)) for c in claims]
 
 
-def batches_query(state: BatchState | None = None) -> sa.Select[tuple[PaymentBatch]]:
+def batches_query(state: BatchState | None = None) -> sa.Select[PaymentBatch]:
     query = sa.select(PaymentBatch).order_by(PaymentBatch.created_at.desc(), PaymentBatch.id.desc())
     if state is not None:
         query = query.where(PaymentBatch.state == state)

@@ -61,7 +61,9 @@ class NumberField(StringField):
         if not _NUMBER.fullmatch(text):
             raise ValidationError(self.message)
         number = Decimal(text)
-        if -number.normalize().as_tuple().exponent > self.places:  # type: ignore[operator]
+        exponent = number.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)  # digits matched: a finite number, not NaN or Infinity
+        if -exponent > self.places:
             raise ValidationError(self.message)
         self.number = number
 

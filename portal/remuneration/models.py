@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 from portal.teams.models import Project
 
 
@@ -29,7 +29,7 @@ class Unit(enum.StrEnum):
         return {"hour": "hour", "half_day": "half day", "day": "day", "fixed_fee": "fixed fee"}[self.value]
 
 
-class ActivityType(db.Model):
+class ActivityType(Model):
     __tablename__ = "activity_types"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,7 +43,7 @@ class ActivityType(db.Model):
     )
 
 
-class Rate(db.Model):
+class Rate(Model):
     """The amount paid per unit from ``effective_from`` until the next rate's date."""
 
     __tablename__ = "rates"
@@ -78,7 +78,7 @@ class PaymentMethod(enum.StrEnum):
         }[self.value]
 
 
-class PaymentPreference(db.Model):
+class PaymentPreference(Model):
     """Private to the person, staff and finance. No bank details are ever stored here."""
 
     __tablename__ = "payment_preferences"
@@ -147,7 +147,7 @@ COUNTED_STATES = (ClaimState.SUBMITTED, ClaimState.CONFIRMED, ClaimState.APPROVE
 COMMITTED_STATES = (ClaimState.APPROVED, ClaimState.IN_BATCH, ClaimState.PAID)
 
 
-class Claim(db.Model):
+class Claim(Model):
     __tablename__ = "claims"
     __table_args__ = (
         sa.Index("ix_claims_state_submitted_at", "state", "submitted_at"),
@@ -223,7 +223,7 @@ class ExpenseCategory(enum.StrEnum):
         }[self.value]
 
 
-class ExpenseLine(db.Model):
+class ExpenseLine(Model):
     __tablename__ = "expense_lines"
     __table_args__ = (sa.CheckConstraint("amount_pence >= 0", name="amount_not_negative"),)
 
@@ -246,7 +246,7 @@ class BatchState(enum.StrEnum):
     PAID = "paid"
 
 
-class PaymentBatch(db.Model):
+class PaymentBatch(Model):
     __tablename__ = "payment_batches"
 
     id: Mapped[int] = mapped_column(primary_key=True)

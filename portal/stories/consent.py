@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy as sa
+
 from portal.accounts.models import User
 from portal.core import audit
 from portal.core.db import utcnow
@@ -71,7 +73,7 @@ def record_demographics(
 ) -> Demographics:
     """Store demographics with the consent that allows it; replaces any earlier answers."""
     check(answers)
-    row = db.session.scalar(db.select(Demographics).where(Demographics.storyteller_id == storyteller.id))
+    row = db.session.scalar(sa.select(Demographics).where(Demographics.storyteller_id == storyteller.id))
     first = row is None
     if row is None:
         row = Demographics(
@@ -92,7 +94,7 @@ def record_demographics(
 
 def withdraw_demographics(storyteller: Storyteller, *, by: User) -> None:
     """Erase every demographic answer now; keep only when consent was withdrawn and by whom."""
-    row = db.session.scalar(db.select(Demographics).where(Demographics.storyteller_id == storyteller.id))
+    row = db.session.scalar(sa.select(Demographics).where(Demographics.storyteller_id == storyteller.id))
     if row is None:
         raise RuleBroken("demographics", "There are no demographic answers stored for this storyteller.")
     db.session.delete(row)
@@ -103,5 +105,5 @@ def withdraw_demographics(storyteller: Storyteller, *, by: User) -> None:
 
 def has_demographics(storyteller: Storyteller) -> bool:
     return (
-        db.session.scalar(db.select(Demographics.id).where(Demographics.storyteller_id == storyteller.id)) is not None
+        db.session.scalar(sa.select(Demographics.id).where(Demographics.storyteller_id == storyteller.id)) is not None
     )

@@ -37,7 +37,7 @@ SUMMARY_HEADER = ["section", "category", "count", "percent", "public_count", "pu
 BATCH = 500
 
 
-def story_query() -> sa.Select[tuple[Story]]:
+def story_query() -> sa.Select[Story]:
     return (
         sa.select(Story)
         .options(joinedload(Story.storyteller), joinedload(Story.project), selectinload(Story.tags))

@@ -133,6 +133,7 @@ class StoryForm(FlaskForm):
 class EditStoryForm(StoryForm):
     """The storyteller changing their story; consent is already recorded."""
 
+    # WTForms drops an inherited field that a subclass sets to None; mypy sees a changed type.
     consent = None  # type: ignore[assignment]
 
 

@@ -60,7 +60,7 @@ class Filters:
     storyteller_id: int | None = None  # a storyteller's page: their named (not anonymous) stories
 
 
-def published_query(user: Any) -> sa.Select[tuple[Story]]:
+def published_query(user: Any) -> sa.Select[Story]:
     return sa.select(Story).where(Story.state == StoryState.PUBLISHED, Story.scope.in_(visible_scopes(user)))
 
 
@@ -68,7 +68,7 @@ def _tagged(vocabulary: TagVocabulary, key: str) -> sa.Exists:
     return sa.exists().where(StoryTag.story_id == Story.id, StoryTag.vocabulary == vocabulary, StoryTag.key == key)
 
 
-def library_query(user: Any, filters: Filters) -> sa.Select[tuple[Story]]:
+def library_query(user: Any, filters: Filters) -> sa.Select[Story]:
     query = published_query(user).options(
         joinedload(Story.storyteller), joinedload(Story.project), selectinload(Story.tags)
     )

@@ -7,6 +7,7 @@ under ``static/``, and served only through the story's media route after a visib
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import BinaryIO
 
 from portal.core import uploads
@@ -55,5 +56,5 @@ def remove(stored_name: str | None) -> None:
     uploads.remove(KIND, stored_name)
 
 
-def path_of(stored_name: str):  # type: ignore[no-untyped-def]
+def path_of(stored_name: str) -> Path:
     return uploads.path_of(KIND, stored_name)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 from portal.teams.models import Project
 
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
@@ -116,7 +116,7 @@ class ConsentMethod(enum.StrEnum):
         }[self.value]
 
 
-class Storyteller(db.Model):
+class Storyteller(Model):
     __tablename__ = "storytellers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -142,7 +142,7 @@ class Storyteller(db.Model):
         return self.pseudonym or "An anonymous storyteller"
 
 
-class Demographics(db.Model):
+class Demographics(Model):
     """Special-category data, present only while consent to store it is recorded."""
 
     __tablename__ = "storyteller_demographics"
@@ -165,7 +165,7 @@ class Demographics(db.Model):
     storyteller: Mapped[Storyteller] = relationship(back_populates="demographics")
 
 
-class Story(db.Model):
+class Story(Model):
     __tablename__ = "stories"
     __table_args__ = (
         # The library: published, by scope, featured first, newest first.
@@ -241,7 +241,7 @@ class TagVocabulary(enum.StrEnum):
     VALUE = "value"
 
 
-class StoryTag(db.Model):
+class StoryTag(Model):
     """One theme (seed 000) or value (seed 001) on a story; indexed for the library's filters."""
 
     __tablename__ = "story_tags"

@@ -37,7 +37,7 @@ def _move(story: Story, to: StoryState) -> None:
     story.state = to
 
 
-def queue_query(state: StoryState | None = None) -> sa.Select[tuple[Story]]:
+def queue_query(state: StoryState | None = None) -> sa.Select[Story]:
     """Stories waiting for staff, oldest first, with storyteller and project in the same query."""
     states = (state,) if state in QUEUE_STATES else QUEUE_STATES
     return (

@@ -80,7 +80,7 @@ def percent(count: int, total: int) -> int:
     return (200 * count + total) // (2 * total) if total else 0
 
 
-def population(project_id: int | None = None) -> sa.Select[tuple[int]]:
+def population(project_id: int | None = None) -> sa.Select[int]:
     """Storyteller ids in scope: everyone, or those gathered for a project or with a story in it."""
     query = sa.select(Storyteller.id)
     if project_id is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 
 
 class TeamRole(enum.StrEnum):
@@ -35,7 +35,7 @@ class ReportingSchedule(enum.StrEnum):
     CUSTOM = "custom"
 
 
-class Project(db.Model):
+class Project(Model):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,7 +58,7 @@ class Project(db.Model):
     phase: Mapped[Any] = relationship("Phase", lazy="raise_on_sql")  # grants' Phase, named, not imported
 
 
-class TeamMembership(db.Model):
+class TeamMembership(Model):
     __tablename__ = "team_memberships"
     __table_args__ = (sa.UniqueConstraint("project_id", "user_id"),)
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.db import UTCDateTime, str_enum, utcnow
-from portal.core.extensions import db
+from portal.core.extensions import Model
 
 
 class Audience(enum.StrEnum):
@@ -24,7 +24,7 @@ class Audience(enum.StrEnum):
     MEMBERS = "members"  # signed-in members only
 
 
-class SearchDocument(db.Model):
+class SearchDocument(Model):
     __tablename__ = "search_documents"
     __table_args__ = (
         sa.UniqueConstraint("kind", "object_id"),

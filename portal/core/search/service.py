@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -140,7 +141,7 @@ def _expanding(statement: str, *names: str) -> sa.TextClause:
     return sa.text(statement).bindparams(*(sa.bindparam(name, expanding=True) for name in names))
 
 
-def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[list[Any], int]:
+def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[Sequence[Any], int]:
     """Steps each led by the FTS5 table, so SQLite never probes the index once per document: the
     bounded count; for a very common word, the id below which nothing is ranked; the page of ids
     (title matches first, then BM25) among the documents this viewer may see; their snippets;
@@ -199,7 +200,7 @@ def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[list[Any], int]:
     ids = [row.id for row in ranked]
     if not ids:
         return [], total
-    snippets = dict(
+    snippets: dict[int, str] = dict(
         db.session.execute(
             _expanding(
                 """
@@ -231,7 +232,7 @@ def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[list[Any], int]:
     return rows, total
 
 
-def _postgresql(words: list[str], params: dict[str, Any]) -> tuple[list[Any], int]:
+def _postgresql(words: list[str], params: dict[str, Any]) -> tuple[Sequence[Any], int]:
     """Matches, ranks and the title test all read the stored ``search_vector`` (revision 0008):
     no document's text is parsed again at search time. Only the page's rows get a headline."""
     params |= {
