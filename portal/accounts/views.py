@@ -18,7 +18,7 @@ from portal.accounts.forms import (
 from portal.accounts.models import ContactMethod, User
 from portal.core.changes import apply, done, refused
 from portal.core.extensions import limiter
-from portal.core.forms import safe_next
+from portal.core.forms import given, safe_next
 from portal.core.permissions import permission_required, public
 from portal.core.web import redirect_to, render
 
@@ -57,7 +57,10 @@ def sign_up() -> Response:
         return redirect_to(url_for("main.dashboard"))
     form = SignUpForm()
     outcome = apply(
-        form, lambda: services.create_user(email=form.email.data, name=form.name.data, password=form.password.data)
+        form,
+        lambda: services.create_user(
+            email=given(form.email.data), name=given(form.name.data), password=given(form.password.data)
+        ),
     )
     if outcome:
         welcome = "Welcome to the Co-Production Portal. Your account is ready."
@@ -74,7 +77,7 @@ def sign_in() -> Response:
     if current_user.is_authenticated:
         return redirect_to(next_url)
     form = SignInForm()
-    outcome = apply(form, lambda: services.authenticate(form.email.data, form.password.data))
+    outcome = apply(form, lambda: services.authenticate(given(form.email.data), given(form.password.data)))
     if outcome:
         user = outcome.result
         return _arrived(user, next_url, f"You are signed in as {user.name}.", remember=bool(form.remember.data))
@@ -116,7 +119,12 @@ def profile() -> Response:
 @permission_required("account.manage_own")
 def change_password() -> Response:
     form = ChangePasswordForm()
-    if apply(form, lambda: services.change_password(current_user, form.current_password.data, form.new_password.data)):
+    if apply(
+        form,
+        lambda: services.change_password(
+            current_user, given(form.current_password.data), given(form.new_password.data)
+        ),
+    ):
         login_user(current_user._get_current_object())  # keep this session: its token changed
         return done(url_for("accounts.profile"), "Your password has been changed. Other devices have been signed out.")
     return refused("accounts/change_password.html", form=form, title="Change your password")
@@ -129,7 +137,9 @@ def forgot_password() -> Response:
     form = ForgotPasswordForm()
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     base_url = current_app.config["BASE_URL"]
-    if apply(form, lambda: services.start_password_reset(form.email.data, base_url=base_url, valid_minutes=minutes)):
+    if apply(
+        form, lambda: services.start_password_reset(given(form.email.data), base_url=base_url, valid_minutes=minutes)
+    ):
         return render("accounts/reset_sent.html", title="Check your email", email=form.email.data, minutes=minutes)
     return refused("accounts/forgot_password.html", form=form, title="Reset your password")
 
@@ -141,7 +151,7 @@ def reset_password(token: str) -> Response:
     if services.usable_reset_token(token) is None:
         return render("accounts/reset_expired.html", status=410, title="This link has expired")
     form = ResetPasswordForm()
-    outcome = apply(form, lambda: services.reset_password(token, form.new_password.data))
+    outcome = apply(form, lambda: services.reset_password(token, given(form.new_password.data)))
     if outcome:
         logout_user()
         message = f"Your password has been reset, {outcome.result.name}. Sign in with your new password."

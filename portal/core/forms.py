@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
 
 # types-wtforms still describes WTForms 3.2, which had no SelectChoice (3.3): to mypy it is Any.
 from wtforms import SelectChoice  # type: ignore[attr-defined]
+
+from portal.core.errors import RuleBroken
+
+T = TypeVar("T")
 
 
 def attach_error(form: FlaskForm, field: str, message: str) -> None:
@@ -31,3 +36,13 @@ def safe_next(url: str | None, default: str) -> str:
 def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
     """Options for a SelectField from (value, label) pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def given(value: T | None) -> T:
+    """A value the form's validators already required: never None once the form has validated.
+
+    Called inside a change, so if it ever is None the change is refused by the form, not a 500.
+    """
+    if value is None:
+        raise RuleBroken("", "Answer every question marked as needed.")
+    return value

@@ -41,7 +41,7 @@ def _gathering_url(gathering_id: int, anchor: str = "") -> str:
 # --- lists -------------------------------------------------------------------------------
 
 
-def _list(query: sa.Select[tuple[Gathering]], *, past: bool) -> Response:
+def _list(query: sa.Select[Gathering], *, past: bool) -> Response:
     page = paginate(query)
     ids = [g.id for g in page.items]
     return render(

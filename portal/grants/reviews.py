@@ -166,7 +166,7 @@ def remove_assignment(assignment: ReviewerAssignment, *, by: User) -> None:
     db.session.delete(assignment)
 
 
-def assignments_query(phase_id: int) -> sa.Select[tuple[ReviewerAssignment]]:
+def assignments_query(phase_id: int) -> sa.Select[ReviewerAssignment]:
     return (
         sa.select(ReviewerAssignment)
         .where(ReviewerAssignment.phase_id == phase_id)
@@ -459,7 +459,7 @@ def _average_by_application(phase_id: int) -> sa.Subquery:
 
 def panel_applications_query(
     phase_id: int, *, state: ApplicationState | None = None, sort: str = "average"
-) -> sa.Select[tuple[Application]]:
+) -> sa.Select[Application]:
     """Every application of the phase the panel can see (not drafts), filtered and sorted."""
     query = (
         sa.select(Application)
@@ -517,12 +517,12 @@ def panel_summaries(phase_id: int, applications: list[Application]) -> dict[int,
         summaries[application_id].spread = spread(pairs)
 
     whole_phase, single = set(), defaultdict(set)
-    for reviewer_id, application_id in db.session.execute(
+    for reviewer_id, assigned_id in db.session.execute(
         sa.select(ReviewerAssignment.reviewer_id, ReviewerAssignment.application_id).where(
             ReviewerAssignment.phase_id == phase_id
         )
     ):
-        (whole_phase.add(reviewer_id) if application_id is None else single[application_id].add(reviewer_id))
+        (whole_phase.add(reviewer_id) if assigned_id is None else single[assigned_id].add(reviewer_id))
     teams: dict[int, set[int]] = defaultdict(set)
     for application_id, user_id in db.session.execute(
         sa.select(ApplicationMember.application_id, ApplicationMember.user_id).where(
@@ -557,7 +557,7 @@ def _on_team(user_id: int) -> sa.ColumnElement[bool]:
     )
 
 
-def assigned_applications_query(user: User) -> sa.Select[tuple[Application]]:
+def assigned_applications_query(user: User) -> sa.Select[Application]:
     """What this person has been asked to review (never their own team's), newest phase first."""
     return (
         sa.select(Application)

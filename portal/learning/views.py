@@ -171,7 +171,8 @@ def add_comment(post_id: int) -> Response:
     post = _readable_post(post_id)
     require("post.comment", post)
     form = CommentForm()
-    parent = int(form.parent_id.data) if (form.parent_id.data or "").isdigit() else None
+    parent_text = form.parent_id.data or ""
+    parent = int(parent_text) if parent_text.isdigit() else None
     outcome = apply(
         form, lambda: comments.add_comment(post, by=current_user, body=form.body.data or "", parent_id=parent)
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal.core.changes import apply, done, refused
@@ -13,11 +12,8 @@ from portal.core.forms import safe_next
 from portal.core.permissions import permission_required, signed_in
 from portal.core.web import paginate, render
 from portal.notifications import bp, inbox
+from portal.notifications.forms import PlainForm
 from portal.notifications.models import DIGEST, KINDS, Notification
-
-
-class PlainForm(FlaskForm):
-    """A form with only its CSRF token."""
 
 
 @bp.app_context_processor

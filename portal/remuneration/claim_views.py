@@ -180,7 +180,7 @@ def _save_preferences(preference: PaymentPreference | None, form: PreferencesFor
         db.session.add(preference)
     method = PaymentMethod(form.method.data)
     preference.method = method
-    preference.charity_name = form.charity_name.data if method == PaymentMethod.CHARITY else ""
+    preference.charity_name = (form.charity_name.data or "") if method == PaymentMethod.CHARITY else ""
     preference.weekly_limit_pence = form.weekly_limit.pence
     preference.monthly_limit_pence = form.monthly_limit.pence
     after = _preference_values(preference)

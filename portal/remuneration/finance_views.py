@@ -20,6 +20,7 @@ from portal.core.csv_export import csv_response
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
+from portal.core.forms import given
 from portal.core.permissions import permission_required, require
 from portal.core.web import paginate, render
 from portal.remuneration import batches, bp, dashboards
@@ -138,7 +139,7 @@ def mark_batch_paid(batch_id: int) -> Response:
         "paid_on",
         lambda: batches.mark_batch_paid(
             found,
-            paid_on=form.paid_on.data,
+            paid_on=given(form.paid_on.data),
             payment_reference=form.payment_reference.data or "",
             by=current_user,
             today=london_today(),

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from portal.core.changes import apply, done
 from portal.core.extensions import db
 from portal.core.formatting import local_date, london_today, money
+from portal.core.forms import given
 from portal.core.permissions import permission_required
 from portal.core.web import render
 from portal.remuneration import bp, rates
@@ -70,7 +71,10 @@ def set_rate(activity_id: int) -> Response:
     outcome = apply(
         form,
         lambda: rates.set_rate(
-            activity, amount_pence=form.amount.pence or 0, effective_from=form.effective_from.data, by=current_user
+            activity,
+            amount_pence=form.amount.pence or 0,
+            effective_from=given(form.effective_from.data),
+            by=current_user,
         ),
     )
     if not outcome:

@@ -3,6 +3,7 @@ route, a storyteller's named stories, the Atom feed, and the storyteller summary
 
 from __future__ import annotations
 
+from datetime import datetime
 from xml.sax.saxutils import escape
 
 from flask import abort, current_app, make_response, request, send_file, url_for
@@ -35,6 +36,11 @@ def story_vocabularies() -> dict[str, object]:
         # called (one grouped query) only by the staff dashboard card that shows it
         "story_queue_counts": moderation.queue_counts,
     }
+
+
+def _atom_time(moment: datetime | None) -> str:
+    """A feed timestamp (a published story always has one; the feed's own start otherwise)."""
+    return moment.isoformat() if moment else "2026-01-01T00:00:00+00:00"
 
 
 @bp.route("")
@@ -129,11 +135,11 @@ def feed() -> Response:
         link = base + url_for("stories.story", story_id=item.id)
         entries.append(
             f'<entry><title>{escape(item.title)}</title><id>{link}</id><link href="{link}"/>'
-            f"<updated>{item.published_at.isoformat()}</updated><author><name>{escape(item.author_label)}</name>"
+            f"<updated>{_atom_time(item.published_at)}</updated><author><name>{escape(item.author_label)}</name>"
             f"</author><summary>{escape(item.summary)}</summary>"
             f'<content type="text">{escape(plain_text(item.body))}</content></entry>'
         )
-    updated = stories[0].published_at.isoformat() if stories else "2026-01-01T00:00:00+00:00"
+    updated = _atom_time(stories[0].published_at if stories else None)
     body = (
         '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
         f"<title>Co-Production Portal: stories</title><id>{base}{url_for('stories.feed')}</id>"

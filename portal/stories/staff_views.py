@@ -17,7 +17,7 @@ from portal.core.changes import apply, done, refused
 from portal.core.csv_export import csv_response
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
-from portal.core.forms import attach_error
+from portal.core.forms import attach_error, given
 from portal.core.permissions import permission_required
 from portal.core.web import paginate, redirect_to, render
 from portal.stories import bp, exports, importer, library, moderation, summary, telling
@@ -214,7 +214,7 @@ def tell_for(storyteller_id: int) -> Response:
 
 
 def _consent_given(form: OnBehalfStoryForm) -> telling.ConsentRecord:
-    given_on = datetime.combine(form.consent_given_on.data, time(12), tzinfo=UTC)
+    given_on = datetime.combine(given(form.consent_given_on.data), time(12), tzinfo=UTC)
     return telling.ConsentRecord(ConsentMethod(form.consent_method.data), given_on, form.consent_note.data or "")
 
 
