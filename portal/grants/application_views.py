@@ -4,6 +4,7 @@ then answer with ``done`` or the page again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -12,6 +13,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
+from wtforms import HiddenField
+from wtforms.form import BaseForm
 
 from portal.core.changes import Outcome, apply, done
 from portal.core.db import utcnow
@@ -55,14 +58,22 @@ def application_or_404(application_id: int) -> Application:
 # --- what the grants views share about a change ------------------------------------------------------
 
 
-def acted(outcome: Outcome[T]) -> T:
-    """What an action button's change returned. Its form is only the CSRF token, so one that does
-    not validate is a 400; a broken rule has no field to stand by, so it is answered as if the view
-    had not caught it (the 422 page, everything rolled back)."""
+def attempt(change: Callable[[], T]) -> Outcome[T]:
+    """``apply`` for a change made by a button, whose page shows a refusal its own way: commit, or
+    roll back and keep the broken rule in ``outcome.error`` (not put by a field, not flashed)."""
+    holder = BaseForm({"reason": HiddenField()})  # a button's own form may have no field to hold it
+    return apply(holder, change, validate=False)
+
+
+def act(form: FlaskForm, change: Callable[[], T]) -> T:
+    """An action button's change. Its form is only the CSRF token, so one that does not validate
+    is a 400; a broken rule has no form to be shown again with, so it is answered as if the view
+    had not caught it (the 422 page with its reason, everything rolled back)."""
+    if not form.validate_on_submit():
+        abort(400)
+    outcome = attempt(change)
     if outcome.error is not None:
         raise outcome.error
-    if not outcome:
-        abort(400)
     return outcome.result
 
 
@@ -238,7 +249,7 @@ def remove_budget_line(application_id: int, line_id: int) -> Response:
     line = next((line for line in applications.budget_lines(application.id) if line.id == line_id), None)
     if line is None:
         abort(404)
-    acted(apply(ActionForm(), lambda: applications.remove_budget_line(application, line, by=current_user)))
+    act(ActionForm(), lambda: applications.remove_budget_line(application, line, by=current_user))
     url = url_for("grants.edit_application", application_id=application_id, _anchor="budget")
     return done(url, "The budget line is removed.")
 

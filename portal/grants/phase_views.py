@@ -17,6 +17,7 @@ from portal.core.formatting import london_today
 from portal.core.permissions import can, permission_required, public
 from portal.core.web import paginate, render
 from portal.grants import applications, bp, phases, reviews
+from portal.grants.application_views import attempt
 from portal.grants.forms import ActionForm, PanelFilterForm, PhaseForm, PhaseStateForm
 from portal.grants.models import PHASE_TRANSITIONS, Phase, PhaseState
 
@@ -72,10 +73,9 @@ def start_application(phase_id: int) -> Response:
     phase = _phase_or_404(phase_id)
     if phase.state == PhaseState.DRAFT:
         abort(404)
-    form = ActionForm()
-    if not form.validate_on_submit():
+    if not ActionForm().validate_on_submit():
         abort(400)
-    outcome = apply(form, lambda: applications.start_application(phase, by=current_user, today=london_today()).id)
+    outcome = attempt(lambda: applications.start_application(phase, by=current_user, today=london_today()).id)
     if outcome:
         return done(
             url_for("grants.edit_application", application_id=outcome.result),

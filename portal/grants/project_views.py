@@ -28,7 +28,7 @@ from portal.core.formatting import london_today
 from portal.core.permissions import can, permission_required, public, require
 from portal.core.web import paginate, redirect_to, render, wants_fragment
 from portal.grants import bp, dashboards, exports, projects, reports, signals
-from portal.grants.application_views import acted
+from portal.grants.application_views import act, attempt
 from portal.grants.models import Milestone, ProgressReport, ProjectExpense
 from portal.grants.project_forms import (
     CUSTOM_DATE_INPUTS,
@@ -231,16 +231,10 @@ def mark_milestone(project_id: int, milestone_id: int) -> Response:
     if milestone is None:
         abort(404)
     form = MilestoneDoneForm()
-    if not form.validate_on_submit() or form.done.data not in ("0", "1"):
+    if form.done.data not in ("0", "1"):
         abort(400)
     done_now = form.done.data == "1"
-    acted(
-        apply(
-            form,
-            lambda: projects.mark_milestone(project, milestone, done=done_now, by=current_user, today=london_today()),
-            validate=False,
-        )
-    )
+    act(form, lambda: projects.mark_milestone(project, milestone, done=done_now, by=current_user, today=london_today()))
     if wants_fragment():  # what is inside the milestones section: the row and the count of those done
         return render(
             "grants/projects/_milestones_body.html",
@@ -291,7 +285,7 @@ def remove_expense(project_id: int, expense_id: int) -> Response:
     )
     if expense is None:
         abort(404)
-    acted(apply(RemoveForm(), lambda: projects.remove_expense(project, expense, by=current_user)))
+    act(RemoveForm(), lambda: projects.remove_expense(project, expense, by=current_user))
     return _to_project(project_id, "budget", "Spending line removed.")
 
 
@@ -423,7 +417,7 @@ def publish_learning(project_id: int, report_id: int) -> Response:
     if not form.validate_on_submit() or form.publish.data not in ("0", "1"):
         abort(400)
     published = form.publish.data == "1"
-    outcome = apply(form, lambda: _publish(report, published=published), validate=False)
+    outcome = attempt(lambda: _publish(report, published=published))
     if not outcome:
         publish_error = outcome.error.message if outcome.error is not None else ""
         return _report_page(project, report, status=422, publish_error=publish_error)

@@ -18,7 +18,7 @@ from portal.core.formatting import london_today
 from portal.core.permissions import can, permission_required, require
 from portal.core.web import paginate, render, wants_fragment
 from portal.grants import bp, phases, reviews
-from portal.grants.application_views import acted, application_or_404, unplaced
+from portal.grants.application_views import act, application_or_404, unplaced
 from portal.grants.forms import (
     ActionForm,
     AssignReviewerForm,
@@ -91,7 +91,7 @@ def remove_reviewer(phase_id: int, assignment_id: int) -> Response:
     assignment = db.session.get(ReviewerAssignment, assignment_id)
     if assignment is None or assignment.phase_id != phase_id:
         abort(404)
-    acted(apply(ActionForm(), lambda: reviews.remove_assignment(assignment, by=current_user)))
+    act(ActionForm(), lambda: reviews.remove_assignment(assignment, by=current_user))
     return done(
         url_for("grants.panel", phase_id=phase_id), "The reviewer is no longer assigned. Any review they sent is kept."
     )
