@@ -1,23 +1,30 @@
 """Applications: the applicant's pages (write, budget, team, submit, withdraw) and the staff's
-decision form. Views parse the form, ask ``permissions``, call the services, commit, and render
-or redirect."""
+decision form. Views load, check the rule, and ``apply`` the service's change (``core.changes``),
+then answer with ``done`` or the page again."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
+from wtforms import HiddenField
+from wtforms.form import BaseForm
 
+from portal.core.changes import Outcome, apply, done
 from portal.core.db import utcnow
-from portal.core.errors import RuleBroken
+from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.permissions import can, permission_required, require
-from portal.core.web import is_htmx, redirect_to, render
+from portal.core.web import is_htmx, paginate, redirect_to, render, wants_fragment
 from portal.grants import access, applications, bp, decisions, phases, reviews
+from portal.grants.applications import ApplicationDetails
 from portal.grants.forms import (
     ActionForm,
     ApplicationForm,
@@ -25,9 +32,10 @@ from portal.grants.forms import (
     DecisionForm,
     InviteForm,
     WithdrawForm,
-    attach_problems,
 )
 from portal.grants.models import Application, ApplicationState, BudgetCategory, ReviewState
+
+T = TypeVar("T")
 
 CHANGED_BY_SOMEONE_ELSE = (
     "Someone else on your team changed this application while you were working on it. "
@@ -35,12 +43,8 @@ CHANGED_BY_SOMEONE_ELSE = (
 )
 
 
-def _page_number() -> int:
-    return request.args.get("page", 1, type=int) or 1
-
-
 def application_or_404(application_id: int) -> Application:
-    application = db.session.scalar(
+    application: Application | None = db.session.scalar(
         sa.select(Application)
         .where(Application.id == application_id)
         .options(joinedload(Application.phase), joinedload(Application.lead))
@@ -49,6 +53,51 @@ def application_or_404(application_id: int) -> Application:
     if application is None:
         abort(404)
     return application
+
+
+# --- what the grants views share about a change ------------------------------------------------------
+
+
+def attempt(change: Callable[[], T]) -> Outcome[T]:
+    """``apply`` for a change made by a button, whose page shows a refusal its own way: commit, or
+    roll back and keep the broken rule in ``outcome.error`` (not put by a field, not flashed)."""
+    holder = BaseForm({"reason": HiddenField()})  # a button's own form may have no field to hold it
+    return apply(holder, change, validate=False)
+
+
+def act(form: FlaskForm, change: Callable[[], T]) -> T:
+    """An action button's change. Its form is only the CSRF token, so one that does not validate
+    is a 400; a broken rule has no form to be shown again with, so it is answered as if the view
+    had not caught it (the 422 page with its reason, everything rolled back)."""
+    if not form.validate_on_submit():
+        abort(400)
+    outcome = attempt(change)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.result
+
+
+def unplaced(form: FlaskForm, outcome: Outcome[Any]) -> list[RuleBroken]:
+    """A refused change's rules about no field of ``form`` (the application window, the budget, a
+    review already sent), for the page's error summary, which links each to its place on the page.
+    ``apply`` shows such a rule by the form's first field, so it is taken off there again."""
+    if outcome.error is None or outcome.stale:
+        return []
+    problems = outcome.error.problems if isinstance(outcome.error, RulesBroken) else [outcome.error]
+    others = [problem for problem in problems if problem.field not in form._fields]
+    if others:
+        first = next(iter(form._fields.values()))
+        errors = list(first.errors)
+        for problem in others:
+            errors.remove(problem.message)
+        first.errors = errors
+    return others
+
+
+def _start_again(url: str, message: str = CHANGED_BY_SOMEONE_ELSE) -> Response:
+    """Someone else saved first: nothing of this change was kept, so say so on a fresh copy."""
+    flash(message, "error")
+    return redirect_to(url)
 
 
 # --- the applicant's list and starting ----------------------------------------------------------------
@@ -61,12 +110,7 @@ def my_applications() -> Response:
     if joined:
         db.session.commit()
         flash(f"You have joined {len(joined)} application team{'' if len(joined) == 1 else 's'}.", "success")
-    page = db.paginate(
-        applications.applications_of(current_user),
-        page=_page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = paginate(applications.applications_of(current_user))
     return render(
         "grants/my_applications.html",
         block="results",
@@ -131,7 +175,8 @@ def _edit_page(
     block: str | None = None,
     added: str = "",
 ) -> Response:
-    """The writing page; ``block="budget"`` answers htmx with just the budget section."""
+    """The writing page; ``block="budget"`` answers htmx with just the budget section (which then
+    shows its own error summary: the page's summary is not sent)."""
     lines = applications.budget_lines(application.id)
     return render(
         "grants/application_form.html",
@@ -139,7 +184,7 @@ def _edit_page(
         status=status,
         application=application,
         phase=application.phase,
-        fragment=bool(block) and is_htmx(),
+        fragment=bool(block) and wants_fragment(),
         added=added,
         form=form or ApplicationForm(formdata=None, obj=application),
         line_form=line_form or BudgetLineForm(formdata=None),
@@ -157,21 +202,14 @@ def edit_application(application_id: int) -> Response:
     application = application_or_404(application_id)
     require("application.edit", application)
     form = ApplicationForm(obj=application if request.method == "GET" else None)
-    if form.validate_on_submit():
-        try:
-            applications.update_application(application, form.details(), by=current_user)
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_problems(form, error)
-            application = application_or_404(application_id)
-        except StaleDataError:
-            db.session.rollback()
-            flash(CHANGED_BY_SOMEONE_ELSE, "error")
-            return redirect_to(url_for("grants.edit_application", application_id=application_id))
-        else:
-            flash("Your draft is saved.", "success")
-            return redirect_to(url_for("grants.edit_application", application_id=application_id))
+    outcome = apply(form, lambda: applications.update_application(application, form.details(), by=current_user))
+    here = url_for("grants.edit_application", application_id=application_id)
+    if outcome:
+        return done(here, "Your draft is saved.")
+    if outcome.stale:
+        return _start_again(here)
+    if outcome.error is not None:
+        application = application_or_404(application_id)
     return _edit_page(application, status=422 if request.method == "POST" else 200, form=form)
 
 
@@ -181,28 +219,22 @@ def add_budget_line(application_id: int) -> Response:
     application = application_or_404(application_id)
     require("application.edit", application)
     form = BudgetLineForm()
-    if form.validate_on_submit():
-        try:
-            applications.add_budget_line(
-                application,
-                by=current_user,
-                category=BudgetCategory(form.category.data),
-                description=form.description.data or "",
-                amount_pence=form.amount.pence,
-            )
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_problems(form, error)
-        else:
-            db.session.commit()
-            if is_htmx():  # the budget section alone, with the new line, the new total and an empty form
-                return _edit_page(
-                    application_or_404(application_id),
-                    block="budget",
-                    added=f"Added: {form.description.data}. The total is updated.",
-                )
-            flash("The budget line is added.", "success")
-            return redirect_to(url_for("grants.edit_application", application_id=application_id) + "#budget")
+    outcome = apply(
+        form,
+        lambda: applications.add_budget_line(
+            application,
+            by=current_user,
+            category=BudgetCategory(form.category.data),
+            description=form.description.data or "",
+            amount_pence=form.amount.pence,
+        ),
+    )
+    if outcome and wants_fragment():  # the budget section alone, with the new line, the new total and an empty form
+        added = f"Added: {form.description.data}. The total is updated."
+        return _edit_page(application_or_404(application_id), block="budget", added=added)
+    if outcome:
+        url = url_for("grants.edit_application", application_id=application_id, _anchor="budget")
+        return done(url, "The budget line is added.")
     # htmx gets the budget section with the messages as a 200: htmx reports a 4xx as an error.
     return _edit_page(
         application_or_404(application_id), status=200 if is_htmx() else 422, line_form=form, block="budget"
@@ -217,12 +249,16 @@ def remove_budget_line(application_id: int, line_id: int) -> Response:
     line = next((line for line in applications.budget_lines(application.id) if line.id == line_id), None)
     if line is None:
         abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    applications.remove_budget_line(application, line, by=current_user)
-    db.session.commit()
-    flash("The budget line is removed.", "success")
-    return redirect_to(url_for("grants.edit_application", application_id=application_id) + "#budget")
+    act(ActionForm(), lambda: applications.remove_budget_line(application, line, by=current_user))
+    url = url_for("grants.edit_application", application_id=application_id, _anchor="budget")
+    return done(url, "The budget line is removed.")
+
+
+def _submit(application: Application, details: ApplicationDetails | None) -> None:
+    """Send the application, saving the words first when the writing page sent them."""
+    if details is not None:
+        applications.update_application(application, details, by=current_user)
+    applications.submit_application(application, by=current_user, today=london_today(), now=utcnow())
 
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
@@ -235,21 +271,15 @@ def submit_application(application_id: int) -> Response:
     form = ApplicationForm() if with_details else ApplicationForm(formdata=None, obj=application)
     if not (form if with_details else ActionForm()).validate_on_submit():
         return _edit_page(application, status=422, form=form)
-    try:
-        if with_details:
-            applications.update_application(application, form.details(), by=current_user)
-        applications.submit_application(application, by=current_user, today=london_today(), now=utcnow())
-        db.session.commit()
-    except RuleBroken as error:
-        db.session.rollback()  # nothing changes: the words stay on the page, unsaved
-        others = attach_problems(form, error)
-        return _edit_page(application_or_404(application_id), status=422, form=form, problems=others)
-    except StaleDataError:
-        db.session.rollback()
-        flash(CHANGED_BY_SOMEONE_ELSE, "error")
-        return redirect_to(url_for("grants.edit_application", application_id=application_id))
-    flash("Thank you. Your application has been sent. We have emailed you to confirm.", "success")
-    return redirect_to(url_for("grants.application", application_id=application_id))
+    # Nothing changes when it is refused: the words stay on the page, unsaved.
+    outcome = apply(form, lambda: _submit(application, form.details() if with_details else None), validate=False)
+    if outcome:
+        url = url_for("grants.application", application_id=application_id)
+        return done(url, "Thank you. Your application has been sent. We have emailed you to confirm.")
+    if outcome.stale:
+        return _start_again(url_for("grants.edit_application", application_id=application_id))
+    others = unplaced(form, outcome)
+    return _edit_page(application_or_404(application_id), status=422, form=form, problems=others)
 
 
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
@@ -258,20 +288,12 @@ def withdraw_application(application_id: int) -> Response:
     application = application_or_404(application_id)
     require("application.withdraw", application)
     form = WithdrawForm()
-    if form.validate_on_submit():
-        try:
-            applications.withdraw_application(application, by=current_user)
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_problems(form, error)
-        except StaleDataError:
-            db.session.rollback()
-            flash(CHANGED_BY_SOMEONE_ELSE, "error")
-            return redirect_to(url_for("grants.application", application_id=application_id))
-        else:
-            flash("Your application is withdrawn.", "success")
-            return redirect_to(url_for("grants.application", application_id=application_id))
+    outcome = apply(form, lambda: applications.withdraw_application(application, by=current_user))
+    here = url_for("grants.application", application_id=application_id)
+    if outcome:
+        return done(here, "Your application is withdrawn.")
+    if outcome.stale:
+        return _start_again(here)
     return application_page(application_or_404(application_id), status=422, withdraw_form=form)
 
 
@@ -281,21 +303,18 @@ def invite(application_id: int) -> Response:
     application = application_or_404(application_id)
     require("application.invite", application)
     form = InviteForm()
-    if form.validate_on_submit():
-        try:
-            invitation = applications.invite_member(
-                application, by=current_user, email=form.email.data or "", base_url=current_app.config["BASE_URL"]
-            )
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_problems(form, error)
-        else:
-            db.session.commit()
-            flash(
-                f"We have emailed {invitation.email}. They join the team when they sign in with that address.",
-                "success",
-            )
-            return redirect_to(url_for("grants.application", application_id=application_id) + "#team")
+    base_url = current_app.config["BASE_URL"]
+    outcome = apply(
+        form,
+        lambda: applications.invite_member(
+            application, by=current_user, email=form.email.data or "", base_url=base_url
+        ),
+    )
+    if outcome:
+        url = url_for("grants.application", application_id=application_id, _anchor="team")
+        return done(
+            url, f"We have emailed {outcome.result.email}. They join the team when they sign in with that address."
+        )
     return application_page(application_or_404(application_id), status=422, invite_form=form)
 
 
@@ -320,6 +339,21 @@ def _decision_page(application: Application, form: DecisionForm, *, status: int 
     )
 
 
+def _record_decision(application: Application, form: DecisionForm) -> bool:
+    """Record the panel's decision; true when it is an award (a pilot project is set up)."""
+    chosen = form.chosen_outcome()
+    decisions.record_decision(
+        application,
+        by=current_user,
+        outcome=chosen,
+        rationale=form.rationale.data or "",
+        now=utcnow(),
+        amount_pence=form.amount.pence,
+        start_date=form.start_date.data,
+    )
+    return chosen.value == "award"
+
+
 @bp.route("/staff/applications/<int:application_id>/decision", methods=["GET", "POST"])
 @permission_required("panel.manage")
 def decision(application_id: int) -> Response:
@@ -328,35 +362,15 @@ def decision(application_id: int) -> Response:
         abort(404)  # nothing to decide: it was never sent
     defaults = DecisionForm.defaults(london_today(), applications.requested_total_pence(application.id))
     form = DecisionForm(data=defaults if request.method == "GET" else None)
-    if form.validate_on_submit():
-        outcome = form.chosen_outcome()
-        try:
-            decisions.record_decision(
-                application,
-                by=current_user,
-                outcome=outcome,
-                rationale=form.rationale.data or "",
-                now=utcnow(),
-                amount_pence=form.amount.pence,
-                start_date=form.start_date.data,
-            )
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()
-            for problem in attach_problems(form, error):
-                attach_problems(form, RuleBroken("outcome", problem.message))
-            application = application_or_404(application_id)
-        except StaleDataError:
-            db.session.rollback()
-            flash(
-                "This application changed while you were deciding. Check it, then record the decision again.", "error"
-            )
-            return redirect_to(url_for("grants.decision", application_id=application_id))
-        else:
-            flash(
-                "The decision is recorded and the applicant has been emailed."
-                + (" The pilot project has been set up." if outcome.value == "award" else ""),
-                "success",
-            )
-            return redirect_to(url_for("grants.application", application_id=application_id))
+    # A rule about no field of the form (the pot, the state) is shown by the outcome, its first field.
+    outcome = apply(form, lambda: _record_decision(application, form))
+    if outcome:
+        awarded = " The pilot project has been set up." if outcome.result else ""
+        url = url_for("grants.application", application_id=application_id)
+        return done(url, "The decision is recorded and the applicant has been emailed." + awarded)
+    if outcome.stale:
+        again = "This application changed while you were deciding. Check it, then record the decision again."
+        return _start_again(url_for("grants.decision", application_id=application_id), again)
+    if outcome.error is not None:
+        application = application_or_404(application_id)
     return _decision_page(application, form, status=422 if request.method == "POST" else 200)

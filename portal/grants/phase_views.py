@@ -3,28 +3,25 @@ side-by-side list of a phase's applications."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.core.errors import RuleBroken
+from portal.core.changes import apply, done, refused
+from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.permissions import can, permission_required, public
-from portal.core.web import redirect_to, render
+from portal.core.web import paginate, render
 from portal.grants import applications, bp, phases, reviews
-from portal.grants.forms import ActionForm, PanelFilterForm, PhaseForm, PhaseStateForm, attach_problems
+from portal.grants.application_views import attempt
+from portal.grants.forms import ActionForm, PanelFilterForm, PhaseForm, PhaseStateForm
 from portal.grants.models import PHASE_TRANSITIONS, Phase, PhaseState
 
-
-def _page_number() -> int:
-    return request.args.get("page", 1, type=int) or 1
-
-
-def _paginate(query: Any) -> Any:
-    return db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+T = TypeVar("T")
 
 
 def _phase_or_404(phase_id: int) -> Phase:
@@ -42,7 +39,7 @@ def next_state(phase: Phase) -> PhaseState | None:
 @public
 def phase_list() -> Response:
     return render(
-        "grants/phases.html", block="results", page=_paginate(phases.public_phases_query()), title="Funding rounds"
+        "grants/phases.html", block="results", page=paginate(phases.public_phases_query()), title="Funding rounds"
     )
 
 
@@ -78,21 +75,21 @@ def start_application(phase_id: int) -> Response:
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        application = applications.start_application(phase, by=current_user, today=london_today())
-    except RuleBroken as error:
-        db.session.rollback()
-        return _phase_page(_phase_or_404(phase_id), status=422, problem=error.message)
-    db.session.commit()
-    flash("Your application is started. Save it as often as you like; nothing is sent until you submit it.", "success")
-    return redirect_to(url_for("grants.edit_application", application_id=application.id))
+    outcome = attempt(lambda: applications.start_application(phase, by=current_user, today=london_today()).id)
+    if outcome:
+        return done(
+            url_for("grants.edit_application", application_id=outcome.result),
+            "Your application is started. Save it as often as you like; nothing is sent until you submit it.",
+        )
+    problem = outcome.error.message if outcome.error is not None else ""
+    return _phase_page(phase, status=422, problem=problem)
 
 
 # --- staff: phases ----------------------------------------------------------------------------------
 
 
 def _staff_list(*, status: int = 200, problem: str = "", problem_phase: int | None = None) -> Response:
-    page = _paginate(phases.staff_phases_query())
+    page = paginate(phases.staff_phases_query())
     return render(
         "grants/staff_phases.html",
         status=status,
@@ -112,13 +109,13 @@ def staff_phases() -> Response:
     return _staff_list()
 
 
-def _form_page(form: PhaseForm, phase: Phase | None, *, status: int) -> Response:
+def _form_page(form: PhaseForm, phase: Phase | None) -> Response:
+    """The phase form: 200 when first shown, 422 with its messages after a refused POST."""
     criteria = phases.criteria_of(phase.id) if phase else []
     editable = phase is None or phase.state in phases.EDITABLE_STATES
     criteria_editable = phase is None or phase.state == PhaseState.DRAFT
-    return render(
+    return refused(
         "grants/phase_form.html",
-        status=status,
         form=form,
         phase=phase,
         criteria=criteria,
@@ -128,21 +125,29 @@ def _form_page(form: PhaseForm, phase: Phase | None, *, status: int) -> Response
     )
 
 
+def _by_the_form(change: Callable[[], T]) -> Callable[[], T]:
+    """``change``, with a rule about the criteria as a whole shown by the first criterion's name."""
+
+    def run() -> T:
+        try:
+            return change()
+        except RuleBroken as error:
+            problems = error.problems if isinstance(error, RulesBroken) else [error]
+            named = [RuleBroken("criterion_1_name", p.message) if p.field == "criteria" else p for p in problems]
+            raise RulesBroken(named) from error
+
+    return run
+
+
 @bp.route("/staff/phases/new", methods=["GET", "POST"])
 @permission_required("phases.manage")
 def new_phase() -> Response:
     form = PhaseForm()
-    if form.validate_on_submit():
-        try:
-            phase = phases.create_phase(form.details(), by=current_user)
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_problems(form, error)
-        else:
-            db.session.commit()
-            flash(f"{phase.name} is saved as a draft. Only staff can see it until you open it.", "success")
-            return redirect_to(url_for("grants.staff_phases"))
-    return _form_page(form, None, status=422 if request.method == "POST" else 200)
+    outcome = apply(form, _by_the_form(lambda: phases.create_phase(form.details(), by=current_user)))
+    if outcome:
+        message = f"{outcome.result.name} is saved as a draft. Only staff can see it until you open it."
+        return done(url_for("grants.staff_phases"), message)
+    return _form_page(form, None)
 
 
 @bp.route("/staff/phases/<int:phase_id>/edit", methods=["GET", "POST"])
@@ -150,18 +155,10 @@ def new_phase() -> Response:
 def edit_phase(phase_id: int) -> Response:
     phase = _phase_or_404(phase_id)
     form = PhaseForm(data=PhaseForm.data_from(phase, phases.criteria_of(phase.id)) if request.method == "GET" else None)
-    if form.validate_on_submit():
-        try:
-            phases.update_phase(phase, form.details(), by=current_user)
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_problems(form, error)
-            phase = _phase_or_404(phase_id)
-        else:
-            db.session.commit()
-            flash(f"Your changes to {phase.name} are saved.", "success")
-            return redirect_to(url_for("grants.staff_phases"))
-    return _form_page(form, phase, status=422 if request.method == "POST" else 200)
+    outcome = apply(form, _by_the_form(lambda: phases.update_phase(phase, form.details(), by=current_user)))
+    if outcome:
+        return done(url_for("grants.staff_phases"), f"Your changes to {phase.name} are saved.")
+    return _form_page(form, phase)
 
 
 @bp.route("/staff/phases/<int:phase_id>/state", methods=["POST"])
@@ -169,19 +166,17 @@ def edit_phase(phase_id: int) -> Response:
 def move_phase(phase_id: int) -> Response:
     phase = _phase_or_404(phase_id)
     form = PhaseStateForm()
-    if not form.validate_on_submit():
-        return _staff_list(status=422, problem="Choose the state to move the phase to.", problem_phase=phase_id)
-    try:
-        moved = phases.move_phase(phase, PhaseState(form.to.data), by=current_user, today=london_today())
-    except RuleBroken as error:
-        db.session.rollback()
-        return _staff_list(status=422, problem=error.message, problem_phase=phase_id)
-    db.session.commit()
-    message = f"{phase.name} is now: {phase.state.label.lower()}."
-    if moved:
-        message += f" {len(moved)} submitted application{'' if len(moved) == 1 else 's'} went to the panel."
-    flash(message, "success")
-    return redirect_to(url_for("grants.staff_phases"))
+    outcome = apply(
+        form, lambda: phases.move_phase(phase, PhaseState(form.to.data), by=current_user, today=london_today())
+    )
+    if outcome:
+        moved = outcome.result
+        message = f"{phase.name} is now: {phase.state.label.lower()}."
+        if moved:
+            message += f" {len(moved)} submitted application{'' if len(moved) == 1 else 's'} went to the panel."
+        return done(url_for("grants.staff_phases"), message)
+    problem = outcome.error.message if outcome.error is not None else "Choose the state to move the phase to."
+    return _staff_list(status=422, problem=problem, problem_phase=phase_id)
 
 
 # --- staff: the panel's side-by-side list ------------------------------------------------------------------
@@ -193,7 +188,7 @@ def panel_applications(phase_id: int) -> Response:
     phase = _phase_or_404(phase_id)
     form = PanelFilterForm(request.args)
     form.validate()
-    page = _paginate(reviews.panel_applications_query(phase.id, state=form.chosen_state(), sort=form.chosen_sort()))
+    page = paginate(reviews.panel_applications_query(phase.id, state=form.chosen_state(), sort=form.chosen_sort()))
     return render(
         "grants/panel_applications.html",
         block="results",

@@ -1,31 +1,34 @@
 """Routes for pilot projects and their progress reports, the staff grants dashboard and
 report list, the CSV exports, and the public pilot pages.
 
-Views parse the form, ask ``portal.permissions``, call a service, commit, and render or
-redirect. A project or report that does not exist is 404; one the person may not see is 403.
+Views load, check the rule, and ``apply`` the service's change (``core.changes``), then answer
+with ``done`` or the page again. A project or report that does not exist is 404; one the person
+may not see is 403.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, make_response, render_template, request, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
-from flask_sqlalchemy.pagination import Pagination
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from portal.core import vocabulary
+from portal.core.changes import apply, done, refused
 from portal.core.csv_export import csv_response
-from portal.core.errors import RuleBroken
+from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
-from portal.core.forms import attach_error
 from portal.core.permissions import can, permission_required, public, require
-from portal.core.web import is_htmx, redirect_to, render
+from portal.core.web import paginate, redirect_to, render, wants_fragment
 from portal.grants import bp, dashboards, exports, projects, reports, signals
+from portal.grants.application_views import act, attempt
 from portal.grants.models import Milestone, ProgressReport, ProjectExpense
 from portal.grants.project_forms import (
     CUSTOM_DATE_INPUTS,
@@ -43,20 +46,14 @@ from portal.grants.project_forms import (
 from portal.teams.models import Project, ProjectState, ReportingSchedule, TeamMembership
 
 
-def _page_number() -> int:
-    return request.args.get("page", 1, type=int) or 1
-
-
-def _paginate(query: sa.Select[tuple[object]]) -> Pagination:
-    return db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 def _project_or_404(project_id: int) -> Project:
-    project = db.session.scalar(sa.select(Project).options(joinedload(Project.phase)).where(Project.id == project_id))
+    project: Project | None = db.session.scalar(
+        sa.select(Project).options(joinedload(Project.phase)).where(Project.id == project_id)
+    )
     if project is None:
         abort(404)
     return project
@@ -69,22 +66,8 @@ def _report_or_404(project: Project, report_id: int) -> ProgressReport:
     return report
 
 
-def _to_project(project: Project, anchor: str) -> Response:
-    return redirect_to(url_for("grants.project", project_id=project.id, _anchor=anchor))
-
-
-def _undo(project_id: int) -> Project:
-    """Throw away whatever a refused change did, and read the project afresh."""
-    db.session.rollback()
-    return _project_or_404(project_id)
-
-
-def _attach(form: FlaskForm, error: RuleBroken) -> None:
-    if isinstance(error, reports.ReportIncomplete):
-        for field, message in error.errors.items():
-            attach_error(form, field, message)
-    else:
-        attach_error(form, error.field, error.message)
+def _to_project(project_id: int, anchor: str, message: str) -> Response:
+    return done(url_for("grants.project", project_id=project_id, _anchor=anchor), message)
 
 
 # --- your projects and the project page -----------------------------------------------------
@@ -93,7 +76,7 @@ def _attach(form: FlaskForm, error: RuleBroken) -> None:
 @bp.route("/projects", endpoint="projects_mine")
 @permission_required("projects.mine")
 def projects_mine() -> Response:
-    page = _paginate(dashboards.my_projects_query(current_user.id))
+    page = paginate(dashboards.my_projects_query(current_user.id))
     figures = dashboards.project_figures([p.id for p in page.items], today=london_today())
     return render("grants/projects/mine.html", block="results", page=page, figures=figures, title="Your projects")
 
@@ -166,25 +149,39 @@ def show_project(project_id: int) -> Response:
     return _project_page(project)
 
 
+def _change_on_project_page(
+    project_id: int, form: FlaskForm, change: Callable[[], object], *, anchor: str, message: str, form_name: str
+) -> Response:
+    """One of the project page's forms: apply its change and go back to its section, or show the
+    page again (422) with the form, named ``form_name`` there, and its messages."""
+    outcome = apply(form, change)
+    if outcome:
+        return _to_project(project_id, anchor, message)
+    return _project_page(_project_or_404(project_id), status=422, **{form_name: form})
+
+
 @bp.route("/projects/<int:project_id>/dates", methods=["POST"], endpoint="project_dates")
 @permission_required("project.manage")
 def change_dates(project_id: int) -> Response:
     project = _project_or_404(project_id)
     require("project.manage", project)
     form = DatesForm()
-    if form.validate_on_submit():
-        try:
-            projects.change_dates(
-                project, start_date=form.start_date.data, end_date=form.end_date.data, by=current_user
-            )
-        except RuleBroken as error:
-            project = _undo(project_id)
-            _attach(form, error)
-        else:
-            db.session.commit()
-            flash("The project's dates are changed and its report due dates worked out again.", "success")
-            return _to_project(project, "dates")
-    return _project_page(project, status=422, dates_form=form)
+    return _change_on_project_page(
+        project_id,
+        form,
+        lambda: projects.change_dates(
+            project, start_date=form.start_date.data, end_date=form.end_date.data, by=current_user
+        ),
+        anchor="dates",
+        message="The project's dates are changed and its report due dates worked out again.",
+        form_name="dates_form",
+    )
+
+
+def _set_schedule(project: Project, form: ScheduleForm) -> None:
+    kind = ReportingSchedule(form.kind.data)
+    custom = form.chosen_dates() if kind == ReportingSchedule.CUSTOM else None
+    projects.set_schedule(project, kind, by=current_user, custom=custom)
 
 
 @bp.route("/projects/<int:project_id>/schedule", methods=["POST"], endpoint="project_schedule")
@@ -193,24 +190,16 @@ def set_schedule(project_id: int) -> Response:
     project = _project_or_404(project_id)
     require("project.manage", project)
     form = ScheduleForm()
-    if form.validate_on_submit():
-        kind = ReportingSchedule(form.kind.data)
-        try:
-            projects.set_schedule(
-                project, kind, by=current_user, custom=form.chosen_dates() if kind == ReportingSchedule.CUSTOM else None
-            )
-        except RuleBroken as error:
-            project = _undo(project_id)
-            if error.field == "custom_dates":
-                first = form.custom_dates.entries[0]
-                first.errors = [*first.errors, error.message]
-            else:
-                attach_error(form, "kind", error.message)
-        else:
-            db.session.commit()
-            flash("The reporting schedule is set. The team has been told the due dates.", "success")
-            return _to_project(project, "reports")
-    return _project_page(project, status=422, schedule_form=form)
+    outcome = apply(form, lambda: _set_schedule(project, form))
+    if outcome:
+        return _to_project(
+            project_id, "reports", "The reporting schedule is set. The team has been told the due dates."
+        )
+    if outcome.error is not None and outcome.error.field == "custom_dates":
+        # apply put the message on the list of dates; the page shows it by the first date.
+        first = form.custom_dates.entries[0]
+        first.errors, form.custom_dates.errors = [*first.errors, *form.custom_dates.errors], []
+    return _project_page(_project_or_404(project_id), status=422, schedule_form=form)
 
 
 @bp.route("/projects/<int:project_id>/milestones", methods=["POST"], endpoint="project_milestone_add")
@@ -219,17 +208,14 @@ def add_milestone(project_id: int) -> Response:
     project = _project_or_404(project_id)
     require("project.report", project)
     form = MilestoneForm()
-    if form.validate_on_submit():
-        try:
-            projects.add_milestone(project, title=form.title.data, due_on=form.due_on.data, by=current_user)
-        except RuleBroken as error:
-            project = _undo(project_id)
-            _attach(form, error)
-        else:
-            db.session.commit()
-            flash("Milestone added.", "success")
-            return _to_project(project, "milestones")
-    return _project_page(project, status=422, milestone_form=form)
+    return _change_on_project_page(
+        project_id,
+        form,
+        lambda: projects.add_milestone(project, title=form.title.data, due_on=form.due_on.data, by=current_user),
+        anchor="milestones",
+        message="Milestone added.",
+        form_name="milestone_form",
+    )
 
 
 @bp.route(
@@ -245,26 +231,22 @@ def mark_milestone(project_id: int, milestone_id: int) -> Response:
     if milestone is None:
         abort(404)
     form = MilestoneDoneForm()
-    if not form.validate_on_submit() or form.done.data not in ("0", "1"):
+    if form.done.data not in ("0", "1"):
         abort(400)
-    projects.mark_milestone(project, milestone, done=form.done.data == "1", by=current_user, today=london_today())
-    db.session.commit()
-    if is_htmx():  # what is inside the milestones section: the row and the count of those done
-        response = make_response(
-            render_template(
-                "grants/projects/_milestones_body.html",
-                project=project,
-                milestones=_milestones(project),
-                is_team=True,
-                today=london_today(),
-                done_form=MilestoneDoneForm(formdata=None),
-                milestone_form=MilestoneForm(formdata=None),
-            )
+    done_now = form.done.data == "1"
+    act(form, lambda: projects.mark_milestone(project, milestone, done=done_now, by=current_user, today=london_today()))
+    if wants_fragment():  # what is inside the milestones section: the row and the count of those done
+        return render(
+            "grants/projects/_milestones_body.html",
+            project=project,
+            milestones=_milestones(project),
+            is_team=True,
+            today=london_today(),
+            done_form=MilestoneDoneForm(formdata=None),
+            milestone_form=MilestoneForm(formdata=None),
         )
-        response.vary.add("HX-Request")
-        return response
-    flash(f"\u201c{milestone.title}\u201d is marked {'done' if milestone.done_on else 'not done yet'}.", "success")
-    return _to_project(project, "milestones")
+    message = f"\u201c{milestone.title}\u201d is marked {'done' if milestone.done_on else 'not done yet'}."
+    return _to_project(project_id, "milestones", message)
 
 
 @bp.route("/projects/<int:project_id>/expenses", methods=["POST"], endpoint="project_expense_add")
@@ -273,25 +255,22 @@ def add_expense(project_id: int) -> Response:
     project = _project_or_404(project_id)
     require("project.report", project)
     form = ExpenseForm()
-    if form.validate_on_submit():
-        try:
-            projects.add_expense(
-                project,
-                spent_on=form.spent_on.data,
-                category=form.category_value(),
-                description=form.description.data,
-                amount_pence=form.amount.pence,
-                by=current_user,
-                today=london_today(),
-            )
-        except RuleBroken as error:
-            project = _undo(project_id)
-            _attach(form, error)
-        else:
-            db.session.commit()
-            flash("Spending recorded.", "success")
-            return _to_project(project, "budget")
-    return _project_page(project, status=422, expense_form=form)
+    return _change_on_project_page(
+        project_id,
+        form,
+        lambda: projects.add_expense(
+            project,
+            spent_on=form.spent_on.data,
+            category=form.category_value(),
+            description=form.description.data,
+            amount_pence=form.amount.pence,
+            by=current_user,
+            today=london_today(),
+        ),
+        anchor="budget",
+        message="Spending recorded.",
+        form_name="expense_form",
+    )
 
 
 @bp.route(
@@ -306,12 +285,8 @@ def remove_expense(project_id: int, expense_id: int) -> Response:
     )
     if expense is None:
         abort(404)
-    if not RemoveForm().validate_on_submit():
-        abort(400)
-    projects.remove_expense(project, expense, by=current_user)
-    db.session.commit()
-    flash("Spending line removed.", "success")
-    return _to_project(project, "budget")
+    act(RemoveForm(), lambda: projects.remove_expense(project, expense, by=current_user))
+    return _to_project(project_id, "budget", "Spending line removed.")
 
 
 # --- progress reports -----------------------------------------------------------------------
@@ -351,6 +326,17 @@ def show_report(project_id: int, report_id: int) -> Response:
     return _report_page(project, _report_or_404(project, report_id))
 
 
+def _write_report(report: ProgressReport, form: ReportForm, *, sending: bool) -> None:
+    """Save the draft, or send it; an incomplete report's messages each go by their own field."""
+    try:
+        if sending:
+            reports.submit_report(report, form.content(), by=current_user, now=_now())
+        else:
+            reports.save_draft(report, form.content(), by=current_user)
+    except reports.ReportIncomplete as error:
+        raise RulesBroken([RuleBroken(field, message) for field, message in error.errors.items()]) from error
+
+
 @bp.route(
     "/projects/<int:project_id>/reports/<int:report_id>/edit", methods=["GET", "POST"], endpoint="project_report_edit"
 )
@@ -363,33 +349,30 @@ def edit_report(project_id: int, report_id: int) -> Response:
         flash("This report has been sent, so it can no longer be changed.", "info")
         return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
     form = ReportForm(obj=report) if request.method == "GET" else ReportForm()
-    if form.validate_on_submit():
-        sending = request.form.get("action") == "submit"
-        try:
-            if sending:
-                reports.submit_report(report, form.content(), by=current_user, now=_now())
-            else:
-                reports.save_draft(report, form.content(), by=current_user)
-        except RuleBroken as error:
-            db.session.rollback()
-            _attach(form, error)
-        else:
-            db.session.commit()
-            if sending:
-                flash("Your report is sent. The programme team will read it and let you know.", "success")
-                return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
-            flash("Your draft is saved. Nobody else sees it until you send it.", "success")
-            return redirect_to(url_for("grants.project_report_edit", project_id=project.id, report_id=report.id))
-    status = 422 if request.method == "POST" else 200
-    return render(
+    sending = request.form.get("action") == "submit"
+    outcome = apply(form, lambda: _write_report(report, form, sending=sending))
+    if outcome and sending:
+        url = url_for("grants.project_report", project_id=project_id, report_id=report_id)
+        return done(url, "Your report is sent. The programme team will read it and let you know.")
+    if outcome:
+        url = url_for("grants.project_report_edit", project_id=project_id, report_id=report_id)
+        return done(url, "Your draft is saved. Nobody else sees it until you send it.")
+    return refused(
         "grants/projects/report_form.html",
-        status=status,
         form=form,
         project=project,
         report=report,
         state_label=reports.state_label(report),
         title=f"Write the report due {report.due_on:%-d %B %Y}",
     )
+
+
+def _decide(report: ProgressReport, form: DecisionForm) -> None:
+    feedback = form.feedback.data or ""
+    if form.decision.data == "accept":
+        reports.accept_report(report, by=current_user, now=_now(), feedback=feedback)
+    else:
+        reports.request_changes(report, by=current_user, now=_now(), feedback=feedback)
 
 
 @bp.route(
@@ -401,25 +384,25 @@ def decide_report(project_id: int, report_id: int) -> Response:
     require("project.manage", project)
     report = _report_or_404(project, report_id)
     form = DecisionForm()
-    if form.validate_on_submit():
-        feedback = form.feedback.data or ""
-        try:
-            if form.decision.data == "accept":
-                reports.accept_report(report, by=current_user, now=_now(), feedback=feedback)
-            else:
-                reports.request_changes(report, by=current_user, now=_now(), feedback=feedback)
-        except RuleBroken as error:
-            db.session.rollback()
-            _attach(form, error)
-        else:
-            db.session.commit()
-            if report.state == "accepted":
-                closed = " This was the final report, so the project is now closed." if report.is_final else ""
-                flash("The report is accepted. The team has been told." + closed, "success")
-            else:
-                flash("The report is sent back to the team with your feedback.", "success")
-            return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
-    return _report_page(project, report, status=422, decision_form=form)
+    outcome = apply(form, lambda: _decide(report, form))
+    if not outcome:
+        return _report_page(project, report, status=422, decision_form=form)
+    if report.state == "accepted":
+        closed = " This was the final report, so the project is now closed." if report.is_final else ""
+        message = "The report is accepted. The team has been told." + closed
+    else:
+        message = "The report is sent back to the team with your feedback."
+    return done(url_for("grants.project_report", project_id=project_id, report_id=report_id), message)
+
+
+def _publish(report: ProgressReport, *, published: bool) -> Any:
+    """Show or hide the report's learning on the public page; returns the learning post a final
+    report's learning is shared as (once), or None."""
+    reports.set_learning_published(report, published=published, by=current_user)
+    if not (report.learning_published and report.is_final):
+        return None
+    shared = signals.final_learning_published.send(report, by=current_user)
+    return next((made for _, made in shared if made is not None), None)
 
 
 @bp.route(
@@ -433,27 +416,20 @@ def publish_learning(project_id: int, report_id: int) -> Response:
     form = PublishForm()
     if not form.validate_on_submit() or form.publish.data not in ("0", "1"):
         abort(400)
-    post = None
-    try:
-        reports.set_learning_published(report, published=form.publish.data == "1", by=current_user)
-        if report.learning_published and report.is_final:
-            # One step: a final report's learning also becomes a public learning post (once).
-            shared = signals.final_learning_published.send(report, by=current_user)
-            post = next((made for _, made in shared if made is not None), None)
-    except RuleBroken as error:
-        db.session.rollback()
-        return _report_page(project, report, status=422, publish_error=error.message)
-    db.session.commit()
-    if post is not None:
-        flash("Your learning is now on the project's public page and shared as a learning post.", "success")
-        return redirect_to(url_for("learning.post", post_id=post.id))
-    flash(
+    published = form.publish.data == "1"
+    outcome = attempt(lambda: _publish(report, published=published))
+    if not outcome:
+        publish_error = outcome.error.message if outcome.error is not None else ""
+        return _report_page(project, report, status=422, publish_error=publish_error)
+    if outcome.result is not None:
+        message = "Your learning is now on the project's public page and shared as a learning post."
+        return done(url_for("learning.post", post_id=outcome.result.id), message)
+    message = (
         "Your learning is now on the project's public page."
         if report.learning_published
-        else "Your learning is no longer on the public page.",
-        "success",
+        else "Your learning is no longer on the public page."
     )
-    return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
+    return done(url_for("grants.project_report", project_id=project_id, report_id=report_id), message)
 
 
 # --- staff: dashboard, report list, exports -------------------------------------------------
@@ -465,7 +441,7 @@ def staff_reports() -> Response:
     form = ReportFilterForm(request.args)
     show = form.show.data if form.validate() and form.show.data else ""
     today = london_today()
-    page = _paginate(reports.reports_query(show, today=today))
+    page = paginate(reports.reports_query(show, today=today))
     return render(
         "grants/dashboards/reports.html",
         block="results",
@@ -489,7 +465,7 @@ def staff_dashboard() -> Response:
         phases=dashboards.phase_money(),
         counts=dashboards.report_counts(today),
         awaiting=dashboards.awaiting_review_count(),
-        at_risk=_paginate(dashboards.at_risk_query()),
+        at_risk=paginate(dashboards.at_risk_query()),
         title="Grants dashboard",
     )
 
@@ -516,7 +492,7 @@ def export_projects() -> Response:
 @public
 def pilots() -> Response:
     return render(
-        "grants/public/pilots.html", block="results", page=_paginate(dashboards.pilots_query()), title="Pilot projects"
+        "grants/public/pilots.html", block="results", page=paginate(dashboards.pilots_query()), title="Pilot projects"
     )
 
 
@@ -530,7 +506,7 @@ def pilot(project_id: int) -> Response:
         "grants/public/pilot.html",
         block="results",
         project=project,
-        page=_paginate(dashboards.published_learning_query(project)),
+        page=paginate(dashboards.published_learning_query(project)),
         title=project.title,
         stage_labels=lambda keys: vocabulary.labels(vocabulary.STAGES, keys),
         value_labels=lambda keys: vocabulary.labels(vocabulary.VALUES, keys),

@@ -3,35 +3,32 @@ saves in place with HTMX; without JavaScript the whole form posts), or declare a
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.core.changes import apply, done, refused
 from portal.core.db import utcnow
-from portal.core.errors import NotAllowed, RuleBroken
+from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.permissions import can, permission_required, require
-from portal.core.web import is_htmx, redirect_to, render
+from portal.core.web import paginate, render, wants_fragment
 from portal.grants import bp, phases, reviews
-from portal.grants.application_views import application_or_404
+from portal.grants.application_views import act, application_or_404, unplaced
 from portal.grants.forms import (
     ActionForm,
     AssignReviewerForm,
     ConflictForm,
     ReviewFormBase,
-    attach_problems,
     criterion_form,
     review_data,
     review_form,
 )
 from portal.grants.models import Application, ApplicationState, Criterion, Phase, ReviewerAssignment, ReviewState
-
-
-def _page_number() -> int:
-    return request.args.get("page", 1, type=int) or 1
-
 
 # --- staff: the panel of a phase ------------------------------------------------------------------
 
@@ -50,16 +47,10 @@ def _panel_choices(phase_id: int) -> list[tuple[int, str]]:
     ]
 
 
-def _panel_page(phase: Phase, form: AssignReviewerForm, *, status: int = 200) -> Response:
-    page = db.paginate(
-        reviews.assignments_query(phase.id),
-        page=_page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
-    return render(
+def _panel_page(phase: Phase, form: AssignReviewerForm) -> Response:
+    page = paginate(reviews.assignments_query(phase.id))
+    return refused(
         "grants/panel.html",
-        status=status,
         phase=phase,
         form=form,
         page=page,
@@ -69,31 +60,29 @@ def _panel_page(phase: Phase, form: AssignReviewerForm, *, status: int = 200) ->
     )
 
 
+def _assign(phase: Phase, form: AssignReviewerForm) -> str:
+    """Put the reviewer on the panel (for one application, or for all); returns their name."""
+    application = None
+    if form.chosen_application_id() is not None:
+        application = db.session.get(Application, form.chosen_application_id())
+        if application is None or application.phase_id != phase.id:
+            abort(404)
+    assignment = reviews.assign_reviewer(phase, by=current_user, email=form.email.data or "", application=application)
+    return assignment.reviewer.name
+
+
 @bp.route("/staff/phases/<int:phase_id>/panel", methods=["GET", "POST"])
 @permission_required("panel.manage")
 def panel(phase_id: int) -> Response:
     phase = db.get_or_404(Phase, phase_id)
     form = AssignReviewerForm()
     form.set_choices(_panel_choices(phase.id))
-    if form.validate_on_submit():
-        application = None
-        if form.chosen_application_id() is not None:
-            application = db.session.get(Application, form.chosen_application_id())
-            if application is None or application.phase_id != phase.id:
-                abort(404)
-        try:
-            assignment = reviews.assign_reviewer(
-                phase, by=current_user, email=form.email.data or "", application=application
-            )
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_problems(form, error)
-        else:
-            name = assignment.reviewer.name
-            db.session.commit()
-            flash(f"{name} is on the panel, and has been emailed.", "success")
-            return redirect_to(url_for("grants.panel", phase_id=phase_id))
-    return _panel_page(phase, form, status=422 if request.method == "POST" else 200)
+    outcome = apply(form, lambda: _assign(phase, form))
+    if outcome:
+        return done(
+            url_for("grants.panel", phase_id=phase_id), f"{outcome.result} is on the panel, and has been emailed."
+        )
+    return _panel_page(phase, form)
 
 
 @bp.route("/staff/phases/<int:phase_id>/panel/<int:assignment_id>/remove", methods=["POST"])
@@ -102,12 +91,10 @@ def remove_reviewer(phase_id: int, assignment_id: int) -> Response:
     assignment = db.session.get(ReviewerAssignment, assignment_id)
     if assignment is None or assignment.phase_id != phase_id:
         abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    reviews.remove_assignment(assignment, by=current_user)
-    db.session.commit()
-    flash("The reviewer is no longer assigned. Any review they sent is kept.", "success")
-    return redirect_to(url_for("grants.panel", phase_id=phase_id))
+    act(ActionForm(), lambda: reviews.remove_assignment(assignment, by=current_user))
+    return done(
+        url_for("grants.panel", phase_id=phase_id), "The reviewer is no longer assigned. Any review they sent is kept."
+    )
 
 
 # --- a reviewer's list ------------------------------------------------------------------------------------
@@ -116,12 +103,7 @@ def remove_reviewer(phase_id: int, assignment_id: int) -> Response:
 @bp.route("/reviews")
 @permission_required("reviews.mine")
 def my_reviews() -> Response:
-    page = db.paginate(
-        reviews.assigned_applications_query(current_user),
-        page=_page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = paginate(reviews.assigned_applications_query(current_user))
     return render(
         "grants/reviews.html",
         block="results",
@@ -177,6 +159,18 @@ def _review_page(
     )
 
 
+def _save_review(application: Application, form: ReviewFormBase, criteria: list[Criterion], *, sending: bool) -> Any:
+    """Save the whole review, and send it when asked; returns the payment claim drafted, if any."""
+    reviews.save_review(
+        application,
+        by=current_user,
+        scores=form.scores(criteria),
+        recommendation=form.chosen_recommendation(),
+        comment=form["comment"].data or "",
+    )
+    return reviews.submit_review(application, by=current_user, now=utcnow(), today=london_today()) if sending else None
+
+
 @bp.route("/applications/<int:application_id>/review", methods=["GET", "POST"])
 @permission_required("reviews.mine")
 def review(application_id: int) -> Response:
@@ -186,32 +180,24 @@ def review(application_id: int) -> Response:
     criteria = phases.criteria_of(application.phase_id)
     form = review_form(criteria)
     sending = request.form.get("action") == "submit"
-    if form.validate_on_submit():
-        try:
-            reviews.save_review(
-                application,
-                by=current_user,
-                scores=form.scores(criteria),
-                recommendation=form.chosen_recommendation(),
-                comment=form["comment"].data or "",
-            )
-            claim = None
-            if sending:
-                claim = reviews.submit_review(application, by=current_user, now=utcnow(), today=london_today())
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()  # nothing is saved: the answers stay on the page
-            others = attach_problems(form, error)
-            return _review_page(application_or_404(application_id), status=422, form=form, problems=others)
+    # Nothing is saved when it is refused: the answers stay on the page.
+    outcome = apply(form, lambda: _save_review(application, form, criteria, sending=sending))
+    if outcome:
         if not sending:
-            flash("Your review is saved as a draft. Send it when every criterion is scored.", "success")
-            return redirect_to(url_for("grants.review", application_id=application_id))
-        message = "Thank you. Your review is sent, and you can now see the other reviewers' scores."
-        if claim is not None:
+            message = "Your review is saved as a draft. Send it when every criterion is scored."
+        else:
+            message = "Thank you. Your review is sent, and you can now see the other reviewers' scores."
+        if outcome.result is not None:
             message += " We have drafted a payment claim for your time: check it and send it from Your payments."
-        flash(message, "success")
-        return redirect_to(url_for("grants.review", application_id=application_id))
-    return _review_page(application, status=422, form=form)
+        return done(url_for("grants.review", application_id=application_id), message)
+    if outcome.error is not None:
+        application = application_or_404(application_id)
+    return _review_page(application, status=422, form=form, problems=unplaced(form, outcome))
+
+
+def _save_score(application: Application, criterion: Criterion, form: ReviewFormBase) -> None:
+    score, comment = form.scores([criterion])[criterion.id]
+    reviews.save_score(application, criterion, by=current_user, score=score, comment=comment)
 
 
 @bp.route("/applications/<int:application_id>/review/criteria/<int:criterion_id>", methods=["POST"])
@@ -222,36 +208,25 @@ def save_criterion(application_id: int, criterion_id: int) -> Response:
     if criterion is None or criterion.phase_id != application.phase_id:
         abort(404)
     form = criterion_form(criterion)
-    saved = False
-    if form.validate_on_submit():
-        score, comment = form.scores([criterion])[criterion.id]
-        try:
-            reviews.save_score(application, criterion, by=current_user, score=score, comment=comment)
-            db.session.commit()
-            saved = True
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_problems(form, error)
-        except NotAllowed:
-            abort(403)
-    if not is_htmx():
-        if saved:
-            flash(f"Your score for \u201c{criterion.name}\u201d is saved.", "success")
-            return redirect_to(url_for("grants.review", application_id=application_id) + f"#criterion-{criterion.id}")
-        whole = review_form(phases.criteria_of(application.phase_id))
-        for name, field in form._fields.items():
-            if name in whole._fields:
-                whole[name].errors = list(field.errors)
-        return _review_page(application_or_404(application_id), status=422, form=whole)
-    # A refused score comes back with its message as a 200 too: htmx reports a 4xx as an error.
-    return render(
-        "grants/_criterion_score_fields.html",
-        application=application,
-        criterion=criterion,
-        form=form,
-        saved=saved,
-        fragment=True,
-    )
+    outcome = apply(form, lambda: _save_score(application, criterion, form))
+    if wants_fragment():
+        # A refused score comes back with its message as a 200 too: htmx reports a 4xx as an error.
+        return render(
+            "grants/_criterion_score_fields.html",
+            application=application,
+            criterion=criterion,
+            form=form,
+            saved=bool(outcome),
+            fragment=True,
+        )
+    if outcome:
+        url = url_for("grants.review", application_id=application_id, _anchor=f"criterion-{criterion.id}")
+        return done(url, f"Your score for \u201c{criterion.name}\u201d is saved.")
+    whole = review_form(phases.criteria_of(application.phase_id))
+    for name, field in form._fields.items():
+        if name in whole._fields:
+            whole[name].errors = list(field.errors)
+    return _review_page(application_or_404(application_id), status=422, form=whole)
 
 
 @bp.route("/applications/<int:application_id>/review/conflict", methods=["POST"])
@@ -259,14 +234,13 @@ def save_criterion(application_id: int, criterion_id: int) -> Response:
 def declare_conflict(application_id: int) -> Response:
     application = _reviewable(application_id)
     form = ConflictForm()
-    if form.validate_on_submit():
-        try:
-            reviews.declare_conflict(application, by=current_user, reason=form.reason.data or "", now=utcnow())
-            db.session.commit()
-        except RuleBroken as error:
-            db.session.rollback()
-            attach_problems(form, error)
-        else:
-            flash("Thank you for telling us. You will not review or see this application any more.", "success")
-            return redirect_to(url_for("grants.my_reviews"))
+    outcome = apply(
+        form,
+        lambda: reviews.declare_conflict(application, by=current_user, reason=form.reason.data or "", now=utcnow()),
+    )
+    if outcome:
+        return done(
+            url_for("grants.my_reviews"),
+            "Thank you for telling us. You will not review or see this application any more.",
+        )
     return _review_page(application_or_404(application_id), status=422, conflict_form=form)
