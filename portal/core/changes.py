@@ -62,9 +62,7 @@ def show_error(form: FlaskForm | None, error: RuleBroken) -> None:
     """Put each broken rule's message next to its field, or flash it when there is no form."""
     problems = error.problems if isinstance(error, RulesBroken) else [error]
     for problem in problems:
-        if form is not None:
-            attach_error(form, problem.field, problem.message)
-        else:
+        if form is None or not attach_error(form, problem.field, problem.message):
             flash(problem.message, "error")
 
 
@@ -73,12 +71,14 @@ def apply(
     change: Callable[[], T],
     *,
     validate: bool = True,
+    show_errors: bool = True,
     stale_message: str = CHANGED_BY_SOMEONE_ELSE,
 ) -> Outcome[T]:
     """Validate ``form`` (unless ``validate=False`` or there is none), run ``change``, commit.
 
     Nothing is kept when a rule is broken: the session is rolled back and the message is shown
-    by its field. The caller answers with ``done(...)`` or ``refused(...)``.
+    by its field (or flashed). With ``show_errors=False`` the page shows ``outcome.error`` its own
+    way. The caller answers with ``done(...)`` or ``refused(...)``.
     """
     outcome: Outcome[T] = Outcome()
     if form is not None and validate and not form.validate_on_submit():
@@ -89,12 +89,14 @@ def apply(
     except RuleBroken as error:
         db.session.rollback()
         outcome.error = error
-        show_error(form, error)
+        if show_errors:
+            show_error(form, error)
     except StaleDataError:
         db.session.rollback()
         outcome.stale = True
         outcome.error = RuleBroken("", stale_message)
-        show_error(form, outcome.error)
+        if show_errors:
+            show_error(form, outcome.error)
     else:
         outcome.ok = True
     return outcome

@@ -15,10 +15,16 @@ from portal.core.errors import RuleBroken
 T = TypeVar("T")
 
 
-def attach_error(form: FlaskForm, field: str, message: str) -> None:
-    """Show a service's error next to the field it is about (or the form's first field)."""
-    target = form._fields.get(field) or next(iter(form._fields.values()))
+def attach_error(form: FlaskForm, field: str, message: str) -> bool:
+    """Show a service's error next to the field it is about (or the form's first field).
+
+    False when the form has no field to hold it (a button's form is only its CSRF token)."""
+    shown = [name for name in form._fields if name != "csrf_token"]
+    if not shown:
+        return False
+    target = form._fields.get(field) or form._fields[shown[0]]
     target.errors = [*target.errors, message]
+    return True
 
 
 def safe_next(url: str | None, default: str) -> str:

@@ -13,8 +13,6 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
-from wtforms import HiddenField
-from wtforms.form import BaseForm
 
 from portal.core.changes import Outcome, apply, done
 from portal.core.db import utcnow
@@ -61,8 +59,7 @@ def application_or_404(application_id: int) -> Application:
 def attempt(change: Callable[[], T]) -> Outcome[T]:
     """``apply`` for a change made by a button, whose page shows a refusal its own way: commit, or
     roll back and keep the broken rule in ``outcome.error`` (not put by a field, not flashed)."""
-    holder = BaseForm({"reason": HiddenField()})  # a button's own form may have no field to hold it
-    return apply(holder, change, validate=False)
+    return apply(None, change, show_errors=False)
 
 
 def act(form: FlaskForm, change: Callable[[], T]) -> T:

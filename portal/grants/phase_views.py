@@ -14,6 +14,7 @@ from portal.core.changes import apply, done, refused
 from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
+from portal.core.forms import given
 from portal.core.permissions import can, permission_required, public
 from portal.core.web import paginate, render
 from portal.grants import applications, bp, phases, reviews
@@ -167,7 +168,7 @@ def move_phase(phase_id: int) -> Response:
     phase = _phase_or_404(phase_id)
     form = PhaseStateForm()
     outcome = apply(
-        form, lambda: phases.move_phase(phase, PhaseState(form.to.data), by=current_user, today=london_today())
+        form, lambda: phases.move_phase(phase, PhaseState(given(form.to.data)), by=current_user, today=london_today())
     )
     if outcome:
         moved = outcome.result

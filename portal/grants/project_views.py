@@ -25,6 +25,7 @@ from portal.core.csv_export import csv_response
 from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
+from portal.core.forms import given
 from portal.core.permissions import can, permission_required, public, require
 from portal.core.web import paginate, redirect_to, render, wants_fragment
 from portal.grants import bp, dashboards, exports, projects, reports, signals
@@ -211,7 +212,7 @@ def add_milestone(project_id: int) -> Response:
     return _change_on_project_page(
         project_id,
         form,
-        lambda: projects.add_milestone(project, title=form.title.data, due_on=form.due_on.data, by=current_user),
+        lambda: projects.add_milestone(project, title=given(form.title.data), due_on=form.due_on.data, by=current_user),
         anchor="milestones",
         message="Milestone added.",
         form_name="milestone_form",
@@ -262,7 +263,7 @@ def add_expense(project_id: int) -> Response:
             project,
             spent_on=form.spent_on.data,
             category=form.category_value(),
-            description=form.description.data,
+            description=form.description.data or "",
             amount_pence=form.amount.pence,
             by=current_user,
             today=london_today(),
