@@ -17,7 +17,7 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.outbox import OutboxMessage
 from tests import factories
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 
 
 def _count(model: type) -> int:
@@ -262,7 +262,7 @@ def test_with_redis_the_limit_is_shared_by_every_app_process(app_factory: Any, t
     """Two app processes behind a load balancer share one count when PORTAL_REDIS_URL is set."""
     import uuid
 
-    from tests.conftest import make_app
+    from tests.helpers import make_app
 
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     _redis_or_skip(url)

@@ -11,7 +11,7 @@ from portal.accounts.models import Role, User
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.grants.models import TeamMembership, TeamRole
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 
 
 def test_create_user(app: Flask) -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from portal import create_app
 from portal.config import sqlalchemy_url
 from portal.extensions import db
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 
 def test_production_refuses_to_start_without_a_real_secret_key(tmp_path: Path, monkeypatch: Any) -> None:

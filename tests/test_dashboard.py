@@ -8,7 +8,8 @@ from typing import Any
 from flask import Flask
 
 from tests import factories
-from tests.test_remuneration_staff_pages import card, client_for, submitted, text_of  # noqa: F401  (card is a fixture)
+from tests.helpers import client_for
+from tests.test_remuneration_staff_pages import card, submitted, text_of  # noqa: F401  (card is a fixture)
 
 
 def test_a_member_sees_their_own_work_and_no_programme_work(app: Flask, users: dict[str, Any]) -> None:

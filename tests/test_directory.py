@@ -19,14 +19,7 @@ from portal.outbox import OutboxMessage
 from portal.people import services
 from portal.people.models import DirectoryEntry, PeerMessage
 from tests import factories
-from tests.conftest import sign_in
-from tests.test_query_counts import count_queries
-
-
-def client_for(app: Any, person: User) -> Any:
-    client = app.test_client()
-    assert sign_in(client, person.email).status_code == 303
-    return client
+from tests.helpers import client_for, count_queries
 
 
 def list_person(person: User, *, name: str | None = None, interests: tuple[str, ...] = ("equality",),

@@ -12,6 +12,7 @@ from portal.gatherings import demo
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from portal.people.models import DirectoryEntry
 from portal.remuneration.models import Claim
+from tests.helpers import sign_in
 
 
 def test_demo_gatherings_and_directory(app: Flask, client: Any) -> None:
@@ -36,7 +37,6 @@ def test_demo_gatherings_and_directory(app: Flask, client: Any) -> None:
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DirectoryEntry)
                              .where(DirectoryEntry.listed.is_(True))) == 4
 
-    assert client.post("/account/sign-in", data={"email": "member@demo.test",
-                                                 "password": "demo-password-2026"}).status_code == 303
+    assert sign_in(client, "member@demo.test", "demo-password-2026").status_code == 303
     assert demo.MEET_UP in client.get("/gatherings").get_data(as_text=True)
     assert "Leah" in client.get("/people").get_data(as_text=True)

@@ -15,15 +15,8 @@ from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from portal.notifications.models import Notification
 from portal.remuneration.models import Claim
 from tests import factories
-from tests.conftest import sign_in
+from tests.helpers import client_for, queries_for
 from tests.test_gatherings_services import book, make_gathering, workshop_activity
-from tests.test_query_counts import count_queries
-
-
-def client_for(app: Any, person: User) -> Any:
-    client = app.test_client()
-    assert sign_in(client, person.email).status_code == 303
-    return client
 
 
 FORM = {
@@ -155,13 +148,6 @@ def test_upcoming_and_past_lists(app: Any, users: dict[str, User], as_role: Any)
     assert "Last month&#39;s workshop" in past and "Next week" not in past
 
 
-def _queries(client: Any, url: str) -> int:
-    client.get(url)
-    with count_queries() as statements:
-        assert client.get(url).status_code == 200
-    return len(statements)
-
-
 def test_gathering_lists_query_count_does_not_grow(app: Any, users: dict[str, User], as_role: Any) -> None:
     app.config["PAGE_SIZE"] = 100
     member = as_role("member")
@@ -175,11 +161,11 @@ def test_gathering_lists_query_count_does_not_grow(app: Any, users: dict[str, Us
 
     add(5, timedelta(days=3))
     add(5, timedelta(days=-3))
-    few = (_queries(member, "/gatherings"), _queries(member, "/gatherings/past"))
+    few = (queries_for(member, "/gatherings"), queries_for(member, "/gatherings/past"))
     add(45, timedelta(days=5))
     add(45, timedelta(days=-10))
     assert "50 places" not in member.get("/gatherings").get_data(as_text=True)
-    assert (_queries(member, "/gatherings"), _queries(member, "/gatherings/past")) == few
+    assert (queries_for(member, "/gatherings"), queries_for(member, "/gatherings/past")) == few
 
 
 def test_people_booked_query_count_does_not_grow(app: Any, users: dict[str, User], as_role: Any) -> None:
@@ -188,11 +174,11 @@ def test_people_booked_query_count_does_not_grow(app: Any, users: dict[str, User
     staff = as_role("staff")
     for _ in range(5):
         book(gathering, factories.user(), access_needs="Large print.")
-    few = _queries(staff, f"/gatherings/{gathering.id}/people")
+    few = queries_for(staff, f"/gatherings/{gathering.id}/people")
     for _ in range(45):
         book(gathering, factories.user(), access_needs="Large print.")
     assert staff.get(f"/gatherings/{gathering.id}/people").get_data(as_text=True).count("Large print.") == 50
-    assert _queries(staff, f"/gatherings/{gathering.id}/people") == few
+    assert queries_for(staff, f"/gatherings/{gathering.id}/people") == few
 
 
 def test_changing_the_time_tells_people_with_a_place(app: Any, users: dict[str, User], as_role: Any) -> None:

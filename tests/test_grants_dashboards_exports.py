@@ -40,7 +40,7 @@ from portal.grants.models import (
     TeamRole,
 )
 from tests import factories
-from tests.test_query_counts import count_queries
+from tests.helpers import count_queries, queries_for, sign_in
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -216,7 +216,7 @@ def test_my_projects_shows_next_report_budget_used_and_milestones(app: Any, user
         1, 1, 1, 1)
     assert figures.latest_status == ProjectStatus.AT_RISK  # sent most recently (NOW) vs. the accepted one
     client = app.test_client()
-    client.post("/account/sign-in", data={"email": lead.email, "password": factories.PASSWORD})
+    sign_in(client, lead.email)
     page = client.get("/projects").get_data(as_text=True)
     assert "Pilot 001" in page and "£100.00 of £10,000.00 (1%)" in page and "1 of 2" in page
     assert "1 overdue" in page
@@ -336,14 +336,6 @@ def test_exports_are_streamed_responses(app: Any, users: dict[str, Any], endpoin
 # --- no N+1: 5 rows and 50 rows take the same number of queries ------------------------------
 
 
-def _queries_for(client: Any, url: str) -> int:
-    client.get(url)  # warm up
-    with count_queries() as statements:
-        response = client.get(url)
-        assert response.status_code == 200, url
-    return len(statements)
-
-
 @pytest.mark.parametrize("url", ["/projects", "/staff/reports?show=overdue", "/staff/grants", "/pilots"])
 def test_list_pages_do_not_grow_queries_with_rows(app: Any, users: dict[str, Any], url: str) -> None:
     app.config["PAGE_SIZE"] = 100
@@ -351,7 +343,7 @@ def test_list_pages_do_not_grow_queries_with_rows(app: Any, users: dict[str, Any
     lead = factories.user()
     client = app.test_client()
     who = lead if url == "/projects" else users["staff"]
-    client.post("/account/sign-in", data={"email": who.email, "password": factories.PASSWORD})
+    sign_in(client, who.email)
     phases = [make_phase(f"Phase {n}") for n in range(1, 3)]
 
     def add(start: int, count: int) -> None:
@@ -360,9 +352,9 @@ def test_list_pages_do_not_grow_queries_with_rows(app: Any, users: dict[str, Any
             make_application(phases[number % 2], lead)
 
     add(0, 5)
-    with_few = _queries_for(client, url)
+    with_few = queries_for(client, url)
     add(5, 45)
     page = client.get(url).get_data(as_text=True)
     assert "Pilot 049" in page
     assert "Page 1 of" not in page
-    assert _queries_for(client, url) == with_few
+    assert queries_for(client, url) == with_few

@@ -659,7 +659,7 @@ def test_missing_ids_are_not_found(app: Any, as_role: Any, users: dict[str, Any]
 
 
 def test_an_invitee_joins_the_team_when_they_sign_up_or_sign_in(app: Any, users: dict[str, Any]) -> None:
-    from tests.conftest import sign_in
+    from tests.helpers import sign_in
 
     application = make_application(make_phase(), users["member"])
     for email in ("newcomer@example.test", users["staff"].email):

@@ -37,6 +37,7 @@ from portal.outbox import OutboxMessage
 from portal.remuneration import claims, rates
 from portal.remuneration.models import ClaimState, Unit
 from tests import factories
+from tests.helpers import client_for, sign_in
 
 TODAY = date(2026, 3, 10)
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -394,17 +395,10 @@ def two_teams(users: dict[str, Any], team: dict[str, Any]) -> dict[str, Any]:
     return {**team, "other": other, "other_lead": other_lead}
 
 
-def signed_in(app: Any, person: Any) -> Any:
-    client = app.test_client()
-    response = client.post("/account/sign-in", data={"email": person.email, "password": factories.PASSWORD})
-    assert response.status_code == 303
-    return client
-
-
 def test_a_team_sees_only_its_own_projects_and_reports(app: Any, two_teams: dict[str, Any]) -> None:
     project, other = two_teams["project"], two_teams["other"]
     mine, theirs = due_reports(project)[0], due_reports(other)[0]
-    client = signed_in(app, two_teams["member"])
+    client = client_for(app, two_teams["member"])
     listing = client.get("/projects").get_data(as_text=True)
     assert "Hearing Birdsong" in listing and "Voices in Maternity Care" not in listing
     assert client.get(f"/projects/{project.id}").status_code == 200
@@ -426,7 +420,7 @@ def test_a_team_sees_only_its_own_projects_and_reports(app: Any, two_teams: dict
 def test_members_cannot_reach_staff_pages_or_staff_actions(app: Any, as_role: Any, two_teams: dict[str, Any]) -> None:
     project = two_teams["project"]
     report = due_reports(project)[0]
-    lead = signed_in(app, two_teams["lead"])
+    lead = client_for(app, two_teams["lead"])
     for client in (lead, as_role("member")):
         for url in ("/staff/grants", "/staff/reports", "/staff/exports/applications.csv",
                     "/staff/exports/projects.csv"):
@@ -447,7 +441,7 @@ def test_members_cannot_reach_staff_pages_or_staff_actions(app: Any, as_role: An
 
 
 def test_the_team_runs_its_project_through_the_forms(app: Any, team: dict[str, Any]) -> None:
-    project, client = team["project"], signed_in(app, team["lead"])
+    project, client = team["project"], client_for(app, team["lead"])
     url = f"/projects/{project.id}"
     bad = client.post(f"{url}/milestones", data={"title": "", "due_on": "2026-02-30"})
     assert bad.status_code == 422
@@ -479,7 +473,7 @@ def test_writing_and_sending_a_report_through_the_form(app: Any, users: dict[str
                                                        team: dict[str, Any]) -> None:
     project = team["project"]
     report = due_reports(project)[0]
-    client = signed_in(app, team["member"])
+    client = client_for(app, team["member"])
     url = f"/projects/{project.id}/reports/{report.id}/edit"
     form = client.get(url).get_data(as_text=True)
     assert "Co-design: shaping what the work is" in form and "Mutual respect and trust" in form
@@ -536,8 +530,7 @@ def test_project_forms_carry_the_csrf_token(app_factory: Any) -> None:
         client = app.test_client()
         token = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
         sign_in_page = client.get("/account/sign-in").get_data(as_text=True)
-        client.post("/account/sign-in", data={"email": lead.email, "password": factories.PASSWORD,
-                                              "csrf_token": token.search(sign_in_page).group(1)})
+        sign_in(client, lead.email, csrf_token=token.search(sign_in_page).group(1))
         page = client.get(f"/projects/{project.id}").get_data(as_text=True)
         assert len(token.findall(page)) >= 2  # the spending and milestone forms
         refused = client.post(f"/projects/{project.id}/milestones", data={"title": "Walk", "due_on": "2026-03-01"})

@@ -37,8 +37,8 @@ from portal.outbox import OutboxMessage
 from portal.remuneration import rates
 from portal.remuneration.models import Claim, Unit
 from tests import factories
+from tests.helpers import client_for, queries_for, sign_in
 from tests.test_grants_phases_applications import NOW, TODAY, count, fields_of, make_application, make_phase
-from tests.test_query_counts import count_queries
 
 WEIGHTS = (("Lived experience leads", 3), ("Difference it makes", 2), ("Realistic plan", 1))
 
@@ -141,7 +141,7 @@ def test_reviewers_see_others_scores_only_after_sending_their_own(panel: dict[st
     score_all(application, first, (5, 4, 2))
     assert not permissions.can(second, "application.see_all_reviews", application)
     client = as_role("anonymous")
-    factories_password_sign_in(client, second)
+    assert sign_in(client, second.email).status_code == 303
     before = client.get(f"/applications/{application.id}/review").get_data(as_text=True)
     assert "Comment by Reviewer One" not in before
     assert "Comment by Reviewer One" not in client.get(f"/applications/{application.id}").get_data(as_text=True)
@@ -151,20 +151,9 @@ def test_reviewers_see_others_scores_only_after_sending_their_own(panel: dict[st
     assert "Comment by Reviewer One" in after and "Reviewer One" not in after.replace("Comment by Reviewer One", "")
 
 
-def factories_password_sign_in(client: Any, user: User) -> None:
-    response = client.post("/account/sign-in", data={"email": user.email, "password": factories.PASSWORD})
-    assert response.status_code == 303
-
-
-def signed_in(app: Any, user: User) -> Any:
-    client = app.test_client()
-    factories_password_sign_in(client, user)
-    return client
-
-
 def test_applicants_never_see_the_reviews(panel: dict[str, Any], app: Any) -> None:
     score_all(panel["application"], panel["first"], (5, 4, 2))
-    page = signed_in(app, panel["lead"]).get(f"/applications/{panel['application'].id}").get_data(as_text=True)
+    page = client_for(app, panel["lead"]).get(f"/applications/{panel['application'].id}").get_data(as_text=True)
     assert "Comment by Reviewer One" not in page
 
 
@@ -175,7 +164,7 @@ def test_a_reviewer_sees_only_assigned_applications(panel: dict[str, Any], app: 
                                  state=ApplicationState.UNDER_REVIEW)
     draft = make_application(phase, factories.user(), title="A draft in my phase")
     own = make_application(phase, first, title="My own team's", state=ApplicationState.UNDER_REVIEW)
-    client = signed_in(app, first)
+    client = client_for(app, first)
     listing = client.get("/reviews").get_data(as_text=True)
     assert "Peer-led recovery cafés" in listing
     assert "Not assigned" not in listing and "A draft in my phase" not in listing and "My own team's" not in listing
@@ -196,7 +185,7 @@ def test_a_removed_reviewer_loses_access(panel: dict[str, Any], app: Any, users:
         ReviewerAssignment.reviewer_id == panel["first"].id)).one()
     reviews.remove_assignment(assignment, by=users["staff"])
     db.session.commit()
-    assert signed_in(app, panel["first"]).get(f"/applications/{panel['application'].id}").status_code == 403
+    assert client_for(app, panel["first"]).get(f"/applications/{panel['application'].id}").status_code == 403
 
 
 # --- conflicts of interest -----------------------------------------------------------------------------
@@ -205,7 +194,7 @@ def test_a_removed_reviewer_loses_access(panel: dict[str, Any], app: Any, users:
 def test_a_conflicted_reviewer_sees_nothing_more(panel: dict[str, Any], app: Any) -> None:
     application, first = panel["application"], panel["first"]
     score_all(application, first, (5, 4, 2), send=False)
-    client = signed_in(app, first)
+    client = client_for(app, first)
     refused = client.post(f"/applications/{application.id}/review/conflict", data={"reason": "  "})
     assert refused.status_code == 422 and "Say briefly why" in refused.get_data(as_text=True)
     assert client.post(f"/applications/{application.id}/review/conflict",
@@ -293,7 +282,7 @@ def test_without_a_panel_review_rate_the_review_is_still_sent(panel: dict[str, A
 def test_each_criterion_saves_in_place_with_htmx(panel: dict[str, Any], app: Any) -> None:
     application = panel["application"]
     criterion = criteria_of(application.phase_id)[0]
-    client = signed_in(app, panel["first"])
+    client = client_for(app, panel["first"])
     url = f"/applications/{application.id}/review/criteria/{criterion.id}"
     htmx = {"HX-Request": "true"}
     saved = client.post(url, data={f"score_{criterion.id}": "4", f"comment_{criterion.id}": "Clear plan"}, headers=htmx)
@@ -320,7 +309,7 @@ def test_each_criterion_saves_in_place_with_htmx(panel: dict[str, Any], app: Any
 def test_the_whole_review_form_works_without_javascript(panel: dict[str, Any], app: Any, panel_rate: Any) -> None:
     application = panel["application"]
     criteria = criteria_of(application.phase_id)
-    client = signed_in(app, panel["first"])
+    client = client_for(app, panel["first"])
     assert client.get(f"/applications/{application.id}/review").status_code == 200
     partial = {f"score_{criteria[0].id}": "4", "recommendation": "maybe", "action": "submit"}
     refused = client.post(f"/applications/{application.id}/review", data=partial)
@@ -510,13 +499,6 @@ def test_the_decision_form_refuses_an_award_over_the_pot(app: Any, users: dict[s
 # --- query-count guards ---------------------------------------------------------------------------------------
 
 
-def _queries_for(client: Any, url: str) -> int:
-    client.get(url)  # warm up
-    with count_queries() as statements:
-        assert client.get(url).status_code == 200
-    return len(statements)
-
-
 def _reviewed_applications(phase: Phase, reviewers: list[User], how_many: int) -> None:
     criteria = criteria_of(phase.id)
     for number in range(how_many):
@@ -544,11 +526,11 @@ def test_the_side_by_side_list_does_not_grow_with_rows(app: Any, as_role: Any, u
     staff = as_role("staff")
     url = f"/staff/phases/{phase.id}/applications?sort={sort}"
     _reviewed_applications(phase, reviewers, 5)
-    with_few = _queries_for(staff, url)
+    with_few = queries_for(staff, url)
     _reviewed_applications(phase, reviewers, 45)
     page = staff.get(url).get_data(as_text=True)
     assert "50 applications" in page and "Page 1 of" not in page
-    assert _queries_for(staff, url) == with_few
+    assert queries_for(staff, url) == with_few
 
 
 def test_the_reviewers_list_does_not_grow_with_rows(app: Any, users: dict[str, Any]) -> None:
@@ -557,9 +539,9 @@ def test_the_reviewers_list_does_not_grow_with_rows(app: Any, users: dict[str, A
     first_phase = make_phase(state=PhaseState.ASSESSING, name="First")
     second_phase = make_phase(state=PhaseState.ASSESSING, name="Second")
     assign(first_phase, reviewer)
-    client = signed_in(app, reviewer)
+    client = client_for(app, reviewer)
     _reviewed_applications(first_phase, [reviewer], 5)
-    with_few = _queries_for(client, "/reviews")
+    with_few = queries_for(client, "/reviews")
     _reviewed_applications(first_phase, [reviewer], 25)
     for number in range(20):  # assigned one by one, in another phase
         application = make_application(second_phase, factories.user(), title=f"Single {number}",
@@ -567,4 +549,4 @@ def test_the_reviewers_list_does_not_grow_with_rows(app: Any, users: dict[str, A
         assign(second_phase, reviewer, application)
     page = client.get("/reviews").get_data(as_text=True)
     assert "of 50 applications" in page and "Page 1 of" not in page
-    assert _queries_for(client, "/reviews") == with_few
+    assert queries_for(client, "/reviews") == with_few

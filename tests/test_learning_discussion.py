@@ -16,7 +16,7 @@ from portal.outbox import OutboxMessage
 from portal.search.models import SearchDocument
 from tests import factories
 from tests.test_learning_posts import make_post
-from tests.test_query_counts import count_queries
+from tests.helpers import count_queries
 
 
 def _notes(user: Any, kind: str) -> list[Notification]:

@@ -15,7 +15,7 @@ from portal.learning import posts
 from portal.learning.models import LearningPost, PostState
 from portal.search.models import SearchDocument
 from tests import factories
-from tests.test_query_counts import count_queries
+from tests.helpers import count_queries
 
 
 def make_post(author: Any, *, title: str = "Paying people promptly", body: str = "We paid within a week.",

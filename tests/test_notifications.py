@@ -15,7 +15,7 @@ from portal.notifications.service import notify
 from portal.outbox import OutboxMessage
 from portal.search import documents
 from tests.test_learning_posts import make_post
-from tests.test_query_counts import count_queries
+from tests.helpers import count_queries
 
 
 def _emails(to: str, kind: str = "") -> list[OutboxMessage]:

@@ -34,7 +34,7 @@ from portal.remuneration.models import (
     Unit,
 )
 from tests import factories
-from tests.test_query_counts import count_queries
+from tests.helpers import queries_for, sign_in
 
 TODAY = london_today()
 NOW = datetime.now(UTC)
@@ -350,7 +350,7 @@ def test_claims_and_receipts_are_private_to_the_claimant_staff_and_finance(
     receipt_url = f"/claims/{claim.id}/expenses/{line.id}/receipt"
     intruder = factories.user(email="intruder@example.test")
     other = app.test_client()
-    other.post("/account/sign-in", data={"email": intruder.email, "password": factories.PASSWORD})
+    sign_in(other, intruder.email)
     assert other.get(f"/claims/{claim.id}").status_code == 403
     assert other.get(receipt_url).status_code == 403
     assert other.get(f"/claims/{claim.id}/edit").status_code == 403
@@ -509,13 +509,6 @@ def test_payments_page_for_someone_with_no_claims(card: Any, as_role: Any) -> No
     assert "You have not made any claims yet" in page and "Not chosen yet" in page
 
 
-def _queries_for(client: Any, url: str) -> int:
-    client.get(url)  # warm up: first request loads things once per process
-    with count_queries() as statements:
-        assert client.get(url).status_code == 200
-    return len(statements)
-
-
 def test_payments_page_queries_do_not_grow_with_claims(app: Flask, card: Any, as_role: Any,
                                                        users: dict[str, Any]) -> None:
     app.config["PAGE_SIZE"] = 100
@@ -535,11 +528,11 @@ def test_payments_page_queries_do_not_grow_with_claims(app: Flask, card: Any, as
 
     client = as_role("member")
     make(5)
-    with_few = _queries_for(client, "/payments")
+    with_few = queries_for(client, "/payments")
     make(45)
     page = text_of(client.get("/payments"))
     assert "50 claims" in page and "Page 1 of" not in page
-    assert _queries_for(client, "/payments") == with_few
+    assert queries_for(client, "/payments") == with_few
 
 
 # --- preferences ---------------------------------------------------------------------------------
@@ -691,8 +684,7 @@ def test_claim_page_forms_carry_the_csrf_token(app_factory: Any) -> None:
         client = app.test_client()
         token_in = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
         token = token_in.search(client.get("/account/sign-in").get_data(as_text=True)).group(1)
-        client.post("/account/sign-in", data={"email": member.email, "password": factories.PASSWORD,
-                                               "csrf_token": token})
+        sign_in(client, member.email, csrf_token=token)
         page = client.get(f"/claims/{claim.id}").get_data(as_text=True)
         assert len(token_in.findall(page)) == 2  # adding an expense, and sending the claim
         assert 'id="csrf_token"' not in page  # several forms on one page: no repeated ids

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.audit import AuditEntry
@@ -33,8 +32,7 @@ from portal.remuneration.models import (
     Unit,
 )
 from tests import factories
-from tests.conftest import sign_in
-from tests.test_query_counts import count_queries
+from tests.helpers import client_for, queries_for
 
 CLAIM_DAY = london_today() - timedelta(days=7)
 
@@ -53,12 +51,6 @@ def card(app: Flask, users: dict[str, Any]) -> dict[str, ActivityType]:
         made[name] = activity
     db.session.commit()
     return made
-
-
-def client_for(app: Flask, person: Any) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, person.email).status_code == 303
-    return client
 
 
 def submitted(claimant: Any, activity: ActivityType, *, units: str = "1", project: Any = None,
@@ -601,13 +593,6 @@ def test_finance_can_approve_others_claims(app: Flask, card: Any, users: dict[st
 # --- no N+1 ---------------------------------------------------------------------------------------------
 
 
-def _queries_for(client: FlaskClient, url: str) -> int:
-    client.get(url)  # warm up
-    with count_queries() as statements:
-        assert client.get(url).status_code == 200
-    return len(statements)
-
-
 def _claims_by_new_people(how_many: int, card: Any, users: dict[str, Any], *, approve: bool) -> None:
     for number in range(how_many):
         person = factories.user()
@@ -628,8 +613,8 @@ def test_list_pages_make_the_same_number_of_queries_for_5_and_50_claims(
     app.config["PAGE_SIZE"] = 100
     client = client_for(app, users["finance"])
     _claims_by_new_people(5, card, users, approve=approve)
-    with_few = _queries_for(client, url)
+    with_few = queries_for(client, url)
     _claims_by_new_people(45, card, users, approve=approve)
     page = client.get(url).get_data(as_text=True)
     assert "50 claims" in page and "Page 1 of" not in page
-    assert _queries_for(client, url) == with_few
+    assert queries_for(client, url) == with_few

@@ -131,7 +131,7 @@ def test_reindex_rebuilds_everything(app: Any, users: dict[str, Any]) -> None:
 
 
 def test_the_search_page_makes_the_same_queries_for_5_or_50_results(app: Any, client: Any, users: dict[str, Any]) -> None:
-    from tests.test_query_counts import count_queries
+    from tests.helpers import count_queries
 
     app.config["PAGE_SIZE"] = 100
 

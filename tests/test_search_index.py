@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.search import documents, service
 from portal.search.models import not_full_text_index
 from portal.search.service import Results, search
+from tests.helpers import count_queries
 
 
 class Visitor:
@@ -55,16 +56,8 @@ def test_postgresql_searches_a_stored_generated_column_and_sqlite_its_fts5_table
 def test_the_search_statements_use_the_index_not_the_text(app: Any) -> None:
     _add(1, "Otters", "otters by the river")
     db.session.commit()
-    statements: list[str] = []
-
-    def record(*event: Any) -> None:
-        statements.append(event[2])
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with count_queries() as statements:
         assert [hit.title for hit in search("otters", viewer=Visitor()).items] == ["Otters"]
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
     text = " ".join(statements)
     if db.engine.dialect.name == "postgresql":
         assert "search_vector @@" in text and "to_tsvector" not in text

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.extensions import db
+from tests.helpers import sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,7 +123,7 @@ def test_layout_landmarks_skip_link_and_role_navigation(client: FlaskClient, as_
 
 
 def test_flash_messages_are_status_regions(client: FlaskClient, users: dict[str, Any]) -> None:
-    client.post("/account/sign-in", data={"email": users["member"].email, "password": "correct horse battery staple"})
+    sign_in(client, users["member"].email)
     page = client.get("/dashboard").get_data(as_text=True)
     assert 'role="status">You are signed in as Member Person.' in page
 
