@@ -20,21 +20,11 @@ from portal.remuneration import rates
 from portal.remuneration.models import Unit
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
-from tests.e2e.test_accounts_journey import assert_focused, press_and_wait, tab_to
+from tests.e2e.helpers import assert_focused, press_and_wait, sign_in, tab_to
 from tests.test_grants_phases_applications import make_phase
 
 PHASE = "Phase 3 (2026)"
 TITLE = "Peer-led recovery cafés"
-
-
-def sign_in(page: Any, email: str, then: str) -> None:
-    page.goto(f"/account/sign-in?next={then}")
-    check_axe(page)
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(then) + "$"))
-    check_axe(page)
 
 
 def flashed(page: Any, text: str) -> None:

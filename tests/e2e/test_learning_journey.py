@@ -14,16 +14,7 @@ from portal.extensions import db
 from portal.learning.models import Comment, Flag, LearningPost
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
-
-
-def sign_in(page: Any, email: str, next_path: str) -> None:
-    page.goto(f"/account/sign-in?next={next_path}")
-    check_axe(page)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(next_path) + r"$"))
-    check_axe(page)
+from tests.e2e.helpers import sign_in
 
 
 def test_post_comment_validate_flag_and_review(new_page: Any, live_server: LiveServer) -> None:
