@@ -58,12 +58,30 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         drop_schema(uri, schema)
 
 
+RESET_SEQUENCES = sa.text(
+    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) FROM pg_sequences"
+    " WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+)
+
+
 def _truncate_all(app: Flask) -> None:
+    """Empty every table and restart every id at 1, as TRUNCATE ... RESTART IDENTITY does.
+
+    TRUNCATE gives each of the ~45 tables and ~150 indexes a new file: about a second a test.
+    Deleting a test's few rows takes milliseconds, so a superuser (as in CI) deletes instead,
+    as the replication role, which skips triggers: the audit log's append-only trigger and the
+    foreign-key checks (every table is emptied, so none can be left dangling).
+    """
     with app.app_context():
         db.session.remove()
-        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+        tables = [t.name for t in db.metadata.sorted_tables]
         with db.engine.begin() as connection:
-            connection.execute(sa.text(f"TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE"))
+            if connection.execute(sa.text("SELECT current_setting('is_superuser')")).scalar() == "on":
+                connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
+                connection.execute(sa.text("; ".join(f'DELETE FROM "{name}"' for name in reversed(tables))))
+                connection.execute(RESET_SEQUENCES)
+            else:
+                connection.execute(sa.text(f"TRUNCATE TABLE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
 
 
