@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 
 from portal import create_app
+from portal.errors import RuleBroken
 from portal.extensions import db
+from portal.search import service as search_service
 from tests import factories
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -71,9 +75,12 @@ def in_schema(uri: str, schema: str) -> str:
     libpq's ``options=-csearch_path=...`` (which psycopg 3 passes on) applies to every connection
     of every engine made from the URI: the app's, Alembic's, and a test's threads. Tables,
     indexes, and the triggers and functions the migrations create all land in that schema.
+    ``synchronous_commit=off`` spares each commit a wait for the disk: a commit is still seen
+    at once by every other connection, and only a crash of the server could lose it.
     """
     url = sa.engine.make_url(uri)
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    options = f"-csearch_path={schema} -csynchronous_commit=off"
+    return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
 
 def without_schema(uri: str) -> str:
@@ -147,3 +154,38 @@ def queries_for(client: Any, url: str) -> int:
         response = client.get(url)
         assert response.status_code == 200, url
     return len(statements)
+
+
+# --- Reading results ----------------------------------------------------------------------------
+
+
+def count(model: Any) -> int:
+    """How many rows ``model`` has."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+def fields_of(error: pytest.ExceptionInfo[RuleBroken]) -> set[str]:
+    """The form fields a refused change names (one ``RuleBroken``, or each of ``RulesBroken``)."""
+    return {problem.field for problem in getattr(error.value, "problems", [error.value])}
+
+
+def text_of(page: Any) -> str:
+    """A page's words (from a response or its HTML), without tags and with whitespace collapsed."""
+    html = page if isinstance(page, str) else page.get_data(as_text=True)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def found_stories(text: str, viewer: Any) -> set[int]:
+    """Story ids the shared search service finds for this viewer."""
+    return {hit.object_id for hit in search_service.search(text, viewer=viewer, per_page=100).items
+            if hit.kind == "story"}
+
+
+class Stream:
+    """An uploaded file's stream, for the media and upload services: ``read`` and ``read(size)``."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, size: int = -1) -> bytes:
+        return self.data if size < 0 else self.data[:size]
