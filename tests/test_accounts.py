@@ -17,11 +17,7 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.outbox import OutboxMessage
 from tests import factories
-from tests.helpers import sign_in
-
-
-def _count(model: type) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+from tests.helpers import count, sign_in
 
 
 def test_sign_up_creates_a_member_and_signs_them_in(client: FlaskClient) -> None:
@@ -39,7 +35,7 @@ def test_sign_up_creates_a_member_and_signs_them_in(client: FlaskClient) -> None
 
 def test_sign_up_errors_are_shown_next_to_fields_and_nothing_is_saved(client: FlaskClient) -> None:
     factories.user(email="taken@example.test")
-    before = _count(User)
+    before = count(User)
     cases = [
         ({"name": "", "email": "new@example.test", "password": "river stone lantern"}, "name", "Enter your name."),
         ({"name": "A", "email": "not-an-email", "password": "river stone lantern"}, "email", "Enter an email address in the right format"),
@@ -55,7 +51,7 @@ def test_sign_up_errors_are_shown_next_to_fields_and_nothing_is_saved(client: Fl
         assert f'id="{field}-error"' in page  # inline, next to the field
         assert f'aria-describedby="{field}-hint {field}-error"' in page or f'aria-describedby="{field}-error"' in page
         assert f'<a href="#{field}">' in page  # and in the summary, linked to the field
-    assert _count(User) == before
+    assert count(User) == before
 
 
 def test_sign_in_and_out(client: FlaskClient) -> None:
@@ -238,7 +234,7 @@ def test_password_reset_token_expires(client: FlaskClient) -> None:
 def test_reset_for_unknown_email_looks_the_same_and_sends_nothing(client: FlaskClient) -> None:
     response = client.post("/account/forgot-password", data={"email": "nobody@example.test"})
     assert response.status_code == 200 and "Check your email" in response.get_data(as_text=True)
-    assert _count(OutboxMessage) == 0
+    assert count(OutboxMessage) == 0
 
 
 def test_only_the_token_hash_is_stored(client: FlaskClient) -> None:

@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.gatherings import services
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from tests import factories
-from tests.test_gatherings_services import make_gathering
+from tests.factories import make_gathering
 
 TIMEOUT = 15
 

@@ -15,8 +15,8 @@ from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from portal.notifications.models import Notification
 from portal.remuneration.models import Claim
 from tests import factories
+from tests.factories import book, make_gathering, workshop_activity
 from tests.helpers import client_for, queries_for
-from tests.test_gatherings_services import book, make_gathering, workshop_activity
 
 
 FORM = {

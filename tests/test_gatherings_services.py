@@ -3,14 +3,14 @@ the calendar file and the digest section."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import User
 from portal.db import utcnow
 from portal.errors import NotAllowed, RuleBroken
 from portal.extensions import db
@@ -18,55 +18,18 @@ from portal.gatherings import calendar, services, upcoming_for_digest
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from portal.notifications.models import Notification
 from portal.outbox import OutboxMessage
-from portal.remuneration import rates
-from portal.remuneration.models import ActivityType, Claim, ClaimState, Unit
+from portal.remuneration.models import Claim, ClaimState
 from tests import factories
+from tests.factories import book, make_gathering
 
 
-# --- helpers other gathering tests import -----------------------------------------------------
-
-
-def workshop_activity() -> ActivityType:
-    """The rate card's "Workshop", paid by the half day, with a rate since 2025."""
-    activity = db.session.scalar(sa.select(ActivityType).where(ActivityType.name == "Workshop"))
-    if activity is None:
-        admin = factories.user(role=Role.ADMIN)
-        activity = rates.add_activity_type(name="Workshop", unit=Unit.HALF_DAY, by=admin)
-        rates.set_rate(activity, amount_pence=8250, effective_from=date(2025, 4, 1), by=admin)
-        db.session.commit()
-    return activity
-
-
-def make_gathering(organiser: User, *, starts_in: timedelta = timedelta(days=7), capacity: int = 10,
-                   paid: bool = False, title: str = "Co-design workshop", project_id: int | None = None,
-                   **extra: Any) -> Gathering:
-    """A gathering made through the service (so its rules apply), then moved in time if asked:
-    the service refuses a start in the past, but tests need past gatherings too."""
-    activity = workshop_activity() if paid else None
-    fields: dict[str, Any] = {
-        "title": title, "description": "We plan the next stage together.",
-        "starts_at": utcnow() + timedelta(days=1), "ends_at": utcnow() + timedelta(days=1, hours=3),
-        "place": "Community hall, 1 High Street", "accessibility": "Step-free; hearing loop.", "capacity": capacity,
-        "paid": paid, "activity_type_id": activity.id if activity else None,
-        "units": Decimal("1") if paid else None, "project_id": project_id, **extra}
-    details = services.GatheringDetails(**fields)
-    gathering = services.create_gathering(details, by=organiser)
-    gathering.starts_at = utcnow() + starts_in
-    gathering.ends_at = gathering.starts_at + timedelta(hours=3)
-    db.session.commit()
-    return gathering
+# --- helpers ---------------------------------------------------------------------------------
 
 
 def states(gathering: Gathering) -> dict[int, RsvpState]:
     db.session.expire_all()
     return dict(db.session.execute(sa.select(Rsvp.user_id, Rsvp.state).where(Rsvp.gathering_id == gathering.id))
                 .all())
-
-
-def book(gathering: Gathering, person: User, **kwargs: Any) -> Rsvp:
-    rsvp = services.book(gathering, person, **kwargs)
-    db.session.commit()
-    return rsvp
 
 
 def notifications_for(person: User) -> list[Notification]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -20,11 +20,9 @@ from portal.grants.models import (
     APPLICATION_TRANSITIONS,
     PHASE_TRANSITIONS,
     Application,
-    ApplicationMember,
     ApplicationState,
     BudgetCategory,
     BudgetLine,
-    Criterion,
     Invitation,
     Phase,
     PhaseState,
@@ -33,54 +31,15 @@ from portal.grants.models import (
 from portal.grants.phases import CriterionDetails, PhaseDetails
 from portal.outbox import OutboxMessage
 from tests import factories
+from tests.factories import make_application, make_phase
+from tests.helpers import count, fields_of
 
-TODAY = date(2026, 11, 23)
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-COMPLETE = ApplicationDetails(
-    title="Peer-led recovery cafés", summary="Weekly cafés run by people in recovery.",
-    lived_experience="Six people in recovery lead the project.", co_design="They design the cafés.",
-    co_decision="They hold the budget.", co_delivery="They run the cafés, paid.",
-    co_evaluation="They run the evaluation.",
-)
+TODAY = factories.PHASE_TODAY
+NOW = factories.APPLICATION_SENT_AT
+COMPLETE = factories.COMPLETE_APPLICATION
 
 
 # --- test data ---------------------------------------------------------------------------------
-
-
-def make_phase(*, state: PhaseState = PhaseState.OPEN, today: date = TODAY, opens: date | None = None,
-               closes: date | None = None, max_award: int = 5_000_00, pot: int = 20_000_00,
-               criteria: tuple[tuple[str, int], ...] = (("Lived experience leads", 60), ("Realistic plan", 40)),
-               name: str = "Phase 3") -> Phase:
-    phase = Phase(name=name, summary="Pilots that build co-production in.", eligibility="Community groups.",
-                  max_award_pence=max_award, pot_pence=pot, delivery_months=6, target_awards=4,
-                  opens_on=opens or today - timedelta(days=10), closes_on=closes or today + timedelta(days=10),
-                  state=state)
-    db.session.add(phase)
-    db.session.flush()
-    for position, (criterion, weight) in enumerate(criteria):
-        db.session.add(Criterion(phase_id=phase.id, name=criterion, weight=weight, position=position))
-    db.session.commit()
-    return phase
-
-
-def make_application(phase: Phase, lead: User, *, state: ApplicationState = ApplicationState.DRAFT,
-                     title: str = "Peer-led recovery cafés", lines: tuple[int, ...] = (1_000_00, 500_00),
-                     members: tuple[User, ...] = (), complete: bool = True) -> Application:
-    details = COMPLETE if complete else ApplicationDetails()
-    application = Application(phase_id=phase.id, lead_id=lead.id, state=state,
-                              **{**details.__dict__, "title": title if complete else ""})
-    if state != ApplicationState.DRAFT:
-        application.submitted_at = NOW
-    db.session.add(application)
-    db.session.flush()
-    db.session.add(ApplicationMember(application_id=application.id, user_id=lead.id, role=TeamRole.LEAD))
-    for member in members:
-        db.session.add(ApplicationMember(application_id=application.id, user_id=member.id, role=TeamRole.MEMBER))
-    for amount in lines:
-        db.session.add(BudgetLine(application_id=application.id, category=BudgetCategory.LIVED_EXPERIENCE,
-                                  description="Paying co-researchers", amount_pence=amount))
-    db.session.commit()
-    return application
 
 
 def phase_details(**changes: Any) -> PhaseDetails:
@@ -90,14 +49,6 @@ def phase_details(**changes: Any) -> PhaseDetails:
         criteria=[CriterionDetails("Lived experience leads", 60), CriterionDetails("Realistic plan", 40, row=2)])
     values.update(changes)
     return PhaseDetails(**values)
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
-
-
-def fields_of(error: pytest.ExceptionInfo[RuleBroken]) -> set[str]:
-    return {problem.field for problem in getattr(error.value, "problems", [error.value])}
 
 
 def outbox_to(email: str) -> list[OutboxMessage]:

@@ -37,8 +37,10 @@ from portal.outbox import OutboxMessage
 from portal.remuneration import rates
 from portal.remuneration.models import Claim, Unit
 from tests import factories
-from tests.helpers import client_for, queries_for, sign_in
-from tests.test_grants_phases_applications import NOW, TODAY, count, fields_of, make_application, make_phase
+from tests.factories import make_application, make_phase
+from tests.helpers import client_for, count, fields_of, queries_for, sign_in
+
+NOW, TODAY = factories.APPLICATION_SENT_AT, factories.PHASE_TODAY
 
 WEIGHTS = (("Lived experience leads", 3), ("Difference it makes", 2), ("Realistic plan", 1))
 

@@ -15,7 +15,7 @@ from portal.notifications.models import Notification
 from portal.outbox import OutboxMessage
 from portal.search.models import SearchDocument
 from tests import factories
-from tests.test_learning_posts import make_post
+from tests.factories import make_post
 from tests.helpers import count_queries
 
 

@@ -15,14 +15,8 @@ from portal.learning import posts
 from portal.learning.models import LearningPost, PostState
 from portal.search.models import SearchDocument
 from tests import factories
+from tests.factories import make_post
 from tests.helpers import count_queries
-
-
-def make_post(author: Any, *, title: str = "Paying people promptly", body: str = "We paid within a week.",
-              visibility: str = "public", **extra: Any) -> LearningPost:
-    post = posts.create_post(author=author, title=title, body=body, visibility=visibility, **extra)
-    db.session.commit()
-    return post
 
 
 def test_a_member_writes_a_post_with_tags_and_their_own_project(app: Any, as_role: Any, users: dict[str, Any]) -> None:

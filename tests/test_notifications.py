@@ -14,7 +14,7 @@ from portal.notifications.models import Notification
 from portal.notifications.service import notify
 from portal.outbox import OutboxMessage
 from portal.search import documents
-from tests.test_learning_posts import make_post
+from tests.factories import make_post
 from tests.helpers import count_queries
 
 
@@ -153,7 +153,7 @@ def test_claim_and_application_changes_reach_the_inbox_and_claim_emails_can_be_s
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
                              .where(OutboxMessage.to_email == member.email)) == 0  # switched off
     from portal.grants import applications
-    from tests.test_grants_phases_applications import make_application, make_phase
+    from tests.factories import make_application, make_phase
 
     application = make_application(make_phase(), member)
     applications.withdraw_application(application, by=member)

@@ -24,7 +24,6 @@ from portal.remuneration.models import (
     BatchState,
     Claim,
     ClaimState,
-    ExpenseCategory,
     PaymentBatch,
     PaymentMethod,
     PaymentPreference,
@@ -32,9 +31,10 @@ from portal.remuneration.models import (
     Unit,
 )
 from tests import factories
-from tests.helpers import client_for, queries_for
+from tests.factories import submitted
+from tests.helpers import client_for, count, queries_for, text_of
 
-CLAIM_DAY = london_today() - timedelta(days=7)
+CLAIM_DAY = factories.CLAIM_DAY
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -42,29 +42,7 @@ CLAIM_DAY = london_today() - timedelta(days=7)
 
 @pytest.fixture
 def card(app: Flask, users: dict[str, Any]) -> dict[str, ActivityType]:
-    made = {}
-    for name, unit, pence in (("Meeting", Unit.HOUR, 2000), ("Panel review", Unit.DAY, 15000)):
-        activity = ActivityType(name=name, unit=unit)
-        db.session.add(activity)
-        db.session.flush()
-        db.session.add(Rate(activity_type_id=activity.id, amount_pence=pence, effective_from=date(2025, 1, 1)))
-        made[name] = activity
-    db.session.commit()
-    return made
-
-
-def submitted(claimant: Any, activity: ActivityType, *, units: str = "1", project: Any = None,
-              sent: datetime | None = None, expenses_pence: int = 0) -> Claim:
-    claim = claims.create_claim(
-        claimant, claims.ClaimDetails(activity.id, CLAIM_DAY, Decimal(units), project.id if project else None),
-        today=london_today(),
-    )
-    if expenses_pence:
-        claims.add_expense(claim, by=claimant, category=ExpenseCategory.TRAVEL, description="Train",
-                           amount_pence=expenses_pence, miles=None, mileage_rate_pence=45)
-    assert claims.submit_claim(claim, by=claimant, now=sent or utcnow()) == []
-    db.session.commit()
-    return claim
+    return factories.rate_card()
 
 
 def approved(claimant: Any, activity: ActivityType, users: dict[str, Any], **kwargs: Any) -> Claim:
@@ -84,16 +62,6 @@ def audit_actions(claim: Claim) -> list[str]:
         sa.select(AuditEntry.action).where(AuditEntry.object_type == "Claim", AuditEntry.object_id == str(claim.id))
         .order_by(AuditEntry.id)
     ))
-
-
-def text_of(page: Any) -> str:
-    """A page's words (from a response or its HTML), without tags and with whitespace collapsed."""
-    html = page if isinstance(page, str) else page.get_data(as_text=True)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 # --- confirming, approving, asking, rejecting, cancelling ---------------------------------------------

@@ -15,7 +15,7 @@ from portal.search.models import SearchDocument
 from portal.search.rebuild import rebuild
 from portal.search.service import search
 from tests import factories
-from tests.test_learning_posts import make_post
+from tests.factories import make_post
 
 
 class Visitor:

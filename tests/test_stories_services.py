@@ -18,7 +18,7 @@ from portal.stories import library, media, moderation
 from portal.stories.models import ConsentMethod, Demographics, MediaKind, Scope, Story, StoryState, Storyteller
 from portal.stories.telling import Upload
 from tests import stories_factories as make
-from tests.test_stories_visibility import _Stream
+from tests.helpers import Stream
 
 TELL = {
     "title": "The café we built", "summary": "How we chose the opening hours together.",
@@ -154,7 +154,7 @@ def test_invalid_moves_are_refused(app: Any, users: dict[str, Any]) -> None:
 
 
 def test_audio_story_needs_a_transcript_before_publishing(app: Any, users: dict[str, Any]) -> None:
-    stored, kind, content_type = media.store(_Stream(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 40), max_bytes=1000)
+    stored, kind, content_type = media.store(Stream(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 40), max_bytes=1000)
     assert kind == MediaKind.AUDIO and content_type == "audio/mp4"
     teller = make.storyteller(by=users["staff"])
     story = make.story(teller, by=users["staff"], state=StoryState.IN_REVIEW, upload=Upload(stored, kind, content_type))

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from portal import permissions
-from portal.search import service as search
 from portal.stories.models import Scope, StoryState
 from tests import factories
 from tests import stories_factories as make
+from tests.helpers import Stream, found_stories
 
 VIEWERS = ("anonymous", "member", "staff")
 # scope -> the viewers who find the published story in the library, search and story page
@@ -20,11 +20,6 @@ SEES = {
     Scope.NETWORK: {"member", "staff"},
     Scope.RESEARCH: set(),
 }
-
-
-def found_stories(text: str, viewer: Any) -> set[int]:
-    """Story ids the shared search service finds for this viewer."""
-    return {hit.object_id for hit in search.search(text, viewer=viewer, per_page=100).items if hit.kind == "story"}
 
 
 @pytest.fixture
@@ -130,7 +125,7 @@ def test_network_story_media_needs_sign_in(as_role: Any, users: dict[str, Any], 
     from portal.stories import media
     from portal.stories.telling import Upload
 
-    stored, kind, content_type = media.store(_Stream(b"ID3" + b"\x00" * 64), max_bytes=1024)
+    stored, kind, content_type = media.store(Stream(b"ID3" + b"\x00" * 64), max_bytes=1024)
     teller = make.storyteller(by=users["staff"])
     story = make.story(teller, by=users["staff"], scope=Scope.NETWORK, transcript="Every word.",
                        upload=Upload(stored, kind, content_type))
@@ -138,14 +133,6 @@ def test_network_story_media_needs_sign_in(as_role: Any, users: dict[str, Any], 
     response = as_role("member").get(f"/stories/{story.id}/media")
     assert response.status_code == 200 and response.mimetype == "audio/mpeg"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-
-
-class _Stream:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self, size: int = -1) -> bytes:
-        return self.data if size < 0 else self.data[:size]
 
 
 def test_rebuilding_the_search_index_keeps_the_same_rules(app: Any, users: dict[str, Any],

@@ -15,13 +15,13 @@ from portal.stories.models import Demographics, Story, StoryState, StoryTag
 from portal.stories.telling import Upload
 from tests import factories
 from tests import stories_factories as make
-from tests.test_stories_visibility import _Stream, found_stories
+from tests.helpers import Stream, found_stories
 
 SECRET = "Zanzibarquill"  # a word that appears only in the withdrawn story
 
 
 def _media_story(users: dict[str, Any], project_id: int) -> Story:
-    stored, kind, content_type = media.store(_Stream(b"OggS" + b"\x00" * 200), max_bytes=10_000)
+    stored, kind, content_type = media.store(Stream(b"OggS" + b"\x00" * 200), max_bytes=10_000)
     teller = make.storyteller(user=users["member"], by=users["member"])
     return make.story(teller, by=users["member"], staff=users["staff"], title=f"{SECRET} title",
                       summary=f"{SECRET} summary", body=f"The {SECRET} body.", transcript=f"{SECRET} transcript",

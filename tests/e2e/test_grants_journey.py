@@ -21,7 +21,7 @@ from portal.remuneration.models import Unit
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
 from tests.e2e.helpers import assert_focused, press_and_wait, sign_in, tab_to
-from tests.test_grants_phases_applications import make_phase
+from tests.factories import make_phase
 
 PHASE = "Phase 3 (2026)"
 TITLE = "Peer-led recovery cafés"
