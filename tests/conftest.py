@@ -29,6 +29,7 @@ from tests.helpers import (  # noqa: F401  (re-exported for tests that import th
     TEST_DATABASE_URL,
     TEST_SETTINGS,
     IsolatedClient,
+    cache_url_builders,
     drop_schema,
     in_schema,
     make_app,
@@ -36,6 +37,8 @@ from tests.helpers import (  # noqa: F401  (re-exported for tests that import th
     sign_in,
     worker_name,
 )
+
+cache_url_builders()  # a fresh app per test, without recompiling url_for's code each time
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,38 @@ class IsolatedClient(FlaskClient):
         return response
 
 
+def cache_url_builders() -> None:
+    """Let every test app share Werkzeug's compiled URL builders instead of compiling its own.
+
+    Each test builds a fresh app, and most of that time (about 0.1 s of 0.14 s, some 2 minutes
+    of CPU over the suite) goes on ``Rule._compile_builder``, which generates and compiles the
+    Python code of ``url_for`` for each of the ~150 routes, twice. The code it makes depends
+    only on the rule's text, its parsed parts (``_trace``) and ``append_unknown``, and is called
+    with the rule itself as its first argument, so one compiled function serves every app.
+    Rules with defaults (none today) bake converted values into the code and are not cached.
+    Tests only: production compiles once per process anyway. If Werkzeug changes these
+    internals, this does nothing.
+    """
+    from werkzeug.routing.rules import Rule
+
+    original = getattr(Rule, "_compile_builder", None)
+    if original is None or getattr(original, "cached_for_tests", False):
+        return
+    compiled: dict[Any, Any] = {}
+
+    def compile_builder(self: Rule, append_unknown: bool = True) -> Any:
+        trace = getattr(self, "_trace", None)
+        if self.defaults or trace is None:
+            return original(self, append_unknown)
+        key = (self.rule, tuple(trace), append_unknown)
+        if key not in compiled:
+            compiled[key] = original(self, append_unknown)
+        return compiled[key]
+
+    compile_builder.cached_for_tests = True  # type: ignore[attr-defined]
+    Rule._compile_builder = compile_builder  # type: ignore[method-assign]
+
+
 def make_app(database_uri: str, instance_path: Path, **overrides: Any) -> Flask:
     settings = {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_uri}
     app = create_app({**settings, "INSTANCE_PATH": str(instance_path), **overrides})
