@@ -17,11 +17,7 @@ from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.outbox import OutboxMessage
 from tests import factories
-from tests.conftest import sign_in
-
-
-def _count(model: type) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+from tests.helpers import count, sign_in
 
 
 def test_sign_up_creates_a_member_and_signs_them_in(client: FlaskClient) -> None:
@@ -39,10 +35,14 @@ def test_sign_up_creates_a_member_and_signs_them_in(client: FlaskClient) -> None
 
 def test_sign_up_errors_are_shown_next_to_fields_and_nothing_is_saved(client: FlaskClient) -> None:
     factories.user(email="taken@example.test")
-    before = _count(User)
+    before = count(User)
     cases = [
         ({"name": "", "email": "new@example.test", "password": "river stone lantern"}, "name", "Enter your name."),
-        ({"name": "A", "email": "not-an-email", "password": "river stone lantern"}, "email", "Enter an email address in the right format"),
+        (
+            {"name": "A", "email": "not-an-email", "password": "river stone lantern"},
+            "email",
+            "Enter an email address in the right format",
+        ),
         ({"name": "A", "email": "new@example.test", "password": "short"}, "password", "at least 10 characters"),
         ({"name": "A", "email": "new@example.test", "password": "password123"}, "password", "too easy to guess"),
         ({"name": "A", "email": "TAKEN@example.test", "password": "river stone lantern"}, "email", "already exists"),
@@ -55,7 +55,7 @@ def test_sign_up_errors_are_shown_next_to_fields_and_nothing_is_saved(client: Fl
         assert f'id="{field}-error"' in page  # inline, next to the field
         assert f'aria-describedby="{field}-hint {field}-error"' in page or f'aria-describedby="{field}-error"' in page
         assert f'<a href="#{field}">' in page  # and in the summary, linked to the field
-    assert _count(User) == before
+    assert count(User) == before
 
 
 def test_sign_in_and_out(client: FlaskClient) -> None:
@@ -79,13 +79,15 @@ def test_wrong_password_is_refused_with_a_message(client: FlaskClient) -> None:
 
 def test_sign_in_goes_back_to_the_page_asked_for_but_never_off_site(client: FlaskClient) -> None:
     factories.user(email="in@example.test")
-    response = client.post("/account/sign-in?next=/account/password",
-                           data={"email": "in@example.test", "password": factories.PASSWORD})
+    response = client.post(
+        "/account/sign-in?next=/account/password", data={"email": "in@example.test", "password": factories.PASSWORD}
+    )
     assert response.headers["Location"] == "/account/password"
     client.post("/account/sign-out")
     for evil in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
-        response = client.post(f"/account/sign-in?next={evil}",
-                               data={"email": "in@example.test", "password": factories.PASSWORD})
+        response = client.post(
+            f"/account/sign-in?next={evil}", data={"email": "in@example.test", "password": factories.PASSWORD}
+        )
         assert response.headers["Location"] == "/dashboard"
         client.post("/account/sign-out")
 
@@ -123,15 +125,23 @@ def test_deactivated_user_cannot_sign_in_and_is_signed_out(client: FlaskClient, 
     assert "This account has been closed" in response.get_data(as_text=True)
 
 
-def test_profile_is_saved_and_access_needs_stay_private(client: FlaskClient, as_role: Any,
-                                                         users: dict[str, Any]) -> None:
+def test_profile_is_saved_and_access_needs_stay_private(
+    client: FlaskClient, as_role: Any, users: dict[str, Any]
+) -> None:
     person = factories.user(email="me@example.test")
     sign_in(client, person.email)
-    response = client.post("/account/profile", data={
-        "name": "Lydia Jones", "pronouns": "she/her", "bio": "Peer researcher.",
-        "preferred_contact": "text", "phone": "07700 900123", "contact_notes": "Evenings",
-        "access_needs": "Step-free access and a hearing loop.",
-    })
+    response = client.post(
+        "/account/profile",
+        data={
+            "name": "Lydia Jones",
+            "pronouns": "she/her",
+            "bio": "Peer researcher.",
+            "preferred_contact": "text",
+            "phone": "07700 900123",
+            "contact_notes": "Evenings",
+            "access_needs": "Step-free access and a hearing loop.",
+        },
+    )
     assert response.status_code == 303
     db.session.refresh(person)
     assert (person.name, person.pronouns, person.preferred_contact.value) == ("Lydia Jones", "she/her", "text")
@@ -157,10 +167,13 @@ def test_change_password_signs_out_other_sessions(app: Flask) -> None:
     this_device, other_device = app.test_client(), app.test_client()
     sign_in(this_device, person.email)
     sign_in(other_device, person.email)
-    wrong = this_device.post("/account/password", data={"current_password": "nope", "new_password": "a brand new passphrase"})
+    wrong = this_device.post(
+        "/account/password", data={"current_password": "nope", "new_password": "a brand new passphrase"}
+    )
     assert wrong.status_code == 422 and "current password is not right" in wrong.get_data(as_text=True)
-    ok = this_device.post("/account/password",
-                          data={"current_password": factories.PASSWORD, "new_password": "a brand new passphrase"})
+    ok = this_device.post(
+        "/account/password", data={"current_password": factories.PASSWORD, "new_password": "a brand new passphrase"}
+    )
     assert ok.status_code == 303
     assert this_device.get("/account/profile").status_code == 200
     assert other_device.get("/account/profile").status_code == 303
@@ -181,11 +194,15 @@ def test_failed_attempts_against_one_account_are_limited_from_any_address(app: F
     factories.user(email="target@example.test")
     for attempt in range(5):
         client = app.test_client()
-        response = client.post("/account/sign-in", data={"email": "target@example.test", "password": "bad"},
-                               environ_base={"REMOTE_ADDR": f"10.0.0.{attempt + 1}"})
+        response = client.post(
+            "/account/sign-in",
+            data={"email": "target@example.test", "password": "bad"},
+            environ_base={"REMOTE_ADDR": f"10.0.0.{attempt + 1}"},
+        )
         assert response.status_code == 422
     response = app.test_client().post(
-        "/account/sign-in", data={"email": "target@example.test", "password": "bad"},
+        "/account/sign-in",
+        data={"email": "target@example.test", "password": "bad"},
         environ_base={"REMOTE_ADDR": "10.0.0.99"},
     )
     assert response.status_code == 429
@@ -238,7 +255,7 @@ def test_password_reset_token_expires(client: FlaskClient) -> None:
 def test_reset_for_unknown_email_looks_the_same_and_sends_nothing(client: FlaskClient) -> None:
     response = client.post("/account/forgot-password", data={"email": "nobody@example.test"})
     assert response.status_code == 200 and "Check your email" in response.get_data(as_text=True)
-    assert _count(OutboxMessage) == 0
+    assert count(OutboxMessage) == 0
 
 
 def test_only_the_token_hash_is_stored(client: FlaskClient) -> None:
@@ -262,25 +279,32 @@ def test_with_redis_the_limit_is_shared_by_every_app_process(app_factory: Any, t
     """Two app processes behind a load balancer share one count when PORTAL_REDIS_URL is set."""
     import uuid
 
-    from tests.conftest import make_app
+    from tests.helpers import make_app
 
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     _redis_or_skip(url)
     prefix = f"portal-test-{uuid.uuid4().hex}"
     first = app_factory(REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix)
-    second = make_app(first.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "second", REDIS_URL=url,
-                      RATELIMIT_KEY_PREFIX=prefix)
+    second = make_app(
+        first.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "second", REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix
+    )
     assert first.config["RATELIMIT_STORAGE_URI"] == url
     with first.app_context():
         factories.user(email="shared@example.test")
     try:
         for attempt in range(5):
             app = (first, second)[attempt % 2]
-            response = app.test_client().post("/account/sign-in", data={"email": "shared@example.test", "password": "x"},
-                                              environ_base={"REMOTE_ADDR": f"10.1.0.{attempt + 1}"})
+            response = app.test_client().post(
+                "/account/sign-in",
+                data={"email": "shared@example.test", "password": "x"},
+                environ_base={"REMOTE_ADDR": f"10.1.0.{attempt + 1}"},
+            )
             assert response.status_code == 422
-        refused = second.test_client().post("/account/sign-in", data={"email": "shared@example.test", "password": "x"},
-                                            environ_base={"REMOTE_ADDR": "10.1.0.99"})
+        refused = second.test_client().post(
+            "/account/sign-in",
+            data={"email": "shared@example.test", "password": "x"},
+            environ_base={"REMOTE_ADDR": "10.1.0.99"},
+        )
         assert refused.status_code == 429
         # The count lives in Redis, where any other process sees it (not in this process's memory).
         import redis

@@ -84,8 +84,10 @@ def test_the_last_admin_cannot_be_demoted_or_closed(app: Any, users: dict[str, A
     other = factories.user(role=Role.ADMIN)
     services.change_role(other, Role.MEMBER, by=admin)  # fine: admin remains
     db.session.commit()
-    for action in (lambda: services.change_role(admin, Role.MEMBER, by=other),
-                   lambda: services.deactivate(admin, by=other)):
+    for action in (
+        lambda: services.change_role(admin, Role.MEMBER, by=other),
+        lambda: services.deactivate(admin, by=other),
+    ):
         try:
             action()
         except services.AccountError as error:

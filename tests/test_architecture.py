@@ -59,8 +59,9 @@ def portal_modules() -> list[str]:
 def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
     names = portal_modules()
     assert len(names) > 100
-    result = subprocess.run([sys.executable, "-c", IMPORT_EACH, *names], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_EACH, *names], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

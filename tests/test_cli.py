@@ -8,21 +8,33 @@ import sqlalchemy as sa
 from flask import Flask
 
 from portal.accounts.models import Role, User
-from portal.demo import DEMO_PASSWORD
 from portal.core.extensions import db
+from portal.demo import DEMO_PASSWORD
 from portal.teams.models import TeamMembership, TeamRole
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 
 
 def test_create_user(app: Flask) -> None:
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["create-user", "--email", "New@Example.test", "--name", "New Staff",
-                                 "--role", "staff", "--password", "a long staff passphrase"])
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "New@Example.test",
+            "--name",
+            "New Staff",
+            "--role",
+            "staff",
+            "--password",
+            "a long staff passphrase",
+        ]
+    )
     assert result.exit_code == 0, result.output
     person = db.session.scalar(sa.select(User).where(User.email == "new@example.test"))
     assert person.role == Role.STAFF and person.name == "New Staff"
-    again = runner.invoke(args=["create-user", "--email", "new@example.test", "--name", "X",
-                                "--password", "a long staff passphrase"])
+    again = runner.invoke(
+        args=["create-user", "--email", "new@example.test", "--name", "X", "--password", "a long staff passphrase"]
+    )
     assert again.exit_code != 0 and "already exists" in again.output
     weak = runner.invoke(args=["create-user", "--email", "w@example.test", "--name", "W", "--password", "short"])
     assert weak.exit_code != 0 and "at least 10 characters" in weak.output
@@ -35,8 +47,14 @@ def test_seed_demo_is_idempotent_and_the_accounts_work(app: Flask, client: Any) 
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0 and "0 new records" in result.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == first
-    demo_accounts = {"admin@demo.test", "staff@demo.test", "finance@demo.test", "lead@demo.test",
-                     "member@demo.test", "reviewer@demo.test"}
+    demo_accounts = {
+        "admin@demo.test",
+        "staff@demo.test",
+        "finance@demo.test",
+        "lead@demo.test",
+        "member@demo.test",
+        "reviewer@demo.test",
+    }
     roles = dict(db.session.execute(sa.select(User.email, User.role).where(User.email.in_(demo_accounts))).all())
     assert set(roles) == demo_accounts
     assert roles["admin@demo.test"] == Role.ADMIN and roles["finance@demo.test"] == Role.FINANCE
@@ -64,11 +82,17 @@ def test_seed_demo_payments(app: Flask) -> None:
     assert states == set(ClaimState)
     preference = db.session.get(PaymentPreference, member.id)
     assert preference.weekly_limit_pence == 19600 and preference.method.value == "voucher"
-    changes = list(db.session.scalars(sa.select(Rate.amount_pence).order_by(Rate.activity_type_id, Rate.effective_from)))
-    pairs = list(zip(changes[::2], changes[1::2]))
+    changes = list(
+        db.session.scalars(sa.select(Rate.amount_pence).order_by(Rate.activity_type_id, Rate.effective_from))
+    )
+    pairs = list(zip(changes[::2], changes[1::2], strict=True))
     assert all(after * 10 == before * 11 for before, after in pairs)  # +10% on 16 December 2025
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentBatch)
-                             .where(PaymentBatch.state == BatchState.PAID)) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(PaymentBatch).where(PaymentBatch.state == BatchState.PAID)
+        )
+        == 1
+    )
 
 
 def test_seed_demo_grants(app: Flask) -> None:
@@ -77,25 +101,39 @@ def test_seed_demo_grants(app: Flask) -> None:
     from portal.teams.models import Project
 
     assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
-    pilots = dict(db.session.execute(
-        sa.select(Phase.name, sa.func.count(Project.id)).join(Project, Project.phase_id == Phase.id).group_by(Phase.name)
-    ).all())
+    pilots = dict(
+        db.session.execute(
+            sa.select(Phase.name, sa.func.count(Project.id))
+            .join(Project, Project.phase_id == Phase.id)
+            .group_by(Phase.name)
+        ).all()
+    )
     assert pilots["Phase 1 (2018)"] == 5 and pilots["Phase 2 (2019–2020)"] == 4
     phase_one = db.session.scalar(sa.select(Phase).where(Phase.name == "Phase 1 (2018)"))
     assert (phase_one.delivery_months, phase_one.max_award_pence) == (4, 500_000)
     titles = set(db.session.scalars(sa.select(Project.title)))
     assert {"Voices in Maternity Care", "Hearing Birdsong", "Authentistic"} <= titles
     lead = db.session.scalar(sa.select(User).where(User.email == "lead@demo.test"))
-    led = db.session.scalar(sa.select(sa.func.count()).select_from(TeamMembership).where(
-        TeamMembership.user_id == lead.id, TeamMembership.role == TeamRole.LEAD))
+    led = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(TeamMembership)
+        .where(TeamMembership.user_id == lead.id, TeamMembership.role == TeamRole.LEAD)
+    )
     assert led == 1
     reviewer = db.session.scalar(sa.select(User).where(User.email == "reviewer@demo.test"))
     assignment = db.session.scalar(sa.select(ReviewerAssignment).where(ReviewerAssignment.reviewer_id == reviewer.id))
     assert db.session.get(Phase, assignment.phase_id).state == "open"
     today = london_today()
-    open_reports = list(db.session.scalars(sa.select(ProgressReport).where(
-        ProgressReport.state.in_([ReportState.DUE, ReportState.DRAFT]))))
+    open_reports = list(
+        db.session.scalars(
+            sa.select(ProgressReport).where(ProgressReport.state.in_([ReportState.DUE, ReportState.DRAFT]))
+        )
+    )
     assert sum(1 for r in open_reports if r.due_on < today) == 1  # one overdue
     assert any(r.due_on >= today for r in open_reports)  # some due
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(ProgressReport)
-                             .where(ProgressReport.state == ReportState.SUBMITTED)) >= 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(ProgressReport).where(ProgressReport.state == ReportState.SUBMITTED)
+        )
+        >= 1
+    )

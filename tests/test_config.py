@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from portal.app import create_app
 from portal.core.config import sqlalchemy_url
 from portal.core.extensions import db
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 
 def test_production_refuses_to_start_without_a_real_secret_key(tmp_path: Path, monkeypatch: Any) -> None:
@@ -33,7 +33,9 @@ def test_development_starts_with_the_development_key(tmp_path: Path, monkeypatch
 
 
 def test_instance_config_then_environment(tmp_path: Path, monkeypatch: Any) -> None:
-    (tmp_path / "config.py").write_text('SECRET_KEY = "from-instance-file-0123456789"\nPAGE_SIZE = 7\nSMTP_PORT = 2525\n')
+    (tmp_path / "config.py").write_text(
+        'SECRET_KEY = "from-instance-file-0123456789"\nPAGE_SIZE = 7\nSMTP_PORT = 2525\n'
+    )
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("PORTAL_ENV", "production")
     monkeypatch.setenv("PORTAL_PAGE_SIZE", "12")

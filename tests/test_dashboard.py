@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from tests import factories
-from tests.test_remuneration_staff_pages import card, client_for, submitted, text_of  # noqa: F401  (card is a fixture)
+from tests.factories import submitted
+from tests.helpers import client_for, text_of
+
+
+@pytest.fixture
+def card(app: Flask, users: dict[str, Any]) -> dict[str, Any]:
+    return factories.rate_card()
 
 
 def test_a_member_sees_their_own_work_and_no_programme_work(app: Flask, users: dict[str, Any]) -> None:
@@ -18,8 +25,7 @@ def test_a_member_sees_their_own_work_and_no_programme_work(app: Flask, users: d
     assert "Programme work" not in page and "Rate card" not in page
 
 
-def test_a_lead_sees_how_many_claims_wait_for_their_confirmation(app: Flask, card: Any,  # noqa: F811
-                                                                 users: dict[str, Any]) -> None:
+def test_a_lead_sees_how_many_claims_wait_for_their_confirmation(app: Flask, card: Any, users: dict[str, Any]) -> None:
     lead, member = factories.user(name="Lee Lead"), users["member"]
     project = factories.project(lead=lead, members=(member,))
     submitted(member, card["Meeting"], project=project)

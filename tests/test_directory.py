@@ -14,33 +14,45 @@ from portal.core.audit import AuditEntry
 from portal.core.db import utcnow
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
-from portal.notifications.models import Notification
 from portal.core.outbox import OutboxMessage
 from portal.directory import services
 from portal.directory.models import DirectoryEntry, PeerMessage
+from portal.notifications.models import Notification
 from tests import factories
-from tests.conftest import sign_in
-from tests.test_query_counts import count_queries
+from tests.helpers import client_for, count_queries
 
 
-def client_for(app: Any, person: User) -> Any:
-    client = app.test_client()
-    assert sign_in(client, person.email).status_code == 303
-    return client
-
-
-def list_person(person: User, *, name: str | None = None, interests: tuple[str, ...] = ("equality",),
-                skills: str = "Facilitation", messages: bool = True, **shown: bool) -> DirectoryEntry:
+def list_person(
+    person: User,
+    *,
+    name: str | None = None,
+    interests: tuple[str, ...] = ("equality",),
+    skills: str = "Facilitation",
+    messages: bool = True,
+    **shown: bool,
+) -> DirectoryEntry:
     entry = services.save_entry(
-        person, listed=True, display_name=name or person.name, show_pronouns=shown.get("pronouns", False),
-        show_bio=shown.get("bio", False), show_projects=shown.get("projects", False),
-        accepts_messages=messages, interests=list(interests), skills_text=skills)
+        person,
+        listed=True,
+        display_name=name or person.name,
+        show_pronouns=shown.get("pronouns", False),
+        show_bio=shown.get("bio", False),
+        show_projects=shown.get("projects", False),
+        accepts_messages=messages,
+        interests=list(interests),
+        skills_text=skills,
+    )
     db.session.commit()
     return entry
 
 
-ENTRY_FORM = {"listed": "y", "display_name": "Jo", "show_pronouns": "y", "interests": ["equality", "learning"],
-              "skills": "Facilitation, peer support,  facilitation "}
+ENTRY_FORM = {
+    "listed": "y",
+    "display_name": "Jo",
+    "show_pronouns": "y",
+    "interests": ["equality", "learning"],
+    "skills": "Facilitation, peer support,  facilitation ",
+}
 
 
 def test_nobody_is_listed_until_they_opt_in(app: Any, users: dict[str, User], as_role: Any) -> None:
@@ -64,16 +76,28 @@ def test_nobody_is_listed_until_they_opt_in(app: Any, users: dict[str, User], as
 
 
 def test_only_what_the_person_chose_is_shown(app: Any, users: dict[str, User], as_role: Any) -> None:
-    person = factories.user(name="Alexandra Quinn", pronouns="she/her", bio="Loves community gardens.",
-                            access_needs="Private need.", phone="07700 900123")
+    person = factories.user(
+        name="Alexandra Quinn",
+        pronouns="she/her",
+        bio="Loves community gardens.",
+        access_needs="Private need.",
+        phone="07700 900123",
+    )
     project = factories.project(title="Garden pilot", members=(person,))
     list_person(person, name="Alex")
     staff = as_role("staff")
     for url in ("/people", f"/people/{person.id}"):
         page = staff.get(url).get_data(as_text=True)
         assert "Alex" in page
-        for hidden in ("Alexandra Quinn", "she/her", "Loves community gardens", project.title, person.email,
-                       "Private need.", "07700 900123"):
+        for hidden in (
+            "Alexandra Quinn",
+            "she/her",
+            "Loves community gardens",
+            project.title,
+            person.email,
+            "Private need.",
+            "07700 900123",
+        ):
             assert hidden not in page, (url, hidden)
     list_person(person, name="Alex", pronouns=True, bio=True, projects=True)
     for url in ("/people", f"/people/{person.id}"):
@@ -107,14 +131,18 @@ def test_filter_by_interest_and_skill(app: Any, users: dict[str, User], as_role:
     assert names("interest=not-a-value") == ["Ana", "Ben", "Cat"]
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"display_name": "  "}, "Enter the name to show, like your first name."),
-    ({"interests": ["made-up"]}, "Choose interests from the list."),
-    ({"skills": "x" * 41}, "Keep each skill to 40 characters"),
-    ({"skills": ", ".join(f"skill {n}" for n in range(13))}, "List up to 12 skills."),
-])
-def test_bad_entry_is_refused_with_a_message(app: Any, users: dict[str, User], as_role: Any,
-                                             change: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"display_name": "  "}, "Enter the name to show, like your first name."),
+        ({"interests": ["made-up"]}, "Choose interests from the list."),
+        ({"skills": "x" * 41}, "Keep each skill to 40 characters"),
+        ({"skills": ", ".join(f"skill {n}" for n in range(13))}, "List up to 12 skills."),
+    ],
+)
+def test_bad_entry_is_refused_with_a_message(
+    app: Any, users: dict[str, User], as_role: Any, change: dict[str, Any], message: str
+) -> None:
     response = as_role("member").post("/people/me", data={**ENTRY_FORM, **change})
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
@@ -129,8 +157,14 @@ def test_directory_query_count_does_not_grow(app: Any, users: dict[str, User], a
         for _ in range(count):
             person = factories.user(pronouns="they/them", bio="Hello.")
             factories.project(members=(person,))
-            list_person(person, interests=("equality", "learning", "respect"), skills="A, B, C",
-                        pronouns=True, bio=True, projects=True)
+            list_person(
+                person,
+                interests=("equality", "learning", "respect"),
+                skills="A, B, C",
+                pronouns=True,
+                bio=True,
+                projects=True,
+            )
 
     def queries() -> int:
         member.get("/people")
@@ -152,8 +186,9 @@ def test_message_reaches_the_recipient_without_either_email(app: Any, users: dic
     sender = factories.user(name="Sam Sender", email="sam.private@example.test")
     recipient = factories.user(name="Rae Recipient", email="rae.private@example.test")
     list_person(recipient, name="Rae")
-    response = client_for(app, sender).post(f"/people/{recipient.id}/message",
-                                            data={"body": "Hello Rae, shall we meet at the next workshop?"})
+    response = client_for(app, sender).post(
+        f"/people/{recipient.id}/message", data={"body": "Hello Rae, shall we meet at the next workshop?"}
+    )
     assert response.status_code == 303
     message = db.session.scalar(sa.select(PeerMessage))
     assert (message.sender_id, message.recipient_id) == (sender.id, recipient.id)
@@ -164,8 +199,9 @@ def test_message_reaches_the_recipient_without_either_email(app: Any, users: dic
     assert "shall we meet at the next workshop?" in email.body
     assert "reply" in email.body.lower() and f"/people/messages/{message.id}" in email.body
     assert sender.email not in email.body + email.subject
-    assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
-        OutboxMessage.to_email == sender.email)) == 0
+    assert (
+        db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.to_email == sender.email)) == 0
+    )
 
     # The recipient reads and replies in the portal; the sender is told, and never sees Rae's email.
     reader = client_for(app, recipient)
@@ -184,8 +220,17 @@ def test_messages_only_to_people_who_allow_them(app: Any, users: dict[str, User]
     quiet = factories.user()
     list_person(quiet, messages=False)
     unlisted = factories.user()
-    services.save_entry(unlisted, listed=False, display_name="U", show_pronouns=False, show_bio=False,
-                        show_projects=False, accepts_messages=True, interests=[], skills_text="")
+    services.save_entry(
+        unlisted,
+        listed=False,
+        display_name="U",
+        show_pronouns=False,
+        show_bio=False,
+        show_projects=False,
+        accepts_messages=True,
+        interests=[],
+        skills_text="",
+    )
     db.session.commit()
     member = as_role("member")
     assert "Send the message" not in member.get(f"/people/{quiet.id}").get_data(as_text=True)

@@ -20,7 +20,7 @@ from portal.core.extensions import db
 from portal.gatherings import services
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from tests import factories
-from tests.test_gatherings_services import make_gathering
+from tests.factories import make_gathering
 
 TIMEOUT = 15
 
@@ -58,7 +58,7 @@ def test_two_simultaneous_bookings_never_exceed_capacity(app: Any, users: dict[s
                 if postgres:
                     wait_until(_someone_waits_for_a_lock, "the second booking waits for the gathering's lock")
                 db.session.commit()
-            except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            except BaseException as error:
                 errors.append(error)
                 first_holds_lock.set()
             finally:
@@ -73,7 +73,7 @@ def test_two_simultaneous_bookings_never_exceed_capacity(app: Any, users: dict[s
                 second_started.set()
                 outcome["second"] = services.book(gathering, person).state
                 db.session.commit()
-            except BaseException as error:  # noqa: BLE001
+            except BaseException as error:
                 errors.append(error)
                 second_started.set()
             finally:
@@ -87,8 +87,9 @@ def test_two_simultaneous_bookings_never_exceed_capacity(app: Any, users: dict[s
     assert not errors, errors
     assert outcome == {"first": RsvpState.GOING, "second": RsvpState.WAITING}
     db.session.expire_all()
-    going = db.session.scalar(sa.select(sa.func.count(Rsvp.id)).where(
-        Rsvp.gathering_id == gathering_id, Rsvp.state == RsvpState.GOING))
+    going = db.session.scalar(
+        sa.select(sa.func.count(Rsvp.id)).where(Rsvp.gathering_id == gathering_id, Rsvp.state == RsvpState.GOING)
+    )
     assert going == 1
 
 
@@ -107,7 +108,7 @@ def test_many_simultaneous_bookings_fill_exactly_the_places(app: Any, users: dic
                 start.wait(TIMEOUT)
                 services.book(gathering, person)
                 db.session.commit()
-            except BaseException as error:  # noqa: BLE001
+            except BaseException as error:
                 errors.append(error)
             finally:
                 db.session.remove()
@@ -119,6 +120,9 @@ def test_many_simultaneous_bookings_fill_exactly_the_places(app: Any, users: dic
         thread.join(TIMEOUT * 2)
     assert not errors, errors
     db.session.expire_all()
-    counts = dict(db.session.execute(sa.select(Rsvp.state, sa.func.count(Rsvp.id))
-                                     .where(Rsvp.gathering_id == gathering_id).group_by(Rsvp.state)).all())
+    counts = dict(
+        db.session.execute(
+            sa.select(Rsvp.state, sa.func.count(Rsvp.id)).where(Rsvp.gathering_id == gathering_id).group_by(Rsvp.state)
+        ).all()
+    )
     assert counts == {RsvpState.GOING: 3, RsvpState.WAITING: 3}

@@ -15,21 +15,20 @@ from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from portal.notifications.models import Notification
 from portal.remuneration.models import Claim
 from tests import factories
-from tests.conftest import sign_in
-from tests.test_gatherings_services import book, make_gathering, workshop_activity
-from tests.test_query_counts import count_queries
-
-
-def client_for(app: Any, person: User) -> Any:
-    client = app.test_client()
-    assert sign_in(client, person.email).status_code == 303
-    return client
-
+from tests.factories import book, make_gathering, workshop_activity
+from tests.helpers import client_for, queries_for
 
 FORM = {
-    "title": "Summer co-design day", "description": "Planning the next year together.",
-    "starts_at": "2030-07-01T10:30", "ends_at": "2030-07-01T15:00", "place": "Town hall",
-    "online_link": "", "accessibility": "Step-free.", "capacity": "12", "activity_type_id": "", "units": "",
+    "title": "Summer co-design day",
+    "description": "Planning the next year together.",
+    "starts_at": "2030-07-01T10:30",
+    "ends_at": "2030-07-01T15:00",
+    "place": "Town hall",
+    "online_link": "",
+    "accessibility": "Step-free.",
+    "capacity": "12",
+    "activity_type_id": "",
+    "units": "",
     "project_id": "",
 }
 
@@ -40,8 +39,10 @@ def test_a_pilot_lead_organises_a_paid_gathering_in_uk_time(app: Any, users: dic
     activity = workshop_activity()
     client = client_for(app, lead)
     assert client.get("/gatherings/new").status_code == 200
-    response = client.post("/gatherings/new", data={**FORM, "paid": "y", "activity_type_id": str(activity.id),
-                                                    "units": "1.5", "project_id": str(project.id)})
+    response = client.post(
+        "/gatherings/new",
+        data={**FORM, "paid": "y", "activity_type_id": str(activity.id), "units": "1.5", "project_id": str(project.id)},
+    )
     assert response.status_code == 303
     gathering = db.session.scalar(sa.select(Gathering))
     assert gathering.starts_at == datetime(2030, 7, 1, 9, 30, tzinfo=UTC)  # 10:30 BST
@@ -84,14 +85,16 @@ def test_member_books_and_is_notified_then_cancels(app: Any, users: dict[str, Us
     assert response.status_code == 303
     page = member.get(f"/gatherings/{gathering.id}").get_data(as_text=True)
     assert "You have a place." in page and "Cancel my place" in page
-    subjects = db.session.scalars(sa.select(Notification.subject).where(
-        Notification.recipient_id == users["member"].id)).all()
+    subjects = db.session.scalars(
+        sa.select(Notification.subject).where(Notification.recipient_id == users["member"].id)
+    ).all()
     assert subjects == ["Your place at Listening session"]
 
     waiting = factories.user()
     client_for(app, waiting).post(f"/gatherings/{gathering.id}/rsvp", data={})
     assert "number 1 on the waiting list" in client_for(app, waiting).get(f"/gatherings/{gathering.id}").get_data(
-        as_text=True)
+        as_text=True
+    )
     assert member.post(f"/gatherings/{gathering.id}/cancel", data={}).status_code == 303
     db.session.expire_all()
     assert db.session.scalar(sa.select(Rsvp.state).where(Rsvp.user_id == waiting.id)) == RsvpState.GOING
@@ -129,8 +132,10 @@ def test_attendance_page_twice_gives_one_claim(app: Any, users: dict[str, User],
     assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 1
     page = staff.get(f"/gatherings/{gathering.id}/people").get_data(as_text=True)
     assert "claim drafted" in page and "Attended" in page
-    assert as_role("member").post(f"/gatherings/{gathering.id}/attendance",
-                                  data={"attended": str(rsvp.id)}).status_code == 403
+    assert (
+        as_role("member").post(f"/gatherings/{gathering.id}/attendance", data={"attended": str(rsvp.id)}).status_code
+        == 403
+    )
 
 
 def test_calendar_file_download(app: Any, users: dict[str, User], as_role: Any) -> None:
@@ -155,13 +160,6 @@ def test_upcoming_and_past_lists(app: Any, users: dict[str, User], as_role: Any)
     assert "Last month&#39;s workshop" in past and "Next week" not in past
 
 
-def _queries(client: Any, url: str) -> int:
-    client.get(url)
-    with count_queries() as statements:
-        assert client.get(url).status_code == 200
-    return len(statements)
-
-
 def test_gathering_lists_query_count_does_not_grow(app: Any, users: dict[str, User], as_role: Any) -> None:
     app.config["PAGE_SIZE"] = 100
     member = as_role("member")
@@ -175,11 +173,11 @@ def test_gathering_lists_query_count_does_not_grow(app: Any, users: dict[str, Us
 
     add(5, timedelta(days=3))
     add(5, timedelta(days=-3))
-    few = (_queries(member, "/gatherings"), _queries(member, "/gatherings/past"))
+    few = (queries_for(member, "/gatherings"), queries_for(member, "/gatherings/past"))
     add(45, timedelta(days=5))
     add(45, timedelta(days=-10))
     assert "50 places" not in member.get("/gatherings").get_data(as_text=True)
-    assert (_queries(member, "/gatherings"), _queries(member, "/gatherings/past")) == few
+    assert (queries_for(member, "/gatherings"), queries_for(member, "/gatherings/past")) == few
 
 
 def test_people_booked_query_count_does_not_grow(app: Any, users: dict[str, User], as_role: Any) -> None:
@@ -188,11 +186,11 @@ def test_people_booked_query_count_does_not_grow(app: Any, users: dict[str, User
     staff = as_role("staff")
     for _ in range(5):
         book(gathering, factories.user(), access_needs="Large print.")
-    few = _queries(staff, f"/gatherings/{gathering.id}/people")
+    few = queries_for(staff, f"/gatherings/{gathering.id}/people")
     for _ in range(45):
         book(gathering, factories.user(), access_needs="Large print.")
     assert staff.get(f"/gatherings/{gathering.id}/people").get_data(as_text=True).count("Large print.") == 50
-    assert _queries(staff, f"/gatherings/{gathering.id}/people") == few
+    assert queries_for(staff, f"/gatherings/{gathering.id}/people") == few
 
 
 def test_changing_the_time_tells_people_with_a_place(app: Any, users: dict[str, User], as_role: Any) -> None:
@@ -206,11 +204,15 @@ def test_changing_the_time_tells_people_with_a_place(app: Any, users: dict[str, 
     db.session.expire_all()
     changed = db.session.get(Gathering, gathering.id)
     assert changed.starts_at == datetime(2030, 7, 1, 9, 30, tzinfo=UTC) and changed.sequence == 1
-    subjects = db.session.scalars(sa.select(Notification.subject).where(
-        Notification.recipient_id == users["member"].id)).all()
+    subjects = db.session.scalars(
+        sa.select(Notification.subject).where(Notification.recipient_id == users["member"].id)
+    ).all()
     assert subjects[-1] == "Planning morning has changed"
-    assert not db.session.scalars(sa.select(Notification.subject).where(
-        Notification.recipient_id == waiting.id, Notification.subject.like("%has changed"))).all()
+    assert not db.session.scalars(
+        sa.select(Notification.subject).where(
+            Notification.recipient_id == waiting.id, Notification.subject.like("%has changed")
+        )
+    ).all()
     # One place more: the waiting list moves up, and a smaller number than are going is refused.
     assert staff.post(f"/gatherings/{gathering.id}/edit", data={**form, "capacity": "2"}).status_code == 303
     db.session.expire_all()

@@ -3,76 +3,40 @@ the calendar file and the digest section."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import User
 from portal.core.db import utcnow
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
+from portal.core.outbox import OutboxMessage
 from portal.gatherings import calendar, services
 from portal.gatherings.digest import upcoming_for_digest
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from portal.notifications.models import Notification
-from portal.core.outbox import OutboxMessage
-from portal.remuneration import rates
-from portal.remuneration.models import ActivityType, Claim, ClaimState, Unit
+from portal.remuneration.models import Claim, ClaimState
 from tests import factories
+from tests.factories import book, make_gathering
 
-
-# --- helpers other gathering tests import -----------------------------------------------------
-
-
-def workshop_activity() -> ActivityType:
-    """The rate card's "Workshop", paid by the half day, with a rate since 2025."""
-    activity = db.session.scalar(sa.select(ActivityType).where(ActivityType.name == "Workshop"))
-    if activity is None:
-        admin = factories.user(role=Role.ADMIN)
-        activity = rates.add_activity_type(name="Workshop", unit=Unit.HALF_DAY, by=admin)
-        rates.set_rate(activity, amount_pence=8250, effective_from=date(2025, 4, 1), by=admin)
-        db.session.commit()
-    return activity
-
-
-def make_gathering(organiser: User, *, starts_in: timedelta = timedelta(days=7), capacity: int = 10,
-                   paid: bool = False, title: str = "Co-design workshop", project_id: int | None = None,
-                   **extra: Any) -> Gathering:
-    """A gathering made through the service (so its rules apply), then moved in time if asked:
-    the service refuses a start in the past, but tests need past gatherings too."""
-    activity = workshop_activity() if paid else None
-    fields: dict[str, Any] = {
-        "title": title, "description": "We plan the next stage together.",
-        "starts_at": utcnow() + timedelta(days=1), "ends_at": utcnow() + timedelta(days=1, hours=3),
-        "place": "Community hall, 1 High Street", "accessibility": "Step-free; hearing loop.", "capacity": capacity,
-        "paid": paid, "activity_type_id": activity.id if activity else None,
-        "units": Decimal("1") if paid else None, "project_id": project_id, **extra}
-    details = services.GatheringDetails(**fields)
-    gathering = services.create_gathering(details, by=organiser)
-    gathering.starts_at = utcnow() + starts_in
-    gathering.ends_at = gathering.starts_at + timedelta(hours=3)
-    db.session.commit()
-    return gathering
+# --- helpers ---------------------------------------------------------------------------------
 
 
 def states(gathering: Gathering) -> dict[int, RsvpState]:
     db.session.expire_all()
-    return dict(db.session.execute(sa.select(Rsvp.user_id, Rsvp.state).where(Rsvp.gathering_id == gathering.id))
-                .all())
-
-
-def book(gathering: Gathering, person: User, **kwargs: Any) -> Rsvp:
-    rsvp = services.book(gathering, person, **kwargs)
-    db.session.commit()
-    return rsvp
+    return dict(db.session.execute(sa.select(Rsvp.user_id, Rsvp.state).where(Rsvp.gathering_id == gathering.id)).all())
 
 
 def notifications_for(person: User) -> list[Notification]:
-    return list(db.session.scalars(sa.select(Notification).where(Notification.recipient_id == person.id)
-                                   .order_by(Notification.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Notification).where(Notification.recipient_id == person.id).order_by(Notification.id)
+        )
+    )
 
 
 # --- making gatherings ----------------------------------------------------------------------
@@ -87,20 +51,30 @@ def test_staff_and_pilot_leads_organise_members_do_not(app: Any, users: dict[str
         make_gathering(users["member"])
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"title": "  "}, "title"),
-    ({"ends_at": utcnow() + timedelta(hours=1)}, "ends_at"),
-    ({"starts_at": utcnow() - timedelta(hours=1)}, "starts_at"),
-    ({"place": "", "online_link": ""}, "place"),
-    ({"online_link": "javascript:alert(1)"}, "online_link"),
-    ({"capacity": 0}, "capacity"),
-    ({"paid": True, "activity_type_id": None, "units": Decimal(1)}, "activity_type_id"),
-])
-def test_bad_details_are_refused_and_nothing_is_saved(app: Any, users: dict[str, User], change: dict[str, Any],
-                                                      field: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"title": "  "}, "title"),
+        ({"ends_at": utcnow() + timedelta(hours=1)}, "ends_at"),
+        ({"starts_at": utcnow() - timedelta(hours=1)}, "starts_at"),
+        ({"place": "", "online_link": ""}, "place"),
+        ({"online_link": "javascript:alert(1)"}, "online_link"),
+        ({"capacity": 0}, "capacity"),
+        ({"paid": True, "activity_type_id": None, "units": Decimal(1)}, "activity_type_id"),
+    ],
+)
+def test_bad_details_are_refused_and_nothing_is_saved(
+    app: Any, users: dict[str, User], change: dict[str, Any], field: str
+) -> None:
     start = utcnow() + timedelta(days=2)
-    details = services.GatheringDetails(title="Meet-up", description="Talk.", starts_at=start,
-                                        ends_at=start + timedelta(hours=2), place="Hall", capacity=5)
+    details = services.GatheringDetails(
+        title="Meet-up",
+        description="Talk.",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        place="Hall",
+        capacity=5,
+    )
     with pytest.raises(RuleBroken) as refused:
         services.create_gathering(services.GatheringDetails(**{**details.__dict__, **change}), by=users["staff"])
     assert refused.value.field == field
@@ -144,13 +118,18 @@ def test_cancelling_moves_the_first_on_the_waiting_list_up_and_tells_them(app: A
     db.session.commit()
 
     assert promoted == [second]
-    assert states(gathering) == {first.id: RsvpState.CANCELLED, second.id: RsvpState.GOING,
-                                 third.id: RsvpState.WAITING}
+    assert states(gathering) == {first.id: RsvpState.CANCELLED, second.id: RsvpState.GOING, third.id: RsvpState.WAITING}
     told = notifications_for(second)
     assert [n.subject for n in told][-1] == "A place came free: you are going to Peer support circle"
     assert told[-1].url_path == f"/gatherings/{gathering.id}"
-    assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
-        OutboxMessage.to_email == second.email, OutboxMessage.subject.like("A place came free%"))) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(OutboxMessage.id)).where(
+                OutboxMessage.to_email == second.email, OutboxMessage.subject.like("A place came free%")
+            )
+        )
+        == 1
+    )
     assert not any(n.subject.startswith("A place came free") for n in notifications_for(third))
 
     # Leaving the waiting list moves nobody up; the place count stays at capacity.
@@ -165,15 +144,21 @@ def test_more_places_move_people_up(app: Any, users: dict[str, User]) -> None:
     for person in people:
         book(gathering, person)
     details = services.GatheringDetails(
-        title=gathering.title, description=gathering.description, starts_at=gathering.starts_at,
-        ends_at=gathering.ends_at, place=gathering.place, capacity=2)
+        title=gathering.title,
+        description=gathering.description,
+        starts_at=gathering.starts_at,
+        ends_at=gathering.ends_at,
+        place=gathering.place,
+        capacity=2,
+    )
     promoted = services.update_gathering(gathering, details, by=users["staff"])
     db.session.commit()
     assert promoted == [people[1]]
     assert states(gathering)[people[2].id] == RsvpState.WAITING
     with pytest.raises(RuleBroken) as refused:  # fewer places than people already going
-        services.update_gathering(gathering, services.GatheringDetails(**{**details.__dict__, "capacity": 1}),
-                                  by=users["staff"])
+        services.update_gathering(
+            gathering, services.GatheringDetails(**{**details.__dict__, "capacity": 1}), by=users["staff"]
+        )
     assert refused.value.field == "capacity"
 
 
@@ -197,13 +182,15 @@ def test_no_booking_once_started(app: Any, users: dict[str, User]) -> None:
 # --- attendance and claims -------------------------------------------------------------------
 
 
-def test_marking_attendance_twice_drafts_exactly_one_claim_per_paid_attendee(app: Any,
-                                                                             users: dict[str, User]) -> None:
+def test_marking_attendance_twice_drafts_exactly_one_claim_per_paid_attendee(app: Any, users: dict[str, User]) -> None:
     organiser = users["staff"]
     gathering = make_gathering(organiser, paid=True, title="Paid workshop")
     paid_one, paid_two, unpaid = factories.user(), factories.user(), factories.user()
-    rsvps = [book(gathering, paid_one, lived_experience=True), book(gathering, paid_two, lived_experience=True),
-             book(gathering, unpaid)]
+    rsvps = [
+        book(gathering, paid_one, lived_experience=True),
+        book(gathering, paid_two, lived_experience=True),
+        book(gathering, unpaid),
+    ]
     gathering.starts_at = utcnow() - timedelta(hours=4)  # it has happened
     gathering.ends_at = utcnow() - timedelta(hours=1)
     db.session.commit()
@@ -256,15 +243,17 @@ def test_attendance_only_by_organisers_and_after_the_start(app: Any, users: dict
 
 
 def test_ics_follows_rfc_5545(app: Any, users: dict[str, User]) -> None:
-    gathering = make_gathering(users["staff"], title="Tea, talk; and \\ planning",
-                               accessibility="Quiet room.\nBSL interpreter booked.")
+    gathering = make_gathering(
+        users["staff"], title="Tea, talk; and \\ planning", accessibility="Quiet room.\nBSL interpreter booked."
+    )
     gathering.starts_at = datetime(2027, 7, 1, 9, 30, tzinfo=UTC)  # 10:30 in London (BST)
     gathering.ends_at = datetime(2027, 7, 1, 12, 0, tzinfo=UTC)
     gathering.description = "Café – “co-production” in practice. " * 8
     db.session.commit()
 
-    text = calendar.gathering_ics(gathering, base_url="https://portal.example.org",
-                                  now=datetime(2027, 6, 1, 8, 0, 5, tzinfo=UTC))
+    text = calendar.gathering_ics(
+        gathering, base_url="https://portal.example.org", now=datetime(2027, 6, 1, 8, 0, 5, tzinfo=UTC)
+    )
     raw = text.encode("utf-8")
     assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
     physical = raw.split(b"\r\n")[:-1]
@@ -303,8 +292,8 @@ def test_digest_lists_new_upcoming_gatherings(app: Any, users: dict[str, User]) 
     assert upcoming_for_digest(utcnow() + timedelta(minutes=1), 10) == []
 
     # The weekly digest's gatherings section comes from here.
-    from portal.gatherings.digest import digest_items
     from portal.digest import sections
+    from portal.gatherings.digest import digest_items
 
     assert [path for _title, path in digest_items(since)] == [f"/gatherings/{soon.id}", f"/gatherings/{later.id}"]
     found = {section.heading: section.items for section in sections(since)}

@@ -28,8 +28,9 @@ from portal.grants.models import (
 )
 from portal.grants.phases import criteria_of
 from tests import factories
+from tests.helpers import client_for as signed_in
 from tests.test_grants_phases_applications import COMPLETE, count, make_application, make_phase, phase_form
-from tests.test_grants_projects_reports import due_reports, funded_project, signed_in
+from tests.test_grants_projects_reports import due_reports, funded_project
 from tests.test_grants_reviews_decisions import assign, score_all
 
 

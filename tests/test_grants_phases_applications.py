@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -12,92 +12,49 @@ from portal.accounts.models import User
 from portal.core.audit import AuditEntry
 from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.core.extensions import db
+from portal.core.form_fields import parse_pounds
 from portal.core.formatting import london_today
+from portal.core.outbox import OutboxMessage
 from portal.grants import applications, phases
 from portal.grants.applications import ApplicationDetails
-from portal.core.form_fields import parse_pounds
 from portal.grants.models import (
     APPLICATION_TRANSITIONS,
     PHASE_TRANSITIONS,
     Application,
-    ApplicationMember,
     ApplicationState,
     BudgetCategory,
     BudgetLine,
-    Criterion,
     Invitation,
     Phase,
     PhaseState,
 )
-from portal.teams.models import TeamRole
 from portal.grants.phases import CriterionDetails, PhaseDetails
-from portal.core.outbox import OutboxMessage
+from portal.teams.models import TeamRole
 from tests import factories
+from tests.factories import make_application, make_phase
+from tests.helpers import count, fields_of
 
-TODAY = date(2026, 11, 23)
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-COMPLETE = ApplicationDetails(
-    title="Peer-led recovery cafés", summary="Weekly cafés run by people in recovery.",
-    lived_experience="Six people in recovery lead the project.", co_design="They design the cafés.",
-    co_decision="They hold the budget.", co_delivery="They run the cafés, paid.",
-    co_evaluation="They run the evaluation.",
-)
+TODAY = factories.PHASE_TODAY
+NOW = factories.APPLICATION_SENT_AT
+COMPLETE = factories.COMPLETE_APPLICATION
 
 
 # --- test data ---------------------------------------------------------------------------------
 
 
-def make_phase(*, state: PhaseState = PhaseState.OPEN, today: date = TODAY, opens: date | None = None,
-               closes: date | None = None, max_award: int = 5_000_00, pot: int = 20_000_00,
-               criteria: tuple[tuple[str, int], ...] = (("Lived experience leads", 60), ("Realistic plan", 40)),
-               name: str = "Phase 3") -> Phase:
-    phase = Phase(name=name, summary="Pilots that build co-production in.", eligibility="Community groups.",
-                  max_award_pence=max_award, pot_pence=pot, delivery_months=6, target_awards=4,
-                  opens_on=opens or today - timedelta(days=10), closes_on=closes or today + timedelta(days=10),
-                  state=state)
-    db.session.add(phase)
-    db.session.flush()
-    for position, (criterion, weight) in enumerate(criteria):
-        db.session.add(Criterion(phase_id=phase.id, name=criterion, weight=weight, position=position))
-    db.session.commit()
-    return phase
-
-
-def make_application(phase: Phase, lead: User, *, state: ApplicationState = ApplicationState.DRAFT,
-                     title: str = "Peer-led recovery cafés", lines: tuple[int, ...] = (1_000_00, 500_00),
-                     members: tuple[User, ...] = (), complete: bool = True) -> Application:
-    details = COMPLETE if complete else ApplicationDetails()
-    application = Application(phase_id=phase.id, lead_id=lead.id, state=state,
-                              **{**details.__dict__, "title": title if complete else ""})
-    if state != ApplicationState.DRAFT:
-        application.submitted_at = NOW
-    db.session.add(application)
-    db.session.flush()
-    db.session.add(ApplicationMember(application_id=application.id, user_id=lead.id, role=TeamRole.LEAD))
-    for member in members:
-        db.session.add(ApplicationMember(application_id=application.id, user_id=member.id, role=TeamRole.MEMBER))
-    for amount in lines:
-        db.session.add(BudgetLine(application_id=application.id, category=BudgetCategory.LIVED_EXPERIENCE,
-                                  description="Paying co-researchers", amount_pence=amount))
-    db.session.commit()
-    return application
-
-
 def phase_details(**changes: Any) -> PhaseDetails:
     values: dict[str, Any] = dict(
-        name="Phase 3 (2026)", max_award_pence=15_000_00, pot_pence=60_000_00, delivery_months=7, target_awards=4,
-        opens_on=TODAY, closes_on=TODAY + timedelta(days=30),
-        criteria=[CriterionDetails("Lived experience leads", 60), CriterionDetails("Realistic plan", 40, row=2)])
+        name="Phase 3 (2026)",
+        max_award_pence=15_000_00,
+        pot_pence=60_000_00,
+        delivery_months=7,
+        target_awards=4,
+        opens_on=TODAY,
+        closes_on=TODAY + timedelta(days=30),
+        criteria=[CriterionDetails("Lived experience leads", 60), CriterionDetails("Realistic plan", 40, row=2)],
+    )
     values.update(changes)
     return PhaseDetails(**values)
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
-
-
-def fields_of(error: pytest.ExceptionInfo[RuleBroken]) -> set[str]:
-    return {problem.field for problem in getattr(error.value, "problems", [error.value])}
 
 
 def outbox_to(email: str) -> list[OutboxMessage]:
@@ -107,8 +64,10 @@ def outbox_to(email: str) -> list[OutboxMessage]:
 # --- money parsing --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "pence"), [("5000", 500000), ("5,000.50", 500050), ("£1,234.5", 123450),
-                                             ("0.10", 10), ("15000.00", 1500000)])
+@pytest.mark.parametrize(
+    ("text", "pence"),
+    [("5000", 500000), ("5,000.50", 500050), ("£1,234.5", 123450), ("0.10", 10), ("15000.00", 1500000)],
+)
 def test_pounds_become_integer_pence(text: str, pence: int) -> None:
     assert parse_pounds(text) == pence and isinstance(parse_pounds(text), int)
 
@@ -127,21 +86,27 @@ def test_staff_create_a_draft_phase_with_weighted_criteria(app: Any, users: dict
     db.session.commit()
     assert phase.state == PhaseState.DRAFT and phase.max_award_pence == 15_000_00
     assert [(c.name, c.weight) for c in phases.criteria_of(phase.id)] == [
-        ("Lived experience leads", 60), ("Realistic plan", 40)]
+        ("Lived experience leads", 60),
+        ("Realistic plan", 40),
+    ]
     assert db.session.scalar(sa.select(AuditEntry.action).where(AuditEntry.object_type == "Phase")) == "phase.created"
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"criteria": []}, "criteria"),
-    ({"pot_pence": 10_000_00}, "pot"),
-    ({"max_award_pence": 0}, "max_award"),
-    ({"closes_on": TODAY - timedelta(days=1)}, "closes_on"),
-    ({"delivery_months": 0}, "delivery_months"),
-    ({"target_awards": 0}, "target_awards"),
-    ({"criteria": [CriterionDetails("Fairness", 101)]}, "criterion_1_weight"),
-])
-def test_a_phase_that_breaks_a_rule_is_refused(app: Any, users: dict[str, Any], changes: dict[str, Any],
-                                               field: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"criteria": []}, "criteria"),
+        ({"pot_pence": 10_000_00}, "pot"),
+        ({"max_award_pence": 0}, "max_award"),
+        ({"closes_on": TODAY - timedelta(days=1)}, "closes_on"),
+        ({"delivery_months": 0}, "delivery_months"),
+        ({"target_awards": 0}, "target_awards"),
+        ({"criteria": [CriterionDetails("Fairness", 101)]}, "criterion_1_weight"),
+    ],
+)
+def test_a_phase_that_breaks_a_rule_is_refused(
+    app: Any, users: dict[str, Any], changes: dict[str, Any], field: str
+) -> None:
     with pytest.raises(RuleBroken) as error:
         phases.create_phase(phase_details(**changes), by=users["staff"])
     assert field in fields_of(error)
@@ -177,8 +142,9 @@ ILLEGAL_PHASE_MOVES = [(a, b) for a in PhaseState for b in PhaseState if b not i
 
 
 @pytest.mark.parametrize(("start", "to"), ILLEGAL_PHASE_MOVES)
-def test_every_illegal_phase_move_is_refused(app: Any, users: dict[str, Any], start: PhaseState,
-                                              to: PhaseState) -> None:
+def test_every_illegal_phase_move_is_refused(
+    app: Any, users: dict[str, Any], start: PhaseState, to: PhaseState
+) -> None:
     phase = make_phase(state=start)
     with pytest.raises(RuleBroken) as error:
         phases.move_phase(phase, to, by=users["staff"], today=TODAY)
@@ -193,19 +159,24 @@ def test_phases_move_one_step_at_a_time_to_closed(app: Any, users: dict[str, Any
         phases.move_phase(phase, to, by=users["staff"], today=TODAY)
         db.session.commit()
         assert phase.state == to
-    moves = db.session.scalars(sa.select(AuditEntry.after).where(AuditEntry.action == "phase.state_changed")
-                               .order_by(AuditEntry.id)).all()
+    moves = db.session.scalars(
+        sa.select(AuditEntry.after).where(AuditEntry.action == "phase.state_changed").order_by(AuditEntry.id)
+    ).all()
     assert [m["state"] for m in moves] == ["open", "assessing", "active", "closed"]
 
 
-@pytest.mark.parametrize(("opens", "closes", "allowed"), [
-    (TODAY, TODAY, True),  # both ends of the window count
-    (TODAY - timedelta(days=5), TODAY, True),
-    (TODAY + timedelta(days=1), TODAY + timedelta(days=9), False),  # not open yet
-    (TODAY - timedelta(days=9), TODAY - timedelta(days=1), False),  # already closed
-])
-def test_a_phase_opens_only_inside_its_window(app: Any, users: dict[str, Any], opens: date, closes: date,
-                                              allowed: bool) -> None:
+@pytest.mark.parametrize(
+    ("opens", "closes", "allowed"),
+    [
+        (TODAY, TODAY, True),  # both ends of the window count
+        (TODAY - timedelta(days=5), TODAY, True),
+        (TODAY + timedelta(days=1), TODAY + timedelta(days=9), False),  # not open yet
+        (TODAY - timedelta(days=9), TODAY - timedelta(days=1), False),  # already closed
+    ],
+)
+def test_a_phase_opens_only_inside_its_window(
+    app: Any, users: dict[str, Any], opens: date, closes: date, allowed: bool
+) -> None:
     phase = make_phase(state=PhaseState.DRAFT, opens=opens, closes=closes)
     if allowed:
         phases.move_phase(phase, PhaseState.OPEN, by=users["staff"], today=TODAY)
@@ -225,8 +196,14 @@ def test_assessing_puts_submitted_applications_with_the_panel(app: Any, users: d
     assert moved == [sent]
     assert (sent.state, draft.state) == (ApplicationState.UNDER_REVIEW, ApplicationState.DRAFT)
     assert [m.subject for m in outbox_to(lead.email)] == ["Your application is with the panel"]
-    assert db.session.scalar(sa.select(AuditEntry.action).where(
-        AuditEntry.object_type == "Application", AuditEntry.object_id == str(sent.id))) == "application.under_review"
+    assert (
+        db.session.scalar(
+            sa.select(AuditEntry.action).where(
+                AuditEntry.object_type == "Application", AuditEntry.object_id == str(sent.id)
+            )
+        )
+        == "application.under_review"
+    )
 
 
 # --- applications ------------------------------------------------------------------------------
@@ -256,10 +233,16 @@ def test_no_new_applications_after_the_window_closes(app: Any, users: dict[str, 
 def test_the_requested_total_is_the_sum_of_the_budget_lines(app: Any, users: dict[str, Any]) -> None:
     application = make_application(make_phase(), users["member"], lines=())
     lead = users["member"]
-    first = applications.add_budget_line(application, by=lead, category=BudgetCategory.VENUE,
-                                         description="Room hire", amount_pence=300_00)
-    applications.add_budget_line(application, by=lead, category=BudgetCategory.LIVED_EXPERIENCE,
-                                 description="Paying co-researchers", amount_pence=1_234_50)
+    first = applications.add_budget_line(
+        application, by=lead, category=BudgetCategory.VENUE, description="Room hire", amount_pence=300_00
+    )
+    applications.add_budget_line(
+        application,
+        by=lead,
+        category=BudgetCategory.LIVED_EXPERIENCE,
+        description="Paying co-researchers",
+        amount_pence=1_234_50,
+    )
     db.session.commit()
     assert applications.requested_total_pence(application.id) == 1_534_50
     applications.remove_budget_line(application, first, by=lead)
@@ -267,14 +250,18 @@ def test_the_requested_total_is_the_sum_of_the_budget_lines(app: Any, users: dic
     assert applications.requested_total_pence(application.id) == 1_234_50
 
 
-@pytest.mark.parametrize(("description", "amount", "field"), [
-    ("", 100, "description"), ("Room", 0, "amount"), ("Room", None, "amount"), ("Room", 1_000_000_01, "amount")])
-def test_bad_budget_lines_are_refused(app: Any, users: dict[str, Any], description: str, amount: int | None,
-                                      field: str) -> None:
+@pytest.mark.parametrize(
+    ("description", "amount", "field"),
+    [("", 100, "description"), ("Room", 0, "amount"), ("Room", None, "amount"), ("Room", 1_000_000_01, "amount")],
+)
+def test_bad_budget_lines_are_refused(
+    app: Any, users: dict[str, Any], description: str, amount: int | None, field: str
+) -> None:
     application = make_application(make_phase(), users["member"], lines=())
     with pytest.raises(RuleBroken) as error:
-        applications.add_budget_line(application, by=users["member"], category=BudgetCategory.VENUE,
-                                     description=description, amount_pence=amount)
+        applications.add_budget_line(
+            application, by=users["member"], category=BudgetCategory.VENUE, description=description, amount_pence=amount
+        )
     assert error.value.field == field
 
 
@@ -294,8 +281,10 @@ def test_a_complete_application_inside_the_window_is_submitted(app: Any, users: 
     db.session.commit()
     assert application.state == ApplicationState.SUBMITTED and application.submitted_at == NOW
     assert [m.subject for m in outbox_to(lead.email)] == ["We have your application"]
-    assert db.session.scalar(sa.select(AuditEntry.action).where(
-        AuditEntry.object_type == "Application")) == "application.submitted"
+    assert (
+        db.session.scalar(sa.select(AuditEntry.action).where(AuditEntry.object_type == "Application"))
+        == "application.submitted"
+    )
 
 
 @pytest.mark.parametrize("today", [TODAY - timedelta(days=11), TODAY + timedelta(days=11)])
@@ -350,13 +339,15 @@ def test_only_the_lead_submits_and_withdraws(app: Any, users: dict[str, Any]) ->
         applications.update_application(application, COMPLETE, by=factories.user())
 
 
-ILLEGAL_APPLICATION_MOVES = [(a, b) for a in ApplicationState for b in ApplicationState
-                             if b not in APPLICATION_TRANSITIONS[a]]
+ILLEGAL_APPLICATION_MOVES = [
+    (a, b) for a in ApplicationState for b in ApplicationState if b not in APPLICATION_TRANSITIONS[a]
+]
 
 
 @pytest.mark.parametrize(("start", "to"), ILLEGAL_APPLICATION_MOVES)
-def test_every_illegal_application_move_is_refused(app: Any, users: dict[str, Any], start: ApplicationState,
-                                                    to: ApplicationState) -> None:
+def test_every_illegal_application_move_is_refused(
+    app: Any, users: dict[str, Any], start: ApplicationState, to: ApplicationState
+) -> None:
     application = make_application(make_phase(), users["member"], state=start)
     with pytest.raises(RuleBroken) as error:
         applications.move_application(application, to, by=users["staff"], action="moved", subject="", body="")
@@ -366,8 +357,16 @@ def test_every_illegal_application_move_is_refused(app: Any, users: dict[str, An
     assert count(AuditEntry) == 0 and count(OutboxMessage) == 0
 
 
-@pytest.mark.parametrize("state", [ApplicationState.SUBMITTED, ApplicationState.AWARDED, ApplicationState.DECLINED,
-                                   ApplicationState.WITHDRAWN, ApplicationState.UNDER_REVIEW])
+@pytest.mark.parametrize(
+    "state",
+    [
+        ApplicationState.SUBMITTED,
+        ApplicationState.AWARDED,
+        ApplicationState.DECLINED,
+        ApplicationState.WITHDRAWN,
+        ApplicationState.UNDER_REVIEW,
+    ],
+)
 def test_submitting_again_is_refused(app: Any, users: dict[str, Any], state: ApplicationState) -> None:
     application = make_application(make_phase(), users["member"], state=state)
     with pytest.raises(RuleBroken, match="cannot be submitted"):
@@ -395,8 +394,9 @@ def test_the_lead_withdraws_before_a_decision(app: Any, users: dict[str, Any], s
 
 def test_the_lead_invites_by_email_and_the_invitee_joins_on_sign_in(app: Any, users: dict[str, Any]) -> None:
     application = make_application(make_phase(), users["member"])
-    applications.invite_member(application, by=users["member"], email="  New.Person@Example.test ",
-                               base_url="http://portal.test")
+    applications.invite_member(
+        application, by=users["member"], email="  New.Person@Example.test ", base_url="http://portal.test"
+    )
     db.session.commit()
     [message] = outbox_to("new.person@example.test")
     assert "Peer-led recovery cafés" in message.body and "http://portal.test/account/sign-in" in message.body
@@ -442,8 +442,14 @@ def test_the_public_sees_phases_once_they_open(app: Any, client: Any, as_role: A
     assert client.get("/phases/99999").status_code == 404
 
 
-STAFF_PAGES = ["/staff/phases", "/staff/phases/new", "/staff/phases/{phase}/edit", "/staff/phases/{phase}/applications",
-               "/staff/phases/{phase}/panel", "/staff/applications/{application}/decision"]
+STAFF_PAGES = [
+    "/staff/phases",
+    "/staff/phases/new",
+    "/staff/phases/{phase}/edit",
+    "/staff/phases/{phase}/applications",
+    "/staff/phases/{phase}/panel",
+    "/staff/applications/{application}/decision",
+]
 
 
 @pytest.mark.parametrize("url", STAFF_PAGES)
@@ -468,10 +474,21 @@ def test_members_cannot_post_to_staff_pages(app: Any, as_role: Any, users: dict[
 
 def phase_form(**changes: str) -> dict[str, str]:
     today = london_today()
-    data = {"name": "Phase 3 (2026)", "summary": "Pilots.", "eligibility": "Groups.", "max_award": "15,000.00",
-            "pot": "£60,000", "delivery_months": "7", "target_awards": "4", "opens_on": today.isoformat(),
-            "closes_on": (today + timedelta(days=30)).isoformat(), "criterion_1_name": "Lived experience leads",
-            "criterion_1_weight": "60", "criterion_2_name": "Realistic plan", "criterion_2_weight": "40"}
+    data = {
+        "name": "Phase 3 (2026)",
+        "summary": "Pilots.",
+        "eligibility": "Groups.",
+        "max_award": "15,000.00",
+        "pot": "£60,000",
+        "delivery_months": "7",
+        "target_awards": "4",
+        "opens_on": today.isoformat(),
+        "closes_on": (today + timedelta(days=30)).isoformat(),
+        "criterion_1_name": "Lived experience leads",
+        "criterion_1_weight": "60",
+        "criterion_2_name": "Realistic plan",
+        "criterion_2_weight": "40",
+    }
     data.update(changes)
     return data
 
@@ -487,15 +504,21 @@ def test_staff_make_a_phase_through_the_form(app: Any, as_role: Any) -> None:
     assert "£15,000.00" in staff.get("/staff/phases").get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"criterion_1_name": "", "criterion_1_weight": "", "criterion_2_name": "", "criterion_2_weight": ""},
-     "Add at least one scoring criterion"),
-    ({"max_award": "15000.555"}, "Enter an amount in pounds"),
-    ({"pot": "1000"}, "The pot must be at least the maximum award"),
-    ({"criterion_2_weight": ""}, "Give criterion 2 a weight"),
-])
-def test_a_wrong_phase_form_is_shown_again_with_the_message(app: Any, as_role: Any, changes: dict[str, str],
-                                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"criterion_1_name": "", "criterion_1_weight": "", "criterion_2_name": "", "criterion_2_weight": ""},
+            "Add at least one scoring criterion",
+        ),
+        ({"max_award": "15000.555"}, "Enter an amount in pounds"),
+        ({"pot": "1000"}, "The pot must be at least the maximum award"),
+        ({"criterion_2_weight": ""}, "Give criterion 2 a weight"),
+    ],
+)
+def test_a_wrong_phase_form_is_shown_again_with_the_message(
+    app: Any, as_role: Any, changes: dict[str, str], message: str
+) -> None:
     response = as_role("staff").post("/staff/phases/new", data=phase_form(**changes))
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
@@ -509,8 +532,9 @@ def test_staff_move_a_phase_and_an_illegal_move_is_refused(app: Any, as_role: An
     assert refused.status_code == 422 and "cannot move to pilots running" in refused.get_data(as_text=True)
     assert staff.post(f"/staff/phases/{phase.id}/state", data={"to": "open"}).status_code == 303
     assert db.session.get(Phase, phase.id).state == PhaseState.OPEN
-    closed_window = make_phase(state=PhaseState.DRAFT, opens=london_today() + timedelta(days=3),
-                               closes=london_today() + timedelta(days=9))
+    closed_window = make_phase(
+        state=PhaseState.DRAFT, opens=london_today() + timedelta(days=3), closes=london_today() + timedelta(days=9)
+    )
     early = staff.post(f"/staff/phases/{closed_window.id}/state", data={"to": "open"})
     assert early.status_code == 422 and "can open only between" in early.get_data(as_text=True)
 
@@ -538,11 +562,15 @@ def test_an_applicant_applies_writes_budgets_and_submits(app: Any, as_role: Any,
     assert started.headers["Location"].endswith(f"/applications/{application.id}/edit")
     assert lead.get(f"/applications/{application.id}/edit").status_code == 200
     assert lead.post(f"/applications/{application.id}/edit", data=COMPLETE.__dict__).status_code == 303
-    line = lead.post(f"/applications/{application.id}/budget-lines",
-                     data={"category": "lived_experience", "description": "Co-researchers", "amount": "2,500"})
+    line = lead.post(
+        f"/applications/{application.id}/budget-lines",
+        data={"category": "lived_experience", "description": "Co-researchers", "amount": "2,500"},
+    )
     assert line.status_code == 303
-    bad = lead.post(f"/applications/{application.id}/budget-lines",
-                    data={"category": "venue", "description": "Room", "amount": "lots"})
+    bad = lead.post(
+        f"/applications/{application.id}/budget-lines",
+        data={"category": "venue", "description": "Room", "amount": "lots"},
+    )
     assert bad.status_code == 422 and "Enter an amount in pounds" in bad.get_data(as_text=True)
     page = lead.get(f"/applications/{application.id}").get_data(as_text=True)
     assert "£2,500.00" in page
@@ -552,12 +580,14 @@ def test_an_applicant_applies_writes_budgets_and_submits(app: Any, as_role: Any,
     assert "Peer-led recovery cafés" in mine and "Submitted" in mine
 
 
-def test_htmx_adds_a_budget_line_and_answers_with_the_budget_section(app: Any, as_role: Any,
-                                                                     users: dict[str, Any]) -> None:
+def test_htmx_adds_a_budget_line_and_answers_with_the_budget_section(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     application = make_application(make_phase(today=london_today()), users["member"], lines=(1_000_00,))
     lead, url = as_role("member"), f"/applications/{application.id}/budget-lines"
-    added = lead.post(url, headers={"HX-Request": "true"},
-                      data={"category": "venue", "description": "Room hire", "amount": "250"})
+    added = lead.post(
+        url, headers={"HX-Request": "true"}, data={"category": "venue", "description": "Room hire", "amount": "250"}
+    )
     text = added.get_data(as_text=True)
     assert added.status_code == 200 and "<html" not in text and "HX-Redirect" not in added.headers
     assert "Room hire" in text and "£1,250.00" in text and "Added: Room hire." in text
@@ -581,13 +611,15 @@ def test_save_and_submit_sends_the_words_with_it(app: Any, as_role: Any, users: 
     assert application.state == ApplicationState.SUBMITTED and application.co_evaluation == COMPLETE.co_evaluation
 
 
-def test_a_refused_submission_shows_each_message_and_changes_nothing(app: Any, as_role: Any,
-                                                                   users: dict[str, Any]) -> None:
+def test_a_refused_submission_shows_each_message_and_changes_nothing(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     today = london_today()
     phase = make_phase(opens=today - timedelta(days=20), closes=today - timedelta(days=1), max_award=1_000_00)
     application = make_application(phase, users["member"], complete=False, lines=(2_000_00,))
-    response = as_role("member").post(f"/applications/{application.id}/submit",
-                                      data={**ApplicationDetails().__dict__, "title": "A new title"})
+    response = as_role("member").post(
+        f"/applications/{application.id}/submit", data={**ApplicationDetails().__dict__, "title": "A new title"}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Applications closed on" in page and "Reduce your budget lines by £1,000.00" in page
@@ -620,16 +652,21 @@ def test_invitations_through_the_page(app: Any, as_role: Any, users: dict[str, A
 
 
 URLS_OF_AN_APPLICATION = [
-    ("GET", "/applications/{id}"), ("GET", "/applications/{id}/edit"), ("POST", "/applications/{id}/edit"),
-    ("POST", "/applications/{id}/budget-lines"), ("POST", "/applications/{id}/budget-lines/{line}/delete"),
-    ("POST", "/applications/{id}/invite"), ("POST", "/applications/{id}/submit"),
+    ("GET", "/applications/{id}"),
+    ("GET", "/applications/{id}/edit"),
+    ("POST", "/applications/{id}/edit"),
+    ("POST", "/applications/{id}/budget-lines"),
+    ("POST", "/applications/{id}/budget-lines/{line}/delete"),
+    ("POST", "/applications/{id}/invite"),
+    ("POST", "/applications/{id}/submit"),
     ("POST", "/applications/{id}/withdraw"),
 ]
 
 
 @pytest.mark.parametrize(("method", "url"), URLS_OF_AN_APPLICATION)
-def test_a_team_sees_only_its_own_applications(app: Any, as_role: Any, users: dict[str, Any], method: str,
-                                               url: str) -> None:
+def test_a_team_sees_only_its_own_applications(
+    app: Any, as_role: Any, users: dict[str, Any], method: str, url: str
+) -> None:
     phase = make_phase()
     other_team = make_application(phase, factories.user(), title="Another team's project")
     line = applications.budget_lines(other_team.id)[0]
@@ -659,17 +696,23 @@ def test_missing_ids_are_not_found(app: Any, as_role: Any, users: dict[str, Any]
 
 
 def test_an_invitee_joins_the_team_when_they_sign_up_or_sign_in(app: Any, users: dict[str, Any]) -> None:
-    from tests.conftest import sign_in
+    from tests.helpers import sign_in
 
     application = make_application(make_phase(), users["member"])
     for email in ("newcomer@example.test", users["staff"].email):
         applications.invite_member(application, by=users["member"], email=email, base_url="http://portal.test")
     db.session.commit()
 
-    signed_up = app.test_client().post("/account/sign-up", data={
-        "name": "New Comer", "email": "newcomer@example.test",
-        "password": "a long enough password 2026", "confirm": "a long enough password 2026"},
-        follow_redirects=True)
+    signed_up = app.test_client().post(
+        "/account/sign-up",
+        data={
+            "name": "New Comer",
+            "email": "newcomer@example.test",
+            "password": "a long enough password 2026",
+            "confirm": "a long enough password 2026",
+        },
+        follow_redirects=True,
+    )
     assert "You have joined 1 application team" in signed_up.get_data(as_text=True)
     signed_in = sign_in(app.test_client(), users["staff"].email)
     assert signed_in.status_code == 303

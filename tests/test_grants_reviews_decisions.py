@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal.core import permissions
 from portal.accounts.models import User
+from portal.core import permissions
 from portal.core.audit import AuditEntry
 from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
+from portal.core.outbox import OutboxMessage
 from portal.grants import decisions, reviews
-
 from portal.grants.models import (
     Application,
     ApplicationState,
@@ -31,14 +31,15 @@ from portal.grants.models import (
     ReviewState,
     Score,
 )
-from portal.teams.models import Project
 from portal.grants.phases import criteria_of
-from portal.core.outbox import OutboxMessage
 from portal.remuneration import rates
 from portal.remuneration.models import Claim, Unit
+from portal.teams.models import Project
 from tests import factories
-from tests.test_grants_phases_applications import NOW, TODAY, count, fields_of, make_application, make_phase
-from tests.test_query_counts import count_queries
+from tests.factories import make_application, make_phase
+from tests.helpers import client_for, count, fields_of, queries_for, sign_in
+
+NOW, TODAY = factories.APPLICATION_SENT_AT, factories.PHASE_TODAY
 
 WEIGHTS = (("Lived experience leads", 3), ("Difference it makes", 2), ("Realistic plan", 1))
 
@@ -50,12 +51,19 @@ def assign(phase: Phase, reviewer: User, application: Application | None = None)
     return assignment
 
 
-def score_all(application: Application, reviewer: User, scores: tuple[int, ...],
-              recommendation: Recommendation = Recommendation.FUND, *, send: bool = True) -> Any:
+def score_all(
+    application: Application,
+    reviewer: User,
+    scores: tuple[int, ...],
+    recommendation: Recommendation = Recommendation.FUND,
+    *,
+    send: bool = True,
+) -> Any:
     criteria = criteria_of(application.phase_id)
     given = {c.id: (s, f"Comment by {reviewer.name}") for c, s in zip(criteria, scores, strict=True)}
-    reviews.save_review(application, by=reviewer, recommendation=recommendation, comment="Overall, promising.",
-                        scores=given)
+    reviews.save_review(
+        application, by=reviewer, recommendation=recommendation, comment="Overall, promising.", scores=given
+    )
     claim = reviews.submit_review(application, by=reviewer, now=NOW, today=TODAY) if send else None
     db.session.commit()
     return claim
@@ -141,7 +149,7 @@ def test_reviewers_see_others_scores_only_after_sending_their_own(panel: dict[st
     score_all(application, first, (5, 4, 2))
     assert not permissions.can(second, "application.see_all_reviews", application)
     client = as_role("anonymous")
-    factories_password_sign_in(client, second)
+    assert sign_in(client, second.email).status_code == 303
     before = client.get(f"/applications/{application.id}/review").get_data(as_text=True)
     assert "Comment by Reviewer One" not in before
     assert "Comment by Reviewer One" not in client.get(f"/applications/{application.id}").get_data(as_text=True)
@@ -151,31 +159,21 @@ def test_reviewers_see_others_scores_only_after_sending_their_own(panel: dict[st
     assert "Comment by Reviewer One" in after and "Reviewer One" not in after.replace("Comment by Reviewer One", "")
 
 
-def factories_password_sign_in(client: Any, user: User) -> None:
-    response = client.post("/account/sign-in", data={"email": user.email, "password": factories.PASSWORD})
-    assert response.status_code == 303
-
-
-def signed_in(app: Any, user: User) -> Any:
-    client = app.test_client()
-    factories_password_sign_in(client, user)
-    return client
-
-
 def test_applicants_never_see_the_reviews(panel: dict[str, Any], app: Any) -> None:
     score_all(panel["application"], panel["first"], (5, 4, 2))
-    page = signed_in(app, panel["lead"]).get(f"/applications/{panel['application'].id}").get_data(as_text=True)
+    page = client_for(app, panel["lead"]).get(f"/applications/{panel['application'].id}").get_data(as_text=True)
     assert "Comment by Reviewer One" not in page
 
 
 def test_a_reviewer_sees_only_assigned_applications(panel: dict[str, Any], app: Any, users: dict[str, Any]) -> None:
     phase, first = panel["phase"], panel["first"]
     other_phase = make_phase(name="Other round", state=PhaseState.ASSESSING)
-    elsewhere = make_application(other_phase, factories.user(), title="Not assigned",
-                                 state=ApplicationState.UNDER_REVIEW)
+    elsewhere = make_application(
+        other_phase, factories.user(), title="Not assigned", state=ApplicationState.UNDER_REVIEW
+    )
     draft = make_application(phase, factories.user(), title="A draft in my phase")
     own = make_application(phase, first, title="My own team's", state=ApplicationState.UNDER_REVIEW)
-    client = signed_in(app, first)
+    client = client_for(app, first)
     listing = client.get("/reviews").get_data(as_text=True)
     assert "Peer-led recovery cafés" in listing
     assert "Not assigned" not in listing and "A draft in my phase" not in listing and "My own team's" not in listing
@@ -192,11 +190,12 @@ def test_a_reviewer_sees_only_assigned_applications(panel: dict[str, Any], app: 
 
 
 def test_a_removed_reviewer_loses_access(panel: dict[str, Any], app: Any, users: dict[str, Any]) -> None:
-    assignment = db.session.scalars(sa.select(ReviewerAssignment).where(
-        ReviewerAssignment.reviewer_id == panel["first"].id)).one()
+    assignment = db.session.scalars(
+        sa.select(ReviewerAssignment).where(ReviewerAssignment.reviewer_id == panel["first"].id)
+    ).one()
     reviews.remove_assignment(assignment, by=users["staff"])
     db.session.commit()
-    assert signed_in(app, panel["first"]).get(f"/applications/{panel['application'].id}").status_code == 403
+    assert client_for(app, panel["first"]).get(f"/applications/{panel['application'].id}").status_code == 403
 
 
 # --- conflicts of interest -----------------------------------------------------------------------------
@@ -205,16 +204,24 @@ def test_a_removed_reviewer_loses_access(panel: dict[str, Any], app: Any, users:
 def test_a_conflicted_reviewer_sees_nothing_more(panel: dict[str, Any], app: Any) -> None:
     application, first = panel["application"], panel["first"]
     score_all(application, first, (5, 4, 2), send=False)
-    client = signed_in(app, first)
+    client = client_for(app, first)
     refused = client.post(f"/applications/{application.id}/review/conflict", data={"reason": "  "})
     assert refused.status_code == 422 and "Say briefly why" in refused.get_data(as_text=True)
-    assert client.post(f"/applications/{application.id}/review/conflict",
-                       data={"reason": "I know the lead applicant."}).status_code == 303
+    assert (
+        client.post(
+            f"/applications/{application.id}/review/conflict", data={"reason": "I know the lead applicant."}
+        ).status_code
+        == 303
+    )
     assert client.get(f"/applications/{application.id}").status_code == 403
     assert client.get(f"/applications/{application.id}/review").status_code == 403
     criterion = criteria_of(application.phase_id)[0]
-    assert client.post(f"/applications/{application.id}/review/criteria/{criterion.id}",
-                       data={f"score_{criterion.id}": "5"}).status_code == 403
+    assert (
+        client.post(
+            f"/applications/{application.id}/review/criteria/{criterion.id}", data={f"score_{criterion.id}": "5"}
+        ).status_code
+        == 403
+    )
     review = reviews.review_of(application.id, first.id)
     assert review.state == ReviewState.CONFLICT and review.conflict_reason == "I know the lead applicant."
     assert count(Score) == 0  # their draft scores are dropped
@@ -274,7 +281,11 @@ def test_sending_a_review_drafts_a_claim_for_a_member_reviewer(panel: dict[str, 
     assert claim is not None
     saved = db.session.scalars(sa.select(Claim)).one()
     assert (saved.claimant_id, saved.activity_type_id, saved.fee_pence, saved.activity_date) == (
-        panel["first"].id, panel_rate.id, 120_00, TODAY)
+        panel["first"].id,
+        panel_rate.id,
+        120_00,
+        TODAY,
+    )
     assert saved.state.value == "draft"
 
 
@@ -293,7 +304,7 @@ def test_without_a_panel_review_rate_the_review_is_still_sent(panel: dict[str, A
 def test_each_criterion_saves_in_place_with_htmx(panel: dict[str, Any], app: Any) -> None:
     application = panel["application"]
     criterion = criteria_of(application.phase_id)[0]
-    client = signed_in(app, panel["first"])
+    client = client_for(app, panel["first"])
     url = f"/applications/{application.id}/review/criteria/{criterion.id}"
     htmx = {"HX-Request": "true"}
     saved = client.post(url, data={f"score_{criterion.id}": "4", f"comment_{criterion.id}": "Clear plan"}, headers=htmx)
@@ -320,7 +331,7 @@ def test_each_criterion_saves_in_place_with_htmx(panel: dict[str, Any], app: Any
 def test_the_whole_review_form_works_without_javascript(panel: dict[str, Any], app: Any, panel_rate: Any) -> None:
     application = panel["application"]
     criteria = criteria_of(application.phase_id)
-    client = signed_in(app, panel["first"])
+    client = client_for(app, panel["first"])
     assert client.get(f"/applications/{application.id}/review").status_code == 200
     partial = {f"score_{criteria[0].id}": "4", "recommendation": "maybe", "action": "submit"}
     refused = client.post(f"/applications/{application.id}/review", data=partial)
@@ -350,8 +361,10 @@ def test_staff_assign_reviewers_by_email(panel: dict[str, Any], users: dict[str,
     with pytest.raises(NotAllowed):
         reviews.assign_reviewer(phase, by=users["member"], email=users["member"].email)
     staff = as_role("staff")
-    response = staff.post(f"/staff/phases/{phase.id}/panel",
-                          data={"email": users["finance"].email.upper(), "application_id": str(application.id)})
+    response = staff.post(
+        f"/staff/phases/{phase.id}/panel",
+        data={"email": users["finance"].email.upper(), "application_id": str(application.id)},
+    )
     assert response.status_code == 303
     assert permissions.can(users["finance"], "application.review", application)
     assert db.session.scalar(sa.select(OutboxMessage.subject).where(OutboxMessage.to_email == users["finance"].email))
@@ -359,8 +372,9 @@ def test_staff_assign_reviewers_by_email(panel: dict[str, Any], users: dict[str,
     assert "Finance Person" in page and "Every application in this round" in page
     again = staff.post(f"/staff/phases/{phase.id}/panel", data={"email": "nobody@example.test", "application_id": ""})
     assert again.status_code == 422 and "No one has an account" in again.get_data(as_text=True)
-    assignment = db.session.scalars(sa.select(ReviewerAssignment).where(
-        ReviewerAssignment.reviewer_id == users["finance"].id)).one()
+    assignment = db.session.scalars(
+        sa.select(ReviewerAssignment).where(ReviewerAssignment.reviewer_id == users["finance"].id)
+    ).one()
     other = make_phase(name="Other round")
     assert staff.post(f"/staff/phases/{other.id}/panel/{assignment.id}/remove").status_code == 404
     assert staff.post(f"/staff/phases/{phase.id}/panel/{assignment.id}/remove").status_code == 303
@@ -371,8 +385,12 @@ def test_staff_assign_reviewers_by_email(panel: dict[str, Any], users: dict[str,
 
 
 def decide(application: Application, staff: User, **kwargs: Any) -> Decision:
-    values: dict[str, Any] = {"outcome": Outcome.AWARD, "rationale": "Strong co-production throughout.",
-                              "amount_pence": 3_500_00, "start_date": TODAY}
+    values: dict[str, Any] = {
+        "outcome": Outcome.AWARD,
+        "rationale": "Strong co-production throughout.",
+        "amount_pence": 3_500_00,
+        "start_date": TODAY,
+    }
     values.update(kwargs)
     return decisions.record_decision(application, by=staff, now=NOW, **values)
 
@@ -392,23 +410,33 @@ def test_an_award_creates_the_project_and_tells_the_lead(panel: dict[str, Any], 
 
 
 def test_a_decline_tells_the_lead_with_the_reasons(panel: dict[str, Any], users: dict[str, Any]) -> None:
-    decide(panel["application"], users["staff"], outcome=Outcome.DECLINE, amount_pence=None, start_date=None,
-           rationale="The plan did not involve people with lived experience in decisions.")
+    decide(
+        panel["application"],
+        users["staff"],
+        outcome=Outcome.DECLINE,
+        amount_pence=None,
+        start_date=None,
+        rationale="The plan did not involve people with lived experience in decisions.",
+    )
     db.session.commit()
     assert panel["application"].state == ApplicationState.DECLINED and count(Project) == 0
     [message] = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_email == panel["lead"].email))
     assert "did not involve people" in message.body
 
 
-@pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"amount_pence": 4_000_01}, "amount", "more than the £4,000.00 asked for"),
-    ({"amount_pence": 0}, "amount", "more than £0"),
-    ({"amount_pence": None}, "amount", "more than £0"),
-    ({"rationale": "  "}, "rationale", "reasons"),
-    ({"start_date": None}, "start_date", "starts"),
-])
-def test_a_wrong_award_is_refused_and_nothing_is_saved(panel: dict[str, Any], users: dict[str, Any],
-                                                       changes: dict[str, Any], field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"amount_pence": 4_000_01}, "amount", "more than the £4,000.00 asked for"),
+        ({"amount_pence": 0}, "amount", "more than £0"),
+        ({"amount_pence": None}, "amount", "more than £0"),
+        ({"rationale": "  "}, "rationale", "reasons"),
+        ({"start_date": None}, "start_date", "starts"),
+    ],
+)
+def test_a_wrong_award_is_refused_and_nothing_is_saved(
+    panel: dict[str, Any], users: dict[str, Any], changes: dict[str, Any], field: str, message: str
+) -> None:
     with pytest.raises(RuleBroken) as error:
         decide(panel["application"], users["staff"], **changes)
     assert field in fields_of(error)
@@ -445,8 +473,9 @@ def test_the_phases_awards_stay_within_its_pot(app: Any, users: dict[str, Any]) 
     assert decisions.awarded_total_pence(phase.id) == 8_000_00
 
 
-@pytest.mark.parametrize("state", [ApplicationState.DRAFT, ApplicationState.WITHDRAWN, ApplicationState.AWARDED,
-                                   ApplicationState.DECLINED])
+@pytest.mark.parametrize(
+    "state", [ApplicationState.DRAFT, ApplicationState.WITHDRAWN, ApplicationState.AWARDED, ApplicationState.DECLINED]
+)
 def test_only_sent_applications_are_decided(app: Any, users: dict[str, Any], state: ApplicationState) -> None:
     application = make_application(make_phase(state=PhaseState.ASSESSING), factories.user(), state=state)
     with pytest.raises(RuleBroken) as error:
@@ -478,14 +507,22 @@ def test_staff_record_a_decision_through_the_form(panel: dict[str, Any], as_role
     url = f"/staff/applications/{panel['application'].id}/decision"
     form = staff.get(url).get_data(as_text=True)
     assert 'value="4000.00"' in form and f'value="{london_today().isoformat()}"' in form
-    over = staff.post(url, data={"outcome": "award", "rationale": "Good.", "amount": "4,000.01",
-                                 "start_date": TODAY.isoformat()})
+    over = staff.post(
+        url, data={"outcome": "award", "rationale": "Good.", "amount": "4,000.01", "start_date": TODAY.isoformat()}
+    )
     assert over.status_code == 422 and "asked for" in over.get_data(as_text=True)
     missing = staff.post(url, data={"outcome": "decline", "rationale": ""})
     assert missing.status_code == 422 and "Write the panel&#39;s reasons" in missing.get_data(as_text=True)
     assert count(Decision) == 0
-    done = staff.post(url, data={"outcome": "award", "rationale": "Good.", "amount": "4000",
-                                 "start_date": (TODAY + timedelta(days=7)).isoformat()})
+    done = staff.post(
+        url,
+        data={
+            "outcome": "award",
+            "rationale": "Good.",
+            "amount": "4000",
+            "start_date": (TODAY + timedelta(days=7)).isoformat(),
+        },
+    )
     assert done.status_code == 303
     assert db.session.scalars(sa.select(Project)).one().award_pence == 4_000_00
     assert "Decision recorded" in staff.get(url).get_data(as_text=True)
@@ -498,8 +535,10 @@ def test_the_decision_form_refuses_an_award_over_the_pot(app: Any, users: dict[s
     decide(first, users["staff"], amount_pence=5_000_00)
     db.session.commit()
     staff = as_role("staff")
-    refused = staff.post(f"/staff/applications/{second.id}/decision", data={
-        "outcome": "award", "rationale": "Good.", "amount": "3,000.01", "start_date": TODAY.isoformat()})
+    refused = staff.post(
+        f"/staff/applications/{second.id}/decision",
+        data={"outcome": "award", "rationale": "Good.", "amount": "3,000.01", "start_date": TODAY.isoformat()},
+    )
     page = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "data-error-summary" in page
     assert 'id="amount-error"' in page and "£3,000.00 is left" in page and 'value="3,000.01"' in page
@@ -510,22 +549,26 @@ def test_the_decision_form_refuses_an_award_over_the_pot(app: Any, users: dict[s
 # --- query-count guards ---------------------------------------------------------------------------------------
 
 
-def _queries_for(client: Any, url: str) -> int:
-    client.get(url)  # warm up
-    with count_queries() as statements:
-        assert client.get(url).status_code == 200
-    return len(statements)
-
-
 def _reviewed_applications(phase: Phase, reviewers: list[User], how_many: int) -> None:
     criteria = criteria_of(phase.id)
     for number in range(how_many):
-        application = make_application(phase, factories.user(), title=f"Application {number}",
-                                       state=ApplicationState.UNDER_REVIEW, members=(factories.user(),))
+        application = make_application(
+            phase,
+            factories.user(),
+            title=f"Application {number}",
+            state=ApplicationState.UNDER_REVIEW,
+            members=(factories.user(),),
+        )
         for position, reviewer in enumerate(reviewers):
-            review = Review(application_id=application.id, reviewer_id=reviewer.id,
-                            state=ReviewState.SUBMITTED if position else ReviewState.DRAFT,
-                            recommendation=Recommendation.FUND, comment="", conflict_reason="", submitted_at=NOW)
+            review = Review(
+                application_id=application.id,
+                reviewer_id=reviewer.id,
+                state=ReviewState.SUBMITTED if position else ReviewState.DRAFT,
+                recommendation=Recommendation.FUND,
+                comment="",
+                conflict_reason="",
+                submitted_at=NOW,
+            )
             db.session.add(review)
             db.session.flush()
             for criterion in criteria:
@@ -534,8 +577,9 @@ def _reviewed_applications(phase: Phase, reviewers: list[User], how_many: int) -
 
 
 @pytest.mark.parametrize("sort", ["average", "title"])
-def test_the_side_by_side_list_does_not_grow_with_rows(app: Any, as_role: Any, users: dict[str, Any],
-                                                       sort: str) -> None:
+def test_the_side_by_side_list_does_not_grow_with_rows(
+    app: Any, as_role: Any, users: dict[str, Any], sort: str
+) -> None:
     app.config["PAGE_SIZE"] = 100
     phase = make_phase(state=PhaseState.ASSESSING)
     reviewers = [factories.user(), factories.user()]
@@ -544,11 +588,11 @@ def test_the_side_by_side_list_does_not_grow_with_rows(app: Any, as_role: Any, u
     staff = as_role("staff")
     url = f"/staff/phases/{phase.id}/applications?sort={sort}"
     _reviewed_applications(phase, reviewers, 5)
-    with_few = _queries_for(staff, url)
+    with_few = queries_for(staff, url)
     _reviewed_applications(phase, reviewers, 45)
     page = staff.get(url).get_data(as_text=True)
     assert "50 applications" in page and "Page 1 of" not in page
-    assert _queries_for(staff, url) == with_few
+    assert queries_for(staff, url) == with_few
 
 
 def test_the_reviewers_list_does_not_grow_with_rows(app: Any, users: dict[str, Any]) -> None:
@@ -557,14 +601,15 @@ def test_the_reviewers_list_does_not_grow_with_rows(app: Any, users: dict[str, A
     first_phase = make_phase(state=PhaseState.ASSESSING, name="First")
     second_phase = make_phase(state=PhaseState.ASSESSING, name="Second")
     assign(first_phase, reviewer)
-    client = signed_in(app, reviewer)
+    client = client_for(app, reviewer)
     _reviewed_applications(first_phase, [reviewer], 5)
-    with_few = _queries_for(client, "/reviews")
+    with_few = queries_for(client, "/reviews")
     _reviewed_applications(first_phase, [reviewer], 25)
     for number in range(20):  # assigned one by one, in another phase
-        application = make_application(second_phase, factories.user(), title=f"Single {number}",
-                                       state=ApplicationState.SUBMITTED)
+        application = make_application(
+            second_phase, factories.user(), title=f"Single {number}", state=ApplicationState.SUBMITTED
+        )
         assign(second_phase, reviewer, application)
     page = client.get("/reviews").get_data(as_text=True)
     assert "of 50 applications" in page and "Page 1 of" not in page
-    assert _queries_for(client, "/reviews") == with_few
+    assert queries_for(client, "/reviews") == with_few

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from portal.core import vocabulary
 from portal.core.extensions import db
-from portal.learning.models import Comment, Flag, LearningPost, PostTag, Validation
 from portal.core.search.models import SearchDocument
+from portal.learning.models import Comment, Flag, LearningPost, PostTag, Validation
 
 
 def test_seed_demo_learning(app: Any, as_role: Any) -> None:

@@ -9,29 +9,37 @@ import sqlalchemy as sa
 
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
+from portal.core.outbox import OutboxMessage
+from portal.core.search.models import SearchDocument
 from portal.learning import comments, moderation, validations
 from portal.learning.models import Comment, CommentState, Flag, PostState, Validation
 from portal.notifications.models import Notification
-from portal.core.outbox import OutboxMessage
-from portal.core.search.models import SearchDocument
 from tests import factories
-from tests.test_learning_posts import make_post
-from tests.test_query_counts import count_queries
+from tests.factories import make_post
+from tests.helpers import count_queries
 
 
 def _notes(user: Any, kind: str) -> list[Notification]:
-    return list(db.session.scalars(sa.select(Notification).where(
-        Notification.recipient_id == user.id, Notification.kind == kind)))
+    return list(
+        db.session.scalars(
+            sa.select(Notification).where(Notification.recipient_id == user.id, Notification.kind == kind)
+        )
+    )
 
 
-def test_comments_and_one_level_of_replies_notify_the_right_people(app: Any, as_role: Any, users: dict[str, Any]) -> None:
+def test_comments_and_one_level_of_replies_notify_the_right_people(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     post = make_post(users["member"])
     commenter = as_role("staff")
     assert commenter.post(f"/learning/{post.id}/comments", data={"body": "Same for us."}).status_code == 303
     top = db.session.scalar(sa.select(Comment))
     assert [n.subject for n in _notes(users["member"], "comment")] == [f'Staff Person commented on "{post.title}"']
     replier = as_role("finance")
-    assert replier.post(f"/learning/{post.id}/comments", data={"body": "And us", "parent_id": str(top.id)}).status_code == 303
+    assert (
+        replier.post(f"/learning/{post.id}/comments", data={"body": "And us", "parent_id": str(top.id)}).status_code
+        == 303
+    )
     reply = db.session.scalar(sa.select(Comment).where(Comment.parent_id == top.id))
     assert len(_notes(users["staff"], "reply")) == 1
     # a reply to a reply joins the same thread: one level only
@@ -104,8 +112,9 @@ def test_validation_toggles_in_place_with_htmx(app: Any, as_role: Any, users: di
     post = make_post(users["member"])
     comment = comments.add_comment(post, by=users["member"], body="Comment")
     db.session.commit()
-    response = as_role("staff").post(f"/learning/comments/{comment.id}/validate", data={"on": "1"},
-                                     headers={"HX-Request": "true"})
+    response = as_role("staff").post(
+        f"/learning/comments/{comment.id}/validate", data={"on": "1"}, headers={"HX-Request": "true"}
+    )
     text = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in text
     assert f'id="validate-comment-{comment.id}"' in text and "1 person says this resonates, including you" in text
@@ -121,7 +130,8 @@ def _flag_by(count: int, target: Any) -> list[Any]:
 
 
 def test_flags_hide_at_the_threshold_then_staff_restore_and_the_author_is_told(
-        app: Any, client: Any, as_role: Any, users: dict[str, Any]) -> None:
+    app: Any, client: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     post = make_post(users["member"], title="Hedgehog stories")
     _flag_by(2, post)
     assert post.state == PostState.VISIBLE
@@ -141,8 +151,10 @@ def test_flags_hide_at_the_threshold_then_staff_restore_and_the_author_is_told(
     assert post.state == PostState.VISIBLE
     assert db.session.scalar(sa.select(SearchDocument).where(SearchDocument.kind == "post")) is not None
     told = sorted(_notes(users["member"], "moderation"), key=lambda n: n.id)
-    assert [n.subject for n in told] == ['Your post "Hedgehog stories" is hidden for now',
-                                         'A moderator restored your post "Hedgehog stories"']
+    assert [n.subject for n in told] == [
+        'Your post "Hedgehog stories" is hidden for now',
+        'A moderator restored your post "Hedgehog stories"',
+    ]
     assert "visible again" in told[1].body
     assert db.session.scalar(sa.select(sa.func.count(Flag.id)).where(Flag.resolved_at.is_(None))) == 0
     assert "Hedgehog stories" not in staff.get("/learning/moderation").get_data(as_text=True)
@@ -166,14 +178,22 @@ def test_staff_hide_with_a_reason_the_author_reads(app: Any, as_role: Any, users
     assert no_reason.status_code == 422 and "Say why it is hidden" in no_reason.get_data(as_text=True)
     db.session.refresh(comment)
     assert comment.state == CommentState.VISIBLE
-    assert staff.post(f"/learning/moderation/comments/{comment.id}",
-                      data={"decision": "hide", "reason": "It shares a phone number."}).status_code == 303
+    assert (
+        staff.post(
+            f"/learning/moderation/comments/{comment.id}",
+            data={"decision": "hide", "reason": "It shares a phone number."},
+        ).status_code
+        == 303
+    )
     db.session.refresh(comment)
     assert comment.state == CommentState.HIDDEN
     told = _notes(users["member"], "moderation")
     assert "It shares a phone number." in told[0].body
-    email = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.to_email == users["member"].email,
-                                                             OutboxMessage.kind == "notification.moderation"))
+    email = db.session.scalar(
+        sa.select(OutboxMessage).where(
+            OutboxMessage.to_email == users["member"].email, OutboxMessage.kind == "notification.moderation"
+        )
+    )
     assert email is not None and "It shares a phone number." in email.body
     page = as_role("anonymous").get(f"/learning/{post.id}").get_data(as_text=True)
     assert "07700" not in page and "hidden while a moderator" in page
@@ -182,7 +202,9 @@ def test_staff_hide_with_a_reason_the_author_reads(app: Any, as_role: Any, users
 def test_dismissing_flags_keeps_the_item_up(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     post = make_post(users["member"])
     _flag_by(1, post)
-    assert as_role("staff").post(f"/learning/moderation/posts/{post.id}", data={"decision": "dismiss"}).status_code == 303
+    assert (
+        as_role("staff").post(f"/learning/moderation/posts/{post.id}", data={"decision": "dismiss"}).status_code == 303
+    )
     db.session.refresh(post)
     assert post.state == PostState.VISIBLE
     assert db.session.scalar(sa.select(Flag.outcome)) == "dismissed"
@@ -198,7 +220,9 @@ def test_flag_form_explains_mistakes(app: Any, as_role: Any, users: dict[str, An
         moderation.flag(post, by=users["staff"], reason="nonsense")
 
 
-def test_a_post_with_50_comments_makes_as_many_queries_as_one_with_5(app: Any, as_role: Any, users: dict[str, Any]) -> None:
+def test_a_post_with_50_comments_makes_as_many_queries_as_one_with_5(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     post = make_post(users["staff"])
     client = as_role("member")
     people = [factories.user() for _ in range(6)]
@@ -224,8 +248,9 @@ def test_a_post_with_50_comments_makes_as_many_queries_as_one_with_5(app: Any, a
     assert queries() == few
 
 
-def test_the_moderation_queue_makes_as_many_queries_for_50_items_as_for_5(app: Any, as_role: Any,
-                                                                         users: dict[str, Any]) -> None:
+def test_the_moderation_queue_makes_as_many_queries_for_50_items_as_for_5(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     app.config["PAGE_SIZE"] = 100
     staff = as_role("staff")
     flaggers = [factories.user() for _ in range(2)]

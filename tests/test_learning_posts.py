@@ -10,28 +10,29 @@ import sqlalchemy as sa
 
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
+from portal.core.search.models import SearchDocument
 from portal.grants.models import Phase, PhaseState, ProgressReport, ReportState
 from portal.learning import posts
 from portal.learning.models import LearningPost, PostState
-from portal.core.search.models import SearchDocument
 from tests import factories
-from tests.test_query_counts import count_queries
-
-
-def make_post(author: Any, *, title: str = "Paying people promptly", body: str = "We paid within a week.",
-              visibility: str = "public", **extra: Any) -> LearningPost:
-    post = posts.create_post(author=author, title=title, body=body, visibility=visibility, **extra)
-    db.session.commit()
-    return post
+from tests.factories import make_post
+from tests.helpers import count_queries
 
 
 def test_a_member_writes_a_post_with_tags_and_their_own_project(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     project = factories.project(title="Recovery cafés", lead=users["member"])
     client = as_role("member")
-    response = client.post("/learning/new", data={
-        "title": "Share the agenda early", "body": "**Early** papers <script>alert(1)</script> helped.",
-        "project_id": str(project.id), "values": ["accessibility", "respect"], "themes": ["connecting"],
-        "visibility": "members"})
+    response = client.post(
+        "/learning/new",
+        data={
+            "title": "Share the agenda early",
+            "body": "**Early** papers <script>alert(1)</script> helped.",
+            "project_id": str(project.id),
+            "values": ["accessibility", "respect"],
+            "themes": ["connecting"],
+            "visibility": "members",
+        },
+    )
     assert response.status_code == 303
     post = db.session.scalar(sa.select(LearningPost))
     assert post.project_id == project.id and post.visibility == "members" and post.state == PostState.VISIBLE
@@ -47,8 +48,9 @@ def test_bad_input_is_explained_and_changes_nothing(app: Any, as_role: Any, user
     client = as_role("member")
     response = client.post("/learning/new", data={"title": "", "body": "Words", "visibility": "public"})
     assert response.status_code == 422 and "Enter a title." in response.get_data(as_text=True)
-    response = client.post("/learning/new", data={"title": "T", "body": "Words", "visibility": "public",
-                                                  "project_id": str(theirs.id)})
+    response = client.post(
+        "/learning/new", data={"title": "T", "body": "Words", "visibility": "public", "project_id": str(theirs.id)}
+    )
     assert response.status_code == 422 and "Choose one of your own projects" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(LearningPost.id))) == 0
 
@@ -57,12 +59,15 @@ def test_the_author_edits_and_the_post_is_marked_edited(app: Any, as_role: Any, 
     post = make_post(users["member"])
     other = factories.user()
     with pytest.raises(RuleBroken):
-        posts.edit_post(post, by=other, title="Hijack", body="x", visibility="public", project_id=None,
-                        values=[], themes=[])
+        posts.edit_post(
+            post, by=other, title="Hijack", body="x", visibility="public", project_id=None, values=[], themes=[]
+        )
     db.session.rollback()
     client = as_role("member")
-    response = client.post(f"/learning/{post.id}/edit", data={"title": "Paying people the same week",
-                                                              "body": "Changed words", "visibility": "public"})
+    response = client.post(
+        f"/learning/{post.id}/edit",
+        data={"title": "Paying people the same week", "body": "Changed words", "visibility": "public"},
+    )
     assert response.status_code == 303
     page = client.get(f"/learning/{post.id}").get_data(as_text=True)
     assert "Paying people the same week" in page and "(edited" in page and "Changed words" in page
@@ -93,8 +98,16 @@ def test_members_only_posts_never_reach_visitors(app: Any, client: Any, as_role:
 
 
 def test_the_feed_is_newest_first_and_filters(app: Any, client: Any, users: dict[str, Any]) -> None:
-    phase = Phase(name="Phase 2", max_award_pence=1_500_000, delivery_months=7, pot_pence=6_000_000,
-                  target_awards=4, opens_on=date(2019, 1, 1), closes_on=date(2019, 2, 1), state=PhaseState.ACTIVE)
+    phase = Phase(
+        name="Phase 2",
+        max_award_pence=1_500_000,
+        delivery_months=7,
+        pot_pence=6_000_000,
+        target_awards=4,
+        opens_on=date(2019, 1, 1),
+        closes_on=date(2019, 2, 1),
+        state=PhaseState.ACTIVE,
+    )
     db.session.add(phase)
     db.session.commit()
     lead = factories.user(name="Leah Lead")
@@ -108,8 +121,12 @@ def test_the_feed_is_newest_first_and_filters(app: Any, client: Any, users: dict
     assert feed.index("Third post") < feed.index("Second post") < feed.index("First post")
     by_value = client.get("/learning/?tag=value:equality").get_data(as_text=True)
     assert "First post" in by_value and "Second post" not in by_value
-    for url in (f"/learning/?project={project.id}", f"/learning/?phase={phase.id}", "/learning/?tag=theme:outcomes",
-                f"/learning/?author={lead.id}"):
+    for url in (
+        f"/learning/?project={project.id}",
+        f"/learning/?phase={phase.id}",
+        "/learning/?tag=theme:outcomes",
+        f"/learning/?author={lead.id}",
+    ):
         page = client.get(url).get_data(as_text=True)
         assert "Second post" in page and "First post" not in page and "Third post" not in page, url
 
@@ -126,7 +143,9 @@ def test_load_more_is_a_link_and_an_htmx_fragment(app: Any, client: Any, users: 
     assert 'href="/learning/?page=3"' in text and "Post number 4" not in text
 
 
-def test_premoderation_holds_a_new_members_first_post(app: Any, client: Any, as_role: Any, users: dict[str, Any]) -> None:
+def test_premoderation_holds_a_new_members_first_post(
+    app: Any, client: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     posts.set_premoderation(on=True, by=users["staff"])
     db.session.commit()
     first = make_post(users["member"], title="My very first post")
@@ -139,7 +158,9 @@ def test_premoderation_holds_a_new_members_first_post(app: Any, client: Any, as_
     assert staff_post.state == PostState.VISIBLE
     queue = as_role("staff").get("/learning/moderation").get_data(as_text=True)
     assert "My very first post" in queue
-    assert as_role("staff").post(f"/learning/moderation/posts/{first.id}", data={"decision": "restore"}).status_code == 303
+    assert (
+        as_role("staff").post(f"/learning/moderation/posts/{first.id}", data={"decision": "restore"}).status_code == 303
+    )
     db.session.refresh(first)
     assert first.state == PostState.VISIBLE
     assert "My very first post" in client.get("/learning/").get_data(as_text=True)
@@ -147,11 +168,18 @@ def test_premoderation_holds_a_new_members_first_post(app: Any, client: Any, as_
     assert second.state == PostState.VISIBLE
 
 
-def test_an_accepted_final_report_is_published_as_a_post_in_one_step(app: Any, as_role: Any, users: dict[str, Any]) -> None:
+def test_an_accepted_final_report_is_published_as_a_post_in_one_step(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     project = factories.project(title="Recovery cafés", lead=users["member"])
-    report = ProgressReport(project_id=project.id, due_on=date(2026, 3, 1), is_final=True,
-                            what_we_learned="Paying people on the day built trust.", values=["reciprocity"],
-                            state=ReportState.ACCEPTED)
+    report = ProgressReport(
+        project_id=project.id,
+        due_on=date(2026, 3, 1),
+        is_final=True,
+        what_we_learned="Paying people on the day built trust.",
+        values=["reciprocity"],
+        state=ReportState.ACCEPTED,
+    )
     db.session.add(report)
     db.session.commit()
     client = as_role("member")
@@ -172,8 +200,9 @@ def test_feed_queries_do_not_grow_with_posts(app: Any, client: Any, users: dict[
     def add(count: int) -> None:
         for number in range(count):
             author = factories.user()
-            make_post(author, title=f"Post {number}", values=["equality", "respect"], themes=["outcomes"],
-                      project_id=None)
+            make_post(
+                author, title=f"Post {number}", values=["equality", "respect"], themes=["outcomes"], project_id=None
+            )
             db.session.commit()
         make_post(users["member"], title="With project", project_id=project.id)
 

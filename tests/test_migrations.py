@@ -12,9 +12,9 @@ from flask_migrate import downgrade, upgrade
 
 from portal.core.extensions import db
 from portal.core.search.models import not_full_text_index
-from tests.conftest import TEST_DATABASE_URL, make_app
+from tests.helpers import TEST_DATABASE_URL, drop_schema, in_schema, make_app, recreate_schema, worker_name
 
-SCHEMA = "migration_check"
+SCHEMA = f"migration_check_{worker_name()}"  # beside this worker's test_gw0 schema, never in it
 
 
 def _empty_database_uri(tmp_path: Path) -> str:
@@ -22,19 +22,16 @@ def _empty_database_uri(tmp_path: Path) -> str:
         return "sqlite:///" + str(tmp_path / "empty.sqlite3")
     from portal.core.config import sqlalchemy_url
 
-    base = sqlalchemy_url(TEST_DATABASE_URL, str(tmp_path))
-    engine = sa.create_engine(base)
-    with engine.begin() as connection:
-        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        connection.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
-    engine.dispose()
-    return f"{base}?options=-csearch_path%3D{SCHEMA}"
+    uri = in_schema(sqlalchemy_url(TEST_DATABASE_URL, str(tmp_path)), SCHEMA)
+    recreate_schema(uri, SCHEMA)
+    return uri
 
 
 def _differences() -> list[Any]:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "include_name": not_full_text_index})
+            connection, opts={"compare_type": True, "include_name": not_full_text_index}
+        )
         return compare_metadata(context, db.metadata)
 
 
@@ -51,10 +48,7 @@ def test_upgrade_on_an_empty_database_matches_the_models(tmp_path: Path) -> None
         assert _differences() == []
         db.engine.dispose()
     if TEST_DATABASE_URL:
-        engine = sa.create_engine(_empty_database_uri(tmp_path).split("?")[0])
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        engine.dispose()
+        drop_schema(app.config["SQLALCHEMY_DATABASE_URI"], SCHEMA)
 
 
 def test_constraints_follow_the_naming_convention() -> None:

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal.core.extensions import db
 from portal import digest
-from portal.notifications.models import Notification
-from portal.notifications.service import notify
+from portal.core.extensions import db
 from portal.core.outbox import OutboxMessage
 from portal.core.search import documents
-from tests.test_learning_posts import make_post
-from tests.test_query_counts import count_queries
+from portal.notifications.models import Notification
+from portal.notifications.service import notify
+from tests.factories import make_post
+from tests.helpers import count_queries
 
 
 def _emails(to: str, kind: str = "") -> list[OutboxMessage]:
@@ -44,7 +44,9 @@ def test_each_kind_of_email_can_be_switched_off(app: Any, as_role: Any, users: d
     member = users["member"]
     client = as_role("member")
     page = client.get("/notifications/settings").get_data(as_text=True)
-    assert 'id="email_comment" name="email_comment" checked' in page and 'id="email_digest" name="email_digest">' in page
+    assert (
+        'id="email_comment" name="email_comment" checked' in page and 'id="email_digest" name="email_digest">' in page
+    )
     kept = ["email_claim", "email_digest"]
     assert client.post("/notifications/settings", data={k: "on" for k in kept}).status_code == 303
     notify(member, "comment", "A comment", "Someone commented.", "/learning/1")
@@ -94,14 +96,19 @@ def test_inbox_queries_do_not_grow(app: Any, as_role: Any, users: dict[str, Any]
     assert queries() == few
 
 
-def test_the_digest_goes_to_people_who_opted_in_with_public_things_only(app: Any, as_role: Any,
-                                                                          users: dict[str, Any]) -> None:
+def test_the_digest_goes_to_people_who_opted_in_with_public_things_only(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     reader = users["staff"]
     as_role("staff").post("/notifications/settings", data={"email_digest": "on"})
     make_post(users["member"], title="Public post for the digest")
     make_post(users["member"], title="Members-only post", visibility="members")
-    documents.upsert(kind="story", object_id=1, title="A public story", body="b", audience="public", url_path="/stories/1")
-    documents.upsert(kind="story", object_id=2, title="A network story", body="b", audience="members", url_path="/stories/2")
+    documents.upsert(
+        kind="story", object_id=1, title="A public story", body="b", audience="public", url_path="/stories/1"
+    )
+    documents.upsert(
+        kind="story", object_id=2, title="A network story", body="b", audience="members", url_path="/stories/2"
+    )
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["send-digest"])
     assert result.exit_code == 0 and "for 1 people" in result.output
@@ -122,7 +129,8 @@ def test_no_digest_when_nothing_is_new(app: Any, users: dict[str, Any]) -> None:
 
 
 def test_claim_and_application_changes_reach_the_inbox_and_claim_emails_can_be_switched_off(
-        app: Any, users: dict[str, Any]) -> None:
+    app: Any, users: dict[str, Any]
+) -> None:
     from datetime import date
     from decimal import Decimal
 
@@ -130,8 +138,8 @@ def test_claim_and_application_changes_reach_the_inbox_and_claim_emails_can_be_s
 
     from portal.core.db import utcnow
     from portal.core.extensions import db
-    from portal.notifications.models import Notification, NotificationSetting
     from portal.core.outbox import OutboxMessage
+    from portal.notifications.models import Notification, NotificationSetting
     from portal.remuneration import claims
     from portal.remuneration.models import ActivityType, Rate, Unit
 
@@ -141,24 +149,31 @@ def test_claim_and_application_changes_reach_the_inbox_and_claim_emails_can_be_s
     db.session.add(Rate(activity_type_id=activity.id, amount_pence=2000, effective_from=date(2025, 1, 1)))
     member = users["member"]
     db.session.add(NotificationSetting(user_id=member.id, kind="claim", email=False))
-    claim = claims.create_claim(member, claims.ClaimDetails(activity.id, date(2026, 11, 2), Decimal("1"), None),
-                                today=date(2026, 11, 23))
+    claim = claims.create_claim(
+        member, claims.ClaimDetails(activity.id, date(2026, 11, 2), Decimal("1"), None), today=date(2026, 11, 23)
+    )
     assert claims.submit_claim(claim, by=member, now=utcnow()) == []
     claims.approve_claim(claim, by=users["staff"], now=utcnow())
     db.session.commit()
-    inbox = db.session.scalars(sa.select(Notification).where(Notification.recipient_id == member.id)
-                               .order_by(Notification.id)).all()
+    inbox = db.session.scalars(
+        sa.select(Notification).where(Notification.recipient_id == member.id).order_by(Notification.id)
+    ).all()
     assert [n.subject for n in inbox] == ["We have your claim", inbox[1].subject] and len(inbox) == 2
     assert all(n.kind == "claim" and n.url_path == f"/claims/{claim.id}" for n in inbox)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
-                             .where(OutboxMessage.to_email == member.email)) == 0  # switched off
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.to_email == member.email)
+        )
+        == 0
+    )  # switched off
     from portal.grants import applications
-    from tests.test_grants_phases_applications import make_application, make_phase
+    from tests.factories import make_application, make_phase
 
     application = make_application(make_phase(), member)
     applications.withdraw_application(application, by=member)
     db.session.commit()
     told = db.session.scalars(sa.select(Notification).where(Notification.kind == "application")).all()
     assert [(n.recipient_id, n.url_path) for n in told] == [(member.id, f"/applications/{application.id}")]
-    assert db.session.scalars(sa.select(OutboxMessage.subject).where(
-        OutboxMessage.to_email == member.email)).all() == ["Your application is withdrawn"]  # still wanted
+    assert db.session.scalars(sa.select(OutboxMessage.subject).where(OutboxMessage.to_email == member.email)).all() == [
+        "Your application is withdrawn"
+    ]  # still wanted

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from portal.core import permissions
 from portal.accounts import services
+from portal.core import permissions
 from portal.core.extensions import db
 
 ROLES = ("anonymous", "member", "staff", "finance", "admin")
@@ -216,8 +216,9 @@ def test_every_view_declares_its_permission(app: Flask) -> None:
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", sorted(EXPECTED))
-def test_route_allows_or_refuses_role(app: Flask, users: dict[str, Any], as_role: Any,
-                                      endpoint: str, role: str) -> None:
+def test_route_allows_or_refuses_role(
+    app: Flask, users: dict[str, Any], as_role: Any, endpoint: str, role: str
+) -> None:
     method, allowed = EXPECTED[endpoint]
     client = as_role(role)
     url = _url_for_rule(app, endpoint, users)

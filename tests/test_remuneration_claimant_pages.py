@@ -34,7 +34,7 @@ from portal.remuneration.models import (
     Unit,
 )
 from tests import factories
-from tests.test_query_counts import count_queries
+from tests.helpers import queries_for, sign_in
 
 TODAY = london_today()
 NOW = datetime.now(UTC)
@@ -60,8 +60,15 @@ def card(app: Flask, users: dict[str, Any]) -> dict[str, ActivityType]:
     return made
 
 
-def make_claim(claimant: Any, activity: ActivityType, *, on: date = TODAY, units: str = "1",
-               project: Any = None, submit: bool = False) -> Claim:
+def make_claim(
+    claimant: Any,
+    activity: ActivityType,
+    *,
+    on: date = TODAY,
+    units: str = "1",
+    project: Any = None,
+    submit: bool = False,
+) -> Claim:
     claim = claims.create_claim(
         claimant, claims.ClaimDetails(activity.id, on, Decimal(units), project.id if project else None), today=TODAY
     )
@@ -72,8 +79,9 @@ def make_claim(claimant: Any, activity: ActivityType, *, on: date = TODAY, units
 
 
 def add_line(claim: Claim, by: Any, pence: int, category: ExpenseCategory = ExpenseCategory.TRAVEL) -> ExpenseLine:
-    line = claims.add_expense(claim, by=by, category=category, description="Bus", amount_pence=pence, miles=None,
-                              mileage_rate_pence=45)
+    line = claims.add_expense(
+        claim, by=by, category=category, description="Bus", amount_pence=pence, miles=None, mileage_rate_pence=45
+    )
     db.session.commit()
     return line
 
@@ -124,8 +132,9 @@ def post_closing_upload(client: Any, url: str, data: dict[str, Any]) -> Any:
 # --- making a claim ----------------------------------------------------------------------------
 
 
-def test_new_claim_form_offers_active_activities_and_own_projects(card: Any, as_role: Any,
-                                                                  users: dict[str, Any]) -> None:
+def test_new_claim_form_offers_active_activities_and_own_projects(
+    card: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     own = factories.project(title="Our allotment pilot", lead=factories.user(), members=(users["member"],))
     factories.project(title="Someone else's pilot", lead=factories.user())
     page = text_of(as_role("member").get("/claims/new"))
@@ -133,46 +142,65 @@ def test_new_claim_form_offers_active_activities_and_own_projects(card: Any, as_
     assert "Retired activity" not in page
     assert f'value="{own.id}"' in page and "Our allotment pilot" in page
     assert "The programme (no project)" in page and "Someone else's pilot" not in page
-    assert f'max="{TODAY.isoformat()}"' in page and 'novalidate' in page
+    assert f'max="{TODAY.isoformat()}"' in page and "novalidate" in page
 
 
 def test_a_member_creates_a_draft_claim(card: Any, as_role: Any, users: dict[str, Any]) -> None:
     project = factories.project(lead=factories.user(), members=(users["member"],))
     client = as_role("member")
-    response = client.post("/claims/new", data={
-        "activity_type_id": str(card["Meeting"].id), "activity_date": TODAY.isoformat(), "units": "1.5",
-        "project_id": str(project.id), "notes": "  Planning meeting  ",
-    })
+    response = client.post(
+        "/claims/new",
+        data={
+            "activity_type_id": str(card["Meeting"].id),
+            "activity_date": TODAY.isoformat(),
+            "units": "1.5",
+            "project_id": str(project.id),
+            "notes": "  Planning meeting  ",
+        },
+    )
     assert response.status_code == 303
     claim = db.session.scalars(sa.select(Claim)).one()
     assert response.headers["Location"].endswith(f"/claims/{claim.id}")
     assert (claim.state, claim.claimant_id, claim.project_id) == (ClaimState.DRAFT, users["member"].id, project.id)
-    assert (claim.units, claim.rate_pence, claim.fee_pence, claim.notes) == (Decimal("1.5"), 2000, 3000,
-                                                                             "Planning meeting")
+    assert (claim.units, claim.rate_pence, claim.fee_pence, claim.notes) == (
+        Decimal("1.5"),
+        2000,
+        3000,
+        "Planning meeting",
+    )
     page = text_of(client.get(f"/claims/{claim.id}"))
     assert "1.5 hours × £20.00 per hour = £30.00" in page and "Draft" in page and "Send claim" in page
 
 
-@pytest.mark.parametrize(("change", "field", "message"), [
-    ({"activity_type_id": ""}, "activity_type_id", "Choose the kind of activity."),
-    ({"units": "abc"}, "units", "Enter a number, like 1 or 1.5"),
-    ({"units": "1.555"}, "units", "no more than two decimal places"),
-    ({"units": "0"}, "units", "more than 0"),
-    ({"units": "25"}, "units", "no more than 24 hours"),
-    ({"units": ""}, "units", "Enter how much time"),
-    ({"activity_date": ""}, "activity_date", "Enter the date of the activity."),
-    ({"activity_date": "31/02/2026"}, "activity_date", "Enter a real date"),
-    ({"activity_date": (TODAY + timedelta(days=1)).isoformat()}, "activity_date", "today or in the past"),
-    ({"activity_date": "2019-06-01"}, "activity_date", "There is no rate for this activity on that date"),
-    ({"project_id": "OTHER"}, "project_id", "Choose one of your own projects"),
-    ({"project_id": "abc"}, "project_id", "Choose one of your own projects"),
-])
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"activity_type_id": ""}, "activity_type_id", "Choose the kind of activity."),
+        ({"units": "abc"}, "units", "Enter a number, like 1 or 1.5"),
+        ({"units": "1.555"}, "units", "no more than two decimal places"),
+        ({"units": "0"}, "units", "more than 0"),
+        ({"units": "25"}, "units", "no more than 24 hours"),
+        ({"units": ""}, "units", "Enter how much time"),
+        ({"activity_date": ""}, "activity_date", "Enter the date of the activity."),
+        ({"activity_date": "31/02/2026"}, "activity_date", "Enter a real date"),
+        ({"activity_date": (TODAY + timedelta(days=1)).isoformat()}, "activity_date", "today or in the past"),
+        ({"activity_date": "2019-06-01"}, "activity_date", "There is no rate for this activity on that date"),
+        ({"project_id": "OTHER"}, "project_id", "Choose one of your own projects"),
+        ({"project_id": "abc"}, "project_id", "Choose one of your own projects"),
+    ],
+)
 def test_bad_claims_get_a_message_next_to_the_field_and_nothing_is_saved(
-        card: Any, as_role: Any, users: dict[str, Any], change: dict[str, str], field: str, message: str) -> None:
+    card: Any, as_role: Any, users: dict[str, Any], change: dict[str, str], field: str, message: str
+) -> None:
     if change.get("project_id") == "OTHER":
         change = {"project_id": str(factories.project(lead=factories.user()).id)}
-    data = {"activity_type_id": str(card["Meeting"].id), "activity_date": TODAY.isoformat(), "units": "1",
-            "project_id": "", **change}
+    data = {
+        "activity_type_id": str(card["Meeting"].id),
+        "activity_date": TODAY.isoformat(),
+        "units": "1",
+        "project_id": "",
+        **change,
+    }
     response = as_role("member").post("/claims/new", data=data)
     page = text_of(response)
     assert response.status_code == 422
@@ -186,15 +214,24 @@ def test_edit_a_draft_and_only_the_claimant_may(card: Any, as_role: Any, users: 
     member = as_role("member")
     form = text_of(member.get(f"/claims/{claim.id}/edit"))
     assert re.search(r'<input [^>]*name="units"[^>]*value="1"', form)
-    response = member.post(f"/claims/{claim.id}/edit", data={
-        "activity_type_id": str(card["Panel review"].id), "activity_date": TODAY.isoformat(), "units": "0.5",
-        "project_id": "", "notes": "Half a day"})
+    response = member.post(
+        f"/claims/{claim.id}/edit",
+        data={
+            "activity_type_id": str(card["Panel review"].id),
+            "activity_date": TODAY.isoformat(),
+            "units": "0.5",
+            "project_id": "",
+            "notes": "Half a day",
+        },
+    )
     assert response.status_code == 303
     db.session.refresh(claim)
     assert (claim.activity_type_id, claim.fee_pence, claim.notes) == (card["Panel review"].id, 7500, "Half a day")
     assert as_role("staff").get(f"/claims/{claim.id}/edit").status_code == 403
-    refused = member.post(f"/claims/{claim.id}/edit", data={
-        "activity_type_id": str(card["Meeting"].id), "activity_date": TODAY.isoformat(), "units": "99"})
+    refused = member.post(
+        f"/claims/{claim.id}/edit",
+        data={"activity_type_id": str(card["Meeting"].id), "activity_date": TODAY.isoformat(), "units": "99"},
+    )
     assert refused.status_code == 422 and "no more than" in error_for(text_of(refused), "units")
     db.session.refresh(claim)
     assert claim.fee_pence == 7500
@@ -211,22 +248,29 @@ def test_mileage_reads_as_miles_at_a_rate_a_mile() -> None:
     assert claim_views.mileage(Decimal("12.5"), 150) == "12.5 miles at £1.50 a mile"
 
 
-def test_expenses_mileage_is_computed_and_a_pdf_receipt_is_kept(app: Flask, card: Any, as_role: Any,
-                                                                users: dict[str, Any]) -> None:
+def test_expenses_mileage_is_computed_and_a_pdf_receipt_is_kept(
+    app: Flask, card: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     app.config["MILEAGE_RATE_PENCE"] = 45
     claim = make_claim(users["member"], card["Meeting"])
     member = as_role("member")
     page = text_of(member.get(f"/claims/{claim.id}"))
     assert 'enctype="multipart/form-data"' in page and "45p a mile, so 10 miles is £4.50" in page
-    mileage = member.post(f"/claims/{claim.id}/expenses",
-                          data={"category": "mileage", "description": "To the venue", "miles": "12.5", "amount": ""})
+    mileage = member.post(
+        f"/claims/{claim.id}/expenses",
+        data={"category": "mileage", "description": "To the venue", "miles": "12.5", "amount": ""},
+    )
     assert mileage.status_code == 303
-    train = member.post(f"/claims/{claim.id}/expenses", data={
-        "category": "travel", "description": "Train", "amount": "£12.50", "receipt": upload(PDF, "ticket.pdf")})
+    train = member.post(
+        f"/claims/{claim.id}/expenses",
+        data={"category": "travel", "description": "Train", "amount": "£12.50", "receipt": upload(PDF, "ticket.pdf")},
+    )
     assert train.status_code == 303
     lines = db.session.scalars(sa.select(ExpenseLine).order_by(ExpenseLine.id)).all()
     assert [(line.category, line.amount_pence) for line in lines] == [
-        (ExpenseCategory.MILEAGE, 563), (ExpenseCategory.TRAVEL, 1250)]  # 12.5 x 45p = 562.5 -> 563
+        (ExpenseCategory.MILEAGE, 563),
+        (ExpenseCategory.TRAVEL, 1250),
+    ]  # 12.5 x 45p = 562.5 -> 563
     receipt = lines[1]
     assert receipt.receipt_filename == "ticket.pdf" and receipt.receipt_content_type == "application/pdf"
     assert stored_files(app) == [receipts_dir(app) / receipt.receipt_stored_name]
@@ -244,60 +288,77 @@ def test_expenses_mileage_is_computed_and_a_pdf_receipt_is_kept(app: Flask, card
         assert download.headers["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize(("data", "field", "message"), [
-    ({"category": "mileage", "miles": ""}, "miles", "Enter the number of miles"),
-    ({"category": "mileage", "miles": "12.55"}, "miles", "Enter the miles as a number"),
-    ({"category": "travel", "amount": ""}, "amount", "Enter an amount more than £0"),
-    ({"category": "travel", "amount": "12.345"}, "amount", "Enter an amount in pounds and pence"),
-    ({"category": "travel", "amount": "abc"}, "amount", "Enter an amount in pounds and pence"),
-    ({"category": "travel", "amount": "6000.00"}, "amount", "no more than £5,000"),
-    ({"category": "wine", "amount": "5.00"}, "category", "Choose the type of expense."),
-])
-def test_bad_expenses_are_refused_next_to_the_field(app: Flask, card: Any, as_role: Any, users: dict[str, Any],
-                                                    data: dict[str, str], field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"category": "mileage", "miles": ""}, "miles", "Enter the number of miles"),
+        ({"category": "mileage", "miles": "12.55"}, "miles", "Enter the miles as a number"),
+        ({"category": "travel", "amount": ""}, "amount", "Enter an amount more than £0"),
+        ({"category": "travel", "amount": "12.345"}, "amount", "Enter an amount in pounds and pence"),
+        ({"category": "travel", "amount": "abc"}, "amount", "Enter an amount in pounds and pence"),
+        ({"category": "travel", "amount": "6000.00"}, "amount", "no more than £5,000"),
+        ({"category": "wine", "amount": "5.00"}, "category", "Choose the type of expense."),
+    ],
+)
+def test_bad_expenses_are_refused_next_to_the_field(
+    app: Flask, card: Any, as_role: Any, users: dict[str, Any], data: dict[str, str], field: str, message: str
+) -> None:
     claim = make_claim(users["member"], card["Meeting"])
-    response = as_role("member").post(f"/claims/{claim.id}/expenses",
-                                      data={**data, "receipt": upload(PDF, "receipt.pdf")})
+    response = as_role("member").post(
+        f"/claims/{claim.id}/expenses", data={**data, "receipt": upload(PDF, "receipt.pdf")}
+    )
     assert response.status_code == 422
     assert message in error_for(text_of(response), field)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ExpenseLine)) == 0
     assert stored_files(app) == []  # the receipt is not kept without its expense
 
 
-@pytest.mark.parametrize(("content", "name", "message"), [
-    (b"%PDF-" + b"0" * (1024 * 1024), "big.pdf", "no bigger than 1 MB"),
-    (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 100, "receipt.pdf", "must be a PDF, JPEG or PNG"),
-    (b"#!/bin/sh\nrm -rf /\n", "../../etc/passwd.pdf", "must be a PDF, JPEG or PNG"),
-    (b"", "empty.pdf", "The file you chose is empty"),
-])
-def test_bad_receipts_are_refused(app: Flask, card: Any, as_role: Any, users: dict[str, Any],
-                                  content: bytes, name: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b"%PDF-" + b"0" * (1024 * 1024), "big.pdf", "no bigger than 1 MB"),
+        (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 100, "receipt.pdf", "must be a PDF, JPEG or PNG"),
+        (b"#!/bin/sh\nrm -rf /\n", "../../etc/passwd.pdf", "must be a PDF, JPEG or PNG"),
+        (b"", "empty.pdf", "The file you chose is empty"),
+    ],
+)
+def test_bad_receipts_are_refused(
+    app: Flask, card: Any, as_role: Any, users: dict[str, Any], content: bytes, name: str, message: str
+) -> None:
     app.config["RECEIPT_MAX_BYTES"] = 1024 * 1024
     claim = make_claim(users["member"], card["Meeting"])
-    response = post_closing_upload(as_role("member"), f"/claims/{claim.id}/expenses", data={
-        "category": "travel", "amount": "3.00", "receipt": upload(content, name)})
+    response = post_closing_upload(
+        as_role("member"),
+        f"/claims/{claim.id}/expenses",
+        data={"category": "travel", "amount": "3.00", "receipt": upload(content, name)},
+    )
     assert response.status_code == 422
     assert message in error_for(text_of(response), "receipt")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ExpenseLine)) == 0
     assert stored_files(app) == []
 
 
-def test_no_file_chosen_keeps_the_expense_without_a_receipt(app: Flask, card: Any, as_role: Any,
-                                                             users: dict[str, Any]) -> None:
+def test_no_file_chosen_keeps_the_expense_without_a_receipt(
+    app: Flask, card: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     claim = make_claim(users["member"], card["Meeting"])
     # A browser sends an empty file part with no file name when no file is chosen.
-    response = as_role("member").post(f"/claims/{claim.id}/expenses", data={
-        "category": "travel", "amount": "3.00", "receipt": upload(b"", "")})
+    response = as_role("member").post(
+        f"/claims/{claim.id}/expenses", data={"category": "travel", "amount": "3.00", "receipt": upload(b"", "")}
+    )
     assert response.status_code == 303
     assert db.session.scalars(sa.select(ExpenseLine)).one().receipt_stored_name is None
     assert stored_files(app) == []
 
 
-def test_a_path_traversal_file_name_is_stored_safely(app: Flask, tmp_path: Path, card: Any, as_role: Any,
-                                                     users: dict[str, Any]) -> None:
+def test_a_path_traversal_file_name_is_stored_safely(
+    app: Flask, tmp_path: Path, card: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     claim = make_claim(users["member"], card["Meeting"])
-    response = as_role("member").post(f"/claims/{claim.id}/expenses", data={
-        "category": "travel", "amount": "3.00", "receipt": upload(PNG, "../../etc/passwd.pdf")})
+    response = as_role("member").post(
+        f"/claims/{claim.id}/expenses",
+        data={"category": "travel", "amount": "3.00", "receipt": upload(PNG, "../../etc/passwd.pdf")},
+    )
     assert response.status_code == 303
     line = db.session.scalars(sa.select(ExpenseLine)).one()
     assert re.fullmatch(r"[0-9a-f]{32}", line.receipt_stored_name)
@@ -306,8 +367,9 @@ def test_a_path_traversal_file_name_is_stored_safely(app: Flask, tmp_path: Path,
     assert not list(tmp_path.rglob("passwd*"))  # nothing landed anywhere under its own name
 
 
-def test_a_receipt_is_not_left_behind_when_saving_fails(app: Flask, card: Any, as_role: Any,
-                                                       users: dict[str, Any], monkeypatch: Any) -> None:
+def test_a_receipt_is_not_left_behind_when_saving_fails(
+    app: Flask, card: Any, as_role: Any, users: dict[str, Any], monkeypatch: Any
+) -> None:
     claim = make_claim(users["member"], card["Meeting"])
     member = as_role("member")
 
@@ -317,21 +379,24 @@ def test_a_receipt_is_not_left_behind_when_saving_fails(app: Flask, card: Any, a
     with monkeypatch.context() as patch:
         patch.setattr(db.session, "commit", broken_commit)
         with pytest.raises(sa.exc.OperationalError):
-            member.post(f"/claims/{claim.id}/expenses", data={
-                "category": "travel", "amount": "3.00", "receipt": upload(PDF, "receipt.pdf")})
+            member.post(
+                f"/claims/{claim.id}/expenses",
+                data={"category": "travel", "amount": "3.00", "receipt": upload(PDF, "receipt.pdf")},
+            )
     db.session.rollback()
     assert stored_files(app) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ExpenseLine)) == 0
 
 
-def test_removing_an_expense_deletes_its_receipt(app: Flask, card: Any, as_role: Any,
-                                                 users: dict[str, Any]) -> None:
+def test_removing_an_expense_deletes_its_receipt(app: Flask, card: Any, as_role: Any, users: dict[str, Any]) -> None:
     claim = make_claim(users["member"], card["Meeting"])
     other = make_claim(users["member"], card["Meeting"])
     elsewhere = add_line(other, users["member"], 100)
     member = as_role("member")
-    member.post(f"/claims/{claim.id}/expenses", data={
-        "category": "travel", "amount": "3.00", "receipt": upload(PDF, "receipt.pdf")})
+    member.post(
+        f"/claims/{claim.id}/expenses",
+        data={"category": "travel", "amount": "3.00", "receipt": upload(PDF, "receipt.pdf")},
+    )
     line = db.session.scalars(sa.select(ExpenseLine).where(ExpenseLine.claim_id == claim.id)).one()
     assert len(stored_files(app)) == 1
     assert member.post(f"/claims/{claim.id}/expenses/{elsewhere.id}/delete").status_code == 404
@@ -342,15 +407,18 @@ def test_removing_an_expense_deletes_its_receipt(app: Flask, card: Any, as_role:
 
 
 def test_claims_and_receipts_are_private_to_the_claimant_staff_and_finance(
-        app: Flask, card: Any, as_role: Any, users: dict[str, Any]) -> None:
+    app: Flask, card: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     claim = make_claim(users["member"], card["Meeting"])
-    as_role("member").post(f"/claims/{claim.id}/expenses", data={
-        "category": "travel", "amount": "3.00", "receipt": upload(PDF, "receipt.pdf")})
+    as_role("member").post(
+        f"/claims/{claim.id}/expenses",
+        data={"category": "travel", "amount": "3.00", "receipt": upload(PDF, "receipt.pdf")},
+    )
     line = db.session.scalars(sa.select(ExpenseLine)).one()
     receipt_url = f"/claims/{claim.id}/expenses/{line.id}/receipt"
     intruder = factories.user(email="intruder@example.test")
     other = app.test_client()
-    other.post("/account/sign-in", data={"email": intruder.email, "password": factories.PASSWORD})
+    sign_in(other, intruder.email)
     assert other.get(f"/claims/{claim.id}").status_code == 403
     assert other.get(receipt_url).status_code == 403
     assert other.get(f"/claims/{claim.id}/edit").status_code == 403
@@ -412,26 +480,36 @@ def test_over_the_weekly_limit_warns_and_changes_nothing(over_the_weekly_limit: 
     assert page.count('type="radio" id="choice') == 3
     db.session.refresh(claim)
     assert (claim.state, claim.version, claim.fee_pence) == (ClaimState.DRAFT, version, 6000)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
-        AuditEntry.object_type == "Claim", AuditEntry.object_id == str(claim.id))) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.object_type == "Claim", AuditEntry.object_id == str(claim.id))
+        )
+        == 0
+    )
     no_choice = member.post(f"/claims/{claim.id}/submit", data={"warned": "yes"})
     assert no_choice.status_code == 422
     assert "Choose what you would like to do" in error_for(text_of(no_choice), "choice")
     for bad, message in (("abc", "Enter an amount in pounds and pence"), ("70.00", "from £0 to £60.00")):
-        refused = member.post(f"/claims/{claim.id}/submit",
-                              data={"warned": "yes", "choice": "reduce", "reduced_fee": bad})
+        refused = member.post(
+            f"/claims/{claim.id}/submit", data={"warned": "yes", "choice": "reduce", "reduced_fee": bad}
+        )
         assert refused.status_code == 422 and message in error_for(text_of(refused), "reduced_fee")
     db.session.refresh(claim)
     assert claim.state == ClaimState.DRAFT
 
 
-@pytest.mark.parametrize(("choice", "fee", "declined"), [("as_is", 6000, False), ("reduce", 4600, False),
-                                                         ("decline", 6000, True)])
-def test_each_choice_after_the_warning_sends_the_claim(over_the_weekly_limit: Claim, as_role: Any, choice: str,
-                                                       fee: int, declined: bool) -> None:
+@pytest.mark.parametrize(
+    ("choice", "fee", "declined"), [("as_is", 6000, False), ("reduce", 4600, False), ("decline", 6000, True)]
+)
+def test_each_choice_after_the_warning_sends_the_claim(
+    over_the_weekly_limit: Claim, as_role: Any, choice: str, fee: int, declined: bool
+) -> None:
     claim = over_the_weekly_limit
-    response = as_role("member").post(f"/claims/{claim.id}/submit",
-                                      data={"warned": "yes", "choice": choice, "reduced_fee": "46.00"})
+    response = as_role("member").post(
+        f"/claims/{claim.id}/submit", data={"warned": "yes", "choice": choice, "reduced_fee": "46.00"}
+    )
     assert response.status_code == 303
     db.session.refresh(claim)
     assert claim.state == ClaimState.SUBMITTED
@@ -442,8 +520,9 @@ def test_each_choice_after_the_warning_sends_the_claim(over_the_weekly_limit: Cl
     assert {"as_is": "£60.00", "reduce": "reduced from the full fee of £60.00", "decline": "Declined."}[choice] in page
 
 
-def test_a_claim_changed_by_someone_else_is_not_sent_twice(card: Any, as_role: Any, users: dict[str, Any],
-                                                           monkeypatch: Any) -> None:
+def test_a_claim_changed_by_someone_else_is_not_sent_twice(
+    card: Any, as_role: Any, users: dict[str, Any], monkeypatch: Any
+) -> None:
     claim = make_claim(users["member"], card["Meeting"])
 
     def changed_meanwhile(*args: Any, **kwargs: Any) -> list[Any]:
@@ -492,8 +571,9 @@ def test_payments_page_totals_across_the_april_boundary(card: Any, as_role: Any,
         assert f'href="{link}"' in page
 
 
-def test_the_april_month_on_the_payments_page_is_the_whole_calendar_month(card: Any, as_role: Any,
-                                                                           users: dict[str, Any]) -> None:
+def test_the_april_month_on_the_payments_page_is_the_whole_calendar_month(
+    card: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     member = users["member"]
     this_year = benefits.tax_year_of(TODAY)[0]
     make_claim(member, card["Meeting"], on=this_year - timedelta(days=1), units="2", submit=True)  # 5 April: £40
@@ -509,15 +589,9 @@ def test_payments_page_for_someone_with_no_claims(card: Any, as_role: Any) -> No
     assert "You have not made any claims yet" in page and "Not chosen yet" in page
 
 
-def _queries_for(client: Any, url: str) -> int:
-    client.get(url)  # warm up: first request loads things once per process
-    with count_queries() as statements:
-        assert client.get(url).status_code == 200
-    return len(statements)
-
-
-def test_payments_page_queries_do_not_grow_with_claims(app: Flask, card: Any, as_role: Any,
-                                                       users: dict[str, Any]) -> None:
+def test_payments_page_queries_do_not_grow_with_claims(
+    app: Flask, card: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     app.config["PAGE_SIZE"] = 100
     member = users["member"]
     project = factories.project(lead=factories.user(), members=(member,))
@@ -525,8 +599,9 @@ def test_payments_page_queries_do_not_grow_with_claims(app: Flask, card: Any, as
 
     def make(count: int) -> None:
         for number in range(count):
-            claim = make_claim(member, card["Meeting"], on=TODAY - timedelta(days=number % 40),
-                               project=project if number % 2 else None)
+            claim = make_claim(
+                member, card["Meeting"], on=TODAY - timedelta(days=number % 40), project=project if number % 2 else None
+            )
             if number % 4 == 0:
                 add_line(claim, member, 150)
             if number % 3 == 0:
@@ -535,28 +610,32 @@ def test_payments_page_queries_do_not_grow_with_claims(app: Flask, card: Any, as
 
     client = as_role("member")
     make(5)
-    with_few = _queries_for(client, "/payments")
+    with_few = queries_for(client, "/payments")
     make(45)
     page = text_of(client.get("/payments"))
     assert "50 claims" in page and "Page 1 of" not in page
-    assert _queries_for(client, "/payments") == with_few
+    assert queries_for(client, "/payments") == with_few
 
 
 # --- preferences ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "field", "message"), [
-    ({"weekly_limit": "12.345"}, "weekly_limit", "Enter the weekly limit in pounds and pence, like 196.00."),
-    ({"weekly_limit": "abc"}, "weekly_limit", "Enter the weekly limit in pounds and pence"),
-    ({"monthly_limit": "-5"}, "monthly_limit", "Enter the monthly limit in pounds and pence"),
-    ({"monthly_limit": "0"}, "monthly_limit", "Enter a limit more than £0"),
-    ({"weekly_limit": "99999999999"}, "weekly_limit", "no more than £100,000"),
-    ({"method": "charity", "charity_name": " "}, "charity_name", "Enter the name of the charity"),
-    ({"method": ""}, "method", "Choose how you would like to be paid."),
-    ({"method": "bitcoin"}, "method", "Choose how you would like to be paid."),
-])
-def test_bad_preferences_are_refused_and_nothing_is_saved(as_role: Any, users: dict[str, Any],
-                                                          data: dict[str, str], field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"weekly_limit": "12.345"}, "weekly_limit", "Enter the weekly limit in pounds and pence, like 196.00."),
+        ({"weekly_limit": "abc"}, "weekly_limit", "Enter the weekly limit in pounds and pence"),
+        ({"monthly_limit": "-5"}, "monthly_limit", "Enter the monthly limit in pounds and pence"),
+        ({"monthly_limit": "0"}, "monthly_limit", "Enter a limit more than £0"),
+        ({"weekly_limit": "99999999999"}, "weekly_limit", "no more than £100,000"),
+        ({"method": "charity", "charity_name": " "}, "charity_name", "Enter the name of the charity"),
+        ({"method": ""}, "method", "Choose how you would like to be paid."),
+        ({"method": "bitcoin"}, "method", "Choose how you would like to be paid."),
+    ],
+)
+def test_bad_preferences_are_refused_and_nothing_is_saved(
+    as_role: Any, users: dict[str, Any], data: dict[str, str], field: str, message: str
+) -> None:
     response = as_role("member").post("/payments/preferences", data={"method": "voucher", **data})
     assert response.status_code == 422
     assert message in error_for(text_of(response), field)
@@ -569,26 +648,41 @@ def test_preferences_are_saved_in_pence_and_audited(as_role: Any, users: dict[st
     assert "Carer's Allowance" in page and "£196 a week from April 2025" in page
     assert "Only fees for your time count, not expenses" in page
     assert "sort code" not in page.lower() and "account number" not in page.lower()
-    response = member.post("/payments/preferences", data={
-        "method": "charity", "charity_name": "Shelter", "weekly_limit": "196.00", "monthly_limit": "£1,234.5"})
+    response = member.post(
+        "/payments/preferences",
+        data={"method": "charity", "charity_name": "Shelter", "weekly_limit": "196.00", "monthly_limit": "£1,234.5"},
+    )
     assert response.status_code == 303
     preference = db.session.get(PaymentPreference, users["member"].id)
     assert (preference.method, preference.charity_name) == (PaymentMethod.CHARITY, "Shelter")
     assert (preference.weekly_limit_pence, preference.monthly_limit_pence) == (19600, 123450)
     entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "payment_preferences.changed")).one()
     assert entry.actor_id == users["member"].id and entry.before is None
-    assert entry.after == {"method": "charity", "charity_name": "Shelter", "weekly_limit_pence": 19600,
-                           "monthly_limit_pence": 123450}
+    assert entry.after == {
+        "method": "charity",
+        "charity_name": "Shelter",
+        "weekly_limit_pence": 19600,
+        "monthly_limit_pence": 123450,
+    }
     form = text_of(member.get("/payments/preferences"))
     assert 'value="196.00"' in form and 'value="1234.50"' in form and 'value="charity" checked' in form
-    member.post("/payments/preferences", data={"method": "charity", "charity_name": "Shelter",
-                                               "weekly_limit": "196", "monthly_limit": "1234.50"})
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "payment_preferences.changed")) == 1  # nothing changed, nothing recorded
+    member.post(
+        "/payments/preferences",
+        data={"method": "charity", "charity_name": "Shelter", "weekly_limit": "196", "monthly_limit": "1234.50"},
+    )
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "payment_preferences.changed")
+        )
+        == 1
+    )  # nothing changed, nothing recorded
     member.post("/payments/preferences", data={"method": "decline", "charity_name": "Shelter"})
     db.session.refresh(preference)
     assert (preference.method, preference.charity_name, preference.weekly_limit_pence) == (
-        PaymentMethod.DECLINE, "", None)
+        PaymentMethod.DECLINE,
+        "",
+        None,
+    )
 
 
 # --- statement -------------------------------------------------------------------------------------
@@ -613,8 +707,14 @@ def statement_claims(card: Any, users: dict[str, Any]) -> dict[str, Claim]:
     draft = make_claim(member, card["Meeting"], on=start + timedelta(days=22))
     earlier = make_claim(member, card["Meeting"], on=start - timedelta(days=1), submit=True)
     someone_else = make_claim(factories.user(), card["Meeting"], on=start + timedelta(days=10), submit=True)
-    return {"paid": paid, "declined": declined, "rejected": rejected, "draft": draft, "earlier": earlier,
-            "someone_else": someone_else}
+    return {
+        "paid": paid,
+        "declined": declined,
+        "rejected": rejected,
+        "draft": draft,
+        "earlier": earlier,
+        "someone_else": someone_else,
+    }
 
 
 def test_statement_page_defaults_to_this_tax_year(statement_claims: dict[str, Claim], as_role: Any) -> None:
@@ -635,36 +735,96 @@ def test_statement_csv(statement_claims: dict[str, Claim], as_role: Any) -> None
     response = as_role("member").get(f"/payments/statement?start={start}&end={end}&format=csv", buffered=True)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="statement-{start.isoformat()}-to-{end.isoformat()}.csv"')
+        f'attachment; filename="statement-{start.isoformat()}-to-{end.isoformat()}.csv"'
+    )
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["claim_id", "activity_date", "activity_type", "units", "unit", "rate", "fee",
-                       "payment_declined", "expenses", "total", "state", "project_or_programme", "paid_on"]
+    assert rows[0] == [
+        "claim_id",
+        "activity_date",
+        "activity_type",
+        "units",
+        "unit",
+        "rate",
+        "fee",
+        "payment_declined",
+        "expenses",
+        "total",
+        "state",
+        "project_or_programme",
+        "paid_on",
+    ]
     paid, declined, rejected = statement_claims["paid"], statement_claims["declined"], statement_claims["rejected"]
     assert rows[1:] == [
-        [str(paid.id), paid.activity_date.isoformat(), "Panel review", "1.00", "day", "150.00", "150.00", "no",
-         "12.50", "162.50", "Paid", "The programme", TODAY.isoformat()],
-        [str(declined.id), declined.activity_date.isoformat(), "Meeting", "2.00", "hour", "20.00", "0.00", "yes",
-         "0.00", "0.00", "Submitted", "The programme", ""],
-        [str(rejected.id), rejected.activity_date.isoformat(), "Meeting", "1.00", "hour", "20.00", "20.00", "no",
-         "0.00", "20.00", "Rejected", "The programme", ""],
+        [
+            str(paid.id),
+            paid.activity_date.isoformat(),
+            "Panel review",
+            "1.00",
+            "day",
+            "150.00",
+            "150.00",
+            "no",
+            "12.50",
+            "162.50",
+            "Paid",
+            "The programme",
+            TODAY.isoformat(),
+        ],
+        [
+            str(declined.id),
+            declined.activity_date.isoformat(),
+            "Meeting",
+            "2.00",
+            "hour",
+            "20.00",
+            "0.00",
+            "yes",
+            "0.00",
+            "0.00",
+            "Submitted",
+            "The programme",
+            "",
+        ],
+        [
+            str(rejected.id),
+            rejected.activity_date.isoformat(),
+            "Meeting",
+            "1.00",
+            "hour",
+            "20.00",
+            "20.00",
+            "no",
+            "0.00",
+            "20.00",
+            "Rejected",
+            "The programme",
+            "",
+        ],
     ]
-    narrow = as_role("member").get(f"/payments/statement?start={paid.activity_date}&end={paid.activity_date}"
-                                   "&format=csv", buffered=True)
+    narrow = as_role("member").get(
+        f"/payments/statement?start={paid.activity_date}&end={paid.activity_date}&format=csv", buffered=True
+    )
     assert len(list(csv.reader(io.StringIO(narrow.get_data(as_text=True))))) == 2
 
 
 def test_statement_free_text_cannot_start_a_formula(card: Any, as_role: Any, users: dict[str, Any]) -> None:
-    project = factories.project(title="=HYPERLINK(\"http://evil.test\")", lead=users["member"])
+    project = factories.project(title='=HYPERLINK("http://evil.test")', lead=users["member"])
     make_claim(users["member"], card["Meeting"], project=project, submit=True)
-    rows = list(csv.reader(io.StringIO(
-        as_role("member").get("/payments/statement?format=csv", buffered=True).get_data(as_text=True))))
-    assert rows[1][11] == "'=HYPERLINK(\"http://evil.test\")"
+    rows = list(
+        csv.reader(
+            io.StringIO(as_role("member").get("/payments/statement?format=csv", buffered=True).get_data(as_text=True))
+        )
+    )
+    assert rows[1][11] == '\'=HYPERLINK("http://evil.test")'
 
 
-@pytest.mark.parametrize(("query", "field", "message"), [
-    ("start=2026-05-01&end=2026-04-01", "end", "The end date must be the same as the start date or after it."),
-    ("start=not-a-date", "start", "Enter a real start date"),
-])
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("start=2026-05-01&end=2026-04-01", "end", "The end date must be the same as the start date or after it."),
+        ("start=not-a-date", "start", "Enter a real start date"),
+    ],
+)
 def test_statement_bad_dates(as_role: Any, query: str, field: str, message: str) -> None:
     for suffix in ("", "&format=csv"):
         response = as_role("member").get(f"/payments/statement?{query}{suffix}")
@@ -691,8 +851,7 @@ def test_claim_page_forms_carry_the_csrf_token(app_factory: Any) -> None:
         client = app.test_client()
         token_in = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
         token = token_in.search(client.get("/account/sign-in").get_data(as_text=True)).group(1)
-        client.post("/account/sign-in", data={"email": member.email, "password": factories.PASSWORD,
-                                               "csrf_token": token})
+        sign_in(client, member.email, csrf_token=token)
         page = client.get(f"/claims/{claim.id}").get_data(as_text=True)
         assert len(token_in.findall(page)) == 2  # adding an expense, and sending the claim
         assert 'id="csrf_token"' not in page  # several forms on one page: no repeated ids

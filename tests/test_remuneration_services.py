@@ -39,8 +39,12 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 def card(app: Any, users: dict[str, Any]) -> dict[str, ActivityType]:
     admin = users["admin"]
     made = {}
-    for name, unit, pence in (("Meeting", Unit.HOUR, 2000), ("Workshop", Unit.HALF_DAY, 7500),
-                              ("Panel review", Unit.DAY, 15000), ("Storytelling interview", Unit.FIXED_FEE, 5000)):
+    for name, unit, pence in (
+        ("Meeting", Unit.HOUR, 2000),
+        ("Workshop", Unit.HALF_DAY, 7500),
+        ("Panel review", Unit.DAY, 15000),
+        ("Storytelling interview", Unit.FIXED_FEE, 5000),
+    ):
         activity = rates.add_activity_type(name=name, unit=unit, by=admin)
         rates.set_rate(activity, amount_pence=pence, effective_from=date(2025, 1, 1), by=admin)
         made[name] = activity
@@ -48,8 +52,9 @@ def card(app: Any, users: dict[str, Any]) -> dict[str, ActivityType]:
     return made
 
 
-def make_claim(claimant: Any, activity: ActivityType, *, on: date = date(2026, 11, 2), units: str = "1",
-               project: Any = None) -> Claim:
+def make_claim(
+    claimant: Any, activity: ActivityType, *, on: date = date(2026, 11, 2), units: str = "1", project: Any = None
+) -> Claim:
     claim = claims.create_claim(
         claimant, claims.ClaimDetails(activity.id, on, Decimal(units), project.id if project else None), today=TODAY
     )
@@ -85,10 +90,16 @@ def test_no_rate_before_the_first_rate(card: Any, users: dict[str, Any]) -> None
     assert error.value.field == "activity_date"
 
 
-@pytest.mark.parametrize(("activity", "units", "fee"), [
-    ("Meeting", "1.5", 3000), ("Meeting", "0.33", 660), ("Workshop", "1", 7500),
-    ("Panel review", "0.5", 7500), ("Storytelling interview", "1", 5000),
-])
+@pytest.mark.parametrize(
+    ("activity", "units", "fee"),
+    [
+        ("Meeting", "1.5", 3000),
+        ("Meeting", "0.33", 660),
+        ("Workshop", "1", 7500),
+        ("Panel review", "0.5", 7500),
+        ("Storytelling interview", "1", 5000),
+    ],
+)
 def test_fee_arithmetic_in_pence(card: Any, users: dict[str, Any], activity: str, units: str, fee: int) -> None:
     claim = make_claim(users["member"], card[activity], units=units)
     assert claim.fee_pence == claim.full_fee_pence == fee and isinstance(claim.fee_pence, int)
@@ -118,11 +129,25 @@ def test_future_dates_and_other_teams_projects_are_refused(card: Any, users: dic
 
 def test_mileage_is_miles_times_the_configured_rate(card: Any, users: dict[str, Any]) -> None:
     claim = make_claim(users["member"], card["Meeting"])
-    line = claims.add_expense(claim, by=users["member"], category=ExpenseCategory.MILEAGE, description="To the venue",
-                              amount_pence=None, miles=Decimal("12.5"), mileage_rate_pence=45)
+    line = claims.add_expense(
+        claim,
+        by=users["member"],
+        category=ExpenseCategory.MILEAGE,
+        description="To the venue",
+        amount_pence=None,
+        miles=Decimal("12.5"),
+        mileage_rate_pence=45,
+    )
     assert line.amount_pence == 563  # 562.5 -> 563
-    bus = claims.add_expense(claim, by=users["member"], category=ExpenseCategory.TRAVEL, description="Bus",
-                             amount_pence=480, miles=None, mileage_rate_pence=45)
+    bus = claims.add_expense(
+        claim,
+        by=users["member"],
+        category=ExpenseCategory.TRAVEL,
+        description="Bus",
+        amount_pence=480,
+        miles=None,
+        mileage_rate_pence=45,
+    )
     assert bus.amount_pence == 480 and claims.expenses_pence(claim) == 1043
     assert claim.fee_pence == 2000  # expenses kept apart from the fee
 
@@ -141,8 +166,14 @@ def test_declined_payment_records_the_time_but_pays_no_fee(card: Any, users: dic
 
 def test_every_illegal_transition_is_refused() -> None:
     moves = {
-        ClaimState.SUBMITTED, ClaimState.CONFIRMED, ClaimState.APPROVED, ClaimState.IN_BATCH,
-        ClaimState.PAID, ClaimState.QUERIED, ClaimState.REJECTED, ClaimState.VOIDED,
+        ClaimState.SUBMITTED,
+        ClaimState.CONFIRMED,
+        ClaimState.APPROVED,
+        ClaimState.IN_BATCH,
+        ClaimState.PAID,
+        ClaimState.QUERIED,
+        ClaimState.REJECTED,
+        ClaimState.VOIDED,
     }
     for state in ClaimState:
         for target in moves - TRANSITIONS[state]:
@@ -159,10 +190,12 @@ def test_workflow_services_refuse_illegal_moves(card: Any, users: dict[str, Any]
     claim = submitted(member, card["Meeting"])
     claims.reject_claim(claim, by=staff, reason="Duplicate of claim 1")
     db.session.commit()
-    for move in (lambda: claims.approve_claim(claim, by=staff, now=NOW),
-                 lambda: claims.query_claim(claim, by=staff, question="?"),
-                 lambda: claims.void_claim(claim, by=staff, reason="x"),
-                 lambda: claims.submit_claim(claim, by=member, now=NOW)):
+    for move in (
+        lambda: claims.approve_claim(claim, by=staff, now=NOW),
+        lambda: claims.query_claim(claim, by=staff, question="?"),
+        lambda: claims.void_claim(claim, by=staff, reason="x"),
+        lambda: claims.submit_claim(claim, by=member, now=NOW),
+    ):
         with pytest.raises(NotAllowed):
             move()
 
@@ -218,11 +251,19 @@ def test_each_move_is_audited_and_tells_the_claimant(card: Any, users: dict[str,
     assert claims.submit_claim(claim, by=users["member"], now=NOW) == []
     claims.approve_claim(claim, by=users["staff"], now=NOW)
     db.session.commit()
-    actions = list(db.session.scalars(
-        sa.select(AuditEntry.action).where(AuditEntry.object_type == "Claim").order_by(AuditEntry.id)))
+    actions = list(
+        db.session.scalars(
+            sa.select(AuditEntry.action).where(AuditEntry.object_type == "Claim").order_by(AuditEntry.id)
+        )
+    )
     assert actions == ["claim.submitted", "claim.queried", "claim.submitted", "claim.approved"]
-    kinds = list(db.session.scalars(
-        sa.select(OutboxMessage.kind).where(OutboxMessage.to_email == users["member"].email).order_by(OutboxMessage.id)))
+    kinds = list(
+        db.session.scalars(
+            sa.select(OutboxMessage.kind)
+            .where(OutboxMessage.to_email == users["member"].email)
+            .order_by(OutboxMessage.id)
+        )
+    )
     assert kinds == ["claim_submitted", "claim_queried", "claim_submitted", "claim_approved"]
 
 
@@ -249,17 +290,23 @@ def test_over_budget_approval_needs_a_confirmation_that_is_audited(card: Any, us
     db.session.rollback()
     claims.approve_claim(second, by=users["staff"], now=NOW, over_budget_confirmed=True)
     db.session.commit()
-    entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "claim.approved")
-                               .order_by(AuditEntry.id.desc())).first()
+    entry = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "claim.approved").order_by(AuditEntry.id.desc())
+    ).first()
     assert "over budget" in entry.note
 
 
 def test_draft_claim_for_activity_hook(card: Any, users: dict[str, Any]) -> None:
-    claim = claims.draft_claim_for_activity(users["member"], activity_name="Panel review", activity_date=date(2026, 11, 20),
-                                            units=Decimal("1"))
+    claim = claims.draft_claim_for_activity(
+        users["member"], activity_name="Panel review", activity_date=date(2026, 11, 20), units=Decimal("1")
+    )
     assert claim is not None and claim.state == ClaimState.DRAFT and claim.fee_pence == 15000
-    assert claims.draft_claim_for_activity(users["member"], activity_name="Unknown",
-                                           activity_date=date(2026, 11, 20), units=Decimal("1")) is None
+    assert (
+        claims.draft_claim_for_activity(
+            users["member"], activity_name="Unknown", activity_date=date(2026, 11, 20), units=Decimal("1")
+        )
+        is None
+    )
 
 
 # --- benefits ------------------------------------------------------------------------------
@@ -289,8 +336,15 @@ def test_totals_by_week_month_and_tax_year_across_april(card: Any, users: dict[s
 def test_expenses_and_declined_fees_never_count_towards_limits(card: Any, users: dict[str, Any]) -> None:
     member = users["member"]
     claim = make_claim(member, card["Meeting"], on=date(2026, 11, 2))
-    claims.add_expense(claim, by=member, category=ExpenseCategory.TRAVEL, description="Taxi", amount_pence=9999,
-                       miles=None, mileage_rate_pence=45)
+    claims.add_expense(
+        claim,
+        by=member,
+        category=ExpenseCategory.TRAVEL,
+        description="Taxi",
+        amount_pence=9999,
+        miles=None,
+        mileage_rate_pence=45,
+    )
     claims.submit_claim(claim, by=member, now=NOW)
     declined = make_claim(member, card["Meeting"], on=date(2026, 11, 3), units="5")
     db.session.add(PaymentPreference(user_id=member.id, weekly_limit_pence=5000))
@@ -308,7 +362,8 @@ def test_over_limit_warns_first_and_changes_nothing_until_a_choice(card: Any, us
     claim = make_claim(member, card["Meeting"], on=date(2026, 11, 4), units="3")  # £60 more: £210 > £196
     breaches = claims.submit_claim(claim, by=member, now=NOW)
     assert [(b.period, b.limit_pence, b.other_fees_pence, b.this_fee_pence, b.room_pence) for b in breaches] == [
-        ("week", 19600, 15000, 6000, 4600)]
+        ("week", 19600, 15000, 6000, 4600)
+    ]
     db.session.rollback()
     db.session.refresh(claim)
     assert claim.state == ClaimState.DRAFT
@@ -343,27 +398,67 @@ def _approved(claimant: Any, activity: ActivityType, users: dict[str, Any], **kw
 
 def test_batch_csv_columns_and_rows(card: Any, users: dict[str, Any]) -> None:
     payee, decliner = factories.user(name="=Pat Payee"), factories.user(name="Dee Decliner")
-    db.session.add_all([
-        PaymentPreference(user_id=payee.id, method=PaymentMethod.VOUCHER, payee_reference="SUP-0042"),
-        PaymentPreference(user_id=decliner.id, method=PaymentMethod.DECLINE),
-    ])
+    db.session.add_all(
+        [
+            PaymentPreference(user_id=payee.id, method=PaymentMethod.VOUCHER, payee_reference="SUP-0042"),
+            PaymentPreference(user_id=decliner.id, method=PaymentMethod.DECLINE),
+        ]
+    )
     db.session.commit()
     with_expenses = make_claim(payee, card["Panel review"], on=date(2026, 11, 2))
-    claims.add_expense(with_expenses, by=payee, category=ExpenseCategory.TRAVEL, description="Train",
-                       amount_pence=1250, miles=None, mileage_rate_pence=45)
+    claims.add_expense(
+        with_expenses,
+        by=payee,
+        category=ExpenseCategory.TRAVEL,
+        description="Train",
+        amount_pence=1250,
+        miles=None,
+        mileage_rate_pence=45,
+    )
     claims.submit_claim(with_expenses, by=payee, now=NOW)
     claims.approve_claim(with_expenses, by=users["staff"], now=NOW)
     declined = _approved(decliner, card["Meeting"], users, units="2")
-    batch = batches.create_batch(reference="PAY-2026-11", claim_ids=[with_expenses.id, declined.id], by=users["finance"])
+    batch = batches.create_batch(
+        reference="PAY-2026-11", claim_ids=[with_expenses.id, declined.id], by=users["finance"]
+    )
     db.session.commit()
     text = "".join(csv_lines(batches.CSV_COLUMNS, batches.batch_rows(batch)))
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["claim_id", "payee_name", "payee_reference", "payment_method", "activity_date",
-                       "activity_type", "units", "unit", "rate", "fee", "expenses", "total",
-                       "project_or_cost_code", "submitted_at", "approved_by", "approved_at", "batch_reference"]
+    assert rows[0] == [
+        "claim_id",
+        "payee_name",
+        "payee_reference",
+        "payment_method",
+        "activity_date",
+        "activity_type",
+        "units",
+        "unit",
+        "rate",
+        "fee",
+        "expenses",
+        "total",
+        "project_or_cost_code",
+        "submitted_at",
+        "approved_by",
+        "approved_at",
+        "batch_reference",
+    ]
     first, second = rows[1], rows[2]
-    assert first[:13] == [str(with_expenses.id), "'=Pat Payee", "SUP-0042", "voucher", "2026-11-02",
-                          "Panel review", "1.00", "day", "150.00", "150.00", "12.50", "162.50", "PROGRAMME"]
+    assert first[:13] == [
+        str(with_expenses.id),
+        "'=Pat Payee",
+        "SUP-0042",
+        "voucher",
+        "2026-11-02",
+        "Panel review",
+        "1.00",
+        "day",
+        "150.00",
+        "150.00",
+        "12.50",
+        "162.50",
+        "PROGRAMME",
+    ]
     assert first[13] == "2026-11-23T12:00:00+00:00" and first[14] == "Staff Person" and first[16] == "PAY-2026-11"
     assert second[3] == "decline" and second[9] == "0.00" and second[10] == "0.00" and second[11] == "0.00"
     assert second[8] == "20.00" and second[6] == "2.00"
@@ -387,14 +482,18 @@ def test_marking_a_batch_paid_pays_its_claims(card: Any, users: dict[str, Any]) 
     batch = batches.create_batch(reference="B1", claim_ids=[claim.id], by=users["finance"])
     db.session.commit()
     with pytest.raises(RuleBroken):
-        batches.mark_batch_paid(batch, paid_on=date(2026, 11, 30), payment_reference="X", by=users["finance"], today=TODAY)
-    batches.mark_batch_paid(batch, paid_on=date(2026, 11, 20), payment_reference="BACS-991", by=users["finance"],
-                            today=TODAY)
+        batches.mark_batch_paid(
+            batch, paid_on=date(2026, 11, 30), payment_reference="X", by=users["finance"], today=TODAY
+        )
+    batches.mark_batch_paid(
+        batch, paid_on=date(2026, 11, 20), payment_reference="BACS-991", by=users["finance"], today=TODAY
+    )
     db.session.commit()
     assert claim.state == ClaimState.PAID and claim.paid_on == date(2026, 11, 20)
     with pytest.raises(RuleBroken, match="already"):
-        batches.mark_batch_paid(batch, paid_on=date(2026, 11, 20), payment_reference="again", by=users["finance"],
-                                today=TODAY)
+        batches.mark_batch_paid(
+            batch, paid_on=date(2026, 11, 20), payment_reference="again", by=users["finance"], today=TODAY
+        )
 
 
 # --- concurrency ----------------------------------------------------------------------------
@@ -432,5 +531,9 @@ def test_two_people_approving_at_once_one_wins(app: Any, card: Any, users: dict[
     assert sorted(outcomes) == ["approved", "told"]
     db.session.expire_all()
     assert db.session.get(Claim, claim_id).state == ClaimState.APPROVED
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action == "claim.approved")) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "claim.approved")
+        )
+        == 1
+    )

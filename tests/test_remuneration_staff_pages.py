@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.core.audit import AuditEntry
@@ -25,7 +24,6 @@ from portal.remuneration.models import (
     BatchState,
     Claim,
     ClaimState,
-    ExpenseCategory,
     PaymentBatch,
     PaymentMethod,
     PaymentPreference,
@@ -33,10 +31,10 @@ from portal.remuneration.models import (
     Unit,
 )
 from tests import factories
-from tests.conftest import sign_in
-from tests.test_query_counts import count_queries
+from tests.factories import submitted
+from tests.helpers import client_for, count, queries_for, text_of
 
-CLAIM_DAY = london_today() - timedelta(days=7)
+CLAIM_DAY = factories.CLAIM_DAY
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -44,35 +42,7 @@ CLAIM_DAY = london_today() - timedelta(days=7)
 
 @pytest.fixture
 def card(app: Flask, users: dict[str, Any]) -> dict[str, ActivityType]:
-    made = {}
-    for name, unit, pence in (("Meeting", Unit.HOUR, 2000), ("Panel review", Unit.DAY, 15000)):
-        activity = ActivityType(name=name, unit=unit)
-        db.session.add(activity)
-        db.session.flush()
-        db.session.add(Rate(activity_type_id=activity.id, amount_pence=pence, effective_from=date(2025, 1, 1)))
-        made[name] = activity
-    db.session.commit()
-    return made
-
-
-def client_for(app: Flask, person: Any) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, person.email).status_code == 303
-    return client
-
-
-def submitted(claimant: Any, activity: ActivityType, *, units: str = "1", project: Any = None,
-              sent: datetime | None = None, expenses_pence: int = 0) -> Claim:
-    claim = claims.create_claim(
-        claimant, claims.ClaimDetails(activity.id, CLAIM_DAY, Decimal(units), project.id if project else None),
-        today=london_today(),
-    )
-    if expenses_pence:
-        claims.add_expense(claim, by=claimant, category=ExpenseCategory.TRAVEL, description="Train",
-                           amount_pence=expenses_pence, miles=None, mileage_rate_pence=45)
-    assert claims.submit_claim(claim, by=claimant, now=sent or utcnow()) == []
-    db.session.commit()
-    return claim
+    return factories.rate_card()
 
 
 def approved(claimant: Any, activity: ActivityType, users: dict[str, Any], **kwargs: Any) -> Claim:
@@ -88,27 +58,21 @@ def reload(claim: Claim) -> Claim:
 
 
 def audit_actions(claim: Claim) -> list[str]:
-    return list(db.session.scalars(
-        sa.select(AuditEntry.action).where(AuditEntry.object_type == "Claim", AuditEntry.object_id == str(claim.id))
-        .order_by(AuditEntry.id)
-    ))
-
-
-def text_of(page: Any) -> str:
-    """A page's words (from a response or its HTML), without tags and with whitespace collapsed."""
-    html = page if isinstance(page, str) else page.get_data(as_text=True)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+    return list(
+        db.session.scalars(
+            sa.select(AuditEntry.action)
+            .where(AuditEntry.object_type == "Claim", AuditEntry.object_id == str(claim.id))
+            .order_by(AuditEntry.id)
+        )
+    )
 
 
 # --- confirming, approving, asking, rejecting, cancelling ---------------------------------------------
 
 
-def test_a_lead_confirms_their_projects_claim_and_another_lead_cannot(app: Flask, card: Any,
-                                                                      users: dict[str, Any]) -> None:
+def test_a_lead_confirms_their_projects_claim_and_another_lead_cannot(
+    app: Flask, card: Any, users: dict[str, Any]
+) -> None:
     lead, other_lead, member = factories.user(name="Lee Lead"), factories.user(), users["member"]
     project = factories.project(title="Food bank pilot", lead=lead, members=(member,))
     factories.project(title="Another pilot", lead=other_lead)
@@ -117,7 +81,9 @@ def test_a_lead_confirms_their_projects_claim_and_another_lead_cannot(app: Flask
     other = client_for(app, other_lead)
     assert other.post(f"/claims/{claim.id}/confirm").status_code == 403
     assert other.get("/claims/confirmations").status_code == 200
-    assert "There are no claims waiting for you to confirm." in other.get("/claims/confirmations").get_data(as_text=True)
+    assert "There are no claims waiting for you to confirm." in other.get("/claims/confirmations").get_data(
+        as_text=True
+    )
     assert reload(claim).state == ClaimState.SUBMITTED
     # Staff cannot approve it before the lead confirms.
     assert client_for(app, users["staff"]).post(f"/claims/{claim.id}/approve").status_code == 403
@@ -135,8 +101,9 @@ def test_a_lead_confirms_their_projects_claim_and_another_lead_cannot(app: Flask
     assert "You have confirmed the activity" in mine.get(f"/claims/{claim.id}").get_data(as_text=True)
 
 
-def test_staff_approve_and_the_claim_page_shows_only_allowed_actions(app: Flask, card: Any,
-                                                                     users: dict[str, Any]) -> None:
+def test_staff_approve_and_the_claim_page_shows_only_allowed_actions(
+    app: Flask, card: Any, users: dict[str, Any]
+) -> None:
     claim = submitted(users["member"], card["Meeting"])
     claimant_page = client_for(app, users["member"]).get(f"/claims/{claim.id}").get_data(as_text=True)
     assert "Approve the claim" not in claimant_page and "Reject the claim" not in claimant_page
@@ -184,8 +151,9 @@ def test_members_and_strangers_cannot_act_on_claims(app: Flask, card: Any, users
     assert reload(claim).state == ClaimState.SUBMITTED
 
 
-def test_query_and_reject_need_words_and_change_nothing_without_them(app: Flask, card: Any,
-                                                                     users: dict[str, Any]) -> None:
+def test_query_and_reject_need_words_and_change_nothing_without_them(
+    app: Flask, card: Any, users: dict[str, Any]
+) -> None:
     claim = submitted(users["member"], card["Meeting"])
     staff = client_for(app, users["staff"])
 
@@ -222,8 +190,7 @@ def test_a_claimant_cancels_their_own_claim_without_a_reason(app: Flask, card: A
     assert reload(claim).state == ClaimState.VOIDED
 
 
-def test_over_budget_approval_needs_the_box_ticked_and_is_audited(app: Flask, card: Any,
-                                                                  users: dict[str, Any]) -> None:
+def test_over_budget_approval_needs_the_box_ticked_and_is_audited(app: Flask, card: Any, users: dict[str, Any]) -> None:
     lead = factories.user()
     project = factories.project(title="Small pilot", lead=lead)
     project.award_pence = 5000
@@ -243,13 +210,15 @@ def test_over_budget_approval_needs_the_box_ticked_and_is_audited(app: Flask, ca
     response = staff.post(f"/claims/{claim.id}/approve", data={"approve-confirm_over_budget": "y"})
     assert response.status_code == 303
     assert reload(claim).state == ClaimState.APPROVED
-    note = db.session.scalar(sa.select(AuditEntry.note).where(
-        AuditEntry.action == "claim.approved", AuditEntry.object_id == str(claim.id)))
+    note = db.session.scalar(
+        sa.select(AuditEntry.note).where(AuditEntry.action == "claim.approved", AuditEntry.object_id == str(claim.id))
+    )
     assert "approved over budget" in note
 
 
-def test_someone_else_acting_at_the_same_time_is_told(app: Flask, card: Any, users: dict[str, Any],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_someone_else_acting_at_the_same_time_is_told(
+    app: Flask, card: Any, users: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     claim = submitted(users["member"], card["Meeting"])
 
     def lost_the_race(*args: Any, **kwargs: Any) -> None:
@@ -303,8 +272,9 @@ def test_the_queue_filters_and_orders_claims(app: Flask, card: Any, users: dict[
 
 def _pay(claim_list: list[Claim], users: dict[str, Any], *, paid_on: date, reference: str) -> None:
     batch = batches.create_batch(reference=reference, claim_ids=[c.id for c in claim_list], by=users["finance"])
-    batches.mark_batch_paid(batch, paid_on=paid_on, payment_reference=f"PAID-{reference}", by=users["finance"],
-                            today=london_today())
+    batches.mark_batch_paid(
+        batch, paid_on=paid_on, payment_reference=f"PAID-{reference}", by=users["finance"], today=london_today()
+    )
     db.session.commit()
 
 
@@ -340,8 +310,12 @@ def test_staff_dashboard_counts_totals_oldest_and_median_days(app: Flask, card: 
 def test_median_of_an_even_number_and_a_slow_programme(app: Flask, card: Any, users: dict[str, Any]) -> None:
     today = london_today()
     for days_to_pay in (31, 40):
-        paid = approved(users["member"], card["Meeting"], users,
-                        sent=datetime.combine(today - timedelta(days=days_to_pay + 1), time(12), tzinfo=UTC))
+        paid = approved(
+            users["member"],
+            card["Meeting"],
+            users,
+            sent=datetime.combine(today - timedelta(days=days_to_pay + 1), time(12), tzinfo=UTC),
+        )
         _pay([paid], users, paid_on=today - timedelta(days=1), reference=f"B{days_to_pay}")
     page = text_of(client_for(app, users["staff"]).get("/staff/payments"))
     assert "35.5 days is the median" in page and "Slower than the target" in page
@@ -350,8 +324,9 @@ def test_median_of_an_even_number_and_a_slow_programme(app: Flask, card: Any, us
 # --- finance: batches, paying, the CSV, payees --------------------------------------------------------
 
 
-def test_finance_creates_a_batch_and_a_claim_goes_in_one_batch_only(app: Flask, card: Any,
-                                                                    users: dict[str, Any]) -> None:
+def test_finance_creates_a_batch_and_a_claim_goes_in_one_batch_only(
+    app: Flask, card: Any, users: dict[str, Any]
+) -> None:
     first = approved(factories.user(name="Ann Payee"), card["Meeting"], users)
     second = approved(factories.user(name="Bo Payee"), card["Meeting"], users, expenses_pence=300)
     finance = client_for(app, users["finance"])
@@ -368,7 +343,9 @@ def test_finance_creates_a_batch_and_a_claim_goes_in_one_batch_only(app: Flask, 
     assert response.status_code == 422 and "Choose claims from the list." in response.get_data(as_text=True)
     assert count(PaymentBatch) == 0
 
-    response = finance.post("/finance/batches", data={"reference": "PAY-1", "claim_ids": [str(first.id), str(second.id)]})
+    response = finance.post(
+        "/finance/batches", data={"reference": "PAY-1", "claim_ids": [str(first.id), str(second.id)]}
+    )
     assert response.status_code == 303
     batch = db.session.scalar(sa.select(PaymentBatch))
     assert response.headers["Location"] == f"/finance/batches/{batch.id}"
@@ -399,7 +376,9 @@ def test_finance_marks_a_batch_paid(app: Flask, card: Any, users: dict[str, Any]
     response = finance.post(f"/finance/batches/{batch.id}/paid", data={"paid_on": tomorrow, "payment_reference": "B1"})
     assert response.status_code == 422
     assert "The payment date must be today or in the past." in response.get_data(as_text=True)
-    response = finance.post(f"/finance/batches/{batch.id}/paid", data={"paid_on": "31/02/2026", "payment_reference": "B1"})
+    response = finance.post(
+        f"/finance/batches/{batch.id}/paid", data={"paid_on": "31/02/2026", "payment_reference": "B1"}
+    )
     assert response.status_code == 422 and "Enter a real date" in response.get_data(as_text=True)
     response = finance.post(f"/finance/batches/{batch.id}/paid", data={"paid_on": london_today().isoformat()})
     assert response.status_code == 422
@@ -407,8 +386,9 @@ def test_finance_marks_a_batch_paid(app: Flask, card: Any, users: dict[str, Any]
     assert reload(claim).state == ClaimState.IN_BATCH
 
     paid_on = london_today() - timedelta(days=1)
-    response = finance.post(f"/finance/batches/{batch.id}/paid",
-                            data={"paid_on": paid_on.isoformat(), "payment_reference": "BACS-991"})
+    response = finance.post(
+        f"/finance/batches/{batch.id}/paid", data={"paid_on": paid_on.isoformat(), "payment_reference": "BACS-991"}
+    )
     assert response.status_code == 303 and response.headers["Location"] == f"/finance/batches/{batch.id}"
     claim = reload(claim)
     assert claim.state == ClaimState.PAID and claim.paid_on == paid_on
@@ -420,15 +400,18 @@ def test_finance_marks_a_batch_paid(app: Flask, card: Any, users: dict[str, Any]
 
 def test_the_batch_csv(app: Flask, card: Any, users: dict[str, Any]) -> None:
     payee, decliner = factories.user(name="Pat Payee"), factories.user(name="Dee Decliner")
-    db.session.add_all([
-        PaymentPreference(user_id=payee.id, method=PaymentMethod.VOUCHER, payee_reference="SUP-0042"),
-        PaymentPreference(user_id=decliner.id, method=PaymentMethod.DECLINE),
-    ])
+    db.session.add_all(
+        [
+            PaymentPreference(user_id=payee.id, method=PaymentMethod.VOUCHER, payee_reference="SUP-0042"),
+            PaymentPreference(user_id=decliner.id, method=PaymentMethod.DECLINE),
+        ]
+    )
     db.session.commit()
     with_expenses = approved(payee, card["Panel review"], users, expenses_pence=1250)
     declined = approved(decliner, card["Meeting"], users, units="2")
-    batch = batches.create_batch(reference="PAY-2026-11", claim_ids=[with_expenses.id, declined.id],
-                                 by=users["finance"])
+    batch = batches.create_batch(
+        reference="PAY-2026-11", claim_ids=[with_expenses.id, declined.id], by=users["finance"]
+    )
     db.session.commit()
 
     # buffered: the streamed body is read while the request's context is still there
@@ -436,21 +419,57 @@ def test_the_batch_csv(app: Flask, card: Any, users: dict[str, Any]) -> None:
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="batch-PAY-2026-11.csv"'
     text = response.get_data(as_text=True)
-    assert text.splitlines()[0] == ("claim_id,payee_name,payee_reference,payment_method,activity_date,activity_type,"
-                                    "units,unit,rate,fee,expenses,total,project_or_cost_code,submitted_at,"
-                                    "approved_by,approved_at,batch_reference")
+    assert text.splitlines()[0] == (
+        "claim_id,payee_name,payee_reference,payment_method,activity_date,activity_type,"
+        "units,unit,rate,fee,expenses,total,project_or_cost_code,submitted_at,"
+        "approved_by,approved_at,batch_reference"
+    )
     rows = {row["claim_id"]: row for row in csv.DictReader(io.StringIO(text))}
     paid = rows[str(with_expenses.id)]
-    assert [paid[k] for k in ("payee_name", "payee_reference", "payment_method", "activity_date", "activity_type",
-                              "units", "unit", "rate", "fee", "expenses", "total", "project_or_cost_code",
-                              "approved_by", "batch_reference")] == [
-        "Pat Payee", "SUP-0042", "voucher", CLAIM_DAY.isoformat(), "Panel review", "1.00", "day", "150.00",
-        "150.00", "12.50", "162.50", "PROGRAMME", "Staff Person", "PAY-2026-11"]
+    assert [
+        paid[k]
+        for k in (
+            "payee_name",
+            "payee_reference",
+            "payment_method",
+            "activity_date",
+            "activity_type",
+            "units",
+            "unit",
+            "rate",
+            "fee",
+            "expenses",
+            "total",
+            "project_or_cost_code",
+            "approved_by",
+            "batch_reference",
+        )
+    ] == [
+        "Pat Payee",
+        "SUP-0042",
+        "voucher",
+        CLAIM_DAY.isoformat(),
+        "Panel review",
+        "1.00",
+        "day",
+        "150.00",
+        "150.00",
+        "12.50",
+        "162.50",
+        "PROGRAMME",
+        "Staff Person",
+        "PAY-2026-11",
+    ]
     for moment in (paid["submitted_at"], paid["approved_at"]):
         assert datetime.fromisoformat(moment).tzinfo is not None and "T" in moment
     nothing = rows[str(declined.id)]
     assert (nothing["payment_method"], nothing["fee"], nothing["expenses"], nothing["total"], nothing["rate"]) == (
-        "decline", "0.00", "0.00", "0.00", "20.00")
+        "decline",
+        "0.00",
+        "0.00",
+        "0.00",
+        "20.00",
+    )
     assert len(rows) == 2
 
 
@@ -487,33 +506,41 @@ def test_a_new_rate_from_a_date_and_existing_claims_keep_theirs(app: Flask, card
     assert f'id="rate-{meeting.id}-amount"' in page
 
     field = f"rate-{meeting.id}"
-    for amount, message in (("27.505", "Enter the amount in pounds and pence, like 27.50."),
-                            ("abc", "Enter the amount in pounds and pence, like 27.50."),
-                            ("0", "Enter an amount more than £0 and no more than £100,000."),
-                            ("", "Enter the new amount in pounds and pence, like 27.50.")):
-        response = admin.post(f"/admin/rates/{meeting.id}",
-                              data={f"{field}-amount": amount, f"{field}-effective_from": "2026-01-01"})
+    for amount, message in (
+        ("27.505", "Enter the amount in pounds and pence, like 27.50."),
+        ("abc", "Enter the amount in pounds and pence, like 27.50."),
+        ("0", "Enter an amount more than £0 and no more than £100,000."),
+        ("", "Enter the new amount in pounds and pence, like 27.50."),
+    ):
+        response = admin.post(
+            f"/admin/rates/{meeting.id}", data={f"{field}-amount": amount, f"{field}-effective_from": "2026-01-01"}
+        )
         assert response.status_code == 422, amount
         page = response.get_data(as_text=True)
         assert message in page and f'href="#{field}-amount"' in page
-    response = admin.post(f"/admin/rates/{meeting.id}", data={f"{field}-amount": "25.00", f"{field}-effective_from": ""})
+    response = admin.post(
+        f"/admin/rates/{meeting.id}", data={f"{field}-amount": "25.00", f"{field}-effective_from": ""}
+    )
     assert response.status_code == 422 and "Enter the date the new rate starts" in response.get_data(as_text=True)
-    response = admin.post(f"/admin/rates/{meeting.id}",
-                          data={f"{field}-amount": "25.00", f"{field}-effective_from": "2025-01-01"})
+    response = admin.post(
+        f"/admin/rates/{meeting.id}", data={f"{field}-amount": "25.00", f"{field}-effective_from": "2025-01-01"}
+    )
     assert response.status_code == 422
     assert "This activity already has a rate from that date." in response.get_data(as_text=True)
     assert count(Rate) == 2
 
     starts = CLAIM_DAY - timedelta(days=1)
-    response = admin.post(f"/admin/rates/{meeting.id}",
-                          data={f"{field}-amount": "27.50", f"{field}-effective_from": starts.isoformat()})
+    response = admin.post(
+        f"/admin/rates/{meeting.id}", data={f"{field}-amount": "27.50", f"{field}-effective_from": starts.isoformat()}
+    )
     assert response.status_code == 303 and response.headers["Location"] == f"/admin/rates#activity-{meeting.id}"
     new = db.session.scalar(sa.select(Rate).where(Rate.effective_from == starts))
     assert new.amount_pence == 2750 and isinstance(new.amount_pence, int)
     existing = reload(existing)
     assert (existing.rate_pence, existing.fee_pence) == (2000, 4000)  # unchanged by the new rate
-    fresh = claims.create_claim(users["member"], claims.ClaimDetails(meeting.id, CLAIM_DAY, Decimal("2")),
-                                today=london_today())
+    fresh = claims.create_claim(
+        users["member"], claims.ClaimDetails(meeting.id, CLAIM_DAY, Decimal("2")), today=london_today()
+    )
     assert fresh.rate_pence == 2750 and fresh.fee_pence == 5500
     db.session.rollback()
     page = admin.get("/admin/rates").get_data(as_text=True)
@@ -529,7 +556,9 @@ def test_a_future_rate_and_adding_an_activity(app: Flask, card: Any, users: dict
     assert "No rate yet" in admin.get("/admin/rates").get_data(as_text=True)
 
     response = admin.post("/admin/rates/activities", data={"name": "focus group", "unit": "day"})
-    assert response.status_code == 422 and "There is already an activity with this name." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "There is already an activity with this name." in response.get_data(
+        as_text=True
+    )
     response = admin.post("/admin/rates/activities", data={"name": "Walk", "unit": "week"})
     assert response.status_code == 422 and "Choose how this activity is paid" in response.get_data(as_text=True)
     response = admin.post("/admin/rates/activities", data={"name": "", "unit": "day"})
@@ -538,8 +567,13 @@ def test_a_future_rate_and_adding_an_activity(app: Flask, card: Any, users: dict
 
     future = london_today() + timedelta(days=30)
     field = f"rate-{activity.id}"
-    assert admin.post(f"/admin/rates/{activity.id}",
-                      data={f"{field}-amount": "1,050.5", f"{field}-effective_from": future.isoformat()}).status_code == 303
+    assert (
+        admin.post(
+            f"/admin/rates/{activity.id}",
+            data={f"{field}-amount": "1,050.5", f"{field}-effective_from": future.isoformat()},
+        ).status_code
+        == 303
+    )
     assert rates.rate_in_force(activity.id, future).amount_pence == 105050
     assert "Starts in the future" in admin.get("/admin/rates").get_data(as_text=True)
     assert admin.post("/admin/rates/99999", data={}).status_code == 404
@@ -571,8 +605,9 @@ def test_staff_finance_and_admin_pages_refuse_others(as_role: Any, url: str, rol
 
 
 @pytest.mark.parametrize("role", ["member", "staff"])
-def test_finance_and_rate_changes_refuse_members_and_staff(app: Flask, card: Any, users: dict[str, Any],
-                                                           role: str) -> None:
+def test_finance_and_rate_changes_refuse_members_and_staff(
+    app: Flask, card: Any, users: dict[str, Any], role: str
+) -> None:
     claim = approved(users["admin"], card["Meeting"], users)
     batch = batches.create_batch(reference="B1", claim_ids=[claim.id], by=users["finance"])
     db.session.commit()
@@ -581,7 +616,11 @@ def test_finance_and_rate_changes_refuse_members_and_staff(app: Flask, card: Any
         ("POST", "/finance/batches", {"reference": "B2", "claim_ids": [str(claim.id)]}),
         ("GET", f"/finance/batches/{batch.id}", {}),
         ("GET", f"/finance/batches/{batch.id}/csv", {}),
-        ("POST", f"/finance/batches/{batch.id}/paid", {"paid_on": london_today().isoformat(), "payment_reference": "x"}),
+        (
+            "POST",
+            f"/finance/batches/{batch.id}/paid",
+            {"paid_on": london_today().isoformat(), "payment_reference": "x"},
+        ),
         ("GET", f"/finance/payees/{users['member'].id}", {}),
         ("POST", f"/finance/payees/{users['member'].id}", {"payee_reference": "X1"}),
         ("POST", "/admin/rates/activities", {"name": "Sneaky", "unit": "day"}),
@@ -601,20 +640,14 @@ def test_finance_can_approve_others_claims(app: Flask, card: Any, users: dict[st
 # --- no N+1 ---------------------------------------------------------------------------------------------
 
 
-def _queries_for(client: FlaskClient, url: str) -> int:
-    client.get(url)  # warm up
-    with count_queries() as statements:
-        assert client.get(url).status_code == 200
-    return len(statements)
-
-
 def _claims_by_new_people(how_many: int, card: Any, users: dict[str, Any], *, approve: bool) -> None:
     for number in range(how_many):
         person = factories.user()
         project = factories.project(title=f"Pilot {number}", lead=person)
         if number % 2:
-            db.session.add(PaymentPreference(user_id=person.id, method=PaymentMethod.VOUCHER,
-                                             payee_reference=f"SUP-{number}"))
+            db.session.add(
+                PaymentPreference(user_id=person.id, method=PaymentMethod.VOUCHER, payee_reference=f"SUP-{number}")
+            )
             db.session.commit()
         claim = submitted(person, card["Meeting"], project=project, expenses_pence=100 + number)
         if approve:
@@ -624,12 +657,13 @@ def _claims_by_new_people(how_many: int, card: Any, users: dict[str, Any], *, ap
 
 @pytest.mark.parametrize(("url", "approve"), [("/claims/queue", False), ("/finance", True)])
 def test_list_pages_make_the_same_number_of_queries_for_5_and_50_claims(
-        app: Flask, card: Any, users: dict[str, Any], url: str, approve: bool) -> None:
+    app: Flask, card: Any, users: dict[str, Any], url: str, approve: bool
+) -> None:
     app.config["PAGE_SIZE"] = 100
     client = client_for(app, users["finance"])
     _claims_by_new_people(5, card, users, approve=approve)
-    with_few = _queries_for(client, url)
+    with_few = queries_for(client, url)
     _claims_by_new_people(45, card, users, approve=approve)
     page = client.get(url).get_data(as_text=True)
     assert "50 claims" in page and "Page 1 of" not in page
-    assert _queries_for(client, url) == with_few
+    assert queries_for(client, url) == with_few

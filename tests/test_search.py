@@ -8,14 +8,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.core.extensions import db
-from portal.grants.models import Phase, PhaseState, ProgressReport, ReportState
-from portal.learning import moderation
 from portal.core.search import documents
 from portal.core.search.models import SearchDocument
-from portal.search.rebuild import rebuild
 from portal.core.search.service import search
+from portal.grants.models import Phase, PhaseState, ProgressReport, ReportState
+from portal.learning import moderation
+from portal.search.rebuild import rebuild
 from tests import factories
-from tests.test_learning_posts import make_post
+from tests.factories import make_post
 
 
 class Visitor:
@@ -38,8 +38,11 @@ def test_finds_words_in_titles_and_bodies(app: Any, users: dict[str, Any]) -> No
 
 
 def test_ranks_a_title_match_first(app: Any, users: dict[str, Any]) -> None:
-    make_post(users["member"], title="Notes from March",
-              body="Trust trust trust. Building trust took time, and trust grew slowly through trust.")
+    make_post(
+        users["member"],
+        title="Notes from March",
+        body="Trust trust trust. Building trust took time, and trust grew slowly through trust.",
+    )
     make_post(users["member"], title="Trust", body="A short post.")
     assert _titles("trust") == ["Trust", "Notes from March"]
 
@@ -47,19 +50,30 @@ def test_ranks_a_title_match_first(app: Any, users: dict[str, Any]) -> None:
 def test_respects_visibility(app: Any, users: dict[str, Any]) -> None:
     make_post(users["member"], title="Open meeting notes")
     make_post(users["member"], title="Members meeting notes", visibility="members")
-    documents.upsert(kind="story", object_id=7, title="A network story about meeting", body="words",
-                     audience="members", url_path="/stories/7")
+    documents.upsert(
+        kind="story",
+        object_id=7,
+        title="A network story about meeting",
+        body="words",
+        audience="members",
+        url_path="/stories/7",
+    )
     db.session.commit()
     assert _titles("meeting") == ["Open meeting notes"]
-    assert sorted(_titles("meeting", users["member"])) == ["A network story about meeting", "Members meeting notes",
-                                                           "Open meeting notes"]
+    assert sorted(_titles("meeting", users["member"])) == [
+        "A network story about meeting",
+        "Members meeting notes",
+        "Open meeting notes",
+    ]
     assert _titles("meeting", users["member"], kind="story") == ["A network story about meeting"]
 
 
 def test_hidden_and_withdrawn_content_leaves_search_at_once(app: Any, users: dict[str, Any]) -> None:
     app.config["FLAG_THRESHOLD"] = 1
     post = make_post(users["member"], title="Flaggable walrus")
-    documents.upsert(kind="story", object_id=3, title="Walrus story", body="b", audience="public", url_path="/stories/3")
+    documents.upsert(
+        kind="story", object_id=3, title="Walrus story", body="b", audience="public", url_path="/stories/3"
+    )
     db.session.commit()
     assert sorted(_titles("walrus")) == ["Flaggable walrus", "Walrus story"]
     moderation.flag(post, by=users["staff"], reason="spam")
@@ -70,8 +84,9 @@ def test_hidden_and_withdrawn_content_leaves_search_at_once(app: Any, users: dic
 
 def test_edits_are_searchable_and_old_words_are_gone(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     post = make_post(users["member"], title="Original heron")
-    as_role("member").post(f"/learning/{post.id}/edit", data={"title": "Renamed egret", "body": "b",
-                                                             "visibility": "public"})
+    as_role("member").post(
+        f"/learning/{post.id}/edit", data={"title": "Renamed egret", "body": "b", "visibility": "public"}
+    )
     assert _titles("heron") == [] and _titles("egret") == ["Renamed egret"]
 
 
@@ -84,8 +99,16 @@ def test_user_text_never_reaches_query_syntax(app: Any, users: dict[str, Any]) -
 
 
 def test_pilot_pages_are_indexed_when_funded_and_when_learning_is_published(app: Any, users: dict[str, Any]) -> None:
-    phase = Phase(name="Phase 1", max_award_pence=500_000, delivery_months=4, pot_pence=2_500_000,
-                  target_awards=5, opens_on=date(2018, 1, 1), closes_on=date(2018, 2, 1), state=PhaseState.ACTIVE)
+    phase = Phase(
+        name="Phase 1",
+        max_award_pence=500_000,
+        delivery_months=4,
+        pot_pence=2_500_000,
+        target_awards=5,
+        opens_on=date(2018, 1, 1),
+        closes_on=date(2018, 2, 1),
+        state=PhaseState.ACTIVE,
+    )
     db.session.add(phase)
     unfunded = factories.project(title="Kingfisher draft")
     project = factories.project(title="Kingfisher cafés")
@@ -93,8 +116,12 @@ def test_pilot_pages_are_indexed_when_funded_and_when_learning_is_published(app:
     project.summary = "Peer-led cafés"
     db.session.commit()
     assert _titles("kingfisher") == ["Kingfisher cafés"] and unfunded.phase_id is None
-    report = ProgressReport(project_id=project.id, due_on=date(2018, 5, 1), state=ReportState.ACCEPTED,
-                            what_we_learned="Lanterns helped people find us.")
+    report = ProgressReport(
+        project_id=project.id,
+        due_on=date(2018, 5, 1),
+        state=ReportState.ACCEPTED,
+        what_we_learned="Lanterns helped people find us.",
+    )
     db.session.add(report)
     db.session.commit()
     assert _titles("lanterns") == []
@@ -130,8 +157,10 @@ def test_reindex_rebuilds_everything(app: Any, users: dict[str, Any]) -> None:
     assert _titles("badger") == ["Rebuilt badger"]
 
 
-def test_the_search_page_makes_the_same_queries_for_5_or_50_results(app: Any, client: Any, users: dict[str, Any]) -> None:
-    from tests.test_query_counts import count_queries
+def test_the_search_page_makes_the_same_queries_for_5_or_50_results(
+    app: Any, client: Any, users: dict[str, Any]
+) -> None:
+    from tests.helpers import count_queries
 
     app.config["PAGE_SIZE"] = 100
 

@@ -11,6 +11,7 @@ from portal.core.extensions import db
 from portal.core.search import documents, service
 from portal.core.search.models import not_full_text_index
 from portal.core.search.service import Results, search
+from tests.helpers import count_queries
 
 
 class Visitor:
@@ -19,8 +20,9 @@ class Visitor:
 
 
 def _add(number: int, title: str, body: str, audience: str = "public", kind: str = "story") -> None:
-    documents.upsert(kind=kind, object_id=number, title=title, body=body, audience=audience,
-                     url_path=f"/{kind}s/{number}")
+    documents.upsert(
+        kind=kind, object_id=number, title=title, body=body, audience=audience, url_path=f"/{kind}s/{number}"
+    )
 
 
 def test_postgresql_searches_a_stored_generated_column_and_sqlite_its_fts5_table(app: Any) -> None:
@@ -28,43 +30,50 @@ def test_postgresql_searches_a_stored_generated_column_and_sqlite_its_fts5_table
     _add(2, "Notes from March", "A kitchen, a kettle, a kitchen table: kitchen talk all afternoon.")
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
-        generated = db.session.execute(sa.text(
-            "SELECT is_generated, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = 'search_documents' "
-            "AND column_name = 'search_vector'")).one()
+        generated = db.session.execute(
+            sa.text(
+                "SELECT is_generated, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'search_documents' "
+                "AND column_name = 'search_vector'"
+            )
+        ).one()
         assert tuple(generated) == ("ALWAYS", "tsvector")
-        index = db.session.execute(sa.text(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-            "AND indexname = 'ix_search_documents_fts'")).scalar_one()
+        index = db.session.execute(
+            sa.text(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND indexname = 'ix_search_documents_fts'"
+            )
+        ).scalar_one()
         assert "gin (search_vector)" in index and "to_tsvector" not in index
         # The column follows the text it is generated from.
         db.session.execute(sa.text("UPDATE search_documents SET title = 'Allotment notes' WHERE object_id = 1"))
-        assert db.session.execute(sa.text(
-            "SELECT search_vector::text FROM search_documents WHERE object_id = 1")).scalar_one().startswith("'allot'")
+        assert (
+            db.session.execute(sa.text("SELECT search_vector::text FROM search_documents WHERE object_id = 1"))
+            .scalar_one()
+            .startswith("'allot'")
+        )
         db.session.execute(sa.text("UPDATE search_documents SET title = 'Kitchen garden notes' WHERE object_id = 1"))
     else:
         columns = {column["name"] for column in sa.inspect(db.engine).get_columns("search_documents")}
         assert "search_vector" not in columns
-        assert db.session.execute(sa.text(
-            "SELECT count(*) FROM search_documents_fts WHERE search_documents_fts MATCH 'kitchen'")).scalar_one() == 2
+        assert (
+            db.session.execute(
+                sa.text("SELECT count(*) FROM search_documents_fts WHERE search_documents_fts MATCH 'kitchen'")
+            ).scalar_one()
+            == 2
+        )
     # Either way, a title match ranks above a body that repeats the word.
-    assert [hit.title for hit in search("kitchen", viewer=Visitor()).items] == ["Kitchen garden notes",
-                                                                               "Notes from March"]
+    assert [hit.title for hit in search("kitchen", viewer=Visitor()).items] == [
+        "Kitchen garden notes",
+        "Notes from March",
+    ]
 
 
 def test_the_search_statements_use_the_index_not_the_text(app: Any) -> None:
     _add(1, "Otters", "otters by the river")
     db.session.commit()
-    statements: list[str] = []
-
-    def record(*event: Any) -> None:
-        statements.append(event[2])
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with count_queries() as statements:
         assert [hit.title for hit in search("otters", viewer=Visitor()).items] == ["Otters"]
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
     text = " ".join(statements)
     if db.engine.dialect.name == "postgresql":
         assert "search_vector @@" in text and "to_tsvector" not in text
@@ -102,8 +111,12 @@ def test_counting_stops_at_the_cap_and_says_more(app: Any, client: Any, monkeypa
 
 def test_pages_keep_the_ranking_and_each_hit_its_own_snippet(app: Any) -> None:
     for number in range(5):
-        _add(number, f"Walk {number}" if number % 2 else f"Notes {number}",
-             f"walk number {number} " + "filler " * number, kind="post")
+        _add(
+            number,
+            f"Walk {number}" if number % 2 else f"Notes {number}",
+            f"walk number {number} " + "filler " * number,
+            kind="post",
+        )
     _add(7, "Members walk", "walk", audience="members", kind="post")
     _add(8, "Walk story", "walk", kind="story")
     db.session.commit()
@@ -118,9 +131,23 @@ def test_pages_keep_the_ranking_and_each_hit_its_own_snippet(app: Any) -> None:
 
 def test_page_numbers_leave_gaps_for_long_results() -> None:
     assert Results([], 1000, 1, 20).iter_pages(left_edge=1, left_current=2, right_current=2, right_edge=1) == [
-        1, 2, 3, None, 50]
+        1,
+        2,
+        3,
+        None,
+        50,
+    ]
     assert Results([], 1000, 25, 20).iter_pages(left_edge=1, left_current=2, right_current=2, right_edge=1) == [
-        1, None, 23, 24, 25, 26, 27, None, 50]
+        1,
+        None,
+        23,
+        24,
+        25,
+        26,
+        27,
+        None,
+        50,
+    ]
     assert Results([], 60, 2, 20).iter_pages() == [1, 2, 3]
 
 

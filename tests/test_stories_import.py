@@ -23,8 +23,11 @@ Sam Smith,Kestrel,sam@example.org,facilitator,Policy,prefer not to say,Prefer no
 
 
 def _upload(client: Any, text: str, name: str = "people.csv") -> Any:
-    return client.post("/stories/storytellers/import",
-                       data={"file": (io.BytesIO(text.encode("utf-8")), name)}, content_type="multipart/form-data")
+    return client.post(
+        "/stories/storytellers/import",
+        data={"file": (io.BytesIO(text.encode("utf-8")), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def _count() -> int:
@@ -53,8 +56,10 @@ def test_a_valid_file_previews_then_imports_exactly(app: Any, as_role: Any) -> N
     assert ada.lived_experience_areas == ["homelessness", "poverty"]
     assert people["Ada Lovelace"].email == "ada@example.org"
     # demographics_consent "no": the columns are ignored and nothing is stored.
-    assert db.session.scalar(sa.select(Demographics).where(
-        Demographics.storyteller_id == people["Interviewed Person"].id)) is None
+    assert (
+        db.session.scalar(sa.select(Demographics).where(Demographics.storyteller_id == people["Interviewed Person"].id))
+        is None
+    )
     assert people["Interviewed Person"].pseudonym == "River"
     sam = db.session.scalar(sa.select(Demographics).where(Demographics.storyteller_id == people["Sam Smith"].id))
     assert sam.gender == PREFER_NOT_TO_SAY and sam.lgbtqia == PREFER_NOT_TO_SAY and sam.roles == ["facilitator"]
@@ -68,8 +73,9 @@ def test_one_bad_row_saves_nothing_and_names_the_row_and_column(app: Any, as_rol
     assert "Nothing has been saved" in page and 'name="data"' not in page  # no button to import
     assert _count() == 0
     # Even a hand-made confirmation of the bad file saves nothing.
-    forced = staff.post("/stories/storytellers/import",
-                        data={"data": base64.b64encode(bad.encode()).decode(), "filename": "x.csv"})
+    forced = staff.post(
+        "/stories/storytellers/import", data={"data": base64.b64encode(bad.encode()).decode(), "filename": "x.csv"}
+    )
     assert forced.status_code == 422 and _count() == 0
 
 
@@ -88,8 +94,17 @@ def test_each_kind_of_bad_cell_is_reported(app: Any, users: dict[str, Any]) -> N
     ]
     preview = importer.read((HEADER + "\n" + "\n".join(rows) + "\n").encode())
     found = {(error.row, error.column) for error in preview.errors}
-    assert found == {(2, "name"), (3, "email"), (4, "lgbtqia"), (5, "age"), (6, "demographics_consent"),
-                     (7, "lived_experience"), (9, "email"), (10, "sectors"), (11, "")}
+    assert found == {
+        (2, "name"),
+        (3, "email"),
+        (4, "lgbtqia"),
+        (5, "age"),
+        (6, "demographics_consent"),
+        (7, "lived_experience"),
+        (9, "email"),
+        (10, "sectors"),
+        (11, ""),
+    }
     assert not preview.ok
 
 
@@ -100,7 +115,8 @@ def test_an_email_already_recorded_is_an_error(app: Any, users: dict[str, Any]) 
     db.session.commit()
     preview = importer.read(VALID.encode())
     assert [str(error) for error in preview.errors] == [
-        "Row 2, column email: A storyteller with this email is already recorded."]
+        "Row 2, column email: A storyteller with this email is already recorded."
+    ]
 
 
 def test_the_header_must_be_exactly_the_columns(app: Any) -> None:

@@ -20,9 +20,9 @@ from portal.stories import media, moderation, telling
 from portal.stories.models import Demographics, MediaKind, Story, StoryState
 from portal.stories.telling import Upload
 from tests import stories_factories as make
+from tests.helpers import Stream as _Stream
 from tests.test_learning_posts import make_post
 from tests.test_stories_services import TELL
-from tests.test_stories_visibility import _Stream
 
 OGG = b"OggS" + b"\x00" * 100
 

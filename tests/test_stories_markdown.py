@@ -14,7 +14,7 @@ from tests import stories_factories as make
 
 ATTACKS = [
     "<script>alert('x')</script>",
-    "<img src=\"x\" onerror=\"alert('x')\">",
+    '<img src="x" onerror="alert(\'x\')">',
     "<a href=\"javascript:alert('x')\">click</a>",
     "[click](javascript:alert('x'))",
     "[click](JaVaScRiPt:alert('x'))",
@@ -24,7 +24,7 @@ ATTACKS = [
     "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgneCcpPC9zY3JpcHQ+)",
     "<svg onload=\"alert('x')\"></svg>",
     "<p onclick=\"alert('x')\">hello</p>",
-    "<iframe src=\"https://evil.example\"></iframe>",
+    '<iframe src="https://evil.example"></iframe>',
     "[x](vbscript:msgbox('x'))",
 ]
 

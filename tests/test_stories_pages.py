@@ -13,21 +13,21 @@ from portal.stories import summary
 from portal.stories.models import StoryState
 from tests import factories
 from tests import stories_factories as make
-from tests.test_query_counts import count_queries
-
-
-def _queries_for(client: Any, url: str) -> int:
-    client.get(url)
-    with count_queries() as statements:
-        assert client.get(url).status_code == 200
-    return len(statements)
+from tests.helpers import queries_for
 
 
 def _phase() -> Phase:
     from datetime import date
 
-    phase = Phase(name="Phase 2 (2019–2020)", max_award_pence=1_500_000, delivery_months=7, pot_pence=6_000_000,
-                  target_awards=4, opens_on=date(2019, 1, 1), closes_on=date(2019, 3, 1))
+    phase = Phase(
+        name="Phase 2 (2019–2020)",
+        max_award_pence=1_500_000,
+        delivery_months=7,
+        pot_pence=6_000_000,
+        target_awards=4,
+        opens_on=date(2019, 1, 1),
+        closes_on=date(2019, 3, 1),
+    )
     db.session.add(phase)
     db.session.commit()
     return phase
@@ -40,10 +40,23 @@ def test_library_filters_by_theme_value_phase_project_and_words(as_role: Any, us
     other = factories.project(title="Voices in Maternity Care")
     db.session.commit()
     teller = make.storyteller(by=users["staff"])
-    make.story(teller, by=users["staff"], title="Justice story", themes=("social_justice",), values=("diversity",),
-               project_id=in_phase.id, body="Meadowlark appears here.")
-    make.story(teller, by=users["staff"], title="Efficiency story", themes=("efficiency",), values=("action",),
-               project_id=other.id)
+    make.story(
+        teller,
+        by=users["staff"],
+        title="Justice story",
+        themes=("social_justice",),
+        values=("diversity",),
+        project_id=in_phase.id,
+        body="Meadowlark appears here.",
+    )
+    make.story(
+        teller,
+        by=users["staff"],
+        title="Efficiency story",
+        themes=("efficiency",),
+        values=("action",),
+        project_id=other.id,
+    )
     visitor = as_role("anonymous")
 
     def titles(query: str) -> set[str]:
@@ -104,13 +117,19 @@ def test_library_query_count_does_not_grow(app: Any, as_role: Any, users: dict[s
     for i in range(5):
         make.story(tellers[i % 3], by=users["staff"], project_id=project.id, themes=("outcomes", "efficiency"))
     visitor = as_role("anonymous")
-    with_few = _queries_for(visitor, "/stories")
+    with_few = queries_for(visitor, "/stories")
     more = [make.storyteller(by=users["staff"], pseudonym=f"P{i}") for i in range(15)]
     for i in range(45):
-        make.story(more[i % 15], by=users["staff"], project_id=project.id, anonymous=i % 2 == 0,
-                   themes=("connecting",), values=("equality", "diversity"))
+        make.story(
+            more[i % 15],
+            by=users["staff"],
+            project_id=project.id,
+            anonymous=i % 2 == 0,
+            themes=("connecting",),
+            values=("equality", "diversity"),
+        )
     assert "50 stories found" in visitor.get("/stories").get_data(as_text=True)
-    assert _queries_for(visitor, "/stories") == with_few
+    assert queries_for(visitor, "/stories") == with_few
 
 
 def test_moderation_queue_counts_and_query_count(app: Any, as_role: Any, users: dict[str, Any]) -> None:
@@ -118,7 +137,7 @@ def test_moderation_queue_counts_and_query_count(app: Any, as_role: Any, users: 
     staff = as_role("staff")
     for _ in range(5):
         make.story(make.storyteller(by=users["staff"]), by=users["staff"], state=StoryState.SUBMITTED)
-    with_few = _queries_for(staff, "/stories/moderation")
+    with_few = queries_for(staff, "/stories/moderation")
     for i in range(45):
         state = (StoryState.SUBMITTED, StoryState.IN_REVIEW, StoryState.CHANGES_REQUESTED)[i % 3]
         make.story(make.storyteller(by=users["staff"]), by=users["staff"], state=state, project_id=None)
@@ -126,7 +145,7 @@ def test_moderation_queue_counts_and_query_count(app: Any, as_role: Any, users: 
     page = staff.get("/stories/moderation").get_data(as_text=True)
     assert "50 stories waiting" in page
     assert "Waiting for review: <strong>20</strong>" in page and "In review: <strong>15</strong>" in page
-    assert _queries_for(staff, "/stories/moderation") == with_few
+    assert queries_for(staff, "/stories/moderation") == with_few
     only = staff.get("/stories/moderation?state=in_review").get_data(as_text=True)
     assert "15 stories waiting" in only
 
@@ -136,10 +155,10 @@ def test_storytellers_list_query_count(app: Any, as_role: Any, users: dict[str, 
     staff = as_role("staff")
     for _ in range(5):
         make.storyteller(by=users["staff"])
-    with_few = _queries_for(staff, "/stories/storytellers")
+    with_few = queries_for(staff, "/stories/storytellers")
     for _ in range(45):
         make.storyteller(by=users["staff"])
-    assert _queries_for(staff, "/stories/storytellers") == with_few
+    assert queries_for(staff, "/stories/storytellers") == with_few
 
 
 def test_demo_data_reproduces_the_seed_summary(app: Any) -> None:
@@ -159,9 +178,19 @@ def test_demo_data_reproduces_the_seed_summary(app: Any) -> None:
     assert {c.label: c.count for c in figures.section("disability").cells}["Yes"] == 25  # a quarter
     assert (figures.age_min, figures.age_max) == (20, 85)
     areas = {cell.label: cell.count for cell in figures.section("lived_experience_areas").cells}
-    assert areas == {"Addiction": 5, "Homelessness": 4, "Poverty": 3, "Adverse childhood experiences": 2,
-                     "Prison": 2, "Adoption": 1, "Care": 1, "Psychiatric hospital": 1, "Sexual exploitation": 1,
-                     "Other": 0, "Prefer not to say": 0}
+    assert areas == {
+        "Addiction": 5,
+        "Homelessness": 4,
+        "Poverty": 3,
+        "Adverse childhood experiences": 2,
+        "Prison": 2,
+        "Adoption": 1,
+        "Care": 1,
+        "Psychiatric hospital": 1,
+        "Sexual exploitation": 1,
+        "Other": 0,
+        "Prefer not to say": 0,
+    }
     ethnicity = figures.section("ethnicity").cells
     assert ethnicity[0].label == "White British" and ethnicity[0].count > 50  # the majority
     sectors = [cell.count for cell in figures.section("sectors").cells[:3]]
@@ -201,9 +230,9 @@ def test_your_stories_query_count(app: Any, as_role: Any, users: dict[str, Any])
     states = (StoryState.SUBMITTED, StoryState.CHANGES_REQUESTED, StoryState.PUBLISHED)
     for i in range(5):
         make.story(teller, by=users["member"], staff=users["staff"], state=states[i % 3])
-    with_few = _queries_for(member, "/stories/mine")
+    with_few = queries_for(member, "/stories/mine")
     for i in range(45):
         make.story(teller, by=users["member"], staff=users["staff"], state=states[i % 3])
     page = member.get("/stories/mine").get_data(as_text=True)
     assert page.count("Withdraw “") == 50 and page.count(">Change “") == 34
-    assert _queries_for(member, "/stories/mine") == with_few
+    assert queries_for(member, "/stories/mine") == with_few

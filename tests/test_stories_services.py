@@ -18,12 +18,19 @@ from portal.stories import library, media, moderation
 from portal.stories.models import ConsentMethod, Demographics, MediaKind, Scope, Story, StoryState, Storyteller
 from portal.stories.telling import Upload
 from tests import stories_factories as make
-from tests.test_stories_visibility import _Stream
+from tests.helpers import Stream
 
 TELL = {
-    "title": "The café we built", "summary": "How we chose the opening hours together.",
-    "body": "We decided *together*.", "themes": ["outcomes", "connecting"], "values": ["equality"],
-    "scope": "network", "anonymous": "y", "pseudonym": "Wren", "consent": "y", "project_id": "",
+    "title": "The café we built",
+    "summary": "How we chose the opening hours together.",
+    "body": "We decided *together*.",
+    "themes": ["outcomes", "connecting"],
+    "values": ["equality"],
+    "scope": "network",
+    "anonymous": "y",
+    "pseudonym": "Wren",
+    "consent": "y",
+    "project_id": "",
 }
 
 
@@ -63,10 +70,19 @@ def test_telling_without_consent_or_title_changes_nothing(app: Any, as_role: Any
 def test_staff_enter_a_story_on_behalf_recording_consent(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     teller = make.storyteller(by=users["staff"], name="Interviewed Iris")
     staff = as_role("staff")
-    form = {**TELL, "anonymous": "", "scope": "public", "consent_method": "spoken_recorded",
-            "consent_given_on": "2026-03-31", "consent_note": "Recording 14, minute 2", "consent": "y"}
+    form = {
+        **TELL,
+        "anonymous": "",
+        "scope": "public",
+        "consent_method": "spoken_recorded",
+        "consent_given_on": "2026-03-31",
+        "consent_note": "Recording 14, minute 2",
+        "consent": "y",
+    }
     missing = staff.post(f"/stories/storytellers/{teller.id}/tell", data={**form, "consent_method": ""})
-    assert missing.status_code == 422 and "Say how the storyteller gave their consent." in missing.get_data(as_text=True)
+    assert missing.status_code == 422 and "Say how the storyteller gave their consent." in missing.get_data(
+        as_text=True
+    )
     future = staff.post(f"/stories/storytellers/{teller.id}/tell", data={**form, "consent_given_on": "2099-01-01"})
     assert future.status_code == 422 and "cannot be in the future" in future.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Story)) == 0
@@ -83,20 +99,34 @@ def test_staff_enter_a_story_on_behalf_recording_consent(app: Any, as_role: Any,
     assert as_role("member").get(f"/stories/storytellers/{teller.id}/tell").status_code == 403
 
 
-def test_moderation_edit_keeps_the_original_and_shows_what_changed(app: Any, as_role: Any,
-                                                                   users: dict[str, Any]) -> None:
+def test_moderation_edit_keeps_the_original_and_shows_what_changed(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
     teller = make.storyteller(user=users["member"], by=users["member"])
-    story = make.story(teller, by=users["member"], staff=users["staff"], state=StoryState.SUBMITTED,
-                       body="I met Dr Jane Bloggs at Elm Street clinic every week.")
+    story = make.story(
+        teller,
+        by=users["member"],
+        staff=users["staff"],
+        state=StoryState.SUBMITTED,
+        body="I met Dr Jane Bloggs at Elm Street clinic every week.",
+    )
     staff = as_role("staff")
-    early = staff.post(f"/stories/{story.id}/moderate/edit", data={
-        "title": story.title, "summary": story.summary, "body": "x", "transcript": ""})
+    early = staff.post(
+        f"/stories/{story.id}/moderate/edit",
+        data={"title": story.title, "summary": story.summary, "body": "x", "transcript": ""},
+    )
     assert early.status_code == 422 and "Start the review before editing" in early.get_data(as_text=True)
     assert staff.post(f"/stories/{story.id}/moderate/decide", data={"action": "start_review"}).status_code == 303
 
-    edited = staff.post(f"/stories/{story.id}/moderate/edit", data={
-        "title": story.title, "summary": story.summary, "body": "I met a doctor at the clinic every week.",
-        "transcript": ""})
+    edited = staff.post(
+        f"/stories/{story.id}/moderate/edit",
+        data={
+            "title": story.title,
+            "summary": story.summary,
+            "body": "I met a doctor at the clinic every week.",
+            "transcript": "",
+        },
+    )
     assert edited.status_code == 303
     row = db.session.get(Story, story.id)
     assert row.body == "I met a doctor at the clinic every week."
@@ -105,8 +135,8 @@ def test_moderation_edit_keeps_the_original_and_shows_what_changed(app: Any, as_
 
     page = staff.get(f"/stories/{story.id}/moderate").get_data(as_text=True)
     assert "What staff changed" in page
-    assert "<del><span class=\"visually-hidden\">[taken out: </span>Dr Jane Bloggs" in page
-    assert "<ins><span class=\"visually-hidden\">[added: </span>a doctor" in page
+    assert '<del><span class="visually-hidden">[taken out: </span>Dr Jane Bloggs' in page
+    assert '<ins><span class="visually-hidden">[added: </span>a doctor' in page
     assert "Elm Street" in page.split("What staff changed")[1]
 
     # The storyteller sees what was taken out; once published, a visitor never does.
@@ -124,8 +154,13 @@ def test_changes_requested_then_resubmitted_then_published(app: Any, as_role: An
     staff, member = as_role("staff"), as_role("member")
     no_note = staff.post(f"/stories/{story.id}/moderate/decide", data={"action": "request_changes", "note": ""})
     assert no_note.status_code == 422 and "Write a note" in no_note.get_data(as_text=True)
-    assert staff.post(f"/stories/{story.id}/moderate/decide",
-                      data={"action": "request_changes", "note": "Please remove the street name."}).status_code == 303
+    assert (
+        staff.post(
+            f"/stories/{story.id}/moderate/decide",
+            data={"action": "request_changes", "note": "Please remove the street name."},
+        ).status_code
+        == 303
+    )
     assert "Please remove the street name." in member.get("/stories/mine").get_data(as_text=True)
     email = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == "story.changes_requested"))
     assert email.to_email == users["member"].email and "Draft" not in email.body
@@ -154,7 +189,7 @@ def test_invalid_moves_are_refused(app: Any, users: dict[str, Any]) -> None:
 
 
 def test_audio_story_needs_a_transcript_before_publishing(app: Any, users: dict[str, Any]) -> None:
-    stored, kind, content_type = media.store(_Stream(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 40), max_bytes=1000)
+    stored, kind, content_type = media.store(Stream(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 40), max_bytes=1000)
     assert kind == MediaKind.AUDIO and content_type == "audio/mp4"
     teller = make.storyteller(by=users["staff"])
     story = make.story(teller, by=users["staff"], state=StoryState.IN_REVIEW, upload=Upload(stored, kind, content_type))
@@ -168,17 +203,23 @@ def test_audio_story_needs_a_transcript_before_publishing(app: Any, users: dict[
     assert linked.state == StoryState.PUBLISHED
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"%PDF-1.7 pretending to be audio", "must be audio"),
-    (b"<html><script>alert(1)</script>", "must be audio"),
-    (b"", "empty"),
-    (b"ID3" + b"\x00" * 5000, "no bigger than"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"%PDF-1.7 pretending to be audio", "must be audio"),
+        (b"<html><script>alert(1)</script>", "must be audio"),
+        (b"", "empty"),
+        (b"ID3" + b"\x00" * 5000, "no bigger than"),
+    ],
+)
 def test_media_uploads_are_checked_from_content_and_size(app: Any, as_role: Any, data: bytes, message: str) -> None:
     app.config["STORY_MEDIA_MAX_BYTES"] = 4096
     member = as_role("member")
-    response = member.post("/stories/tell", content_type="multipart/form-data",
-                           data={**TELL, "media_file": (io.BytesIO(data), "story.mp3")})
+    response = member.post(
+        "/stories/tell",
+        content_type="multipart/form-data",
+        data={**TELL, "media_file": (io.BytesIO(data), "story.mp3")},
+    )
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Story)) == 0
     assert not any(media.path_of("a" * 32).parent.iterdir())  # nothing left on disk
@@ -186,9 +227,16 @@ def test_media_uploads_are_checked_from_content_and_size(app: Any, as_role: Any,
 
 def test_a_good_upload_is_stored_outside_static_and_played(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     member = as_role("member")
-    response = member.post("/stories/tell", content_type="multipart/form-data",
-                           data={**TELL, "scope": "public", "transcript": "Hello.",
-                                 "media_file": (io.BytesIO(b"OggS" + b"\x00" * 100), "voice.ogg")})
+    response = member.post(
+        "/stories/tell",
+        content_type="multipart/form-data",
+        data={
+            **TELL,
+            "scope": "public",
+            "transcript": "Hello.",
+            "media_file": (io.BytesIO(b"OggS" + b"\x00" * 100), "voice.ogg"),
+        },
+    )
     assert response.status_code == 303
     story = db.session.scalar(sa.select(Story))
     assert story.media_kind == MediaKind.AUDIO and story.media_content_type == "audio/ogg"
@@ -204,16 +252,22 @@ def test_a_good_upload_is_stored_outside_static_and_played(app: Any, as_role: An
 def test_demographics_are_stored_only_with_consent(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     member = as_role("member")
     record_url = member.get("/stories/me").headers["Location"]
-    answers = {"display_name": "Lydia", "gender": "female", "age": "44", "roles": ["lived_experience"],
-               "lived_experience_areas": ["care"]}
+    answers = {
+        "display_name": "Lydia",
+        "gender": "female",
+        "age": "44",
+        "roles": ["lived_experience"],
+        "lived_experience_areas": ["care"],
+    }
     refused = member.post(record_url, data=answers)
     assert refused.status_code == 422 and "Without agreement they are not stored" in refused.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Demographics)) == 0
 
     bad_age = member.post(record_url, data={**answers, "demographics_consent": "y", "age": "four"})
     assert bad_age.status_code == 422 and "whole years" in bad_age.get_data(as_text=True)
-    mixed = member.post(record_url, data={**answers, "demographics_consent": "y",
-                                          "roles": ["lived_experience", "prefer_not_to_say"]})
+    mixed = member.post(
+        record_url, data={**answers, "demographics_consent": "y", "roles": ["lived_experience", "prefer_not_to_say"]}
+    )
     assert mixed.status_code == 422
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Demographics)) == 0
 
@@ -223,8 +277,10 @@ def test_demographics_are_stored_only_with_consent(app: Any, as_role: Any, users
     assert row.consent_recorded_by_id == users["member"].id and row.consent_at is not None
     assert _audit("storyteller.demographics_consent")[0].after.keys() == {"consent_at"}
     # Self-described gender is kept as written and counted as "in another way".
-    member.post(record_url, data={**answers, "demographics_consent": "y", "gender": "self_described",
-                                  "gender_description": "Genderfluid"})
+    member.post(
+        record_url,
+        data={**answers, "demographics_consent": "y", "gender": "self_described", "gender_description": "Genderfluid"},
+    )
     assert db.session.scalar(sa.select(Demographics.gender)) == "Genderfluid"
 
 
@@ -241,8 +297,11 @@ def test_staff_add_a_storyteller_without_a_login(app: Any, as_role: Any) -> None
 
 def test_removing_a_recording_while_changing_a_story_deletes_the_file(app: Any, as_role: Any) -> None:
     member = as_role("member")
-    member.post("/stories/tell", content_type="multipart/form-data",
-                data={**TELL, "media_file": (io.BytesIO(b"ID3" + b"\x00" * 100), "voice.mp3")})
+    member.post(
+        "/stories/tell",
+        content_type="multipart/form-data",
+        data={**TELL, "media_file": (io.BytesIO(b"ID3" + b"\x00" * 100), "voice.mp3")},
+    )
     story = db.session.scalar(sa.select(Story))
     path = media.path_of(story.media_stored_name)
     assert path.is_file()

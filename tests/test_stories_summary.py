@@ -21,17 +21,24 @@ def _people(staff: Any) -> None:
         person = create_storyteller(display_name=f"Person {i}", by=staff)
         if i == 19:
             continue
-        record_demographics(person, DemographicAnswers(
-            roles=[role for role, yes in (("lived_experience", i < 11), ("facilitator", i >= 6),
-                                          ("professional", i < 19)) if yes],
-            sectors=["research"] if i < 10 else ["policy", "services"],
-            gender="female" if i < 12 else ("male" if i < 18 else "non_binary"),
-            lgbtqia="yes" if i < 2 else "no",
-            disability="yes" if i < 4 else "no",
-            ethnicity="White British" if i < 15 else ("Black British" if i < 17 else PREFER_NOT_TO_SAY),
-            age=23 + i * 3 if i < 19 else None,
-            lived_experience_areas=["addiction"] * (i < 5) + ["prison"] * (i == 5),
-        ), by=staff)
+        record_demographics(
+            person,
+            DemographicAnswers(
+                roles=[
+                    role
+                    for role, yes in (("lived_experience", i < 11), ("facilitator", i >= 6), ("professional", i < 19))
+                    if yes
+                ],
+                sectors=["research"] if i < 10 else ["policy", "services"],
+                gender="female" if i < 12 else ("male" if i < 18 else "non_binary"),
+                lgbtqia="yes" if i < 2 else "no",
+                disability="yes" if i < 4 else "no",
+                ethnicity="White British" if i < 15 else ("Black British" if i < 17 else PREFER_NOT_TO_SAY),
+                age=23 + i * 3 if i < 19 else None,
+                lived_experience_areas=["addiction"] * (i < 5) + ["prison"] * (i == 5),
+            ),
+            by=staff,
+        )
     db.session.commit()
 
 
@@ -47,17 +54,31 @@ def test_exact_counts_and_percentages(app: Any, users: dict[str, Any]) -> None:
     _people(users["staff"])
     exact = summary.compute()
     assert exact.total == 20
-    assert _counts(exact, "roles") == {"Lived or living experience": 11, "Co-production facilitator": 13,
-                                       "Involved as part of their job": 19, "Prefer not to say": 0}
+    assert _counts(exact, "roles") == {
+        "Lived or living experience": 11,
+        "Co-production facilitator": 13,
+        "Involved as part of their job": 19,
+        "Prefer not to say": 0,
+    }
     assert _percents(exact, "roles")["Lived or living experience"] == 55  # several may apply: > 100% in all
     assert _percents(exact, "roles")["Co-production facilitator"] == 65
     assert _counts(exact, "sectors") == {"Research": 10, "Policy": 9, "Services": 9, "Prefer not to say": 0}
-    assert _counts(exact, "gender") == {"Female": 12, "Male": 6, "Non-binary": 1, "In another way": 0,
-                                        "Prefer not to say": 0, "Not recorded": 1}
+    assert _counts(exact, "gender") == {
+        "Female": 12,
+        "Male": 6,
+        "Non-binary": 1,
+        "In another way": 0,
+        "Prefer not to say": 0,
+        "Not recorded": 1,
+    }
     assert sum(c for c in _counts(exact, "gender").values() if c is not None) == 20  # a partition adds up
     assert _counts(exact, "lgbtqia") == {"Yes": 2, "No": 17, "Prefer not to say": 0, "Not recorded": 1}
-    assert _counts(exact, "ethnicity") == {"White British": 15, "Black British": 2, "Prefer not to say": 2,
-                                           "Not recorded": 1}
+    assert _counts(exact, "ethnicity") == {
+        "White British": 15,
+        "Black British": 2,
+        "Prefer not to say": 2,
+        "Not recorded": 1,
+    }
     assert _counts(exact, "lived_experience_areas")["Addiction"] == 5
     assert _counts(exact, "lived_experience_areas")["Prison"] == 1
     assert (exact.age_min, exact.age_max, exact.ages_recorded) == (23, 77, 19)
@@ -80,8 +101,14 @@ def test_public_figures_hide_small_cells_and_what_would_reveal_them(app: Any, us
     assert _percents(public, "roles")["Involved as part of their job"] is None
     # A partition: Non-binary 1 and Not recorded 1 are hidden; together (2) they are still under
     # the threshold, so the next smallest (Male 6) is hidden too. Female 12 stays.
-    assert _counts(public, "gender") == {"Female": 12, "Male": None, "Non-binary": None, "In another way": 0,
-                                         "Prefer not to say": 0, "Not recorded": None}
+    assert _counts(public, "gender") == {
+        "Female": 12,
+        "Male": None,
+        "Non-binary": None,
+        "In another way": 0,
+        "Prefer not to say": 0,
+        "Not recorded": None,
+    }
     # Disability: Yes 4 and Not recorded 1 hidden (together 5): No 15 can stay.
     assert _counts(public, "disability") == {"Yes": None, "No": 15, "Prefer not to say": 0, "Not recorded": None}
     # Zero reveals no one and is shown; a count at the threshold is shown.
@@ -110,8 +137,11 @@ def test_one_small_cell_in_a_partition_hides_the_next_smallest() -> None:
 
 def test_too_few_storytellers_hides_everything(app: Any, users: dict[str, Any]) -> None:
     for i in range(3):
-        record_demographics(create_storyteller(display_name=f"P{i}", by=users["staff"]),
-                            DemographicAnswers(gender="female", age=40 + i), by=users["staff"])
+        record_demographics(
+            create_storyteller(display_name=f"P{i}", by=users["staff"]),
+            DemographicAnswers(gender="female", age=40 + i),
+            by=users["staff"],
+        )
     db.session.commit()
     public = summary.for_public(summary.compute(), threshold=5)
     assert public.total is None and public.age_min is None and public.hidden_any
@@ -141,8 +171,11 @@ def test_the_threshold_is_a_setting(app_factory: Any, threshold: int, hidden: bo
 
         staff = factories.user(role="staff")
         for i in range(12):
-            record_demographics(create_storyteller(display_name=f"P{i}", by=staff),
-                                DemographicAnswers(disability="yes" if i < 3 else "no"), by=staff)
+            record_demographics(
+                create_storyteller(display_name=f"P{i}", by=staff),
+                DemographicAnswers(disability="yes" if i < 3 else "no"),
+                by=staff,
+            )
         db.session.commit()
         page = app.test_client().get("/stories/summary").get_data(as_text=True)
         assert (f"numbers smaller than {threshold} are hidden" in page) == hidden

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from portal.core import permissions
-from portal.core.search import service as search
 from portal.stories.models import Scope, StoryState
 from tests import factories
 from tests import stories_factories as make
+from tests.helpers import Stream, found_stories
 
 VIEWERS = ("anonymous", "member", "staff")
 # scope -> the viewers who find the published story in the library, search and story page
@@ -22,25 +22,26 @@ SEES = {
 }
 
 
-def found_stories(text: str, viewer: Any) -> set[int]:
-    """Story ids the shared search service finds for this viewer."""
-    return {hit.object_id for hit in search.search(text, viewer=viewer, per_page=100).items if hit.kind == "story"}
-
-
 @pytest.fixture
 def published(users: dict[str, Any]) -> dict[Scope, Any]:
     teller = make.storyteller(by=users["staff"], name="Taylor Teller")
     return {
-        scope: make.story(teller, by=users["staff"], scope=scope, title=f"Kingfisher {scope.value} story",
-                          body=f"Words about kingfishers in the {scope.value} story.")
+        scope: make.story(
+            teller,
+            by=users["staff"],
+            scope=scope,
+            title=f"Kingfisher {scope.value} story",
+            body=f"Words about kingfishers in the {scope.value} story.",
+        )
         for scope in Scope
     }
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
 @pytest.mark.parametrize("scope", list(Scope))
-def test_story_page_library_and_search(as_role: Any, users: dict[str, Any], published: dict[Scope, Any],
-                                       scope: Scope, viewer: str) -> None:
+def test_story_page_library_and_search(
+    as_role: Any, users: dict[str, Any], published: dict[Scope, Any], scope: Scope, viewer: str
+) -> None:
     story = published[scope]
     client = as_role(viewer)
     allowed = viewer in SEES[scope]
@@ -63,8 +64,9 @@ def test_story_page_library_and_search(as_role: Any, users: dict[str, Any], publ
     assert (story.id in found_stories("kingfishers", user)) == allowed
 
 
-def test_research_only_is_never_indexed_and_feed_has_public_only(client: Any, published: dict[Scope, Any],
-                                                                 users: dict[str, Any]) -> None:
+def test_research_only_is_never_indexed_and_feed_has_public_only(
+    client: Any, published: dict[Scope, Any], users: dict[str, Any]
+) -> None:
     assert found_stories("kingfishers", users["staff"]) == {published[Scope.PUBLIC].id, published[Scope.NETWORK].id}
     feed = client.get("/stories/feed.xml")
     assert feed.mimetype == "application/atom+xml"
@@ -80,10 +82,12 @@ def test_staff_export_has_public_and_network_but_never_research(as_role: Any, pu
     assert as_role("member").get("/stories/export/stories.csv").status_code == 403
 
 
-@pytest.mark.parametrize("state", [StoryState.SUBMITTED, StoryState.IN_REVIEW, StoryState.CHANGES_REQUESTED,
-                                   StoryState.DECLINED])
+@pytest.mark.parametrize(
+    "state", [StoryState.SUBMITTED, StoryState.IN_REVIEW, StoryState.CHANGES_REQUESTED, StoryState.DECLINED]
+)
 def test_unpublished_stories_are_shown_to_their_storyteller_and_staff_only(
-        as_role: Any, users: dict[str, Any], state: StoryState) -> None:
+    as_role: Any, users: dict[str, Any], state: StoryState
+) -> None:
     teller = make.storyteller(user=users["member"], by=users["member"])
     story = make.story(teller, by=users["member"], staff=users["staff"], state=state, title="Not out yet")
     other = factories.user(email="other@example.test")
@@ -130,26 +134,24 @@ def test_network_story_media_needs_sign_in(as_role: Any, users: dict[str, Any], 
     from portal.stories import media
     from portal.stories.telling import Upload
 
-    stored, kind, content_type = media.store(_Stream(b"ID3" + b"\x00" * 64), max_bytes=1024)
+    stored, kind, content_type = media.store(Stream(b"ID3" + b"\x00" * 64), max_bytes=1024)
     teller = make.storyteller(by=users["staff"])
-    story = make.story(teller, by=users["staff"], scope=Scope.NETWORK, transcript="Every word.",
-                       upload=Upload(stored, kind, content_type))
+    story = make.story(
+        teller,
+        by=users["staff"],
+        scope=Scope.NETWORK,
+        transcript="Every word.",
+        upload=Upload(stored, kind, content_type),
+    )
     assert as_role("anonymous").get(f"/stories/{story.id}/media").status_code == 303
     response = as_role("member").get(f"/stories/{story.id}/media")
     assert response.status_code == 200 and response.mimetype == "audio/mpeg"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-class _Stream:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self, size: int = -1) -> bytes:
-        return self.data if size < 0 else self.data[:size]
-
-
-def test_rebuilding_the_search_index_keeps_the_same_rules(app: Any, users: dict[str, Any],
-                                                          published: dict[Scope, Any]) -> None:
+def test_rebuilding_the_search_index_keeps_the_same_rules(
+    app: Any, users: dict[str, Any], published: dict[Scope, Any]
+) -> None:
     from portal.core.extensions import db
     from portal.search.rebuild import rebuild
 
@@ -159,6 +161,9 @@ def test_rebuilding_the_search_index_keeps_the_same_rules(app: Any, users: dict[
     db.session.commit()
     assert counts["story"] == 3  # public, network and the anonymous one; never research only
     assert found_stories("kingfishers", users["staff"]) == {
-        published[Scope.PUBLIC].id, published[Scope.NETWORK].id, anonymous.id}
+        published[Scope.PUBLIC].id,
+        published[Scope.NETWORK].id,
+        anonymous.id,
+    }
     assert found_stories("Plover", None) == {anonymous.id}
     assert not found_stories("Quentin", users["staff"])

@@ -15,18 +15,27 @@ from portal.stories.models import Demographics, Story, StoryState, StoryTag
 from portal.stories.telling import Upload
 from tests import factories
 from tests import stories_factories as make
-from tests.test_stories_visibility import _Stream, found_stories
+from tests.helpers import Stream, found_stories
 
 SECRET = "Zanzibarquill"  # a word that appears only in the withdrawn story
 
 
 def _media_story(users: dict[str, Any], project_id: int) -> Story:
-    stored, kind, content_type = media.store(_Stream(b"OggS" + b"\x00" * 200), max_bytes=10_000)
+    stored, kind, content_type = media.store(Stream(b"OggS" + b"\x00" * 200), max_bytes=10_000)
     teller = make.storyteller(user=users["member"], by=users["member"])
-    return make.story(teller, by=users["member"], staff=users["staff"], title=f"{SECRET} title",
-                      summary=f"{SECRET} summary", body=f"The {SECRET} body.", transcript=f"{SECRET} transcript",
-                      themes=("outcomes", "connecting"), project_id=project_id,
-                      upload=Upload(stored, kind, content_type), featured=True)
+    return make.story(
+        teller,
+        by=users["member"],
+        staff=users["staff"],
+        title=f"{SECRET} title",
+        summary=f"{SECRET} summary",
+        body=f"The {SECRET} body.",
+        transcript=f"{SECRET} transcript",
+        themes=("outcomes", "connecting"),
+        project_id=project_id,
+        upload=Upload(stored, kind, content_type),
+        featured=True,
+    )
 
 
 def test_member_withdraws_and_the_story_is_gone_everywhere(app: Any, as_role: Any, users: dict[str, Any]) -> None:
@@ -51,10 +60,16 @@ def test_member_withdraws_and_the_story_is_gone_everywhere(app: Any, as_role: An
     assert member.get(f"/stories/{story.id}").status_code == 404
     assert staff.get(f"/stories/{story.id}/moderate").status_code == 404
     assert visitor.get(f"/stories/{story.id}/media").status_code == 404
-    for client, url in [(visitor, "/stories"), (visitor, "/stories/feed.xml"),
-                        (staff, "/stories/moderation"), (staff, "/stories/export/stories.csv"),
-                        (staff, "/stories/export/summary.csv"), (visitor, "/stories/summary"),
-                        (member, "/stories/mine"), (staff, f"/stories/storytellers/{story.storyteller_id}/record")]:
+    for client, url in [
+        (visitor, "/stories"),
+        (visitor, "/stories/feed.xml"),
+        (staff, "/stories/moderation"),
+        (staff, "/stories/export/stories.csv"),
+        (staff, "/stories/export/summary.csv"),
+        (visitor, "/stories/summary"),
+        (member, "/stories/mine"),
+        (staff, f"/stories/storytellers/{story.storyteller_id}/record"),
+    ]:
         page = client.get(url)
         assert page.status_code == 200, url
         assert SECRET not in page.get_data(as_text=True), url
@@ -71,8 +86,16 @@ def test_member_withdraws_and_the_story_is_gone_everywhere(app: Any, as_role: An
     row = db.session.get(Story, story.id)
     assert row.state == StoryState.WITHDRAWN and row.withdrawn_by_id == users["member"].id
     assert row.withdrawn_at is not None and row.storyteller_id == story.storyteller_id
-    for name in ("summary", "body", "transcript", "original_title", "original_summary", "original_body",
-                 "original_transcript", "media_link"):
+    for name in (
+        "summary",
+        "body",
+        "transcript",
+        "original_title",
+        "original_summary",
+        "original_body",
+        "original_transcript",
+        "media_link",
+    ):
         assert getattr(row, name) == "", name
     assert SECRET not in row.title and row.media_stored_name is None and not row.featured
     assert db.session.scalar(sa.select(sa.func.count()).select_from(StoryTag).where(StoryTag.story_id == story.id)) == 0
@@ -95,9 +118,18 @@ def test_staff_withdraw_on_behalf_and_others_cannot(app: Any, as_role: Any, user
 
 def test_withdrawing_demographic_consent_erases_the_answers(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     teller = make.storyteller(user=users["member"], by=users["member"])
-    consent.record_demographics(teller, consent.DemographicAnswers(
-        roles=["lived_experience"], gender="female", disability="yes", ethnicity="Cornish Breton", age=33,
-        lived_experience_areas=["prison"]), by=users["member"])
+    consent.record_demographics(
+        teller,
+        consent.DemographicAnswers(
+            roles=["lived_experience"],
+            gender="female",
+            disability="yes",
+            ethnicity="Cornish Breton",
+            age=33,
+            lived_experience_areas=["prison"],
+        ),
+        by=users["member"],
+    )
     db.session.commit()
     assert summary.compute().section("ethnicity").cells[0].label == "Cornish Breton"
 

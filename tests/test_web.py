@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.core.extensions import db
+from tests.helpers import sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,8 +64,11 @@ def test_unauthenticated_htmx_request_gets_hx_redirect(client: FlaskClient) -> N
 
 
 def test_successful_htmx_form_post_redirects_with_hx_redirect(client: FlaskClient, users: dict[str, Any]) -> None:
-    response = client.post("/account/sign-in", data={"email": users["member"].email, "password": "correct horse battery staple"},
-                           headers={"HX-Request": "true"})
+    response = client.post(
+        "/account/sign-in",
+        data={"email": users["member"].email, "password": "correct horse battery staple"},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 204 and response.headers["HX-Redirect"] == "/dashboard"
 
 
@@ -113,7 +117,12 @@ def test_healthz_checks_the_database(app: Flask, client: FlaskClient, monkeypatc
 def test_layout_landmarks_skip_link_and_role_navigation(client: FlaskClient, as_role: Any) -> None:
     page = client.get("/").get_data(as_text=True)
     assert page.index('class="skip-link" href="#main"') < page.index("<header")
-    assert '<main id="main"' in page and '<nav class="sections" aria-label="Main">' in page and '<nav aria-label="Your account">' in page and "<footer" in page
+    assert (
+        '<main id="main"' in page
+        and '<nav class="sections" aria-label="Main">' in page
+        and '<nav aria-label="Your account">' in page
+        and "<footer" in page
+    )
     assert ">Sign in<" in page and ">People<" not in page
     member = as_role("member").get("/dashboard").get_data(as_text=True)
     assert "Sign out" in member and ">People<" not in member
@@ -122,7 +131,7 @@ def test_layout_landmarks_skip_link_and_role_navigation(client: FlaskClient, as_
 
 
 def test_flash_messages_are_status_regions(client: FlaskClient, users: dict[str, Any]) -> None:
-    client.post("/account/sign-in", data={"email": users["member"].email, "password": "correct horse battery staple"})
+    sign_in(client, users["member"].email)
     page = client.get("/dashboard").get_data(as_text=True)
     assert 'role="status">You are signed in as Member Person.' in page
 

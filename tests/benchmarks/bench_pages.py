@@ -23,8 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from portal.app import create_app
 from portal.accounts.passwords import hash_password
+from portal.app import create_app
 from portal.core.config import sqlalchemy_url
 from portal.core.extensions import db
 
@@ -40,8 +40,16 @@ def build_app(instance: str) -> Any:
             connection.execute(sa.text("DROP SCHEMA public CASCADE"))
             connection.execute(sa.text("CREATE SCHEMA public"))
         engine.dispose()
-    return create_app({"ENV": "testing", "SECRET_KEY": "benchmark-secret-key-0123456789", "INSTANCE_PATH": instance,
-                       "SQLALCHEMY_DATABASE_URI": uri, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+    return create_app(
+        {
+            "ENV": "testing",
+            "SECRET_KEY": "benchmark-secret-key-0123456789",
+            "INSTANCE_PATH": instance,
+            "SQLALCHEMY_DATABASE_URI": uri,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
 
 
 def insert(table: sa.Table, rows: Any, total: int) -> None:
@@ -57,19 +65,35 @@ def insert(table: sa.Table, rows: Any, total: int) -> None:
     print(f"  {table.name}: {total:,} rows")
 
 
-def fill(users: int, claims: int, audit_entries: int, applications: int, waiting: int,
-         stories: int = 0) -> dict[str, int]:
+def fill(
+    users: int, claims: int, audit_entries: int, applications: int, waiting: int, stories: int = 0
+) -> dict[str, int]:
     from portal.models import ActivityType, AuditEntry, Claim, Rate, User
 
     now = datetime.now(UTC)
     password = hash_password("benchmark passphrase")
     tables = db.metadata.tables
-    insert(tables["users"], ({
-        "email": f"user{n}@bench.test", "name": f"Person {n:06d}", "password_hash": password,
-        "role": "admin" if n == 0 else "staff" if n == 1 else "finance" if n == 2 else "member",
-        "session_token": f"t{n}", "created_at": now, "pronouns": "", "bio": "", "preferred_contact": "email",
-        "phone": "", "contact_notes": "", "access_needs": "",
-    } for n in range(users)), users)
+    insert(
+        tables["users"],
+        (
+            {
+                "email": f"user{n}@bench.test",
+                "name": f"Person {n:06d}",
+                "password_hash": password,
+                "role": "admin" if n == 0 else "staff" if n == 1 else "finance" if n == 2 else "member",
+                "session_token": f"t{n}",
+                "created_at": now,
+                "pronouns": "",
+                "bio": "",
+                "preferred_contact": "email",
+                "phone": "",
+                "contact_notes": "",
+                "access_needs": "",
+            }
+            for n in range(users)
+        ),
+        users,
+    )
     db.session.add(ActivityType(name="Meeting", unit="hour"))
     db.session.flush()
     activity = db.session.scalar(sa.select(ActivityType.id))
@@ -87,26 +111,59 @@ def fill(users: int, claims: int, audit_entries: int, applications: int, waiting
             state = waiting_states[n % 4] if n < waiting else settled_states[n % 100]
             claimant = first_user + 3 + rng.randrange(max(1, users - 3))
             yield {
-                "claimant_id": claimant, "activity_type_id": activity,
-                "activity_date": start + timedelta(days=n % 1800), "units": Decimal("2"), "unit": "hour",
-                "rate_pence": 2000, "full_fee_pence": 4000, "fee_pence": 4000, "payment_declined": False,
-                "cost_code": "PROGRAMME", "notes": "", "state": state, "question": "", "decision_reason": "",
-                "created_at": now, "submitted_at": now - timedelta(days=n % 400),
-                "paid_on": (start + timedelta(days=n % 1800 + 20)) if state == "paid" else None, "version": 1,
+                "claimant_id": claimant,
+                "activity_type_id": activity,
+                "activity_date": start + timedelta(days=n % 1800),
+                "units": Decimal("2"),
+                "unit": "hour",
+                "rate_pence": 2000,
+                "full_fee_pence": 4000,
+                "fee_pence": 4000,
+                "payment_declined": False,
+                "cost_code": "PROGRAMME",
+                "notes": "",
+                "state": state,
+                "question": "",
+                "decision_reason": "",
+                "created_at": now,
+                "submitted_at": now - timedelta(days=n % 400),
+                "paid_on": (start + timedelta(days=n % 1800 + 20)) if state == "paid" else None,
+                "version": 1,
             }
 
     insert(Claim.__table__, claim_rows(), claims)
-    insert(AuditEntry.__table__, ({
-        "created_at": now, "actor_id": first_user, "action": "bench.event", "object_type": "User",
-        "object_id": str(first_user + n % users), "before": None, "after": {"n": n}, "note": "",
-    } for n in range(audit_entries)), audit_entries)
+    insert(
+        AuditEntry.__table__,
+        (
+            {
+                "created_at": now,
+                "actor_id": first_user,
+                "action": "bench.event",
+                "object_type": "User",
+                "object_id": str(first_user + n % users),
+                "before": None,
+                "after": {"n": n},
+                "note": "",
+            }
+            for n in range(audit_entries)
+        ),
+        audit_entries,
+    )
     fill_grants(first_user, users, applications, rng, now)
     fill_stories(stories, first_user, users, rng, now)
-    busiest = db.session.execute(sa.select(Claim.claimant_id, sa.func.count()).group_by(Claim.claimant_id)
-                                 .order_by(sa.func.count().desc()).limit(1)).first()
-    return {"admin": first_user, "staff": first_user + 1, "finance": first_user + 2,
-            "busy_member": busiest[0] if busiest else first_user + 3,
-            "phase": db.session.scalar(sa.select(sa.func.min(db.metadata.tables["phases"].c.id)))}
+    busiest = db.session.execute(
+        sa.select(Claim.claimant_id, sa.func.count())
+        .group_by(Claim.claimant_id)
+        .order_by(sa.func.count().desc())
+        .limit(1)
+    ).first()
+    return {
+        "admin": first_user,
+        "staff": first_user + 1,
+        "finance": first_user + 2,
+        "busy_member": busiest[0] if busiest else first_user + 3,
+        "phase": db.session.scalar(sa.select(sa.func.min(db.metadata.tables["phases"].c.id))),
+    }
 
 
 # Story text: a few words in nearly every story, a long tail of ordinary ones, and rare words
@@ -115,11 +172,13 @@ COMMON_WORD = "community"
 RARE_WORD = "kintsugi"
 TWO_WORDS = "peer support"
 _COMMON = ["community", "people", "support", "together", "project", "time", "group", "week"]
-_ORDINARY = ("garden kitchen library walk music painting football allotment choir theatre bakery market "
-             "housing benefits recovery carer volunteer mentor training college job interview bus journey "
-             "loneliness friendship confidence anxiety hope family grandmother neighbour street park river "
-             "festival workshop cafe radio podcast photography poetry sewing repair cycling swimming "
-             "language refugee welcome council funding meeting survey listening peer advocacy").split()
+_ORDINARY = (
+    "garden kitchen library walk music painting football allotment choir theatre bakery market "
+    "housing benefits recovery carer volunteer mentor training college job interview bus journey "
+    "loneliness friendship confidence anxiety hope family grandmother neighbour street park river "
+    "festival workshop cafe radio podcast photography poetry sewing repair cycling swimming "
+    "language refugee welcome council funding meeting survey listening peer advocacy"
+).split()
 _RARE = ["kintsugi", "origami", "beekeeping", "bouldering", "calligraphy", "taxidermy", "falconry", "ukulele"]
 
 
@@ -134,39 +193,86 @@ def fill_stories(stories: int, first_user: int, users: int, rng: random.Random, 
     if not stories:
         return
     tellers = max(1, stories // 10)
-    insert(Storyteller.__table__, ({
-        "display_name": f"Storyteller {n:06d}", "pseudonym": f"Teller {n:06d}", "email": "", "created_at": now,
-    } for n in range(tellers)), tellers)
+    insert(
+        Storyteller.__table__,
+        (
+            {
+                "display_name": f"Storyteller {n:06d}",
+                "pseudonym": f"Teller {n:06d}",
+                "email": "",
+                "created_at": now,
+            }
+            for n in range(tellers)
+        ),
+        tellers,
+    )
     first_teller = db.session.scalar(sa.select(sa.func.min(Storyteller.id)))
 
     def text(n: int, length: int) -> str:
         words = [rng.choice(_ORDINARY) for _ in range(length)]
-        for common in _COMMON[:5 + n % 4]:  # the first five in every story, the rest in most
+        for common in _COMMON[: 5 + n % 4]:  # the first five in every story, the rest in most
             words.insert(rng.randrange(len(words) + 1), common)
         if n % 2000 == 0:  # 1 story in 2,000
             words.insert(rng.randrange(len(words) + 1), _RARE[(n // 2000) % len(_RARE)])
         return " ".join(words)
 
-    texts = [(f"{rng.choice(_ORDINARY).title()} {rng.choice(_ORDINARY)} and {rng.choice(_COMMON)}",
-              text(n, 60 + n % 140)) for n in range(stories)]
+    texts = [
+        (f"{rng.choice(_ORDINARY).title()} {rng.choice(_ORDINARY)} and {rng.choice(_COMMON)}", text(n, 60 + n % 140))
+        for n in range(stories)
+    ]
     scopes = ["public", "public", "network"]
-    insert(Story.__table__, ({
-        "storyteller_id": first_teller + n % tellers, "title": texts[n][0], "summary": "", "body": texts[n][1],
-        "transcript": "", "media_kind": "none", "media_content_type": "", "media_link": "",
-        "original_title": "", "original_summary": "", "original_body": "", "original_transcript": "",
-        "edited_by_staff": False, "scope": scopes[n % 3], "anonymous": n % 5 == 0, "consent_method": "written",
-        "consent_given_on": now, "consent_recorded_by_id": first_user, "consent_note": "",
-        "state": "published", "moderation_note": "", "featured": n % 500 == 0,
-        "entered_by_id": first_user + 1, "created_at": now, "submitted_at": now - timedelta(days=n % 900),
-        "published_at": now - timedelta(days=n % 900),
-    } for n in range(stories)), stories)
+    insert(
+        Story.__table__,
+        (
+            {
+                "storyteller_id": first_teller + n % tellers,
+                "title": texts[n][0],
+                "summary": "",
+                "body": texts[n][1],
+                "transcript": "",
+                "media_kind": "none",
+                "media_content_type": "",
+                "media_link": "",
+                "original_title": "",
+                "original_summary": "",
+                "original_body": "",
+                "original_transcript": "",
+                "edited_by_staff": False,
+                "scope": scopes[n % 3],
+                "anonymous": n % 5 == 0,
+                "consent_method": "written",
+                "consent_given_on": now,
+                "consent_recorded_by_id": first_user,
+                "consent_note": "",
+                "state": "published",
+                "moderation_note": "",
+                "featured": n % 500 == 0,
+                "entered_by_id": first_user + 1,
+                "created_at": now,
+                "submitted_at": now - timedelta(days=n % 900),
+                "published_at": now - timedelta(days=n % 900),
+            }
+            for n in range(stories)
+        ),
+        stories,
+    )
     first_story = db.session.scalar(sa.select(sa.func.min(Story.id)))
-    insert(SearchDocument.__table__, ({
-        "kind": "story", "object_id": first_story + n, "title": texts[n][0],
-        "body": f"{'Teller' if n % 5 == 0 else 'Storyteller'} {(n % tellers):06d}\n\n{texts[n][1]}",
-        "audience": "members" if scopes[n % 3] == "network" else "public",
-        "url_path": f"/stories/{first_story + n}", "updated_at": now,
-    } for n in range(stories)), stories)
+    insert(
+        SearchDocument.__table__,
+        (
+            {
+                "kind": "story",
+                "object_id": first_story + n,
+                "title": texts[n][0],
+                "body": f"{'Teller' if n % 5 == 0 else 'Storyteller'} {(n % tellers):06d}\n\n{texts[n][1]}",
+                "audience": "members" if scopes[n % 3] == "network" else "public",
+                "url_path": f"/stories/{first_story + n}",
+                "updated_at": now,
+            }
+            for n in range(stories)
+        ),
+        stories,
+    )
 
 
 def fill_grants(first_user: int, users: int, applications: int, rng: random.Random, now: datetime) -> None:
@@ -177,44 +283,109 @@ def fill_grants(first_user: int, users: int, applications: int, rng: random.Rand
 
     tables = db.metadata.tables
     today = date.today()
-    insert(Phase.__table__, ({
-        "name": f"Phase {n + 1}", "summary": "Bench phase", "eligibility": "", "max_award_pence": 2_000_000,
-        "delivery_months": 12, "pot_pence": 10**9, "target_awards": 1000, "opens_on": today - timedelta(days=60),
-        "closes_on": today - timedelta(days=30), "state": "assessing" if n == 0 else "closed", "created_at": now,
-    } for n in range(20)), 20)
+    insert(
+        Phase.__table__,
+        (
+            {
+                "name": f"Phase {n + 1}",
+                "summary": "Bench phase",
+                "eligibility": "",
+                "max_award_pence": 2_000_000,
+                "delivery_months": 12,
+                "pot_pence": 10**9,
+                "target_awards": 1000,
+                "opens_on": today - timedelta(days=60),
+                "closes_on": today - timedelta(days=30),
+                "state": "assessing" if n == 0 else "closed",
+                "created_at": now,
+            }
+            for n in range(20)
+        ),
+        20,
+    )
     first_phase = db.session.scalar(sa.select(sa.func.min(Phase.id)))
-    insert(tables["criteria"], ({"phase_id": first_phase + p, "name": name, "weight": weight, "position": i}
-                                for p in range(20) for i, (name, weight) in enumerate((("Co-production", 3),
-                                                                                      ("Value", 2)))), 40)
+    insert(
+        tables["criteria"],
+        (
+            {"phase_id": first_phase + p, "name": name, "weight": weight, "position": i}
+            for p in range(20)
+            for i, (name, weight) in enumerate((("Co-production", 3), ("Value", 2)))
+        ),
+        40,
+    )
 
     def lead(n: int) -> int:
         return first_user + 3 + (n * 7919) % max(1, users - 3)
 
     awarded = set(range(0, applications, 4))
-    insert(Application.__table__, ({
-        "phase_id": first_phase + n % 20, "lead_id": lead(n), "title": f"Pilot application {n:06d}",
-        "summary": "A bench application", "state": "awarded" if n in awarded else
-        rng.choice(["submitted", "under_review", "declined", "withdrawn"]), "created_at": now,
-        "submitted_at": now - timedelta(days=40), "version": 1,
-    } for n in range(applications)), applications)
+    insert(
+        Application.__table__,
+        (
+            {
+                "phase_id": first_phase + n % 20,
+                "lead_id": lead(n),
+                "title": f"Pilot application {n:06d}",
+                "summary": "A bench application",
+                "state": "awarded"
+                if n in awarded
+                else rng.choice(["submitted", "under_review", "declined", "withdrawn"]),
+                "created_at": now,
+                "submitted_at": now - timedelta(days=40),
+                "version": 1,
+            }
+            for n in range(applications)
+        ),
+        applications,
+    )
     first_application = db.session.scalar(sa.select(sa.func.min(Application.id)))
-    insert(tables["application_members"], ({"application_id": first_application + n, "user_id": lead(n),
-                                            "role": "lead"} for n in range(applications)), applications)
-    insert(Project.__table__, ({
-        "title": f"Pilot application {n:06d}", "summary": "A bench pilot", "award_pence": 1_500_000,
-        "phase_id": first_phase + n % 20, "application_id": first_application + n,
-        "start_date": today - timedelta(days=200), "end_date": today + timedelta(days=165), "state": "active",
-        "created_at": now,
-    } for n in sorted(awarded)), len(awarded))
+    insert(
+        tables["application_members"],
+        ({"application_id": first_application + n, "user_id": lead(n), "role": "lead"} for n in range(applications)),
+        applications,
+    )
+    insert(
+        Project.__table__,
+        (
+            {
+                "title": f"Pilot application {n:06d}",
+                "summary": "A bench pilot",
+                "award_pence": 1_500_000,
+                "phase_id": first_phase + n % 20,
+                "application_id": first_application + n,
+                "start_date": today - timedelta(days=200),
+                "end_date": today + timedelta(days=165),
+                "state": "active",
+                "created_at": now,
+            }
+            for n in sorted(awarded)
+        ),
+        len(awarded),
+    )
     first_project = db.session.scalar(sa.select(sa.func.min(Project.id)))
-    insert(tables["team_memberships"], ({"project_id": first_project + i, "user_id": lead(n), "role": "lead"}
-                                        for i, n in enumerate(sorted(awarded))), len(awarded))
-    insert(tables["progress_reports"], ({
-        "project_id": first_project + i, "due_on": today + timedelta(days=90 * k - 100), "is_final": k == 3,
-        "state": "accepted" if k == 0 else "submitted" if k == 1 and i % 2 else "due",
-        "stages": [], "values": [], "status": "at_risk" if k == 0 and i % 10 == 0 else "on_track" if k == 0 else None,
-        "learning_published": k == 0, "version": 1,
-    } for i in range(len(awarded)) for k in range(4)), 4 * len(awarded))
+    insert(
+        tables["team_memberships"],
+        ({"project_id": first_project + i, "user_id": lead(n), "role": "lead"} for i, n in enumerate(sorted(awarded))),
+        len(awarded),
+    )
+    insert(
+        tables["progress_reports"],
+        (
+            {
+                "project_id": first_project + i,
+                "due_on": today + timedelta(days=90 * k - 100),
+                "is_final": k == 3,
+                "state": "accepted" if k == 0 else "submitted" if k == 1 and i % 2 else "due",
+                "stages": [],
+                "values": [],
+                "status": "at_risk" if k == 0 and i % 10 == 0 else "on_track" if k == 0 else None,
+                "learning_published": k == 0,
+                "version": 1,
+            }
+            for i in range(len(awarded))
+            for k in range(4)
+        ),
+        4 * len(awarded),
+    )
 
 
 PAGES = [
@@ -268,7 +439,8 @@ def measure(app: Any, who: dict[str, int], repeats: int, only: str = "") -> None
         statements: list[str] = []
         with app.app_context():
             engine = db.engine
-        def count(*event: Any) -> None:
+
+        def count(*event: Any, statements: list[str] = statements) -> None:
             statements.append(event[2])
 
         sa.event.listen(engine, "before_cursor_execute", count)

@@ -57,7 +57,7 @@ def browser() -> Iterator[Any]:
     playwright = sync_playwright().start()
     try:
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-    except Exception as error:  # noqa: BLE001 - any launch failure means no browser
+    except Exception as error:
         playwright.stop()
         _unavailable(f"Chromium at {executable} would not start: {error}")
     try:
@@ -252,8 +252,10 @@ def check_axe(page: Any) -> None:
         done()
     details = [
         f"{v['id']} ({v['impact']}): {v['help']} [{v['helpUrl']}]\n"
-        + "\n".join(f"    {', '.join(map(str, n['target']))}: {n['html']}\n      {n.get('failureSummary', '')}"
-                    for n in v["nodes"])
+        + "\n".join(
+            f"    {', '.join(map(str, n['target']))}: {n['html']}\n      {n.get('failureSummary', '')}"
+            for n in v["nodes"]
+        )
         for v in violations
     ]
     assert not violations, f"axe found {len(violations)} violation(s) on {page.url}:\n" + "\n".join(details)

@@ -12,18 +12,9 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
+from tests.e2e.helpers import sign_in
 
 TITLE = "Co-design workshop: café menus"
-
-
-def sign_in(page: Any, email: str, next_path: str) -> None:
-    page.goto(f"/account/sign-in?next={next_path}")
-    check_axe(page)
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
-    check_axe(page)
 
 
 def test_organise_book_notify_wait_and_move_up(new_page: Any, live_server: LiveServer) -> None:

@@ -16,26 +16,16 @@ from portal.core import vocabulary
 from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.grants.models import Application, Criterion, Phase, PhaseState, ProgressReport
-from portal.teams.models import Project
 from portal.remuneration import rates
 from portal.remuneration.models import Unit
+from portal.teams.models import Project
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
-from tests.e2e.test_accounts_journey import assert_focused, press_and_wait, tab_to
-from tests.test_grants_phases_applications import make_phase
+from tests.e2e.helpers import assert_focused, press_and_wait, sign_in, tab_to
+from tests.factories import make_phase
 
 PHASE = "Phase 3 (2026)"
 TITLE = "Peer-led recovery cafés"
-
-
-def sign_in(page: Any, email: str, then: str) -> None:
-    page.goto(f"/account/sign-in?next={then}")
-    check_axe(page)
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(then) + "$"))
-    check_axe(page)
 
 
 def flashed(page: Any, text: str) -> None:
@@ -66,8 +56,10 @@ def score(page: Any, criterion: Criterion, value: str, comment: str, *, comment_
     """Score one criterion. With JavaScript each change saves in place: the fields come back and
     the status below them changes. Mark the fields first, so fresh ones (without the mark) show
     that the answer arrived."""
-    fields, status = page.locator(f"#criterion-{criterion.id} .criterion-fields"), page.locator(
-        f"#criterion-{criterion.id}-status")
+    fields, status = (
+        page.locator(f"#criterion-{criterion.id} .criterion-fields"),
+        page.locator(f"#criterion-{criterion.id}-status"),
+    )
 
     def answered(action: Any) -> None:
         fields.locator("h2").evaluate("el => { el.dataset.before = 'yes'; }")
@@ -79,7 +71,8 @@ def score(page: Any, criterion: Criterion, value: str, comment: str, *, comment_
     if comment_first:  # a comment without a score is not saved: the message says why, in place
         answered(lambda: (textarea.fill(comment), textarea.press("Tab")))
         expect(page.locator(f"#score_{criterion.id}-error")).to_have_text(
-            f"Error: Choose a score for \u201c{criterion.name}\u201d to save your comment.")
+            f"Error: Choose a score for \u201c{criterion.name}\u201d to save your comment."
+        )
         expect(status).to_have_text("")
         answered(lambda: group.get_by_label(value, exact=True).check())
         expect(status).to_have_text(f"Your score for {criterion.name} is saved.")
@@ -132,10 +125,15 @@ def test_phase_to_application_to_review_to_award_to_accepted_report(new_page: An
     with live_server.app.app_context():
         phase = db.session.scalars(sa.select(Phase)).one()
         phase_id = phase.id
-        criteria = list(db.session.scalars(sa.select(Criterion).where(Criterion.phase_id == phase_id)
-                                           .order_by(Criterion.position)))
-        assert (phase.max_award_pence, phase.pot_pence, phase.delivery_months, phase.target_awards) == \
-            (5_000_00, 20_000_00, 6, 4)
+        criteria = list(
+            db.session.scalars(sa.select(Criterion).where(Criterion.phase_id == phase_id).order_by(Criterion.position))
+        )
+        assert (phase.max_award_pence, phase.pot_pence, phase.delivery_months, phase.target_awards) == (
+            5_000_00,
+            20_000_00,
+            6,
+            4,
+        )
         assert [(c.name, c.weight) for c in criteria] == [("Lived experience leads", 60), ("Realistic plan", 40)]
     tab_to(staff, f"#phase-{phase_id} button")
     expect(staff.locator(f"#phase-{phase_id} button")).to_contain_text("Move to: open for applications")
@@ -240,8 +238,9 @@ def test_phase_to_application_to_review_to_award_to_accepted_report(new_page: An
     check_axe(reviewer)
     score(reviewer, criteria[0], "4: good", "People in recovery lead every part.", comment_first=True)
     score(reviewer, criteria[1], "5: excellent", "A clear, costed plan.")
-    reviewer.get_by_role("group", name="Should the programme fund this project?") \
-        .get_by_label("Fund", exact=True).check()
+    reviewer.get_by_role("group", name="Should the programme fund this project?").get_by_label(
+        "Fund", exact=True
+    ).check()
     reviewer.get_by_label("Overall comment (optional)").fill("Strong co-production throughout.")
     check_axe(reviewer)
     reviewer.get_by_role("button", name="Send the review").click()
@@ -325,8 +324,9 @@ def test_phase_to_application_to_review_to_award_to_accepted_report(new_page: An
     report_url = lead.url
 
     with live_server.app.app_context():
-        report = db.session.scalar(sa.select(ProgressReport).where(ProgressReport.project_id == project_id)
-                                   .order_by(ProgressReport.due_on))
+        report = db.session.scalar(
+            sa.select(ProgressReport).where(ProgressReport.project_id == project_id).order_by(ProgressReport.due_on)
+        )
         assert report is not None and report.state == "submitted" and len(report.stages) == 4
         assert sorted(report.values) == ["accessibility", "respect"]
 

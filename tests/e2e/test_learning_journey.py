@@ -14,16 +14,7 @@ from portal.core.extensions import db
 from portal.learning.models import Comment, Flag, LearningPost
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
-
-
-def sign_in(page: Any, email: str, next_path: str) -> None:
-    page.goto(f"/account/sign-in?next={next_path}")
-    check_axe(page)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(next_path) + r"$"))
-    check_axe(page)
+from tests.e2e.helpers import sign_in
 
 
 def test_post_comment_validate_flag_and_review(new_page: Any, live_server: LiveServer) -> None:
@@ -60,7 +51,9 @@ def test_post_comment_validate_flag_and_review(new_page: Any, live_server: LiveS
     expect(commenter.locator(".comment-body")).to_have_text("Large print too, please.")
     check_axe(commenter)
     url_before = commenter.url
-    commenter.locator(f"#validate-post-{post_path.rsplit('/', 1)[1]}").get_by_role("button", name="This resonates").click()
+    commenter.locator(f"#validate-post-{post_path.rsplit('/', 1)[1]}").get_by_role(
+        "button", name="This resonates"
+    ).click()
     expect(commenter.get_by_text("1 person says this resonates, including you.")).to_be_visible()
     assert commenter.url == url_before
     expect(commenter.get_by_text("You said this resonates.")).to_have_count(0)  # swapped in place, no reload
@@ -127,7 +120,9 @@ def test_load_more_search_and_notification_settings(new_page: Any, live_server: 
 
         author = factories.user(name="Ann Author", email="ann@example.test")
         for number in range(3):
-            posts.create_post(author=author, title=f"Lantern walk {number}", body="We lit the way.", visibility="public")
+            posts.create_post(
+                author=author, title=f"Lantern walk {number}", body="We lit the way.", visibility="public"
+            )
         posts.create_post(author=author, title="Members lantern", body="Hidden from visitors.", visibility="members")
         db.session.commit()
 

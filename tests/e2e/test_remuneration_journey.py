@@ -23,7 +23,7 @@ from portal.remuneration.batches import CSV_COLUMNS
 from portal.remuneration.models import Claim, ClaimState, Unit
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
-from tests.e2e.test_accounts_journey import assert_focused, press_and_wait, tab_to
+from tests.e2e.helpers import assert_focused, press_and_wait, sign_in, tab_to
 
 BATCH_HEADER = (
     "claim_id,payee_name,payee_reference,payment_method,activity_date,activity_type,units,unit,rate,fee,"
@@ -59,15 +59,6 @@ def make_people_and_rate_card(live_server: LiveServer, *, with_rate_card: bool =
         return {"member_id": member.id, "project_id": project.id}
 
 
-def sign_in(page: Any, email: str, next_path: str) -> None:
-    page.goto(f"/account/sign-in?next={next_path}")
-    check_axe(page)
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
-
-
 def only_claim_id(live_server: LiveServer) -> int:
     with live_server.app.app_context():
         ids = list(db.session.scalars(db.select(Claim.id)))
@@ -90,7 +81,7 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
 
     # --- an admin puts a meeting on the rate card: £20 an hour ------------------------------------
     admin = new_page()
-    sign_in(admin, "ada@example.test", "/admin/rates")
+    sign_in(admin, "ada@example.test", "/admin/rates", check_landing=False)
     expect(admin.get_by_text("There are no activities on the rate card yet.")).to_be_visible()
     check_axe(admin)
     admin.get_by_label("Name of the activity").fill("Meeting")
@@ -116,7 +107,7 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
 
     # --- the member: a weekly earnings limit first ------------------------------------------------
     member = new_page()
-    sign_in(member, "mo@example.test", "/payments")
+    sign_in(member, "mo@example.test", "/payments", check_landing=False)
     expect(member.get_by_role("heading", level=1)).to_have_text("Your payments")
     expect(member.get_by_text("You have not made any claims yet.")).to_be_visible()
     check_axe(member)
@@ -194,9 +185,7 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
     # --- send it from the keyboard: over the weekly limit, so they are asked first ---------------------
     tab_to(member, "form[action$='/submit'] button")
     press_and_wait(member, "Enter")
-    expect(member.get_by_role("heading", level=1)).to_have_text(
-        "This claim would take you over your earnings limit"
-    )
+    expect(member.get_by_role("heading", level=1)).to_have_text("This claim would take you over your earnings limit")
     expect(member.get_by_text("£40.00, which is £10.00 over your limit")).to_be_visible()
     assert claim_state(live_server, claim_id) == ClaimState.DRAFT  # nothing changes until they choose
     check_axe(member)
@@ -219,7 +208,7 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
 
     # --- the project lead confirms it, from the keyboard ----------------------------------------------
     lead = new_page()
-    sign_in(lead, "lee@example.test", "/claims/confirmations")
+    sign_in(lead, "lee@example.test", "/claims/confirmations", check_landing=False)
     rows = lead.locator("#results tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Mo Member")
@@ -239,7 +228,7 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
 
     # --- staff approve it from the queue --------------------------------------------------------------
     staff = new_page()
-    sign_in(staff, "sam@example.test", "/claims/queue")
+    sign_in(staff, "sam@example.test", "/claims/queue", check_landing=False)
     queue_row = staff.locator("#results tbody tr").filter(has_text="Mo Member")
     expect(queue_row).to_contain_text("£34.50")  # the reduced fee and the mileage
     expect(queue_row).to_contain_text("Confirmed by project lead")
@@ -277,7 +266,7 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
 
     # --- finance: payee reference, a batch, its CSV, and paid ------------------------------------------
     finance = new_page()
-    sign_in(finance, "fin@example.test", "/finance")
+    sign_in(finance, "fin@example.test", "/finance", check_landing=False)
     check_axe(finance)
     finance.get_by_role("link", name="Mo Member").click()
     expect(finance.get_by_role("heading", level=1)).to_have_text("Payee: Mo Member")
@@ -319,10 +308,20 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
     row = rows_in_csv[0]
     submitted_at, approved_at = row.pop("submitted_at"), row.pop("approved_at")
     assert row == {
-        "claim_id": str(claim_id), "payee_name": "Mo Member", "payee_reference": "SUP-0042",
-        "payment_method": "bank_transfer", "activity_date": today.isoformat(), "activity_type": "Meeting",
-        "units": "2.00", "unit": "hour", "rate": "20.00", "fee": "30.00", "expenses": "4.50",
-        "total": "34.50", "project_or_cost_code": "Peer support pilot", "approved_by": "Sam Staff",
+        "claim_id": str(claim_id),
+        "payee_name": "Mo Member",
+        "payee_reference": "SUP-0042",
+        "payment_method": "bank_transfer",
+        "activity_date": today.isoformat(),
+        "activity_type": "Meeting",
+        "units": "2.00",
+        "unit": "hour",
+        "rate": "20.00",
+        "fee": "30.00",
+        "expenses": "4.50",
+        "total": "34.50",
+        "project_or_cost_code": "Peer support pilot",
+        "approved_by": "Sam Staff",
         "batch_reference": "PAY-2026-11",
     }
     iso_moment = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?"
@@ -389,7 +388,7 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
 def test_the_whole_claimant_task_works_without_javascript(new_page: Any, live_server: LiveServer) -> None:
     made = make_people_and_rate_card(live_server)
     page = new_page(java_script_enabled=False)
-    sign_in(page, "mo@example.test", "/payments")
+    sign_in(page, "mo@example.test", "/payments", check_landing=False)
     check_axe(page)
 
     page.get_by_role("link", name="Change how you are paid and your earnings limits").first.click()

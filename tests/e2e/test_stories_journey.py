@@ -11,18 +11,9 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
+from tests.e2e.helpers import sign_in
 
 TITLE = "Our recovery café"
-
-
-def _sign_in(page: Any, email: str, next_path: str) -> None:
-    page.goto(f"/account/sign-in?next={next_path}")
-    check_axe(page)
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
-    check_axe(page)
 
 
 def test_tell_moderate_find_withdraw(new_page: Any, live_server: LiveServer) -> None:
@@ -32,7 +23,7 @@ def test_tell_moderate_find_withdraw(new_page: Any, live_server: LiveServer) -> 
 
     # A member tells a story, choosing who may read it and to keep their name off it.
     member = new_page()
-    _sign_in(member, "mo@example.test", "/stories/tell")
+    sign_in(member, "mo@example.test", "/stories/tell")
     member.get_by_role("button", name="Send my story").click()  # nothing filled in: errors first
     expect(member.locator("[data-error-summary]")).to_contain_text("Give your story a title.")
     check_axe(member)
@@ -53,7 +44,7 @@ def test_tell_moderate_find_withdraw(new_page: Any, live_server: LiveServer) -> 
 
     # Staff review it, edit out the doctor's name (the original is kept), and publish it.
     staff = new_page()
-    _sign_in(staff, "sam@example.test", "/stories/moderation")
+    sign_in(staff, "sam@example.test", "/stories/moderation")
     staff.get_by_role("link", name=TITLE).click()
     expect(staff.get_by_role("heading", level=1)).to_have_text(TITLE)
     check_axe(staff)
@@ -138,7 +129,7 @@ def test_staff_storyteller_pages_pass_axe(new_page: Any, live_server: LiveServer
         teller_id = teller.id
         make.story(teller, by=staff_user, title="Iris's story", themes=("outcomes",))
     page = new_page()
-    _sign_in(page, "sam@example.test", "/stories/storytellers")
+    sign_in(page, "sam@example.test", "/stories/storytellers")
     page.get_by_role("link", name="Interviewed Iris").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Interviewed Iris")
     check_axe(page)
@@ -158,8 +149,11 @@ def test_staff_storyteller_pages_pass_axe(new_page: Any, live_server: LiveServer
     page.goto("/stories/storytellers/import")
     check_axe(page)
     bad = tmp_path / "people.csv"
-    bad.write_text("name,pseudonym,email,roles,sectors,gender,lgbtqia,disability,ethnicity,age,lived_experience,"
-                   "demographics_consent\nAda,,,carer,,,,,,,,yes\n", encoding="utf-8")
+    bad.write_text(
+        "name,pseudonym,email,roles,sectors,gender,lgbtqia,disability,ethnicity,age,lived_experience,"
+        "demographics_consent\nAda,,,carer,,,,,,,,yes\n",
+        encoding="utf-8",
+    )
     page.get_by_label("CSV file").set_input_files(str(bad))
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_role("alert")).to_contain_text("Row 2, column roles")
