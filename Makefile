@@ -54,8 +54,8 @@ bench: install-test
 ## Write the lock files again from pyproject.toml (after changing a dependency)
 lock: $(BIN)/python
 	$(BIN)/pip install -q pip-tools
-	$(BIN)/pip-compile -q --strip-extras --no-header -o requirements.txt pyproject.toml
-	$(BIN)/pip-compile -q --strip-extras --no-header --extra test -o requirements-test.txt pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements.txt pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --extra test -o requirements-test.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
