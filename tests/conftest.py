@@ -2,16 +2,19 @@
 
 The schema is built once per session (once per pytest-xdist worker) by running the Alembic
 migrations, so tests run against exactly what production gets, triggers included. On SQLite
-each test gets a copy of that database file. On PostgreSQL (``TEST_DATABASE_URL``) each worker
-builds its own schema, ``test_gw0``, ``test_gw1`` ... (``test_master`` without xdist), inside
-that one database, and each test's rows are truncated after it.
+each test gets a copy of that database file (in ``/dev/shm`` where there is one). On
+PostgreSQL (``TEST_DATABASE_URL``) each worker builds its own schema, ``test_gw0``,
+``test_gw1`` ... (``test_master`` without xdist), inside that one database, and each test's
+rows are deleted after it.
 
 The helpers these fixtures use live in ``tests/helpers.py``; tests import them from there.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,16 +91,30 @@ def _truncate_all(app: Flask) -> None:
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where each test's copy of the SQLite database goes: in memory (``/dev/shm``) where there
+    is one, so that no test waits for the disk (SQLite syncs the file when the last connection
+    closes), else in pytest's temporary folder. Each copy is removed after its test."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        folder = Path(tempfile.mkdtemp(prefix=f"portal-tests-{worker_name()}-", dir=shm))
+        yield folder
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp("databases")
+
+
 @pytest.fixture
-def app_factory(migrated_database: str, tmp_path: Path) -> Iterator[Any]:
+def app_factory(migrated_database: str, tmp_path: Path, sqlite_folder: Path) -> Iterator[Any]:
     """Build the test app with extra settings; at most one app per test."""
     made: list[Flask] = []
+    copy = sqlite_folder / f"{tmp_path.name}.sqlite3"
 
     def build(**overrides: Any) -> Flask:
         if TEST_DATABASE_URL:
             uri = migrated_database
         else:
-            copy = tmp_path / "portal.sqlite3"
             shutil.copyfile(migrated_database.removeprefix("sqlite:///"), copy)
             uri = "sqlite:///" + str(copy)
         app = make_app(uri, tmp_path / "instance", **overrides)
@@ -112,6 +129,9 @@ def app_factory(migrated_database: str, tmp_path: Path) -> Iterator[Any]:
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+    if not TEST_DATABASE_URL:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{copy}{suffix}").unlink(missing_ok=True)
 
 
 @pytest.fixture

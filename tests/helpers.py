@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 import sqlalchemy as sa
 from flask import Flask, has_app_context
@@ -86,10 +87,34 @@ def cache_url_builders() -> None:
     Rule._compile_builder = compile_builder  # type: ignore[method-assign]
 
 
+class SharedBytecodeCache(jinja2.BytecodeCache):
+    """Jinja's compiled templates, kept in memory for every test app in this process.
+
+    A fresh app has a fresh Jinja environment, which would lex, parse and compile each template
+    it renders again: a large share of a page test's time. Jinja checks each entry against the
+    template's source (a checksum), so a changed template is compiled afresh.
+    """
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self.compiled.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = SharedBytecodeCache()
+
+
 def make_app(database_uri: str, instance_path: Path, **overrides: Any) -> Flask:
     settings = {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_uri}
     app = create_app({**settings, "INSTANCE_PATH": str(instance_path), **overrides})
     app.test_client_class = IsolatedClient
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
     return app
 
 
