@@ -7,7 +7,7 @@ Europe/London; moments (submitted, decided) are UTC datetimes.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,6 +66,11 @@ class Phase(Model):
     target_awards: Mapped[int]
     opens_on: Mapped[date]
     closes_on: Mapped[date]
+    # The round opens and closes at these times of day, UK time (Europe/London), on its dates.
+    opens_time: Mapped[time] = mapped_column(sa.Time(), default=time(0, 0), server_default="00:00:00")
+    closes_time: Mapped[time] = mapped_column(sa.Time(), default=time(23, 59), server_default="23:59:00")
+    # The panel's deadline: reviews cannot be sent after this day (UK time); none means no deadline.
+    reviews_close_on: Mapped[date | None]
     state: Mapped[PhaseState] = mapped_column(str_enum(PhaseState, "phase_state"), default=PhaseState.DRAFT, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
