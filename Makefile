@@ -23,10 +23,10 @@ install-test: $(BIN)/python
 	$(BIN)/pip install -q -r requirements-test.txt
 	$(BIN)/pip install -q --no-deps -e .
 
-## The portal on SQLite in instance/, with the demo data, at http://127.0.0.1:5000
+## The portal on SQLite in instance/, with the demo data and its background work, at http://127.0.0.1:5000
 run: install
 	PORTAL_ENV=development $(BIN)/flask --app portal.app seed-demo
-	PORTAL_ENV=development $(BIN)/flask --app portal.app run
+	PORTAL_ENV=development $(BIN)/flask --app portal.app serve
 
 ## The whole suite on SQLite, in parallel (browser tests skip with a reason without Chromium)
 test: install-test

@@ -22,22 +22,26 @@ from portal.accounts import permissions as accounts_rules
 from portal.accounts import views as accounts_views
 from portal.accounts.models import User
 from portal.admin import bp as admin_bp
+from portal.admin import jobs_views
 from portal.admin import permissions as admin_rules
 from portal.admin import views as admin_views
 from portal.core import config as settings
-from portal.core import formatting, permissions
+from portal.core import formatting, housekeeping, permissions
 from portal.core.extensions import csrf, db, limiter, login_manager, migrate
 from portal.core.security import register_security_headers
+from portal.core.tasks import init_tasks
 from portal.core.web import is_htmx, redirect_to, register_error_handlers
 from portal.directory import bp as directory_bp
 from portal.directory import permissions as directory_rules
 from portal.directory import views as directory_views
 from portal.gatherings import bp as gatherings_bp
 from portal.gatherings import permissions as gatherings_rules
+from portal.gatherings import reminders as gatherings_reminders
 from portal.gatherings import views as gatherings_views
 from portal.grants import application_views, indexing, phase_views, project_views
 from portal.grants import bp as grants_bp
 from portal.grants import permissions as grants_rules
+from portal.grants import schedule as grants_schedule
 from portal.grants import review_views as grants_review_views
 from portal.learning import bp as learning_bp
 from portal.learning import moderation_views
@@ -52,6 +56,7 @@ from portal.notifications import views as notifications_views
 from portal.remuneration import bp as remuneration_bp
 from portal.remuneration import claim_views, finance_views, rate_views
 from portal.remuneration import permissions as remuneration_rules
+from portal.remuneration import reminders as remuneration_reminders
 from portal.remuneration import review_views as remuneration_review_views
 from portal.search import bp as search_bp
 from portal.search import views as search_views
@@ -78,6 +83,7 @@ RULES = (
 ROUTES = (
     accounts_views,
     admin_views,
+    jobs_views,
     directory_views,
     gatherings_views,
     application_views,
@@ -99,6 +105,8 @@ ROUTES = (
     staff_views,
     models,
 )
+# The modules whose import declares scheduled jobs (``portal.core.schedule.job``).
+JOBS = (housekeeping, gatherings_reminders, grants_schedule, remuneration_reminders)
 BLUEPRINTS = (
     main_bp,
     accounts_bp,
@@ -174,6 +182,7 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "portal" / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    init_tasks(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.sign_in"
     login_manager.session_protection = "basic"

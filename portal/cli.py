@@ -1,15 +1,23 @@
-"""Command-line tasks: ``flask --app portal.app create-user | seed-demo | send-outbox | send-digest``."""
+"""Command-line tasks: ``flask --app portal.app create-user | seed-demo | send-outbox | send-digest |
+jobs | worker | serve``."""
 
 from __future__ import annotations
+
+import atexit
 
 import click
 from flask import Flask, current_app
 from flask_migrate import upgrade
+from huey.consumer import Consumer
 
 from portal.accounts import services
 from portal.accounts.models import Role
+from portal.core import schedule
+from portal.core.db import utcnow
 from portal.core.extensions import db
+from portal.core.formatting import local_datetime
 from portal.core.outbox import deliver_pending
+from portal.core.tasks import queue
 from portal.demo import seed
 from portal.digest import send_digest
 
@@ -19,6 +27,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(send_outbox)
     app.cli.add_command(send_digest_command)
+    app.cli.add_command(jobs)
+    app.cli.add_command(worker)
+    app.cli.add_command(serve)
 
 
 @click.command("create-user")
@@ -70,3 +81,58 @@ def send_digest_command() -> None:
     queued = send_digest()
     db.session.commit()
     click.echo(f"Queued the digest for {queued} people. Run send-outbox to deliver it.")
+
+
+@click.group("jobs", invoke_without_command=True)
+@click.pass_context
+def jobs(context: click.Context) -> None:
+    """List the scheduled jobs, their last run and its result (``jobs run NAME`` runs one now)."""
+    if context.invoked_subcommand is not None:
+        return
+    healthy, seen = schedule.worker_health(utcnow(), current_app.config["WORKER_STALE_MINUTES"])
+    click.echo(f"Worker: {'running' if healthy else 'not running'}, last seen {local_datetime(seen) or 'never'}")
+    for status in schedule.statuses():
+        last = status.last
+        when = local_datetime(last.finished_at or last.created_at) if last else "never"
+        state = last.state.label if last else "-"
+        result = (last.error or last.result) if last else ""
+        click.echo(f"{status.job.name:<22} {status.job.schedule:<28} {when:<24} {state:<20} {result}")
+
+
+@jobs.command("run")
+@click.argument("name", type=click.Choice(sorted(schedule.JOBS)))
+def run_job_now(name: str) -> None:
+    """Run one job here and now, outside its schedule."""
+    run = schedule.run_now(name, utcnow())
+    db.session.commit()
+    schedule.run_job.call_local(run.id)
+    db.session.expire_all()
+    finished = db.session.get(schedule.TaskRun, run.id)
+    assert finished is not None
+    click.echo(f"{name}: {finished.state.label}. {finished.error or finished.result}")
+    if finished.state != schedule.RunState.SUCCEEDED:
+        raise SystemExit(1)
+
+
+def _consumer(workers: int, scheduler: bool) -> Consumer:
+    return queue.create_consumer(workers=workers, worker_type="thread", periodic=scheduler)
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Threads running tasks in this process.")
+@click.option("--no-scheduler", is_flag=True, help="Run tasks only; leave queuing scheduled jobs to other workers.")
+def worker(workers: int, no_scheduler: bool) -> None:
+    """Run queued tasks and the schedule (production: one or more of these beside gunicorn)."""
+    _consumer(workers, not no_scheduler).run()
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Development: the web server and a worker (two threads and the schedule) in one process."""
+    consumer = _consumer(2, True)
+    consumer.start()
+    atexit.register(consumer.stop, graceful=True)
+    click.echo(f"Worker started (queue: {current_app.config['TASK_QUEUE_URL'] or 'instance/tasks.sqlite3'}).")
+    current_app.run(host=host, port=port, use_reloader=False, threaded=True)

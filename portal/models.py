@@ -3,6 +3,7 @@
 from portal.accounts.models import PasswordResetToken, User  # noqa: F401
 from portal.core.audit import AuditEntry  # noqa: F401
 from portal.core.outbox import OutboxMessage  # noqa: F401
+from portal.core.schedule import TaskRun, WorkerHeartbeat  # noqa: F401
 from portal.core.search.models import SearchDocument  # noqa: F401
 from portal.directory.models import DirectoryEntry, DirectoryInterest, DirectorySkill, PeerMessage  # noqa: F401
 from portal.gatherings.models import Gathering, Rsvp  # noqa: F401
@@ -15,6 +16,7 @@ from portal.learning.models import (  # noqa: F401
     Validation,
 )
 from portal.notifications.models import Notification, NotificationSetting  # noqa: F401
+from portal.notifications.reminders import SentReminder  # noqa: F401
 from portal.remuneration.models import (  # noqa: F401
     ActivityType,
     Claim,

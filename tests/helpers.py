@@ -36,6 +36,7 @@ TEST_SETTINGS: dict[str, Any] = {
     "ARGON2_MEMORY_KIB": 1024,
     "ARGON2_PARALLELISM": 1,
     "BASE_URL": "http://portal.test",
+    "TASK_QUEUE_URL": "memory",  # tests run queued tasks with tests.helpers.run_tasks()
 }
 
 
@@ -247,3 +248,10 @@ class Stream:
 
     def read(self, size: int = -1) -> bytes:
         return self.data if size < 0 else self.data[:size]
+
+
+def run_tasks() -> int:
+    """Run every task the code under test queued (retries included, without waiting)."""
+    from portal.core.tasks import drain
+
+    return drain()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import smtplib
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import time_machine
 from flask import Flask
 
 from portal.core import outbox
+from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.outbox import OutboxMessage
 
@@ -72,7 +75,9 @@ def test_smtp_delivery_and_retry_after_failure(app: Flask, monkeypatch: Any) -> 
     message = _pending()[0]
     assert message.attempts == 1 and "connection lost" in message.last_error
     FakeSMTP.fail = False
-    assert outbox.deliver_pending(app.config) == (1, 0)
+    assert outbox.deliver_pending(app.config) == (0, 0)  # not before its retry time
+    with time_machine.travel(utcnow() + outbox.FIRST_RETRY + timedelta(seconds=1)):
+        assert outbox.deliver_pending(app.config) == (1, 0)
     assert FakeSMTP.sent[0]["To"] == "b@example.test" and FakeSMTP.sent[0]["Subject"] == "Claim approved"
     assert _pending() == []
 
@@ -83,6 +88,10 @@ def test_gives_up_after_max_attempts(app: Flask, monkeypatch: Any) -> None:
     FakeSMTP.fail = True
     outbox.enqueue("test", "c@example.test", "S", "B")
     db.session.commit()
+    later = utcnow()
     for _ in range(outbox.MAX_ATTEMPTS + 2):
-        outbox.deliver_pending(app.config)
+        with time_machine.travel(later):
+            outbox.deliver_pending(app.config)
+        later += timedelta(days=1)
     assert _pending()[0].attempts == outbox.MAX_ATTEMPTS
+    assert outbox.queue_summary().given_up == 1

@@ -37,6 +37,9 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "admin.deactivate": ("POST", ADMIN),
     "admin.reactivate": ("POST", ADMIN),
     "admin.audit_log": ("GET", ADMIN),
+    "admin.jobs": ("GET", STAFF),
+    "admin.job": ("GET", STAFF),
+    "admin.run_job": ("POST", STAFF),
     # remuneration: claimant pages (object rules on a real claim are tested in the remuneration tests)
     "remuneration.payments": ("GET", SIGNED_IN),
     "remuneration.preferences": ("GET", SIGNED_IN),

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from portal.core import schedule
+from portal.core.db import utcnow
 from portal.core.extensions import db
 from tests.helpers import sign_in
 
@@ -102,9 +105,17 @@ def test_pages_are_not_cached_but_static_files_are_cacheable(client: FlaskClient
         assert "no-store" not in response.headers.get("Cache-Control", "")
 
 
-def test_healthz_checks_the_database(app: Flask, client: FlaskClient, monkeypatch: Any) -> None:
+def test_healthz_checks_the_database_and_the_workers(app: Flask, client: FlaskClient, monkeypatch: Any) -> None:
+    web = client.get("/healthz?only=web")
+    assert web.status_code == 200 and web.get_json() == {"status": "ok", "database": "ok"}
+    never = client.get("/healthz")
+    assert never.status_code == 503 and never.get_json()["worker"] == "never seen"
+    schedule.beat(utcnow() - timedelta(minutes=app.config["WORKER_STALE_MINUTES"] + 1))
+    late = client.get("/healthz")
+    assert late.status_code == 503 and late.get_json()["worker"] == "late"
+    schedule.beat(utcnow())
     ok = client.get("/healthz")
-    assert ok.status_code == 200 and ok.get_json() == {"status": "ok", "database": "ok"}
+    assert ok.status_code == 200 and ok.get_json()["status"] == "ok" and ok.get_json()["worker"] == "ok"
 
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("database is down"))

@@ -49,3 +49,7 @@ class AuditFilterForm(FlaskForm):
         validators=[Optional()],
         validate_choice=False,
     )
+
+
+class PlainForm(FlaskForm):
+    """A button that changes something: the CSRF token and nothing else."""

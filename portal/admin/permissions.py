@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.core.permissions import is_admin, register
+from portal.core.permissions import is_admin, is_staff, register
 
 ADMINS_ONLY = "Only an admin can do that."
 NOT_YOURSELF = "Only an admin can do that, and not to their own account."
@@ -13,5 +13,7 @@ register(
         "users.change_role": (lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id, NOT_YOURSELF),
         "users.deactivate": (lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id, NOT_YOURSELF),
         "audit.read": (lambda user, obj: is_admin(user), ADMINS_ONLY),
+        "jobs.read": (lambda user, obj: is_staff(user), "Only programme staff can see the scheduled jobs."),
+        "jobs.run": (lambda user, obj: is_staff(user), "Only programme staff can run a scheduled job."),
     }
 )

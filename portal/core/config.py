@@ -20,6 +20,13 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     "DATABASE_URL": "",  # empty: SQLite file portal.sqlite3 in the instance folder
     "REDIS_URL": "",  # empty: rate limits kept in process memory
+    # The task queue: empty is a SQLite file tasks.sqlite3 in the instance folder; redis://... is
+    # Redis (production, shared by every worker); "memory" keeps it in the process (tests).
+    "TASK_QUEUE_URL": "",
+    "WORKER_STALE_MINUTES": 5,  # /healthz reports the queue unhealthy when no worker ticked for this long
+    "CLAIM_CONFIRM_TARGET_DAYS": 5,  # a claim waiting this long for its project lead's confirmation: remind the lead
+    "CLAIM_APPROVAL_TARGET_DAYS": 10,  # a claim waiting this long for approval: remind staff
+    "BATCH_PAID_TARGET_DAYS": 5,  # a payment batch not marked paid after this long: remind finance
     "BASE_URL": "http://127.0.0.1:5000",  # used for links in emails sent by the outbox worker
     "MAIL_FROM": "Co-Production Portal <portal@localhost>",
     "SMTP_HOST": "",  # empty: the outbox worker writes emails to the log instead of sending

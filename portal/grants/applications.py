@@ -98,7 +98,7 @@ def move_application(
     application: Application,
     to: ApplicationState,
     *,
-    by: User,
+    by: User | None,
     action: str,
     subject: str,
     body: str,
@@ -301,8 +301,9 @@ def withdraw_application(application: Application, *, by: User) -> None:
     )
 
 
-def put_under_review(application: Application, *, by: User, phase: Phase) -> None:
-    """Called when staff move the phase to assessing (``phases.move_phase`` checks who may)."""
+def put_under_review(application: Application, *, by: User | None, phase: Phase) -> None:
+    """Called when the phase moves to assessing (``phases.move_phase`` checks who may; ``by`` is
+    None when the phase closed by itself at its closing time)."""
     move_application(
         application,
         ApplicationState.UNDER_REVIEW,

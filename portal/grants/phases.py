@@ -190,10 +190,14 @@ def in_window(phase: Phase, today: date) -> bool:
     return phase.opens_on <= today <= phase.closes_on
 
 
-def move_phase(phase: Phase, to: PhaseState, *, by: User, today: date) -> list[Application]:
+def move_phase(phase: Phase, to: PhaseState, *, by: User | None, today: date) -> list[Application]:
     """Move a phase one step on. Opening needs today inside the window; moving to assessing puts
-    every submitted application with the panel (returned, so the caller can say how many)."""
-    _require(by, "phases.manage")
+    every submitted application with the panel (returned, so the caller can say how many).
+
+    ``by`` is the staff member moving it, or None for the scheduler acting on the phase's own
+    dates (``grants.schedule``), which checks nothing else but the same rules."""
+    if by is not None:
+        _require(by, "phases.manage")
     if to not in PHASE_TRANSITIONS[phase.state]:
         raise RuleBroken(
             "state",

@@ -24,6 +24,7 @@ from portal.accounts.services import find_by_email
 from portal.core import audit, outbox, permissions
 from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.core.extensions import db
+from portal.core.formatting import local_date
 from portal.grants import access
 from portal.grants.applications import requested_totals
 from portal.grants.models import (
@@ -309,6 +310,13 @@ def submit_review(application: Application, *, by: User, now: datetime, today: d
     of their paid job, so no claim is made for them.
     """
     review = _open_review(application, by)
+    phase = db.session.get_one(Phase, application.phase_id)
+    if phase.reviews_close_on is not None and today > phase.reviews_close_on:
+        raise RuleBroken(
+            "review",
+            f"Reviews for {phase.name} closed on {local_date(phase.reviews_close_on)}, so this one can no "
+            "longer be sent. Your draft is kept; ask the programme team if you still want it considered.",
+        )
     problems = submission_problems(review, criteria_of(application.phase_id))
     if problems:
         raise RulesBroken(problems)

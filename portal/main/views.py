@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import TypedDict
 
 import sqlalchemy as sa
-from flask import jsonify
+from flask import current_app, jsonify, request
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.permissions import permission_required, public
+from portal.core.schedule import worker_health
 from portal.core.web import render
 from portal.grants import reviews
 from portal.main import bp
+from portal.notifications.models import Notification
+from portal.notifications.reminders import unread_reminders
 from portal.remuneration.dashboards import confirmations_query
 from portal.remuneration.models import Claim, ClaimState
 from portal.teams.models import TeamMembership, TeamRole
@@ -36,6 +40,7 @@ class YourWork(TypedDict):
     leads_a_project: bool
     to_confirm: int
     to_score: int
+    reminders: list[Notification]
 
 
 def _your_work() -> YourWork:
@@ -59,12 +64,16 @@ def _your_work() -> YourWork:
         "leads_a_project": bool(leads),
         "to_confirm": to_confirm or 0,
         "to_score": reviews.still_to_score_count(user),
+        "reminders": unread_reminders(user.id, limit=5),
     }
 
 
 @bp.route("/healthz")
 @public
 def healthz() -> Response:
+    """200 when the database answers and a worker ticked within ``WORKER_STALE_MINUTES``;
+    503, saying which part failed, otherwise. ``?only=web`` leaves the workers out (for a load
+    balancer deciding whether this app process can serve pages)."""
     try:
         db.session.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
@@ -72,4 +81,14 @@ def healthz() -> Response:
         response = jsonify(status="error", database="unreachable")
         response.status_code = 503
         return response
-    return jsonify(status="ok", database="ok")
+    if request.args.get("only") == "web":
+        return jsonify(status="ok", database="ok")
+    healthy, seen = worker_health(utcnow(), current_app.config["WORKER_STALE_MINUTES"])
+    response = jsonify(
+        status="ok" if healthy else "error",
+        database="ok",
+        worker="ok" if healthy else ("late" if seen else "never seen"),
+        worker_seen_at=seen.isoformat() if seen else None,
+    )
+    response.status_code = 200 if healthy else 503
+    return response

@@ -20,6 +20,13 @@ KINDS: dict[str, str] = {
     "application": "Changes to your funding applications",
     "gathering": "Gatherings you booked: places, changes and waiting list",
     "message": "A message from another member",
+    "report_reminder": "r",
+    "review_reminder": "r",
+    "claim_reminder": "r",
+    "payment_reminder": "r",
+    "gathering_reminder": "r",
+    "invitation_reminder": "r",
+    "phase_reminder": "r",
 }
 DIGEST = "digest"  # the weekly digest email; off unless the person opts in
 

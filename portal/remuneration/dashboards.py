@@ -71,7 +71,7 @@ def _with_people() -> tuple[LoaderOption, ...]:
 # --- the claims queue --------------------------------------------------------------------------
 
 
-def _confirmed_by_another_lead() -> sa.ColumnElement[bool]:
+def confirmed_by_another_lead() -> sa.ColumnElement[bool]:
     """The claim's project has a lead who is not the claimant (so the lead confirms it first).
 
     The set-based form of ``claims.needs_confirmation``.
@@ -87,7 +87,7 @@ def queue_condition(state: str) -> sa.ColumnElement[bool]:
     if state == WAITING:
         return sa.or_(
             Claim.state == ClaimState.CONFIRMED,
-            sa.and_(Claim.state == ClaimState.SUBMITTED, ~_confirmed_by_another_lead()),
+            sa.and_(Claim.state == ClaimState.SUBMITTED, ~confirmed_by_another_lead()),
         )
     return Claim.state == ClaimState(state)
 

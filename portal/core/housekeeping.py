@@ -1,0 +1,35 @@
+"""The portal's own upkeep, as scheduled jobs: old job records, old heartbeats, the search index."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from portal.core.extensions import db
+from portal.core.schedule import RunState, TaskRun, WorkerHeartbeat, job
+
+KEEP_RUNS = timedelta(days=90)
+KEEP_HEARTBEATS = timedelta(days=7)
+
+
+@job("housekeeping", "Remove old job records and worker heartbeats", daily_at=time(3, 30))
+def housekeeping(now: datetime) -> str:
+    runs = db.session.execute(
+        sa.delete(TaskRun).where(
+            TaskRun.created_at < now - KEEP_RUNS, TaskRun.state.in_([RunState.SUCCEEDED, RunState.FAILED])
+        )
+    )
+    beats = db.session.execute(sa.delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < now - KEEP_HEARTBEATS))
+    return f"Removed {getattr(runs, 'rowcount', 0)} job records and {getattr(beats, 'rowcount', 0)} heartbeats."
+
+
+@job("search-upkeep", "Compact the search index", daily_at=time(3, 45))
+def search_upkeep(now: datetime) -> str:
+    """SQLite's FTS5 index grows in segments; ``optimize`` merges them into one (which also
+    drops the old segments' copies of changed and removed text). PostgreSQL's GIN index is
+    kept by autovacuum, so there is nothing to do there."""
+    if db.engine.dialect.name != "sqlite":
+        return "Nothing to do on this database (autovacuum keeps the index)."
+    db.session.execute(sa.text("INSERT INTO search_documents_fts(search_documents_fts) VALUES ('optimize')"))
+    return "Search index compacted."
