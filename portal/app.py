@@ -41,8 +41,8 @@ from portal.gatherings import views as gatherings_views
 from portal.grants import application_views, indexing, phase_views, project_views
 from portal.grants import bp as grants_bp
 from portal.grants import permissions as grants_rules
-from portal.grants import schedule as grants_schedule
 from portal.grants import review_views as grants_review_views
+from portal.grants import schedule as grants_schedule
 from portal.learning import bp as learning_bp
 from portal.learning import moderation_views
 from portal.learning import permissions as learning_rules

@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     # The task queue: empty is a SQLite file tasks.sqlite3 in the instance folder; redis://... is
     # Redis (production, shared by every worker); "memory" keeps it in the process (tests).
     "TASK_QUEUE_URL": "",
+    "TASK_QUEUE_NAME": "portal",  # one Redis can hold several portals' queues under different names
     "WORKER_STALE_MINUTES": 5,  # /healthz reports the queue unhealthy when no worker ticked for this long
     "CLAIM_CONFIRM_TARGET_DAYS": 5,  # a claim waiting this long for its project lead's confirmation: remind the lead
     "CLAIM_APPROVAL_TARGET_DAYS": 10,  # a claim waiting this long for approval: remind staff

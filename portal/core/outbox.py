@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -79,7 +79,7 @@ def _write_to_log(config: dict[str, Any], message: OutboxMessage) -> None:
     log.info("Email to %s: %s\n%s", message.to_email, message.subject, message.body)
 
 
-def _pending(now: datetime, after_id: int) -> sa.Select[tuple[int]]:
+def _pending(now: datetime, after_id: int) -> sa.Select[int]:
     return (
         sa.select(OutboxMessage.id)
         .where(
@@ -158,12 +158,7 @@ def queue_summary() -> QueueSummary:
             sa.func.min(OutboxMessage.created_at).filter(pending),
         ).where(OutboxMessage.sent_at.is_(None))
     ).one()
-    oldest = row[2]
-    if isinstance(oldest, str):  # SQLite returns an aggregate of a typed column untyped
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
-    return QueueSummary(row[0] or 0, row[1] or 0, oldest)
+    return QueueSummary(row[0] or 0, row[1] or 0, row[2])
 
 
 @task()

@@ -223,12 +223,15 @@ def worker_name() -> str:
 
 
 def beat(now: datetime) -> None:
+    """Record that this worker is alive (an update, or the first insert; two threads may race)."""
     name = worker_name()
-    heartbeat = db.session.get(WorkerHeartbeat, name)
-    if heartbeat is None:
-        db.session.add(WorkerHeartbeat(name=name, seen_at=now))
-    else:
-        heartbeat.seen_at = now
+    seen = sa.update(WorkerHeartbeat).where(WorkerHeartbeat.name == name).values(seen_at=now)
+    if getattr(db.session.execute(seen), "rowcount", 0) == 0:
+        try:
+            with db.session.begin_nested():
+                db.session.add(WorkerHeartbeat(name=name, seen_at=now))
+        except IntegrityError:
+            db.session.execute(seen)
     db.session.commit()
 
 
@@ -266,9 +269,7 @@ class JobStatus:
 def statuses() -> list[JobStatus]:
     """Every job with its latest run and latest success (two queries, however many jobs)."""
     latest = sa.select(sa.func.max(TaskRun.id)).group_by(TaskRun.job)
-    succeeded = (
-        sa.select(sa.func.max(TaskRun.id)).where(TaskRun.state == RunState.SUCCEEDED).group_by(TaskRun.job)
-    )
+    succeeded = sa.select(sa.func.max(TaskRun.id)).where(TaskRun.state == RunState.SUCCEEDED).group_by(TaskRun.job)
     last = {r.job: r for r in db.session.scalars(sa.select(TaskRun).where(TaskRun.id.in_(latest)))}
     ok = {r.job: r for r in db.session.scalars(sa.select(TaskRun).where(TaskRun.id.in_(succeeded)))}
     return [JobStatus(j, last.get(j.name), ok.get(j.name)) for j in sorted(JOBS.values(), key=lambda j: j.title)]

@@ -43,14 +43,14 @@ _PENDING = "portal.tasks.after_commit"
 
 
 def storage_for(app: Flask) -> Any:
-    url = app.config["TASK_QUEUE_URL"]
+    url, name = app.config["TASK_QUEUE_URL"], app.config["TASK_QUEUE_NAME"]
     if url == "memory":
-        return MemoryStorage("portal")
+        return MemoryStorage(name)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisStorage("portal", url=url)
+        return RedisStorage(name, url=url)
     filename = url.removeprefix("sqlite:///") if url else os.path.join(app.instance_path, "tasks.sqlite3")
     os.makedirs(os.path.dirname(filename) or ".", exist_ok=True)
-    return SqliteStorage("portal", filename=filename, journal_mode="wal", timeout=10)
+    return SqliteStorage(name, filename=filename, journal_mode="wal", timeout=10)
 
 
 def init_tasks(app: Flask) -> None:

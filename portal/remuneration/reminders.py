@@ -35,9 +35,7 @@ def claim_name(claim: Claim) -> str:
 
 def _people(*roles: Role) -> list[User]:
     return list(
-        db.session.scalars(
-            sa.select(User).where(User.role.in_(roles), User.deactivated_at.is_(None)).order_by(User.id)
-        )
+        db.session.scalars(sa.select(User).where(User.role.in_(roles), User.deactivated_at.is_(None)).order_by(User.id))
     )
 
 
