@@ -26,7 +26,10 @@ def settings_form(kinds: dict[str, str], chosen: dict[str, str]) -> FlaskForm:
     for the digest (off, daily, weekly), each starting at the person's current choice."""
     fields: dict[str, Any] = {
         field_name(kind): RadioField(
-            label, choices=choices(list(LEVELS.items())), default=chosen[kind], validators=[InputRequired("Choose one.")]
+            label,
+            choices=choices(list(LEVELS.items())),
+            default=chosen[kind],
+            validators=[InputRequired("Choose off, in the portal, or in the portal and by email.")],
         )
         for kind, label in kinds.items()
     }
