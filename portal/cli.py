@@ -77,7 +77,7 @@ def send_outbox(limit: int) -> None:
 
 @click.command("send-digest")
 def send_digest_command() -> None:
-    """Queue the weekly digest of new posts, stories and gatherings for those who opted in."""
+    """Queue the weekly digest (what is due for each person; new posts, stories and gatherings)."""
     queued = send_digest()
     db.session.commit()
     click.echo(f"Queued the digest for {queued} people. Run send-outbox to deliver it.")

@@ -195,7 +195,9 @@ def test_assessing_puts_submitted_applications_with_the_panel(app: Any, users: d
     db.session.commit()
     assert moved == [sent]
     assert (sent.state, draft.state) == (ApplicationState.UNDER_REVIEW, ApplicationState.DRAFT)
-    assert [m.subject for m in outbox_to(lead.email)] == ["Your application is with the panel"]
+    assert [m.subject for m in outbox_to(lead.email)] == [
+        "Your application 'Peer-led recovery cafés' is with the panel"
+    ]
     assert (
         db.session.scalar(
             sa.select(AuditEntry.action).where(
@@ -280,7 +282,7 @@ def test_a_complete_application_inside_the_window_is_submitted(app: Any, users: 
     applications.submit_application(application, by=lead, today=TODAY, now=NOW)
     db.session.commit()
     assert application.state == ApplicationState.SUBMITTED and application.submitted_at == NOW
-    assert [m.subject for m in outbox_to(lead.email)] == ["We have your application"]
+    assert [m.subject for m in outbox_to(lead.email)] == ["We have your application 'Peer-led recovery cafés'"]
     assert (
         db.session.scalar(sa.select(AuditEntry.action).where(AuditEntry.object_type == "Application"))
         == "application.submitted"
@@ -386,7 +388,9 @@ def test_the_lead_withdraws_before_a_decision(app: Any, users: dict[str, Any], s
     applications.withdraw_application(application, by=users["member"])
     db.session.commit()
     assert application.state == ApplicationState.WITHDRAWN
-    assert [m.subject for m in outbox_to(users["member"].email)] == ["Your application is withdrawn"]
+    assert [m.subject for m in outbox_to(users["member"].email)] == [
+        "Your application 'Peer-led recovery cafés' is withdrawn"
+    ]
 
 
 # --- the team ------------------------------------------------------------------------------------------

@@ -179,7 +179,7 @@ def test_every_illegal_transition_is_refused() -> None:
         for target in moves - TRANSITIONS[state]:
             claim = Claim(state=state, claimant_id=1, activity_date=TODAY)
             with pytest.raises(RuleBroken, match="cannot be"):
-                claims._move(claim, target, by=None, action="x", subject="", body="")  # type: ignore[arg-type]
+                claims._move(claim, target, by=None, action="x", subject="", plural="", body="")  # type: ignore[arg-type]
 
 
 def test_workflow_services_refuse_illegal_moves(card: Any, users: dict[str, Any]) -> None:

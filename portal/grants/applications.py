@@ -121,13 +121,14 @@ def move_application(
 
 
 def tell_lead(application: Application, *, kind: str, subject: str, body: str) -> None:
-
+    """Tell the lead; ``subject`` names the application where it says ``{application}``."""
     lead = db.session.get_one(User, application.lead_id)
     title = application.title or "your application"
+    named = f"'{application.title}'" if application.title else "(no title yet)"
     notify(
         lead,
         "application",
-        subject,
+        subject.replace("{application}", named),
         body,
         f"/applications/{application.id}",
         email_kind=kind,
@@ -282,7 +283,7 @@ def submit_application(application: Application, *, by: User, today: date, now: 
         ApplicationState.SUBMITTED,
         by=by,
         action="submitted",
-        subject="We have your application",
+        subject="We have your application {application}",
         body="Thank you. Your application has been sent. When the window closes, the panel reads and "
         "scores every application, and we will tell you the decision.",
     )
@@ -296,7 +297,7 @@ def withdraw_application(application: Application, *, by: User) -> None:
         ApplicationState.WITHDRAWN,
         by=by,
         action="withdrawn",
-        subject="Your application is withdrawn",
+        subject="Your application {application} is withdrawn",
         body="Your application has been withdrawn, as you asked. The panel will not consider it.",
     )
 
@@ -309,7 +310,7 @@ def put_under_review(application: Application, *, by: User | None, phase: Phase)
         ApplicationState.UNDER_REVIEW,
         by=by,
         action="under_review",
-        subject="Your application is with the panel",
+        subject="Your application {application} is with the panel",
         body=f"Applications to {phase.name} have closed, and the panel is now reading and scoring "
         "them. We will tell you the decision.",
     )

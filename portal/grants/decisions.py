@@ -134,14 +134,14 @@ def record_decision(
     db.session.flush()
     if outcome == Outcome.AWARD:
         assert amount is not None and start_date is not None
-        subject = "Your application has been funded"
+        subject = "Your application {application} has been funded"
         body = (
             f"Good news: the panel has decided to fund your project with {money(amount)}. It starts on "
             f"{local_date(start_date)}.\n\nThe panel's reasons:\n\n{rationale}\n\n"
             "Sign in to see your pilot project, its budget and when progress reports are due."
         )
     else:
-        subject = "The panel's decision on your application"
+        subject = "The panel's decision on your application {application}"
         body = (
             f"Thank you for applying to {phase.name}. The panel has decided not to fund this application.\n\n"
             f"The panel's reasons:\n\n{rationale}\n\nWe hope this helps with future applications."

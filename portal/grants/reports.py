@@ -171,7 +171,7 @@ def submit_report(report: ProgressReport, content: ReportContent, *, by: User, n
     tell_team(
         project,
         "report_submitted",
-        "Your progress report has been sent",
+        f"Your progress report for '{project.title}' has been sent",
         f"{by.name} sent the progress report due on {report.due_on:%-d %B %Y}. "
         "The programme team will read it and tell you if anything needs to change.",
     )
@@ -220,7 +220,7 @@ def accept_report(report: ProgressReport, *, by: User, now: datetime, feedback: 
             "\n\nThis was your final report, so the project is now closed. Thank you. You can publish "
             "what you learned on the project's public page."
         )
-    tell_team(project, "report_accepted", "Your progress report is accepted", body)
+    tell_team(project, "report_accepted", f"Your report for '{project.title}' was accepted", body)
 
 
 def request_changes(report: ProgressReport, *, by: User, now: datetime, feedback: str) -> None:
@@ -243,7 +243,7 @@ def request_changes(report: ProgressReport, *, by: User, now: datetime, feedback
     tell_team(
         project,
         "report_changes",
-        "Please change your progress report",
+        f"Please change your progress report for '{project.title}'",
         f"The programme team asked for changes to your progress report due on {report.due_on:%-d %B %Y}:"
         f"\n\n{report.feedback}\n\nPlease change the report and send it again.",
     )

@@ -69,7 +69,8 @@ def _show(target: Target) -> None:
 def _describe(target: Target) -> tuple[str, str]:
     if isinstance(target, LearningPost):
         return f'your post "{target.title}"', f"/learning/{target.id}"
-    return "your comment", f"/learning/{target.post_id}#comment-{target.id}"
+    post = db.session.get_one(LearningPost, target.post_id)
+    return f'your comment on "{post.title}"', f"/learning/{target.post_id}#comment-{target.id}"
 
 
 def flag(target: Target, *, by: User, reason: str, note: str = "") -> Flag | None:

@@ -62,7 +62,8 @@ def set_validation(target: LearningPost | Comment, *, by: User, on: bool) -> boo
     if isinstance(target, LearningPost):
         what, url = f'your post "{target.title}"', f"/learning/{target.id}"
     else:
-        what, url = "your comment", f"/learning/{target.post_id}#comment-{target.id}"
+        post = db.session.get_one(LearningPost, target.post_id)
+        what, url = f'your comment on "{post.title}"', f"/learning/{target.post_id}#comment-{target.id}"
     notify(
         db.session.get(User, target.author_id),
         "validation",

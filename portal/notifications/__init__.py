@@ -1,4 +1,4 @@
-"""In-app notifications with optional email, and the weekly digest. Other domains call
+"""In-app notifications with optional email, grouped repeats, and each person's choices. Other domains call
 ``portal.notifications.service.notify``."""
 
 from flask import Blueprint

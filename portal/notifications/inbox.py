@@ -1,4 +1,4 @@
-"""Reading notifications and choosing which ones come by email."""
+"""Reading notifications, and choosing where each kind comes (off, in the portal, by email too)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,28 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.core.db import utcnow
+from portal.core.errors import RuleBroken
 from portal.core.extensions import db
-from portal.notifications.models import DIGEST, KINDS, Notification, NotificationSetting
+from portal.core.permissions import is_finance
+from portal.notifications.models import (
+    DAILY,
+    DIGEST,
+    FINANCE_KINDS,
+    FREQUENCIES,
+    KINDS,
+    WEEKLY,
+    Notification,
+    NotificationSetting,
+)
 
 
 def inbox_query(user: Any) -> sa.Select[Notification]:
-    return sa.select(Notification).where(Notification.recipient_id == user.id).order_by(Notification.id.desc())
+    # A grouped notification moves to now when it gathers another, so newest first by time.
+    return (
+        sa.select(Notification)
+        .where(Notification.recipient_id == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+    )
 
 
 def unread_count(user: Any) -> int:
@@ -39,26 +55,63 @@ def mark_all_read(user: Any) -> None:
     )
 
 
-def email_choices(user: Any) -> dict[str, bool]:
-    """Every kind (and the digest) with whether email is on for this person."""
-    stored = dict(
-        db.session.execute(
-            sa.select(NotificationSetting.kind, NotificationSetting.email).where(NotificationSetting.user_id == user.id)
-        ).all()
-    )
-    chosen = {kind: stored.get(kind, True) for kind in KINDS}
-    chosen[DIGEST] = stored.get(DIGEST, False)
-    return chosen
+OFF, PORTAL, EMAIL = "off", "portal", "email"
+LEVELS: dict[str, str] = {OFF: "Off", PORTAL: "In the portal", EMAIL: "In the portal and by email"}
+DIGEST_CHOICES: dict[str, str] = {OFF: "Off", DAILY: "Daily, every morning", WEEKLY: "Weekly, on Monday mornings"}
 
 
-def save_email_choices(user: Any, wanted: set[str]) -> None:
+def kinds_for(user: Any) -> dict[str, str]:
+    """The kinds this person can get, with their labels (finance reminders for finance only)."""
+    return {kind: label for kind, label in KINDS.items() if kind not in FINANCE_KINDS or is_finance(user)}
+
+
+def choices(user: Any) -> dict[str, str]:
+    """Every kind's level (off, portal, email), and the digest's (off, daily, weekly)."""
     stored = {
         s.kind: s
         for s in db.session.scalars(sa.select(NotificationSetting).where(NotificationSetting.user_id == user.id))
     }
-    for kind in [*KINDS, DIGEST]:
+    chosen: dict[str, str] = {}
+    for kind in KINDS:
+        setting = stored.get(kind)
+        if setting is None:
+            chosen[kind] = EMAIL
+        else:
+            chosen[kind] = OFF if not setting.enabled else EMAIL if setting.email else PORTAL
+    digest = stored.get(DIGEST)
+    if digest is None or not (digest.enabled and digest.email):
+        chosen[DIGEST] = OFF
+    else:
+        chosen[DIGEST] = digest.frequency if digest.frequency in FREQUENCIES else WEEKLY
+    return chosen
+
+
+def save_choices(user: Any, levels: dict[str, str]) -> None:
+    """Store the levels given (kind -> off | portal | email, and digest -> off | daily | weekly)."""
+    stored = {
+        s.kind: s
+        for s in db.session.scalars(sa.select(NotificationSetting).where(NotificationSetting.user_id == user.id))
+    }
+    for kind, level in levels.items():
+        allowed = DIGEST_CHOICES if kind == DIGEST else LEVELS
+        if (kind != DIGEST and kind not in KINDS) or level not in allowed:
+            raise RuleBroken(kind, "Choose one of the options.")
         setting = stored.get(kind)
         if setting is None:
             setting = NotificationSetting(user_id=user.id, kind=kind)
             db.session.add(setting)
-        setting.email = kind in wanted
+        if kind == DIGEST:
+            setting.enabled = setting.email = level != OFF
+            if level != OFF:
+                setting.frequency = level
+        else:
+            setting.enabled = level != OFF
+            setting.email = level == EMAIL
+
+
+def save_email_choices(user: Any, wanted: set[str]) -> None:
+    """Email on for the kinds in ``wanted`` (the rest in the portal only); the digest weekly if
+    it is in ``wanted``."""
+    levels = {kind: EMAIL if kind in wanted else PORTAL for kind in KINDS}
+    levels[DIGEST] = WEEKLY if DIGEST in wanted else OFF
+    save_choices(user, levels)

@@ -1,34 +1,118 @@
-"""Tell a person something: an in-app notification, and an email unless they switched it off.
+"""Tell a person something: an in-app notification and an email, as far as they want each.
 
 Other domains call ``notify``; it joins the caller's transaction, so nothing is shown or sent
-unless the change that caused it commits.
+unless the change that caused it commits. Repeats of the same thing (five claims approved) can
+be grouped into one unread notification that names each of them: pass a ``Group``.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
 from portal.core import outbox
+from portal.core.db import utcnow
 from portal.core.extensions import db
-from portal.notifications.models import DIGEST, KINDS, Notification, NotificationSetting
+from portal.notifications.models import DIGEST, KINDS, MAX_ITEMS, Notification, NotificationSetting
+
+SUBJECT_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Group:
+    """How repeats of one kind of notification gather into one.
+
+    ``key`` says which repeats belong together (e.g. ``"claims.approved"``), ``item`` names this
+    one thing (``"Workshop, 25 Nov 2026"``), ``plural`` is the grouped subject's start with a
+    ``{count}`` placeholder (``"{count} claims approved"``), and ``url_path`` is the list the
+    things are in, where the grouped notification links."""
+
+    key: str
+    item: str
+    plural: str
+    url_path: str
+
+
+def wanted(user_id: int, kind: str) -> tuple[bool, bool]:
+    """(in the portal, by email) for this person and kind. No choice stored means both, except
+    the digest (an email only), which is off until the person asks for it."""
+    row = db.session.execute(
+        sa.select(NotificationSetting.enabled, NotificationSetting.email).where(
+            NotificationSetting.user_id == user_id, NotificationSetting.kind == kind
+        )
+    ).first()
+    if row is None:
+        return (False, False) if kind == DIGEST else (True, True)
+    enabled, email = bool(row[0]), bool(row[1])
+    if kind == DIGEST:
+        return False, enabled and email
+    return enabled, enabled and email
 
 
 def email_wanted(user_id: int, kind: str) -> bool:
-    setting = db.session.scalar(
-        sa.select(NotificationSetting.email).where(
-            NotificationSetting.user_id == user_id, NotificationSetting.kind == kind
+    return wanted(user_id, kind)[1]
+
+
+def _quoted(names: list[str]) -> str:
+    quoted = [f"'{name}'" for name in names]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def grouped_subject(plural: str, count: int, names: list[str]) -> str:
+    """ "3 claims approved: 'A', 'B' and 'C'", shortened with "and N more" to fit the column."""
+    start = plural.format(count=count)
+    shown = list(names)
+    while shown:
+        hidden = count - len(shown)
+        if hidden:
+            text = f"{start}: " + ", ".join(f"'{name}'" for name in shown) + f" and {hidden} more"
+        else:
+            text = f"{start}: {_quoted(shown)}"
+        if len(text) <= SUBJECT_LENGTH:
+            return text
+        shown = shown[1:]  # keep the newest
+    return start[:SUBJECT_LENGTH]
+
+
+def _gather(recipient_id: int, kind: str, subject: str, body: str, url_path: str, group: Group) -> None:
+    existing = db.session.scalar(
+        sa.select(Notification)
+        .where(
+            Notification.recipient_id == recipient_id,
+            Notification.kind == kind,
+            Notification.group_key == group.key,
+            Notification.read_at.is_(None),
         )
+        .order_by(Notification.id.desc())
+        .limit(1)
     )
-    if setting is None:
-        return kind != DIGEST
-    return bool(setting)
-
-
-def wanted(user_id: int, kind: str) -> tuple[bool, bool]:  # TEMPORARY until the notify branch lands
-    return True, email_wanted(user_id, kind)
+    if existing is None:
+        db.session.add(
+            Notification(
+                recipient_id=recipient_id,
+                kind=kind,
+                subject=subject[:SUBJECT_LENGTH],
+                body=body,
+                url_path=url_path[:300],
+                group_key=group.key[:120],
+                count=1,
+                items=json.dumps([group.item]),
+            )
+        )
+        return
+    names = [*existing.item_names, group.item][-MAX_ITEMS:]
+    existing.count += 1
+    existing.items = json.dumps(names)
+    existing.subject = grouped_subject(group.plural, existing.count, names)
+    existing.body = f"The latest, '{group.item}': {body}"
+    existing.url_path = group.url_path[:300]
+    existing.created_at = utcnow()
 
 
 def notify(
@@ -40,21 +124,35 @@ def notify(
     *,
     email_kind: str | None = None,
     email_text: str | None = None,
+    group: Group | None = None,
 ) -> None:
-    """Write the in-app notification and, unless switched off for this kind, queue an email.
+    """Write the in-app notification and queue an email, as far as the person wants each.
 
-    ``email_kind`` and ``email_text`` let a domain keep its own outbox kind and wording."""
+    ``email_kind`` and ``email_text`` let a domain keep its own outbox kind and wording. With a
+    ``group``, an unread notification of the same kind and group key is updated instead of a
+    new one added; the email still goes for this one event."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     if recipient is None or getattr(recipient, "deactivated_at", None) is not None:
         return
-    db.session.add(
-        Notification(recipient_id=recipient.id, kind=kind, subject=subject[:200], body=body, url_path=url_path[:300])
-    )
-    if email_wanted(recipient.id, kind):
+    in_portal, email = wanted(recipient.id, kind)
+    if in_portal:
+        if group is None:
+            db.session.add(
+                Notification(
+                    recipient_id=recipient.id,
+                    kind=kind,
+                    subject=subject[:SUBJECT_LENGTH],
+                    body=body,
+                    url_path=url_path[:300],
+                )
+            )
+        else:
+            _gather(recipient.id, kind, subject, body, url_path, group)
+    if email:
         link = current_app.config["BASE_URL"].rstrip("/") + url_path if url_path else ""
         text = email_text or f"Hello {recipient.name},\n\n{body}\n"
         if link:
             text += f"\n{link}\n"
         text += "\nYou can choose which emails you get on your notification settings page.\n"
-        outbox.enqueue(email_kind or f"notification.{kind}", recipient.email, subject[:200], text)
+        outbox.enqueue(email_kind or f"notification.{kind}", recipient.email, subject[:SUBJECT_LENGTH], text)

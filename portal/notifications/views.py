@@ -1,8 +1,8 @@
-"""In-app notifications: the list, opening one, marking read, and email settings."""
+"""In-app notifications: the list, opening one, marking read, and where each kind comes."""
 
 from __future__ import annotations
 
-from flask import abort, request, url_for
+from flask import abort, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -12,8 +12,8 @@ from portal.core.forms import safe_next
 from portal.core.permissions import permission_required, signed_in
 from portal.core.web import paginate, render
 from portal.notifications import bp, inbox
-from portal.notifications.forms import PlainForm
-from portal.notifications.models import DIGEST, KINDS, Notification
+from portal.notifications.forms import PlainForm, chosen_levels, field_name, settings_form
+from portal.notifications.models import Notification
 
 
 @bp.app_context_processor
@@ -61,14 +61,14 @@ def mark_all_read() -> Response:
 @bp.route("/notifications/settings", methods=["GET", "POST"], endpoint="settings")
 @permission_required("notifications.own")
 def settings() -> Response:
-    form = PlainForm()
-    wanted = {kind for kind in [*KINDS, DIGEST] if request.form.get(f"email_{kind}") == "on"}
-    if apply(form, lambda: inbox.save_email_choices(current_user, wanted)):
-        return done(url_for("notifications.settings"), "Your email choices are saved.")
+    kinds = inbox.kinds_for(current_user)
+    form = settings_form(kinds, inbox.choices(current_user))
+    if apply(form, lambda: inbox.save_choices(current_user, chosen_levels(form, kinds))):
+        return done(url_for("notifications.settings"), "Your notification choices are saved.")
     return refused(
         "notifications/settings.html",
         form=form,
-        kinds=KINDS,
-        chosen=inbox.email_choices(current_user),
+        kinds=kinds,
+        field_name=field_name,
         title="Notification settings",
     )

@@ -19,7 +19,7 @@ from portal.core import audit, permissions
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import money
-from portal.notifications.service import notify
+from portal.notifications.service import Group, notify
 from portal.remuneration import benefits, budgets
 from portal.remuneration.models import (
     TRANSITIONS,
@@ -189,27 +189,63 @@ def _require(user: User, rule: str, claim: Claim) -> None:
         raise NotAllowed(f"{rule} refused for claim {claim.id}")
 
 
-def _move(claim: Claim, to: ClaimState, *, by: User, action: str, note: str = "", subject: str, body: str) -> None:
+CLAIMS_LIST = "/payments"  # the claimant's list of their claims
+CONFIRMATIONS_LIST = "/claims/confirmations"  # a project lead's claims to confirm
+
+
+def claim_name(claim: Claim) -> str:
+    """How a claim is named to people: its activity and date, like "Workshop, 25 Nov 2026"."""
+    activity = db.session.get_one(ActivityType, claim.activity_type_id)
+    return f"{activity.name}, {claim.activity_date:%-d %b %Y}"
+
+
+def _move(
+    claim: Claim,
+    to: ClaimState,
+    *,
+    by: User,
+    action: str,
+    note: str = "",
+    subject: str,
+    plural: str,
+    body: str,
+) -> None:
+    """``subject`` names the claim where it says ``{claim}``; ``plural`` is the subject of the
+    grouped notification when several claims make the same move (``{count}`` of them)."""
     if to not in TRANSITIONS[claim.state]:
         raise RuleBroken("state", f"A claim that is {claim.state.label.lower()} cannot be {action}.")
     before = {"state": claim.state.value}
     claim.state = to
     audit.record(f"claim.{action}", claim, actor=by, before=before, after={"state": to.value}, note=note)
     claimant = db.session.get_one(User, claim.claimant_id)
+    name = claim_name(claim)
     _tell(
         claimant,
-        subject,
+        subject.format(claim=f"'{name}'"),
         body,
         claim,
         email_kind=f"claim_{action}",
-        email_text=f"Hello {claimant.name},\n\n{body}\n\nClaim {claim.id}: {claim.activity_date:%d %B %Y}.\n",
+        email_text=f"Hello {claimant.name},\n\n{body}\n\nClaim {claim.id}: {name}.\n",
+        group=Group(key=f"claims.{action}", item=name, plural=plural, url_path=CLAIMS_LIST),
     )
 
 
-def _tell(person: User, subject: str, body: str, claim: Claim, *, email_kind: str, email_text: str) -> None:
-    """In the person's notifications, and by email unless they switched claim emails off."""
+def _tell(
+    person: User, subject: str, body: str, claim: Claim, *, email_kind: str, email_text: str, group: Group
+) -> None:
+    """In the person's notifications (grouped with the same move of their other claims while
+    unread), and by email unless they switched claim emails off."""
 
-    notify(person, "claim", subject, body, f"/claims/{claim.id}", email_kind=email_kind, email_text=email_text)
+    notify(
+        person,
+        "claim",
+        subject,
+        body,
+        f"/claims/{claim.id}",
+        email_kind=email_kind,
+        email_text=email_text,
+        group=group,
+    )
 
 
 def submit_claim(
@@ -249,23 +285,32 @@ def submit_claim(
         by=by,
         action="submitted",
         note=note,
-        subject="We have your claim",
+        subject="We have your claim {claim}",
+        plural="We have {count} of your claims",
         body="Thank you. Your claim has been sent for checking. We will tell you when it is approved.",
     )
     if needs_confirmation(claim):
         lead = _project_lead(claim)
         if lead is not None:
+            claimant = db.session.get_one(User, claim.claimant_id)
+            name = claim_name(claim)
             body = (
-                f"A member of your project team has claimed for time on {claim.activity_date:%d %B %Y}. "
+                f"{claimant.name}, a member of your project team, has claimed for time: {name}. "
                 "Please confirm that the activity happened."
             )
             _tell(
                 lead,
-                "A claim needs your confirmation",
+                f"{claimant.name}'s claim '{name}' needs your confirmation",
                 body,
                 claim,
                 email_kind="claim_to_confirm",
                 email_text=f"Hello {lead.name},\n\n{body}\n",
+                group=Group(
+                    key="claims.to_confirm",
+                    item=f"{name} ({claimant.name})",
+                    plural="{count} claims need your confirmation",
+                    url_path=CONFIRMATIONS_LIST,
+                ),
             )
     return []
 
@@ -298,7 +343,8 @@ def confirm_claim(claim: Claim, *, by: User, now: datetime) -> None:
         ClaimState.CONFIRMED,
         by=by,
         action="confirmed",
-        subject="Your project lead confirmed your claim",
+        subject="Your project lead confirmed your claim {claim}",
+        plural="Your project lead confirmed {count} of your claims",
         body="Your project lead has confirmed your activity. The programme team will approve it next.",
     )
 
@@ -333,7 +379,8 @@ def approve_claim(claim: Claim, *, by: User, now: datetime, over_budget_confirme
         by=by,
         action="approved",
         note=note,
-        subject="Your claim is approved",
+        subject="Your claim {claim} was approved",
+        plural="{count} claims approved",
         body="Your claim has been approved. It will be paid in the next payment run.",
     )
 
@@ -349,7 +396,8 @@ def query_claim(claim: Claim, *, by: User, question: str) -> None:
         by=by,
         action="queried",
         note=claim.question,
-        subject="A question about your claim",
+        subject="A question about your claim {claim}",
+        plural="Questions about {count} of your claims",
         body=f"We have a question about your claim:\n\n{claim.question}\n\n"
         "Please answer by changing the claim's notes, then send it again.",
     )
@@ -366,7 +414,8 @@ def reject_claim(claim: Claim, *, by: User, reason: str) -> None:
         by=by,
         action="rejected",
         note=claim.decision_reason,
-        subject="Your claim was not approved",
+        subject="Your claim {claim} was not approved",
+        plural="{count} claims not approved",
         body=f"Your claim was not approved, for this reason:\n\n{claim.decision_reason}\n\n"
         "If you think this is wrong, reply to the programme team.",
     )
@@ -383,7 +432,8 @@ def void_claim(claim: Claim, *, by: User, reason: str = "") -> None:
         by=by,
         action="voided",
         note=claim.decision_reason,
-        subject="Your claim was cancelled",
+        subject="Your claim {claim} was cancelled",
+        plural="{count} claims cancelled",
         body="Your claim has been cancelled." + (f" Reason: {claim.decision_reason}" if reason.strip() else ""),
     )
 
@@ -398,7 +448,8 @@ def move_into_batch(claim: Claim, *, by: User, batch_id: int, reference: str) ->
         by=by,
         action="batched",
         note=reference,
-        subject="Your payment is on its way",
+        subject="Your payment for {claim} is on its way",
+        plural="Payments for {count} claims are on their way",
         body=f"Your claim is in payment run {reference}. You will be told when it is paid.",
     )
 
@@ -412,6 +463,7 @@ def mark_paid(claim: Claim, *, by: User, paid_on: date, reference: str) -> None:
         by=by,
         action="paid",
         note=reference,
-        subject="Your claim has been paid",
+        subject="Your claim {claim} has been paid",
+        plural="{count} claims paid",
         body=f"Your claim was paid {money(amount)} on {paid_on:%d %B %Y}.",
     )

@@ -141,7 +141,7 @@ def test_load_more_search_and_notification_settings(new_page: Any, live_server: 
     check_axe(page)
 
     sign_in(page, "ann@example.test", "/notifications/settings")
-    page.get_by_label("Send me a weekly email").check()
+    page.get_by_label("Weekly, on Monday mornings").check()
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_label("Send me a weekly email")).to_be_checked()
+    expect(page.get_by_label("Weekly, on Monday mornings")).to_be_checked()
     check_axe(page)
