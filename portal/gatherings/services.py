@@ -147,7 +147,12 @@ def create_gathering(details: GatheringDetails, *, by: User, now: datetime | Non
         "gathering.create",
         gathering,
         actor=by,
-        after={"title": gathering.title, "paid": gathering.paid, "capacity": gathering.capacity},
+        after={
+            "title": gathering.title,
+            "paid": gathering.paid,
+            "capacity": gathering.capacity,
+            "public": gathering.public,
+        },
     )
     return gathering
 
@@ -179,7 +184,7 @@ def update_gathering(
         ):
             if person not in promoted:
                 notices.gathering_changed(person, locked)
-    audit.record("gathering.update", locked, actor=by, after={"capacity": locked.capacity})
+    audit.record("gathering.update", locked, actor=by, after={"capacity": locked.capacity, "public": locked.public})
     return promoted
 
 
