@@ -25,6 +25,9 @@ from portal.admin import bp as admin_bp
 from portal.admin import jobs_views
 from portal.admin import permissions as admin_rules
 from portal.admin import views as admin_views
+from portal.calendar import bp as calendar_bp
+from portal.calendar import permissions as calendar_rules
+from portal.calendar import views as calendar_views
 from portal.core import config as settings
 from portal.core import formatting, housekeeping, permissions
 from portal.core.extensions import csrf, db, limiter, login_manager, migrate
@@ -69,6 +72,7 @@ from portal.teams import permissions as teams_rules
 RULES = (
     accounts_rules,
     admin_rules,
+    calendar_rules,
     directory_rules,
     gatherings_rules,
     grants_rules,
@@ -84,6 +88,7 @@ ROUTES = (
     accounts_views,
     admin_views,
     jobs_views,
+    calendar_views,
     directory_views,
     gatherings_views,
     application_views,
@@ -116,6 +121,7 @@ BLUEPRINTS = (
     learning_bp,
     notifications_bp,
     search_bp,
+    calendar_bp,
     gatherings_bp,
     directory_bp,
     stories_bp,

@@ -1,6 +1,7 @@
 """Imports every model module, so metadata (and Alembic) sees every table."""
 
 from portal.accounts.models import PasswordResetToken, User  # noqa: F401
+from portal.calendar.models import CalendarFeed  # noqa: F401
 from portal.core.audit import AuditEntry  # noqa: F401
 from portal.core.outbox import OutboxMessage  # noqa: F401
 from portal.core.schedule import TaskRun, WorkerHeartbeat  # noqa: F401

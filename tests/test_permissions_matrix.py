@@ -137,6 +137,13 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "notifications.mark_all_read": ("POST", SIGNED_IN),
     "notifications.settings": ("GET", SIGNED_IN),
     "search.search": ("GET", EVERYONE),
+    # calendar feeds: the page for one's own link; the feeds need no sign-in (a private feed's
+    # secret address is its authority: an unknown one is 404 for everyone, see tests/test_calendar.py)
+    "calendar.page": ("GET", SIGNED_IN),
+    "calendar.make_link": ("POST", SIGNED_IN),
+    "calendar.turn_off": ("POST", SIGNED_IN),
+    "calendar.private_feed": ("GET", EVERYONE),
+    "calendar.public_feed": ("GET", EVERYONE),
     # gatherings (organiser-only pages check the gathering itself: see tests/test_gatherings_pages.py)
     "gatherings.upcoming": ("GET", SIGNED_IN),
     "gatherings.past": ("GET", SIGNED_IN),

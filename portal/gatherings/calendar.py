@@ -1,72 +1,74 @@
-"""An iCalendar file (RFC 5545) for one gathering, written by hand: it is short, and writing it
-here keeps the rules it must follow in view (CRLF line ends, escaped text, lines folded at 75
-octets without splitting a character, times in UTC)."""
+"""Gatherings as iCalendar (RFC 5545) events, built with the ``icalendar`` library.
+
+The library does the parts that are easy to get subtly wrong by hand: CRLF line ends, escaped
+TEXT values, lines folded at 75 octets without splitting a character, and times in UTC. The
+per-gathering download and the calendar feeds (``portal.calendar``) share ``gathering_event``,
+so an event looks the same wherever a calendar app picks it up, with the same UID and SEQUENCE.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
+
+import icalendar
 
 from portal.gatherings.models import Gathering
 
-MAX_OCTETS = 75
+PRODID = "-//Co-Production Portal//Calendar//EN"
 
 
-def escape_text(value: str) -> str:
-    """TEXT values: backslash, semicolon and comma are escaped; new lines become ``\\n``."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+def new_calendar(name: str = "") -> icalendar.Calendar:
+    """An empty calendar to publish, named for calendar apps that show a name."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    if name:
+        calendar.add("x-wr-calname", name)
+    return calendar
 
 
-def fold(line: str) -> str:
-    """Split a content line into lines of at most 75 octets; each continuation starts with a space."""
-    pieces: list[str] = []
-    current, size = "", 0
-    limit = MAX_OCTETS
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if size + width > limit:
-            pieces.append(current)
-            current, size = "", 0
-            limit = MAX_OCTETS - 1  # the leading space of a continuation line counts
-        current += char
-        size += width
-    pieces.append(current)
-    return "\r\n ".join(pieces)
+def uid_host(base_url: str) -> str:
+    """The domain part of every UID: the portal's own host keeps its UIDs apart from others'."""
+    return urlsplit(base_url).hostname or "portal"
 
 
-def utc_stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def gathering_ics(gathering: Gathering, *, base_url: str, now: datetime) -> str:
-    host = urlsplit(base_url).hostname or "portal"
+def gathering_event(
+    gathering: Gathering, *, base_url: str, now: datetime, joining_link: bool = True
+) -> icalendar.Event:
+    """One gathering as an event. ``joining_link=False`` leaves out the online link, which only
+    signed-in members may see (the public feed)."""
     page = base_url.rstrip("/") + f"/gatherings/{gathering.id}"
+    online = gathering.online_link if joining_link else ""
     description = gathering.description
     if gathering.accessibility:
         description += f"\n\nAccessibility: {gathering.accessibility}"
-    if gathering.online_link:
-        description += f"\n\nJoin online: {gathering.online_link}"
+    if online:
+        description += f"\n\nJoin online: {online}"
+    elif gathering.online_link:
+        description += "\n\nMembers who sign in to the portal see the online link."
     description += f"\n\nMore about this gathering: {page}"
-    location = gathering.place or gathering.online_link
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Co-Production Portal//Gatherings//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:gathering-{gathering.id}@{host}",
-        f"DTSTAMP:{utc_stamp(now)}",
-        f"DTSTART:{utc_stamp(gathering.starts_at)}",
-        f"DTEND:{utc_stamp(gathering.ends_at)}",
-        f"SEQUENCE:{gathering.sequence}",
-        f"LAST-MODIFIED:{utc_stamp(gathering.updated_at)}",
-        f"SUMMARY:{escape_text(gathering.title)}",
-        f"DESCRIPTION:{escape_text(description)}",
-        f"LOCATION:{escape_text(location)}",
-        f"URL:{page}",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "".join(fold(line) + "\r\n" for line in lines)
+    event = icalendar.Event()
+    event.add("uid", f"gathering-{gathering.id}@{uid_host(base_url)}")
+    event.add("dtstamp", now)
+    event.add("dtstart", gathering.starts_at)
+    event.add("dtend", gathering.ends_at)
+    event.add("sequence", gathering.sequence)
+    event.add("last-modified", gathering.updated_at)
+    event.add("summary", gathering.title)
+    event.add("description", description)
+    location = gathering.place or online
+    if location:
+        event.add("location", location)
+    event.add("url", page)
+    return event
+
+
+def gathering_ics(gathering: Gathering, *, base_url: str, now: datetime) -> str:
+    """The one-gathering file that the gathering page offers to download."""
+    calendar = new_calendar()
+    calendar.add_component(gathering_event(gathering, base_url=base_url, now=now))
+    body: bytes = calendar.to_ical()
+    return body.decode("utf-8")

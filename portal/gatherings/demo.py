@@ -1,5 +1,5 @@
 """Gatherings demo data: a past paid workshop with attendance marked (so its claims are drafted),
-an open meet-up, and a small paid session that is full with a waiting list."""
+an open meet-up (listed on the public calendar), and a small paid session that is full with a waiting list."""
 
 from __future__ import annotations
 
@@ -82,6 +82,7 @@ def seed(people: dict[str, User], project_title: str) -> int:
         online_link="https://meet.example.org/network-meet-up",
         capacity=40,
         accessibility="Step-free. BSL interpreter and live captions online. Lunch provided: tell us your dietary needs.",
+        public=True,  # in the public calendar feed
     )
     services.book(meet_up, member, access_needs="A seat near the front, please.")
     services.book(meet_up, lead)

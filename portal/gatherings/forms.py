@@ -132,6 +132,11 @@ class GatheringForm(FlaskForm):
     project_id = SelectField(
         "Pilot project", validators=[Optional()], description="Optional: the project the gathering belongs to."
     )
+    public = BooleanField(
+        "Show it on the public calendar",
+        description="Anyone, signed in or not, can then see its title, time, place and description in the "
+        "portal's public calendar feed. The online link stays for signed-in members only.",
+    )
 
     def set_choices(self, activities: list[Any], projects: list[Any]) -> None:
         self.activity_type_id.choices = choices(
@@ -157,6 +162,7 @@ class GatheringForm(FlaskForm):
             activity_type_id=str(gathering.activity_type_id or ""),
             units=number_text(gathering.units),
             project_id=str(gathering.project_id or ""),
+            public=gathering.public,
         )
 
     def details(self) -> GatheringDetails:
@@ -174,6 +180,7 @@ class GatheringForm(FlaskForm):
             activity_type_id=int(self.activity_type_id.data) if self.activity_type_id.data else None,
             units=self.units.number,
             project_id=int(self.project_id.data) if self.project_id.data else None,
+            public=bool(self.public.data),
         )
 
 

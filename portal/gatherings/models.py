@@ -46,6 +46,8 @@ class Gathering(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sequence: Mapped[int] = mapped_column(default=0)  # the calendar file's SEQUENCE: bumped by each edit
+    # Listed in the public calendar feed (title, time, place, description; never the online link).
+    public: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     organiser: Mapped[User] = relationship(lazy="raise_on_sql")
     project: Mapped[Project | None] = relationship(lazy="raise_on_sql")

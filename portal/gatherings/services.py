@@ -43,6 +43,7 @@ class GatheringDetails:
     activity_type_id: int | None = None
     units: Decimal | None = None
     project_id: int | None = None
+    public: bool = False
 
 
 # --- who may organise ----------------------------------------------------------------------
@@ -131,6 +132,7 @@ def _apply(gathering: Gathering, details: GatheringDetails) -> None:
     gathering.activity_type_id = details.activity_type_id if details.paid else None
     gathering.units = details.units if details.paid else None
     gathering.project_id = details.project_id
+    gathering.public = details.public
 
 
 def create_gathering(details: GatheringDetails, *, by: User, now: datetime | None = None) -> Gathering:
@@ -145,7 +147,12 @@ def create_gathering(details: GatheringDetails, *, by: User, now: datetime | Non
         "gathering.create",
         gathering,
         actor=by,
-        after={"title": gathering.title, "paid": gathering.paid, "capacity": gathering.capacity},
+        after={
+            "title": gathering.title,
+            "paid": gathering.paid,
+            "capacity": gathering.capacity,
+            "public": gathering.public,
+        },
     )
     return gathering
 
@@ -177,7 +184,7 @@ def update_gathering(
         ):
             if person not in promoted:
                 notices.gathering_changed(person, locked)
-    audit.record("gathering.update", locked, actor=by, after={"capacity": locked.capacity})
+    audit.record("gathering.update", locked, actor=by, after={"capacity": locked.capacity, "public": locked.public})
     return promoted
 
 
@@ -396,6 +403,25 @@ def upcoming_query(now: datetime) -> sa.Select[Gathering]:
 def past_query(now: datetime) -> sa.Select[Gathering]:
     return (
         sa.select(Gathering).where(Gathering.ends_at <= now).order_by(Gathering.starts_at.desc(), Gathering.id.desc())
+    )
+
+
+def booked_query(user_id: int, *, since: datetime) -> sa.Select[Gathering]:
+    """Gatherings this person has a place on that end after ``since``, soonest first."""
+    return (
+        sa.select(Gathering)
+        .join(Rsvp, Rsvp.gathering_id == Gathering.id)
+        .where(Rsvp.user_id == user_id, Rsvp.state == RsvpState.GOING, Gathering.ends_at > since)
+        .order_by(Gathering.starts_at, Gathering.id)
+    )
+
+
+def public_query(*, since: datetime) -> sa.Select[Gathering]:
+    """Gatherings their organisers listed publicly that end after ``since``: all a visitor may see."""
+    return (
+        sa.select(Gathering)
+        .where(Gathering.public.is_(True), Gathering.ends_at > since)
+        .order_by(Gathering.starts_at, Gathering.id)
     )
 
 

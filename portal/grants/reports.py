@@ -20,7 +20,7 @@ from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
 from portal.grants.models import ProgressReport, ProjectStatus, ReportState
 from portal.grants.projects import tell_team
-from portal.teams.models import Project, ProjectState
+from portal.teams.models import Project, ProjectState, TeamMembership
 
 # Every allowed move; services refuse anything else. Saving a draft keeps "changes requested"
 # (so the staff feedback stays in view) and turns "due" into "draft".
@@ -302,6 +302,24 @@ def reports_query(show: str, *, today: date) -> sa.Select[ProgressReport]:
             ProgressReport.submitted_at, ProgressReport.id
         )
     return query.order_by(ProgressReport.due_on.desc(), ProgressReport.id.desc())
+
+
+def team_reports_due_query(user_id: int, *, since: date) -> sa.Select[ProgressReport]:
+    """Reports still to write, due on or after ``since``, on running projects this person is on
+    the team of (for their calendar), with their projects loaded in the same query."""
+    on_team = sa.exists().where(TeamMembership.project_id == Project.id, TeamMembership.user_id == user_id)
+    return (
+        sa.select(ProgressReport)
+        .join(Project, Project.id == ProgressReport.project_id)
+        .options(contains_eager(ProgressReport.project))
+        .where(
+            ProgressReport.state.in_(OPEN_STATES),
+            Project.state == ProjectState.ACTIVE,
+            ProgressReport.due_on >= since,
+            on_team,
+        )
+        .order_by(ProgressReport.due_on, ProgressReport.id)
+    )
 
 
 def project_reports(project: Project) -> list[ProgressReport]:

@@ -596,6 +596,28 @@ def still_to_score_count(user: User) -> int:
     )
 
 
+def review_deadlines_query(user_id: int, *, since: date) -> sa.Select[Phase]:
+    """Phases whose panel deadline is on or after ``since`` where this person still has an
+    assigned application to review (for their calendar), deadline first."""
+    finished = sa.exists().where(
+        Review.application_id == Application.id,
+        Review.reviewer_id == user_id,
+        Review.state.in_((ReviewState.SUBMITTED, ReviewState.CONFLICT)),
+    )
+    outstanding = sa.exists().where(
+        Application.phase_id == Phase.id,
+        _assigned_to(user_id),
+        sa.not_(_on_team(user_id)),
+        Application.state.in_(REVIEWABLE_STATES),
+        sa.not_(finished),
+    )
+    return (
+        sa.select(Phase)
+        .where(Phase.reviews_close_on.is_not(None), Phase.reviews_close_on >= since, outstanding)
+        .order_by(Phase.reviews_close_on, Phase.id)
+    )
+
+
 @dataclass
 class ReviewProgress:
     criteria: int
