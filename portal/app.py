@@ -16,7 +16,7 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from portal import cli, models
+from portal import cli, digest, models
 from portal.accounts import bp as accounts_bp
 from portal.accounts import permissions as accounts_rules
 from portal.accounts import views as accounts_views
@@ -111,7 +111,7 @@ ROUTES = (
     models,
 )
 # The modules whose import declares scheduled jobs (``portal.core.schedule.job``).
-JOBS = (housekeeping, gatherings_reminders, grants_schedule, remuneration_reminders)
+JOBS = (housekeeping, digest, gatherings_reminders, grants_schedule, remuneration_reminders)
 BLUEPRINTS = (
     main_bp,
     accounts_bp,

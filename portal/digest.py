@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -25,6 +25,7 @@ from portal.core import outbox
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.formatting import LONDON, local_date
+from portal.core.schedule import job
 from portal.core.search.models import Audience, SearchDocument
 from portal.gatherings.digest import digest_items
 from portal.grants.models import (
@@ -279,3 +280,8 @@ def send_digest(*, now: datetime | None = None, days: int = PERIOD_DAYS[WEEKLY])
     """Queue the weekly digest for its subscribers now, whatever the day; returns how many.
     Someone with nothing due and nothing new gets nothing."""
     return _send(WEEKLY, now or utcnow(), days)
+
+
+@job("digest", "Send the daily and weekly digests", daily_at=time(7, 0))
+def digest_job(now: datetime) -> str:
+    return f"Queued {send_due_digests(now)} digests."

@@ -8,11 +8,11 @@ that says what to type. The services check the rules; these forms check the shap
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.accounts.forms import EMAIL_VALID
@@ -128,11 +128,31 @@ class PhaseForm(FlaskForm):
         validators=[InputRequired(message="Enter the opening date.")],
         invalid_value_message="Enter a real date, like 1 May 2026.",
     )
+    opens_time = TimeField(
+        "Opening time, UK time",
+        default=time(0, 0),
+        validators=[InputRequired(message="Enter the opening time, like 09:00.")],
+        invalid_value_message="Enter the opening time as hours and minutes, like 09:00.",
+        description="The round opens by itself at this time on the opening date, like 09:00.",
+    )
     closes_on = DateInputField(
         "Applications close on",
         validators=[InputRequired(message="Enter the closing date.")],
         invalid_value_message="Enter a real date, like 30 June 2026.",
-        description="Applications can be sent up to and including this day.",
+        description="Applications can be sent on this day until the closing time.",
+    )
+    closes_time = TimeField(
+        "Closing time, UK time",
+        default=time(23, 59),
+        validators=[InputRequired(message="Enter the closing time, like 17:00.")],
+        invalid_value_message="Enter the closing time as hours and minutes, like 17:00.",
+        description="The round closes by itself at this time, and the panel gets every application sent by then.",
+    )
+    reviews_close_on = DateInputField(
+        "Panel reviews close on (optional)",
+        validators=[Optional()],
+        invalid_value_message="Enter a real date, like 15 July 2026.",
+        description="Reviewers are reminded 3 days before; reviews cannot be sent after this day.",
     )
 
     def criterion_rows(self) -> list[tuple[int, Any, Any, Any]]:
@@ -170,6 +190,9 @@ class PhaseForm(FlaskForm):
             target_awards=self.target_awards.number or 0,
             opens_on=self.opens_on.data,
             closes_on=self.closes_on.data,
+            opens_time=self.opens_time.data or time(0, 0),
+            closes_time=self.closes_time.data or time(23, 59),
+            reviews_close_on=self.reviews_close_on.data,
             criteria=criteria,
         )
 
@@ -185,6 +208,9 @@ class PhaseForm(FlaskForm):
             "target_awards": str(phase.target_awards),
             "opens_on": phase.opens_on,
             "closes_on": phase.closes_on,
+            "opens_time": phase.opens_time,
+            "closes_time": phase.closes_time,
+            "reviews_close_on": phase.reviews_close_on,
         }
         for row, criterion in enumerate(criteria[:CRITERION_ROWS], start=1):
             data[f"criterion_{row}_name"] = criterion.name

@@ -7,7 +7,7 @@ Every function checks who may act (``portal.permissions``) and the state table
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +53,9 @@ class PhaseDetails:
     opens_on: date
     closes_on: date
     summary: str = ""
+    opens_time: time = time(0, 0)  # UK time
+    closes_time: time = time(23, 59)
+    reviews_close_on: date | None = None
     eligibility: str = ""
     criteria: list[CriterionDetails] = field(default_factory=list)
 
@@ -88,6 +91,14 @@ def _detail_problems(details: PhaseDetails) -> list[RuleBroken]:
         problems.append(RuleBroken("target_awards", "Enter how many awards you aim to make: 1 or more."))
     if details.closes_on < details.opens_on:
         problems.append(RuleBroken("closes_on", "The closing date must be the same as the opening date or after it."))
+    elif details.closes_on == details.opens_on and details.closes_time <= details.opens_time:
+        problems.append(
+            RuleBroken("closes_time", "On a round that opens and closes on one day, close it after the opening time.")
+        )
+    if details.reviews_close_on is not None and details.reviews_close_on < details.closes_on:
+        problems.append(
+            RuleBroken("reviews_close_on", "Panel reviews can only close on or after the day applications close.")
+        )
     return problems
 
 
@@ -116,6 +127,9 @@ def _values(phase: Phase) -> dict[str, Any]:
         "target_awards": phase.target_awards,
         "opens_on": phase.opens_on.isoformat(),
         "closes_on": phase.closes_on.isoformat(),
+        "opens_time": phase.opens_time.strftime("%H:%M"),
+        "closes_time": phase.closes_time.strftime("%H:%M"),
+        "reviews_close_on": phase.reviews_close_on.isoformat() if phase.reviews_close_on else None,
     }
 
 
@@ -129,6 +143,9 @@ def _apply(phase: Phase, details: PhaseDetails) -> None:
     phase.target_awards = details.target_awards
     phase.opens_on = details.opens_on
     phase.closes_on = details.closes_on
+    phase.opens_time = details.opens_time
+    phase.closes_time = details.closes_time
+    phase.reviews_close_on = details.reviews_close_on
 
 
 def criteria_of(phase_id: int) -> list[Criterion]:

@@ -21,16 +21,12 @@ from portal.core.extensions import db
 from portal.core.formatting import LONDON, local_date
 from portal.core.schedule import job
 from portal.notifications.reminders import record_once, remind
+from portal.remuneration.claims import claim_name
 from portal.remuneration.dashboards import confirmed_by_another_lead
 from portal.remuneration.models import BatchState, Claim, ClaimState, PaymentBatch
 from portal.teams.models import TeamMembership, TeamRole
 
 DRAFT_DAYS = 7
-
-
-def claim_name(claim: Claim) -> str:
-    """How a claim is named to people: what it was for, and when ("Workshop, 25 Nov 2026")."""
-    return f"{claim.activity_type.name}, {claim.activity_date:%-d %b %Y}"
 
 
 def _people(*roles: Role) -> list[User]:
