@@ -12,12 +12,12 @@ from datetime import date, time
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.accounts.forms import EMAIL_VALID
 from portal.core.errors import RuleBroken
-from portal.core.form_fields import DateInputField, PoundsField, pounds_text, strip
+from portal.core.form_fields import DateInputField, PoundsField, TimeInputField, pounds_text, strip
 from portal.core.forms import attach_error, choices
 from portal.grants.applications import TEXT_LENGTH, ApplicationDetails
 from portal.grants.models import (
@@ -128,7 +128,7 @@ class PhaseForm(FlaskForm):
         validators=[InputRequired(message="Enter the opening date.")],
         invalid_value_message="Enter a real date, like 1 May 2026.",
     )
-    opens_time = TimeField(
+    opens_time = TimeInputField(
         "Opening time, UK time",
         default=time(0, 0),
         validators=[InputRequired(message="Enter the opening time, like 09:00.")],
@@ -141,7 +141,7 @@ class PhaseForm(FlaskForm):
         invalid_value_message="Enter a real date, like 30 June 2026.",
         description="Applications can be sent on this day until the closing time.",
     )
-    closes_time = TimeField(
+    closes_time = TimeInputField(
         "Closing time, UK time",
         default=time(23, 59),
         validators=[InputRequired(message="Enter the closing time, like 17:00.")],
