@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from portal import cli, digest, models
 from portal.accounts import bp as accounts_bp
+from portal.accounts import housekeeping as account_housekeeping
 from portal.accounts import permissions as accounts_rules
 from portal.accounts import views as accounts_views
 from portal.accounts.models import User
@@ -111,7 +112,7 @@ ROUTES = (
     models,
 )
 # The modules whose import declares scheduled jobs (``portal.core.schedule.job``).
-JOBS = (housekeeping, digest, gatherings_reminders, grants_schedule, remuneration_reminders)
+JOBS = (account_housekeeping, housekeeping, digest, gatherings_reminders, grants_schedule, remuneration_reminders)
 BLUEPRINTS = (
     main_bp,
     accounts_bp,

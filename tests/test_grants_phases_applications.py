@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
@@ -506,6 +506,17 @@ def test_staff_make_a_phase_through_the_form(app: Any, as_role: Any) -> None:
     assert (phase.max_award_pence, phase.pot_pence, phase.state) == (15_000_00, 60_000_00, PhaseState.DRAFT)
     assert [c.weight for c in phases.criteria_of(phase.id)] == [60, 40]
     assert "£15,000.00" in staff.get("/staff/phases").get_data(as_text=True)
+    # Times left empty: the round opens at midnight and closes at 23:59, UK time.
+    assert (phase.opens_time, phase.closes_time) == (time(0, 0), time(23, 59))
+
+
+def test_a_phase_opens_and_closes_at_the_times_given(app: Any, as_role: Any) -> None:
+    staff = as_role("staff")
+    response = staff.post("/staff/phases/new", data=phase_form(opens_time="09:30", closes_time="17:00"))
+    assert response.status_code == 303
+    phase = db.session.scalars(sa.select(Phase)).one()
+    assert (phase.opens_time, phase.closes_time) == (time(9, 30), time(17, 0))
+    assert "at 09:30 on" in staff.get(f"/phases/{phase.id}").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import time_machine
 from flask import Flask
 
+from portal.accounts.models import PasswordResetToken
 from portal.core import schedule
 from portal.core.extensions import db
 from portal.core.formatting import LONDON
@@ -261,3 +262,18 @@ def test_reviews_cannot_be_sent_after_the_panels_deadline(app: Flask, users: dic
         reviews.submit_review(
             application, by=users["staff"], now=datetime(2026, 12, 11, tzinfo=UTC), today=date(2026, 12, 11)
         )
+
+
+def test_expired_reset_links_are_removed(app: Flask, users: dict[str, Any]) -> None:
+    db.session.add(
+        PasswordResetToken(
+            user_id=users["member"].id, token_hash="a" * 64, expires_at=datetime(2026, 11, 1, tzinfo=UTC)
+        )
+    )
+    db.session.add(
+        PasswordResetToken(
+            user_id=users["member"].id, token_hash="b" * 64, expires_at=datetime(2026, 12, 3, 9, tzinfo=UTC)
+        )
+    )
+    db.session.commit()
+    assert JOBS["reset-links"].run(datetime(2026, 12, 3, 8, tzinfo=UTC)) == "Removed 1 expired reset links."

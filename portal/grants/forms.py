@@ -131,9 +131,9 @@ class PhaseForm(FlaskForm):
     opens_time = TimeInputField(
         "Opening time, UK time",
         default=time(0, 0),
-        validators=[InputRequired(message="Enter the opening time, like 09:00.")],
+        validators=[Optional()],
         invalid_value_message="Enter the opening time as hours and minutes, like 09:00.",
-        description="The round opens by itself at this time on the opening date, like 09:00.",
+        description="The round opens by itself at this time on the opening date, like 09:00. Left empty, it opens at midnight.",
     )
     closes_on = DateInputField(
         "Applications close on",
@@ -144,9 +144,9 @@ class PhaseForm(FlaskForm):
     closes_time = TimeInputField(
         "Closing time, UK time",
         default=time(23, 59),
-        validators=[InputRequired(message="Enter the closing time, like 17:00.")],
+        validators=[Optional()],
         invalid_value_message="Enter the closing time as hours and minutes, like 17:00.",
-        description="The round closes by itself at this time, and the panel gets every application sent by then.",
+        description="The round closes by itself at this time, and the panel gets every application sent by then. Left empty, it closes at 23:59.",
     )
     reviews_close_on = DateInputField(
         "Panel reviews close on (optional)",
