@@ -3,12 +3,13 @@ jobs | worker | serve``."""
 
 from __future__ import annotations
 
-import atexit
+import signal
 
 import click
 from flask import Flask, current_app
 from flask_migrate import upgrade
 from huey.consumer import Consumer
+from werkzeug.serving import run_simple
 
 from portal.accounts import services
 from portal.accounts.models import Role
@@ -133,6 +134,15 @@ def serve(host: str, port: int) -> None:
     """Development: the web server and a worker (two threads and the schedule) in one process."""
     consumer = _consumer(2, True)
     consumer.start()
-    atexit.register(consumer.stop, graceful=True)
+    # The consumer's own signal handlers only set a flag for Consumer.run(), which this command
+    # does not call: Ctrl+C or SIGTERM stop the web server here, and then the worker, letting it
+    # finish the task in hand (also where a parent process left SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     click.echo(f"Worker started (queue: {current_app.config['TASK_QUEUE_URL'] or 'instance/tasks.sqlite3'}).")
-    current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    # Not app.run(): inside a flask command it returns at once (Flask guards against a second server).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        run_simple(host, port, app, use_reloader=False, use_debugger=app.debug, threaded=True)
+    finally:
+        consumer.stop(graceful=True)

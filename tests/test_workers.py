@@ -3,11 +3,14 @@ the queue in a SQLite file (the embedded default), and on PostgreSQL with the qu
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,9 @@ def _queue_settings(tmp_path: Path) -> dict[str, str]:
     return {"TASK_QUEUE_URL": str(tmp_path / "tasks.sqlite3"), "TASK_QUEUE_NAME": "portal"}
 
 
-def _start_worker(app: Flask, settings: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+def _start_worker(
+    app: Flask, settings: dict[str, str], log: Any, command: list[str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PORTAL_ENV": "development",  # logs each email at INFO, which the test counts
@@ -41,8 +46,10 @@ def _start_worker(app: Flask, settings: dict[str, str], log: Any) -> subprocess.
         "PORTAL_TASK_QUEUE_URL": settings["TASK_QUEUE_URL"],
         "PORTAL_TASK_QUEUE_NAME": settings["TASK_QUEUE_NAME"],
     }
-    command = [sys.executable, "-m", "flask", "--app", "portal.app", "worker", "--workers", "2"]
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    given = command or ["worker", "--workers", "2"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "portal.app", *given], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def _wait(condition: Any, seconds: float, what: str) -> None:
@@ -89,3 +96,36 @@ def test_two_workers_send_each_email_once(app_factory: Any, tmp_path: Path) -> N
         assert attempts == [1] * MESSAGES
         # Both processes did some of the sending (the test is of two workers, not one).
         assert all("Email to person" in text for text in output), [t[-2000:] for t in output]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_runs_the_web_server_and_a_worker_in_one_process(app_factory: Any, tmp_path: Path) -> None:
+    """``make run``'s command: the pages answer and the schedule ticks, so /healthz is 200."""
+    settings = _queue_settings(tmp_path)
+    app = app_factory(**settings)
+    port = _free_port()
+    with app.app_context(), (tmp_path / "serve.log").open("wb") as log:
+        server = _start_worker(app, settings, log, command=["serve", "--port", str(port)])
+        try:
+            _wait(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(WorkerHeartbeat)) > 0, 60, "a tick")
+            db.session.rollback()  # hold no SQLite lock while the server's jobs write
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+                        status, body = answer.status, answer.read().decode()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(0.2)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+            tasks.queue.storage.flush_all()
+        assert (status, json.loads(body)["worker"]) == (200, "ok"), (tmp_path / "serve.log").read_text()[-2000:]
