@@ -48,6 +48,7 @@ def user(
     name: str | None = None,
     email: str | None = None,
     password: str = PASSWORD,
+    verified: bool = True,
     **profile: Any,
 ) -> User:
     number = next(_numbers)
@@ -56,6 +57,7 @@ def user(
         name=name or f"Person {number}",
         password=password,
         role=Role(role),
+        verified=verified,
     )
     for field, value in profile.items():
         setattr(person, field, value)

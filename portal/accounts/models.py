@@ -51,6 +51,9 @@ class User(UserMixin, Model):
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the person proved they own ``email`` (a link sent there). Until then they cannot
+    # join a team, be linked to a storyteller record, be paid or message anyone.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Profile. Access needs are private: the person and staff only.
     pronouns: Mapped[str] = mapped_column(sa.String(40), default="")
@@ -67,6 +70,10 @@ class User(UserMixin, Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses to sign in inactive users
         return self.deactivated_at is None
+
+    @property
+    def verified(self) -> bool:
+        return self.email_verified_at is not None
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"

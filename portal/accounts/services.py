@@ -32,7 +32,9 @@ def _new_session_token() -> str:
     return secrets.token_hex(16)
 
 
-def create_user(*, email: str, name: str, password: str, role: Role = Role.MEMBER) -> User:
+def create_user(*, email: str, name: str, password: str, role: Role = Role.MEMBER, verified: bool) -> User:
+    """A new account; ``verified`` when whoever creates it vouches for the address (an operator,
+    the demo data); sign-up creates it unverified and sends a link to the address."""
     email = normalise_email(email)
     if find_by_email(email) is not None:
         raise AccountError("email", "An account with this email already exists. Sign in, or reset your password.")
@@ -45,6 +47,7 @@ def create_user(*, email: str, name: str, password: str, role: Role = Role.MEMBE
         password_hash=hash_password(password),
         role=role,
         session_token=_new_session_token(),
+        email_verified_at=utcnow() if verified else None,
     )
     db.session.add(user)
     db.session.flush()

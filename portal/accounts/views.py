@@ -59,7 +59,10 @@ def sign_up() -> Response:
     outcome = apply(
         form,
         lambda: services.create_user(
-            email=given(form.email.data), name=given(form.name.data), password=given(form.password.data)
+            email=given(form.email.data),
+            name=given(form.name.data),
+            password=given(form.password.data),
+            verified=False,
         ),
     )
     if outcome:

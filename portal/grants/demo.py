@@ -192,7 +192,9 @@ def seed(people: dict[str, User]) -> int:
         email = f"pilot{number}@demo.test"
         user = accounts.find_by_email(email)
         if user is None:
-            user = accounts.create_user(email=email, name=f"Pilot lead {number}", password="demo-password-2026")
+            user = accounts.create_user(
+                email=email, name=f"Pilot lead {number}", password="demo-password-2026", verified=True
+            )
             created += 1
         pilot_leads[number] = user
     number = 0
