@@ -247,6 +247,19 @@ def test_applicants_with_drafts_are_told_7_days_and_1_day_before_closing(app: Fl
     assert draft.id and done.id
 
 
+def test_a_round_closing_later_today_says_today(app: Flask, users: dict[str, Any]) -> None:
+    phase = _round(date(2026, 12, 20), date(2026, 12, 20))
+    factories.make_application(phase, users["member"], title="Cafés")
+    tick_at(london(2026, 12, 20, 9, 0))  # opens, and closes at 17:00 the same day
+    assert _state(phase.id) == PhaseState.OPEN
+    subjects = db.session.scalars(
+        sa.select(Notification.subject).where(Notification.recipient_id == users["member"].id)
+    )
+    assert list(subjects) == ["'Phase 3' closes today: your application 'Cafés' is not sent yet"]
+    tick_at(london(2026, 12, 20, 17, 0))
+    assert _state(phase.id) == PhaseState.ASSESSING
+
+
 def test_reviews_cannot_be_sent_after_the_panels_deadline(app: Flask, users: dict[str, Any]) -> None:
     from portal.core.errors import RuleBroken
     from portal.grants import reviews

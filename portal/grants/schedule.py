@@ -110,6 +110,12 @@ def _close_due(now: datetime) -> int:
     return closed
 
 
+def _closing_words(closes_on: date, today: date) -> str:
+    """How the closing day is said: "today", "tomorrow" or "in 6 days" (UK dates)."""
+    days = (closes_on - today).days
+    return "today" if days <= 0 else "tomorrow" if days == 1 else f"in {days} days"
+
+
 def _closing_notices(now: datetime) -> int:
     """Tell the lead of each draft 7 days and 1 day before the round closes."""
     sent = 0
@@ -130,7 +136,7 @@ def _closing_notices(now: datetime) -> int:
         for days, occasion in CLOSING_NOTICES:
             if timedelta(0) < left <= timedelta(days=days):
                 title = application.title or "Untitled application"
-                when = "tomorrow" if days == 1 else f"in {days} days"
+                when = _closing_words(phase.closes_on, today)
                 sent += remind(
                     lead,
                     "phase_reminder",
