@@ -13,7 +13,7 @@ import time_machine
 from flask import Flask
 
 from portal.accounts.models import PasswordResetToken
-from portal.core import schedule
+from portal.core import outbox, schedule, tasks
 from portal.core.extensions import db
 from portal.core.formatting import LONDON
 from portal.core.schedule import JOBS, RunState, TaskRun
@@ -290,3 +290,23 @@ def test_expired_reset_links_are_removed(app: Flask, users: dict[str, Any]) -> N
     )
     db.session.commit()
     assert JOBS["reset-links"].run(datetime(2026, 12, 3, 8, tzinfo=UTC)) == "Removed 1 expired reset links."
+
+
+def test_work_asked_for_in_a_transaction_is_queued_only_when_the_outermost_commits(
+    app: Flask, users: dict[str, Any]
+) -> None:
+    """A savepoint's release is not a commit: a task queued before it would run before its rows exist
+    (two workers on PostgreSQL lost scheduled runs that way)."""
+    tasks.queue.storage.flush_all()
+    tasks.enqueue_after_commit(outbox.deliver)
+    with db.session.begin_nested():
+        db.session.add(TaskRun(job="emails", slot="a", state=RunState.QUEUED))
+    assert tasks.queue.pending_count() == 0
+    db.session.commit()
+    assert tasks.queue.pending_count() == 1
+    tasks.queue.storage.flush_all()
+    tasks.enqueue_after_commit(outbox.deliver)
+    db.session.add(TaskRun(job="emails", slot="b", state=RunState.QUEUED))
+    db.session.rollback()
+    db.session.commit()
+    assert tasks.queue.pending_count() == 0

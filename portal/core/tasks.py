@@ -40,6 +40,7 @@ log = logging.getLogger("portal.tasks")
 queue = Huey("portal", results=False, utc=True, storage_class=MemoryStorage)
 _apps: list[Flask] = []
 _PENDING = "portal.tasks.after_commit"
+_COMMITTED = "portal.tasks.committed"
 
 
 def storage_for(app: Flask) -> Any:
@@ -102,20 +103,26 @@ def enqueue_after_commit(fn: Any, *args: Any, **options: Any) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def _queue_committed(session: Session) -> None:
-    for fn, args, options in session.info.pop(_PENDING, []):
+def _note_commit(session: Session) -> None:
+    # SQLAlchemy sends after_commit for a savepoint's release too, while the outer transaction
+    # (whose rows the task will read) is still uncommitted; so only note it here, and queue in
+    # after_transaction_end, which says which transaction it was.
+    session.info[_COMMITTED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _queue_or_forget(session: Session, transaction: SessionTransaction) -> None:
+    committed = session.info.pop(_COMMITTED, False)
+    if transaction.parent is not None or transaction.nested:
+        return  # a savepoint or an inner transaction: the work waits for the outermost
+    pending = session.info.pop(_PENDING, [])
+    if not committed:
+        return  # rolled back: the work it asked for never happened
+    for fn, args, options in pending:
         try:
             enqueue(fn, *args, **options)
         except Exception:  # the queue is down: the periodic sweep picks the work up later
             log.exception("Could not queue %s", getattr(fn, "name", fn))
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_rolled_back(session: Session, transaction: SessionTransaction) -> None:
-    # Runs after ``_queue_committed`` when the outermost transaction commits (nothing is left to
-    # forget), and alone when it rolls back. A savepoint's end leaves the list alone.
-    if transaction.parent is None and not transaction.nested:
-        session.info.pop(_PENDING, None)
 
 
 def drain(*, include_scheduled: bool = True, limit: int = 1000) -> int:
