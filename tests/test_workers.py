@@ -21,7 +21,7 @@ from flask import Flask
 from portal.core import outbox, tasks
 from portal.core.extensions import db
 from portal.core.outbox import OutboxMessage
-from portal.core.schedule import WorkerHeartbeat
+from portal.core.schedule import JOBS, RunState, TaskRun, WorkerHeartbeat
 from tests.helpers import TEST_DATABASE_URL, TEST_SETTINGS
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -80,6 +80,10 @@ def test_two_workers_send_each_email_once(app_factory: Any, tmp_path: Path) -> N
                 tasks.enqueue(outbox.deliver)
             pending = sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
             _wait(lambda: db.session.scalar(pending) == 0, 90, "every email to be sent")
+            # Both schedulers claimed the first tick's jobs between them; every claimed run ran.
+            unfinished = sa.select(sa.func.count()).select_from(TaskRun).where(TaskRun.state != RunState.SUCCEEDED)
+            _wait(lambda: db.session.scalar(unfinished) == 0, 60, "every scheduled run to finish")
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(TaskRun)) >= len(JOBS)
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGINT)
