@@ -71,8 +71,10 @@ class PoundsField(StringField):
         self.pence = pence
 
 
-class DateInputField(DateField):
-    """A date input whose empty value is simply "no date" (the validators decide if that is allowed)."""
+class _InvalidValueMessage:
+    """Takes ``invalid_value_message``: what WTForms 3.3's date and time fields show for a value
+    that does not parse. types-wtforms still describes 3.2, without that argument, so it goes on
+    in ``kwargs``."""
 
     def __init__(
         self,
@@ -82,10 +84,12 @@ class DateInputField(DateField):
         invalid_value_message: str | None = None,
         **kwargs: Any,
     ) -> None:
-        # WTForms 3.3's DateField shows ``invalid_value_message`` for a date that does not parse;
-        # types-wtforms still describes 3.2, without that argument, so it goes on in ``kwargs``.
         kwargs["invalid_value_message"] = invalid_value_message
-        super().__init__(label, validators, **kwargs)
+        super().__init__(label, validators, **kwargs)  # type: ignore[call-arg]
+
+
+class DateInputField(_InvalidValueMessage, DateField):
+    """A date input whose empty value is simply "no date" (the validators decide if that is allowed)."""
 
     def process_formdata(self, valuelist: list[str]) -> None:
         if not valuelist or not "".join(valuelist).strip():
@@ -94,20 +98,8 @@ class DateInputField(DateField):
         super().process_formdata(valuelist)
 
 
-class TimeInputField(TimeField):
+class TimeInputField(_InvalidValueMessage, TimeField):
     """A time of day (``<input type="time">``, or "17:00" typed where browsers show a text box)."""
-
-    def __init__(
-        self,
-        label: str | None = None,
-        validators: Any = None,
-        *,
-        invalid_value_message: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        # As for DateInputField: WTForms 3.3 takes the message; types-wtforms does not know it yet.
-        kwargs["invalid_value_message"] = invalid_value_message
-        super().__init__(label, validators, **kwargs)
 
 
 class CheckboxesField(SelectMultipleField):
