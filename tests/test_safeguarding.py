@@ -369,3 +369,21 @@ def test_reports_queue_query_count_does_not_grow(app: Any, users: dict[str, User
     with count_queries() as many:
         assert staff.get("/people/reports").status_code == 200
     assert len(many) == len(few)
+
+
+def test_suspended_list_query_count_does_not_grow(app: Any, users: dict[str, User]) -> None:
+    staff = client_for(app, users["staff"])
+
+    def suspended(count: int) -> None:
+        for _ in range(count):
+            suspension.suspend(factories.user(), by=users["staff"], reason="Spam.")
+        db.session.commit()
+
+    suspended(3)
+    staff.get("/people/suspended")
+    with count_queries() as few:
+        assert staff.get("/people/suspended").status_code == 200
+    suspended(20)
+    with count_queries() as many:
+        assert staff.get("/people/suspended").status_code == 200
+    assert len(many) == len(few)

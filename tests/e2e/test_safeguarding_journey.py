@@ -134,3 +134,24 @@ def test_block_report_and_staff_review(new_page: Any, live_server: LiveServer) -
     check_axe(staff)
     with live_server.app.app_context():
         assert db.session.get_one(User, ben_id).is_active
+
+
+def test_block_and_unblock_without_javascript(new_page: Any, live_server: LiveServer) -> None:
+    with live_server.app.app_context():
+        factories.user(name="Nora Noscript", email="nora@example.test")
+        other = factories.user(name="Olly Other", email="olly@example.test")
+        _list(other, "Olly")
+        db.session.commit()
+        other_id = other.id
+
+    page = new_page(java_script_enabled=False)
+    page.set_viewport_size(PHONE)
+    sign_in(page, "nora@example.test", f"/people/{other_id}")
+    page.get_by_role("button", name="Block Olly").click()
+    expect(page.get_by_text("You blocked Olly.")).to_be_visible()
+    check_axe(page)
+    page.get_by_role("button", name="Unblock Olly").click()
+    expect(page.get_by_text("You unblocked Olly. You can message each other again.")).to_be_visible()
+    expect(page.get_by_text("You have not blocked anyone.")).to_be_visible()
+    check_axe(page)
+    _fits_the_screen(page)
