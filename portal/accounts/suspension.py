@@ -64,7 +64,7 @@ def suspend(person: User, *, by: User, reason: str) -> None:
         f"Hello {person.name},\n\n"
         "We have suspended your Co-Production Portal account, so you cannot sign in for now.\n\n"
         f"Why: {note}\n\n"
-        "Nothing you made has been deleted. Payments already approved for you are still paid.\n\n"
+        "Nothing you made has been deleted.\n\n"
         f"{APPEAL}\n",
     )
 
