@@ -37,6 +37,8 @@ from portal.core.tasks import init_tasks
 from portal.core.web import is_htmx, redirect_to, register_error_handlers
 from portal.directory import bp as directory_bp
 from portal.directory import permissions as directory_rules
+from portal.directory import report_views as directory_report_views
+from portal.directory import safety_views as directory_safety_views
 from portal.directory import views as directory_views
 from portal.gatherings import bp as gatherings_bp
 from portal.gatherings import permissions as gatherings_rules
@@ -91,6 +93,8 @@ ROUTES = (
     jobs_views,
     calendar_views,
     directory_views,
+    directory_safety_views,
+    directory_report_views,
     gatherings_views,
     application_views,
     phase_views,

@@ -6,7 +6,14 @@ from portal.core.audit import AuditEntry  # noqa: F401
 from portal.core.outbox import OutboxMessage  # noqa: F401
 from portal.core.schedule import TaskRun, WorkerHeartbeat  # noqa: F401
 from portal.core.search.models import SearchDocument  # noqa: F401
-from portal.directory.models import DirectoryEntry, DirectoryInterest, DirectorySkill, PeerMessage  # noqa: F401
+from portal.directory.models import (  # noqa: F401
+    Block,
+    DirectoryEntry,
+    DirectoryInterest,
+    DirectorySkill,
+    MemberReport,
+    PeerMessage,
+)
 from portal.gatherings.models import Gathering, Rsvp  # noqa: F401
 from portal.learning.models import (  # noqa: F401
     Comment,

@@ -164,6 +164,19 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "people.messages": ("GET", SIGNED_IN),
     "people.message": ("GET", SIGNED_IN),
     "people.reply": ("POST", SIGNED_IN),
+    # safeguarding: blocks and reports (members), the reports queue and suspensions (staff);
+    # object rules on real people and messages: tests/test_safeguarding.py
+    "people.block": ("POST", SIGNED_IN),
+    "people.blocked": ("GET", SIGNED_IN),
+    "people.unblock": ("POST", SIGNED_IN),
+    "people.report_member": ("GET", SIGNED_IN),  # yourself: 404, like anyone you cannot come across
+    "people.report_message": ("GET", SIGNED_IN),
+    "people.reports": ("GET", STAFF),
+    "people.report": ("GET", STAFF),
+    "people.dismiss_report": ("POST", STAFF),
+    "people.suspend_from_report": ("POST", STAFF),
+    "people.suspended": ("GET", STAFF),
+    "people.lift_suspension": ("POST", STAFF),
     # community storytellers (object rules on real stories: tests/test_stories_visibility.py)
     "stories.library_page": ("GET", EVERYONE),
     "stories.story": ("GET", EVERYONE),

@@ -54,6 +54,10 @@ class User(UserMixin, Model):
     # When the person proved they own ``email`` (a link sent there). Until then they cannot
     # join a team, be linked to a storyteller record, be paid or message anyone.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Staff suspended the account (accounts/suspension.py): no sign-in until they lift it.
+    # ``suspension_note`` is the reason the person was told.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    suspension_note: Mapped[str] = mapped_column(sa.String(500), default="")
 
     # Profile. Access needs are private: the person and staff only.
     pronouns: Mapped[str] = mapped_column(sa.String(40), default="")
@@ -69,7 +73,7 @@ class User(UserMixin, Model):
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses to sign in inactive users
-        return self.deactivated_at is None
+        return self.deactivated_at is None and self.suspended_at is None
 
     @property
     def verified(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.accounts import suspension
 from portal.core.permissions import is_staff, register, signed_in
 
 
@@ -17,3 +18,6 @@ register(
         "profile.view_private": (own_or_staff, "Only the person and programme staff can see private details."),
     }
 )
+
+# Safeguarding: suspending an account, and lifting it (accounts/suspension.py).
+register({"account.suspend": (suspension.may_suspend, suspension.MAY_NOT)})

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from portal.accounts.models import PasswordResetToken, Role, User
 from portal.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
+from portal.accounts.suspension import SIGN_IN_REFUSED
 from portal.core import audit, outbox
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
@@ -67,6 +68,8 @@ def authenticate(email: str, password: str) -> User:
         raise AccountError("email", "The email or password is not right. Check them and try again.")
     if not verify_password(user.password_hash, password):
         raise AccountError("email", "The email or password is not right. Check them and try again.")
+    if user.suspended_at is not None:
+        raise AccountError("email", SIGN_IN_REFUSED)
     if not user.is_active:
         raise AccountError("email", "This account has been closed. Contact the programme team to reopen it.")
     if needs_rehash(user.password_hash):

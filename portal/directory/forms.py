@@ -1,14 +1,16 @@
-"""Forms for the directory: your entry, the filters, and messages."""
+"""Forms for the directory: your entry, the filters, messages; and for safeguarding: blocking,
+reporting, and the decisions staff make about reports."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from portal.core.form_fields import strip
 from portal.core.forms import choices
 from portal.core.vocabulary import VALUES
+from portal.directory.models import ReportReason
 from portal.directory.services import MAX_MESSAGE_LENGTH
 
 VALUE_CHOICES = list(VALUES.items())
@@ -67,4 +69,52 @@ class MessageForm(FlaskForm):
             InputRequired("Write your message."),
             Length(max=MAX_MESSAGE_LENGTH, message=f"Keep your message to {MAX_MESSAGE_LENGTH:,} characters."),
         ],
+    )
+
+
+# --- safeguarding ---------------------------------------------------------------------
+
+REASON_CHOICES = [(r.value, r.label) for r in ReportReason]
+
+
+class ButtonForm(FlaskForm):
+    """A button that changes something (block, unblock): the CSRF token and nothing else."""
+
+
+class ReportForm(FlaskForm):
+    # The service says what is wrong (no choice, details missing for "something else").
+    reason = RadioField("What is the problem?", choices=choices(REASON_CHOICES), validate_choice=False)
+    details = TextAreaField(
+        "What happened? (optional, needed for something else)",
+        filters=[strip],
+        validators=[Optional()],
+        description="Only programme staff read this. The person you report is not told who reported them.",
+    )
+
+
+class DismissForm(FlaskForm):
+    note = TextAreaField(
+        "Note for the record (optional)",
+        filters=[strip],
+        validators=[Optional()],
+        description="Kept with the report and in the audit log. The reported person is not told.",
+    )
+
+
+class SuspendForm(FlaskForm):
+    reason = TextAreaField(
+        "Why is the account suspended?",
+        filters=[strip],
+        validators=[Optional()],
+        description="The person is emailed this reason, with how to appeal. Write it in plain words, "
+        "without saying who reported them.",
+    )
+
+
+class LiftForm(FlaskForm):
+    note = TextAreaField(
+        "Note to the person (optional)",
+        filters=[strip],
+        validators=[Optional()],
+        description="Added to the email telling them they can sign in again. Also kept in the audit log.",
     )

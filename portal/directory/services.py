@@ -20,7 +20,7 @@ from portal.core.db import utcnow
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
 from portal.core.vocabulary import VALUES
-from portal.directory import notices
+from portal.directory import blocks, notices
 from portal.directory.models import DirectoryEntry, DirectoryInterest, DirectorySkill, PeerMessage
 from portal.teams.models import Project, TeamMembership
 
@@ -112,8 +112,9 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-def directory_query(*, interest: str = "", skill: str = "") -> sa.Select[DirectoryEntry]:
-    """Listed entries of active accounts, by name, with interests and skills loaded alongside."""
+def directory_query(*, interest: str = "", skill: str = "", viewer_id: int | None = None) -> sa.Select[DirectoryEntry]:
+    """Listed entries of active accounts, by name, with interests and skills loaded alongside;
+    for a ``viewer``, without anyone they blocked or who blocked them."""
     query = (
         sa.select(DirectoryEntry)
         .join(User, User.id == DirectoryEntry.user_id)
@@ -122,9 +123,11 @@ def directory_query(*, interest: str = "", skill: str = "") -> sa.Select[Directo
             selectinload(DirectoryEntry.skills),
             sa.orm.contains_eager(DirectoryEntry.user),
         )
-        .where(DirectoryEntry.listed.is_(True), User.deactivated_at.is_(None))
+        .where(DirectoryEntry.listed.is_(True), User.deactivated_at.is_(None), User.suspended_at.is_(None))
         .order_by(DirectoryEntry.display_name, DirectoryEntry.user_id)
     )
+    if viewer_id is not None:
+        query = query.where(blocks.hidden_from(viewer_id, DirectoryEntry.user_id))
     if interest:
         query = query.where(
             sa.exists().where(DirectoryInterest.user_id == DirectoryEntry.user_id, DirectoryInterest.value == interest)
@@ -184,6 +187,8 @@ def send_message(
             raise NotAllowed("not the recipient of that message")
     elif not permissions.can(sender, "directory.message", entry_for(recipient.id)):
         raise NotAllowed("that person does not accept messages")
+    if blocks.between(sender.id, recipient.id):
+        raise RuleBroken("body", blocks.BLOCKED)
     text = body.strip()
     if not text:
         raise RuleBroken("body", "Write your message.")

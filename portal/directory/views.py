@@ -13,8 +13,8 @@ from portal.core.extensions import db
 from portal.core.permissions import can, permission_required, require
 from portal.core.vocabulary import VALUES
 from portal.core.web import paginate, render
-from portal.directory import bp, services
-from portal.directory.forms import EntryForm, FilterForm, MessageForm
+from portal.directory import blocks, bp, services
+from portal.directory.forms import ButtonForm, EntryForm, FilterForm, MessageForm
 from portal.directory.models import DirectoryEntry, PeerMessage
 
 
@@ -24,7 +24,7 @@ def directory() -> Response:
     form = FilterForm(request.args)
     interest = form.interest.data if form.interest.data in VALUES else ""
     skill = (form.skill.data or "")[:40]
-    page = paginate(services.directory_query(interest=interest, skill=skill))
+    page = paginate(services.directory_query(interest=interest, skill=skill, viewer_id=current_user.id))
     return render(
         "people/directory.html",
         block="results",
@@ -95,7 +95,9 @@ def _entry_page(user_id: int, *, form: MessageForm | None = None, status: int = 
         person=person,
         projects=services.shown_projects([entry]).get(user_id, []),
         may_message=can(current_user, "directory.message", entry),
+        may_report=can(current_user, "member.report", person),
         form=form or MessageForm(formdata=None),
+        button=ButtonForm(formdata=None),
         values=VALUES,
         title=entry.display_name,
     )
@@ -146,7 +148,11 @@ def _message_page(message_id: int, *, form: MessageForm | None = None, status: i
         earlier=earlier,
         names=services.names({message.sender_id, message.recipient_id}),
         may_reply=can(current_user, "message.reply", message),
+        may_report=can(current_user, "message.report", message),
+        blocked=blocks.between(message.sender_id, message.recipient_id),
+        other_id=message.sender_id if message.recipient_id == current_user.id else message.recipient_id,
         form=form or MessageForm(formdata=None),
+        button=ButtonForm(formdata=None),
         title="Message",
     )
 

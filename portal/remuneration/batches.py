@@ -68,6 +68,13 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
             + ", ".join(str(i) for i in not_ready)
             + ". Reload the page and choose again.",
         )
+    own = [c.id for c in chosen if c.claimant_id == by.id]
+    if own:
+        raise RuleBroken(
+            "claim_ids",
+            f"{_claims(own)} {'is' if len(own) == 1 else 'are'} your own. Another person in the finance team "
+            "must put your claims in a batch: untick them and try again.",
+        )
     batch = PaymentBatch(reference=reference, created_by_id=by.id)
     db.session.add(batch)
     db.session.flush()
@@ -77,10 +84,30 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
     return batch
 
 
+def _claims(ids: list[int]) -> str:
+    return ("Claim " if len(ids) == 1 else "Claims ") + ", ".join(str(i) for i in ids)
+
+
+def own_claims_in(batch: PaymentBatch, user: User) -> list[int]:
+    """The claims in the batch that are the person's own (they may not mark the batch paid)."""
+    return list(
+        db.session.scalars(
+            sa.select(Claim.id).where(Claim.batch_id == batch.id, Claim.claimant_id == user.id).order_by(Claim.id)
+        )
+    )
+
+
 def mark_batch_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: str, by: User, today: date) -> None:
     _require_finance(by)
     if batch.state == BatchState.PAID:
         raise RuleBroken("paid_on", "This batch is already marked as paid.")
+    own = own_claims_in(batch, by)
+    if own:
+        raise RuleBroken(
+            "paid_on",
+            f"This batch holds your own claim ({_claims(own).lower()}). "
+            "Another person in the finance team must mark it paid.",
+        )
     if paid_on > today:
         raise RuleBroken("paid_on", "The payment date must be today or in the past.")
     if not payment_reference.strip():

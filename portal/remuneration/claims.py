@@ -439,6 +439,8 @@ def void_claim(claim: Claim, *, by: User, reason: str = "") -> None:
 
 
 def move_into_batch(claim: Claim, *, by: User, batch_id: int, reference: str) -> None:
+    if not permissions.can(by, "claim.batch", claim):
+        raise RuleBroken("claim_ids", f"Claim {claim.id}: {permissions.refusal(by, 'claim.batch', claim)}")
     if claim.batch_id is not None:
         raise RuleBroken("claim_ids", f"Claim {claim.id} is already in a payment batch.")
     claim.batch_id = batch_id
@@ -455,6 +457,8 @@ def move_into_batch(claim: Claim, *, by: User, batch_id: int, reference: str) ->
 
 
 def mark_paid(claim: Claim, *, by: User, paid_on: date, reference: str) -> None:
+    if not permissions.can(by, "claim.mark_paid", claim):
+        raise RuleBroken("paid_on", f"Claim {claim.id}: {permissions.refusal(by, 'claim.mark_paid', claim)}")
     claim.paid_on = paid_on
     amount = claim.payable_fee_pence + expenses_pence(claim)
     _move(

@@ -117,6 +117,7 @@ def _batch_page(batch: PaymentBatch, form: MarkPaidForm, status: int = 200) -> R
         page=page,
         rows=dashboards.payment_rows(page.items),
         totals=dashboards.batch_totals([batch.id])[batch.id],
+        own_claims=batches.own_claims_in(batch, current_user),
         today=london_today(),
         title=f"Payment batch {batch.reference}",
     )

@@ -13,6 +13,7 @@ from portal.teams.access import team_role
 from portal.teams.models import Project, TeamRole
 
 EDITABLE = (S.DRAFT, S.QUERIED)
+OWN_PAYMENT = "This is your own claim. Another person in the finance team must put it in a batch and mark it paid."
 
 
 def own(user: Any, claim: Any) -> bool:
@@ -87,6 +88,15 @@ register(
         ),
         "payment_preferences.view": (own_or_staff, "Only the person and programme staff can see how they are paid."),
         "payments.batches": (lambda user, obj: is_finance(user), "Payment runs are for the finance team."),
+        # separation of duties: nobody pays themselves
+        "claim.batch": (
+            lambda user, claim: is_finance(user) and claim is not None and claim.claimant_id != user.id,
+            OWN_PAYMENT,
+        ),
+        "claim.mark_paid": (
+            lambda user, claim: is_finance(user) and claim is not None and claim.claimant_id != user.id,
+            OWN_PAYMENT,
+        ),
         "rates.manage": (lambda user, obj: is_admin(user), "Only an admin can change the rate card."),
     }
 )
