@@ -371,7 +371,7 @@ class RoleForm(FlaskForm):
 
     role = RadioField(
         "Their role on the team",
-        choices=ROLE_CHOICES,
+        choices=choices(ROLE_CHOICES),
         validators=[InputRequired(message="Choose lead or member.")],
         validate_choice=False,  # an unknown value gets the message below, not WTForms' own
     )
