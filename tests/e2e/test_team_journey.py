@@ -85,3 +85,42 @@ def test_invite_accept_on_a_phone_then_remove_with_a_confirmation(new_page: Any,
     watch = watch_of(phone)
     [forbidden] = [entry for entry in watch.console if "status of 403" in entry[1]]
     watch.console.remove(forbidden)
+
+
+def test_the_invitation_page_and_a_projects_team_pages(new_page: Any, live_server: LiveServer) -> None:
+    with live_server.app.app_context():
+        lead = factories.user(name="Pat Lead", email="pat@example.test")
+        member = factories.user(name="Moe Member", email="moe@example.test")
+        project = factories.project(title="Recovery cafés", lead=lead, members=(member,))
+        project_id, member_id = project.id, member.id
+        db.session.commit()
+
+    # The lead invites to the project; the invitee follows the email's link and declines.
+    lead_page = new_page()
+    sign_in(lead_page, "pat@example.test", f"/projects/{project_id}")
+    lead_page.get_by_label("Their email address").fill("dee@example.test")
+    lead_page.get_by_role("button", name="Send the invitation").click()
+    flashed(lead_page, "We have emailed dee@example.test.")
+    check_axe(lead_page)
+    with live_server.app.app_context():
+        factories.user(name="Dee Decliner", email="dee@example.test")
+        invitation_id = db.session.query(Invitation.id).scalar()
+
+    invitee = new_page()
+    sign_in(invitee, "dee@example.test", f"/invitations/{invitation_id}")
+    expect(invitee.locator("main")).to_contain_text("Pat Lead")
+    invitee.get_by_role("button", name="Decline").click()
+    flashed(invitee, "You have declined the invitation to the pilot project 'Recovery cafés'.")
+    check_axe(invitee)
+
+    # The lead sees the answer, then opens a member's page and changes their role.
+    lead_page.reload()
+    expect(lead_page.locator("#team")).to_contain_text("dee@example.test: Declined")
+    check_axe(lead_page)
+    lead_page.get_by_role("link", name="Change role or remove Moe Member").click()
+    expect(lead_page).to_have_url(re.compile(rf"/projects/{project_id}/team/{member_id}$"))
+    check_axe(lead_page)
+    lead_page.get_by_label(re.compile(r"^Lead:")).check()
+    lead_page.get_by_role("button", name="Save their role").click()
+    flashed(lead_page, "Moe Member is now a lead of the team. We have told them.")
+    check_axe(lead_page)
