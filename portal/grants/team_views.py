@@ -256,6 +256,8 @@ def _remove(place: TeamPlace, reload: Callable[[], TeamPlace]) -> Response:
     if not form.validate_on_submit():
         abort(400)
     outcome = attempt(place.remove)
+    if outcome and place.person.id == current_user.id:  # they can no longer open the team's page
+        return done(url_for("main.dashboard"), f"You are no longer on the team for {place.team.name}.")
     if outcome:
         return done(place.team.url_path + "#team", f"{place.person.name} is no longer on the team. We have told them.")
     return render(
