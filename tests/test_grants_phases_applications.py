@@ -15,8 +15,9 @@ from portal.core.extensions import db
 from portal.core.form_fields import parse_pounds
 from portal.core.formatting import london_today
 from portal.core.outbox import OutboxMessage
-from portal.grants import applications, phases
+from portal.grants import applications, invitations, phases
 from portal.grants.applications import ApplicationDetails
+from portal.grants.invitations import Team
 from portal.grants.models import (
     APPLICATION_TRANSITIONS,
     PHASE_TRANSITIONS,
@@ -25,6 +26,7 @@ from portal.grants.models import (
     BudgetCategory,
     BudgetLine,
     Invitation,
+    InvitationState,
     Phase,
     PhaseState,
 )
@@ -396,36 +398,42 @@ def test_the_lead_withdraws_before_a_decision(app: Any, users: dict[str, Any], s
 # --- the team ------------------------------------------------------------------------------------------
 
 
-def test_the_lead_invites_by_email_and_the_invitee_joins_on_sign_in(app: Any, users: dict[str, Any]) -> None:
-    application = make_application(make_phase(), users["member"])
-    applications.invite_member(
-        application, by=users["member"], email="  New.Person@Example.test ", base_url="http://portal.test"
+def _invite(application: Application, by: User, email: str) -> Invitation:
+    return invitations.invite(
+        Team(application, None), by=by, email=email, now=NOW, expiry_days=14, base_url="http://portal.test"
     )
+
+
+def test_the_lead_invites_by_email_and_the_invitee_accepts(app: Any, users: dict[str, Any]) -> None:
+    application = make_application(make_phase(), users["member"])
+    invitation = _invite(application, users["member"], "  New.Person@Example.test ")
     db.session.commit()
     [message] = outbox_to("new.person@example.test")
-    assert "Peer-led recovery cafés" in message.body and "http://portal.test/account/sign-in" in message.body
+    assert "Peer-led recovery cafés" in message.body
+    assert f"http://portal.test/invitations/{invitation.id}" in message.body
     with pytest.raises(RuleBroken, match="already invited"):
-        applications.invite_member(application, by=users["member"], email="new.person@example.test")
+        _invite(application, users["member"], "new.person@example.test")
     with pytest.raises(RuleBroken, match="already on"):
-        applications.invite_member(application, by=users["member"], email=users["member"].email)
+        _invite(application, users["member"], users["member"].email)
 
     newcomer = factories.user(email="new.person@example.test")
-    made = applications.accept_invitations(newcomer, now=NOW)
+    assert (newcomer, TeamRole.MEMBER) not in applications.team_of(application.id)  # an offer, not a join
+    invitations.accept(invitation, by=newcomer, now=NOW)
     db.session.commit()
-    assert [m.user_id for m in made] == [newcomer.id]
     assert (newcomer, TeamRole.MEMBER) in applications.team_of(application.id)
-    assert db.session.scalar(sa.select(Invitation.accepted_at)) == NOW
-    assert applications.accept_invitations(newcomer) == []  # nothing twice
+    assert (invitation.state, invitation.accepted_at) == (InvitationState.ACCEPTED, NOW)
+    with pytest.raises(RuleBroken, match="already been accepted"):
+        invitations.accept(invitation, by=newcomer, now=NOW)  # nothing twice
 
 
 def test_team_members_cannot_invite_and_no_one_invites_after_a_decision(app: Any, users: dict[str, Any]) -> None:
     member = factories.user()
     application = make_application(make_phase(), users["member"], members=(member,))
     with pytest.raises(NotAllowed):
-        applications.invite_member(application, by=member, email="someone@example.test")
+        _invite(application, member, "someone@example.test")
     decided = make_application(make_phase(name="Other"), users["member"], state=ApplicationState.DECLINED)
     with pytest.raises(NotAllowed):
-        applications.invite_member(decided, by=users["member"], email="someone@example.test")
+        _invite(decided, users["member"], "someone@example.test")
 
 
 # --- pages: phases ----------------------------------------------------------------------------------------
@@ -660,9 +668,12 @@ def test_invitations_through_the_page(app: Any, as_role: Any, users: dict[str, A
     assert lead.post(f"/applications/{application.id}/invite", data={"email": "not an email"}).status_code == 422
     invited = lead.post(f"/applications/{application.id}/invite", data={"email": "finance@example.test"})
     assert invited.status_code == 303
-    # Already signed in elsewhere: opening "Your applications" joins the team.
-    joined = as_role("finance").get("/applications")
-    assert "You have joined 1 application team" in joined.get_data(as_text=True)
+    # Already signed in elsewhere: opening "Your applications" joins nothing; accepting does.
+    finance = as_role("finance")
+    finance.get("/applications")
+    assert (users["finance"], TeamRole.MEMBER) not in applications.team_of(application.id)
+    invitation = db.session.scalars(sa.select(Invitation)).one()
+    assert finance.post(f"/invitations/{invitation.id}/accept").status_code == 303
     assert (users["finance"], TeamRole.MEMBER) in applications.team_of(application.id)
 
 
@@ -708,28 +719,3 @@ def test_missing_ids_are_not_found(app: Any, as_role: Any, users: dict[str, Any]
     assert member.post("/phases/99999/apply").status_code == 404
     assert staff.get("/staff/phases/99999/edit").status_code == 404
     assert staff.get("/staff/applications/99999/decision").status_code == 404
-
-
-def test_an_invitee_joins_the_team_when_they_sign_up_or_sign_in(app: Any, users: dict[str, Any]) -> None:
-    from tests.helpers import sign_in
-
-    application = make_application(make_phase(), users["member"])
-    for email in ("newcomer@example.test", users["staff"].email):
-        applications.invite_member(application, by=users["member"], email=email, base_url="http://portal.test")
-    db.session.commit()
-
-    signed_up = app.test_client().post(
-        "/account/sign-up",
-        data={
-            "name": "New Comer",
-            "email": "newcomer@example.test",
-            "password": "a long enough password 2026",
-            "confirm": "a long enough password 2026",
-        },
-        follow_redirects=True,
-    )
-    assert "You have joined 1 application team" in signed_up.get_data(as_text=True)
-    signed_in = sign_in(app.test_client(), users["staff"].email)
-    assert signed_in.status_code == 303
-    team = {user.email for user, _ in applications.team_of(application.id)}
-    assert {"newcomer@example.test", users["staff"].email} <= team

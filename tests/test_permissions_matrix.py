@@ -80,6 +80,17 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "grants.add_budget_line": ("POST", SIGNED_IN),
     "grants.remove_budget_line": ("POST", SIGNED_IN),
     "grants.invite": ("POST", SIGNED_IN),
+    # teams: invitations and members (object rules on real teams: tests/test_invitations.py and
+    # tests/test_team_management.py)
+    "grants.invitation": ("GET", SIGNED_IN),
+    "grants.accept_invitation": ("POST", SIGNED_IN),
+    "grants.decline_invitation": ("POST", SIGNED_IN),
+    "grants.withdraw_invitation": ("POST", SIGNED_IN),
+    "grants.project_invite": ("POST", SIGNED_IN),
+    "grants.application_member": ("GET", SIGNED_IN),
+    "grants.application_member_remove": ("GET", SIGNED_IN),
+    "grants.project_member": ("GET", SIGNED_IN),
+    "grants.project_member_remove": ("GET", SIGNED_IN),
     "grants.submit_application": ("POST", SIGNED_IN),
     "grants.withdraw_application": ("POST", SIGNED_IN),
     "grants.my_reviews": ("GET", SIGNED_IN),

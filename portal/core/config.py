@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": True,
     "LOGIN_RATE_LIMIT": "5 per minute",
     "PASSWORD_RESET_MINUTES": 60,
+    "INVITATION_EXPIRY_DAYS": 14,  # an invitation to join a team can be answered for this long
     "SESSION_COOKIE_SECURE": True,
     "PROXY_COUNT": 0,  # number of reverse proxies in front (for X-Forwarded-* headers)
     "PAGE_SIZE": 25,

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from portal.core.extensions import db
 from portal.grants.models import Application, ApplicationMember, Review, ReviewerAssignment, ReviewState
+from portal.teams.models import TeamRole
 
 
 def _signed_in(user: Any) -> bool:
@@ -15,7 +16,21 @@ def _signed_in(user: Any) -> bool:
 
 
 def leads_application(user: Any, application: Application | None) -> bool:
-    return _signed_in(user) and application is not None and application.lead_id == user.id
+    """The lead applicant, or anyone else the team made a lead."""
+    if not _signed_in(user) or application is None:
+        return False
+    if application.lead_id == user.id:
+        return True
+    return (
+        db.session.scalar(
+            sa.select(ApplicationMember.id).where(
+                ApplicationMember.application_id == application.id,
+                ApplicationMember.user_id == user.id,
+                ApplicationMember.role == TeamRole.LEAD,
+            )
+        )
+        is not None
+    )
 
 
 def on_application_team(user: Any, application: Application | None) -> bool:

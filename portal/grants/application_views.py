@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
@@ -21,7 +21,7 @@ from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.permissions import can, permission_required, require
 from portal.core.web import is_htmx, paginate, redirect_to, render, wants_fragment
-from portal.grants import access, applications, bp, decisions, phases, reviews
+from portal.grants import access, applications, bp, decisions, invitations, phases, reviews
 from portal.grants.applications import ApplicationDetails
 from portal.grants.forms import (
     ActionForm,
@@ -103,10 +103,6 @@ def _start_again(url: str, message: str = CHANGED_BY_SOMEONE_ELSE) -> Response:
 @bp.route("/applications")
 @permission_required("applications.start")
 def my_applications() -> Response:
-    joined = applications.accept_invitations(current_user)  # invitations sent since they signed in
-    if joined:
-        db.session.commit()
-        flash(f"You have joined {len(joined)} application team{'' if len(joined) == 1 else 's'}.", "success")
     page = paginate(applications.applications_of(current_user))
     return render(
         "grants/my_applications.html",
@@ -141,7 +137,9 @@ def application_page(
         team=applications.team_of(application.id),
         on_team=on_team,
         staff=staff,
-        invitations=applications.open_invitations(application.id) if on_team or staff else [],
+        manage_team=can(current_user, "application.manage_team", application),
+        invitations=invitations.of_application(application.id) if on_team or staff else [],
+        now=utcnow(),
         decision=decisions.decision_of(application.id) if on_team or staff else None,
         criteria=phases.criteria_of(application.phase_id),
         panel_reviews=reviews.reviews_for(application) if see_reviews else [],
@@ -292,27 +290,6 @@ def withdraw_application(application_id: int) -> Response:
     if outcome.stale:
         return _start_again(here)
     return application_page(application_or_404(application_id), status=422, withdraw_form=form)
-
-
-@bp.route("/applications/<int:application_id>/invite", methods=["POST"])
-@permission_required("applications.start")
-def invite(application_id: int) -> Response:
-    application = application_or_404(application_id)
-    require("application.invite", application)
-    form = InviteForm()
-    base_url = current_app.config["BASE_URL"]
-    outcome = apply(
-        form,
-        lambda: applications.invite_member(
-            application, by=current_user, email=form.email.data or "", base_url=base_url
-        ),
-    )
-    if outcome:
-        url = url_for("grants.application", application_id=application_id, _anchor="team")
-        return done(
-            url, f"We have emailed {outcome.result.email}. They join the team when they sign in with that address."
-        )
-    return application_page(application_or_404(application_id), status=422, invite_form=form)
 
 
 # --- staff: the panel's decision ---------------------------------------------------------------------------

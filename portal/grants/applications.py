@@ -1,4 +1,5 @@
-"""Applications to a phase: starting, writing, budgeting, inviting a team, submitting, withdrawing.
+"""Applications to a phase: starting, writing, budgeting, submitting, withdrawing (invitations to
+the team: ``invitations``).
 
 Every move checks the state table (``models.APPLICATION_TRANSITIONS``) and who may make it
 (``portal.permissions``), records an audit entry and tells the lead through the outbox, all in
@@ -15,11 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from portal.accounts import signals
 from portal.accounts.models import User
-from portal.accounts.services import normalise_email
-from portal.core import audit, outbox, permissions
-from portal.core.db import utcnow
+from portal.core import audit, permissions
 from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import local_date, money
@@ -30,12 +28,11 @@ from portal.grants.models import (
     ApplicationState,
     BudgetCategory,
     BudgetLine,
-    Invitation,
     Phase,
     PhaseState,
 )
 from portal.notifications.service import notify
-from portal.teams.models import Project, TeamMembership, TeamRole
+from portal.teams.models import TeamRole
 
 MAX_LINE_PENCE = 1_000_000_00
 MAX_BUDGET_LINES = 50
@@ -331,112 +328,6 @@ def team_of(application_id: int) -> list[tuple[User, TeamRole]]:
     ]
 
 
-def open_invitations(application_id: int) -> list[Invitation]:
-    return list(
-        db.session.scalars(
-            sa.select(Invitation)
-            .where(Invitation.application_id == application_id, Invitation.accepted_at.is_(None))
-            .order_by(Invitation.email)
-        )
-    )
-
-
-def invite_member(application: Application, *, by: User, email: str, base_url: str = "") -> Invitation:
-    """Invite someone by email; they join the team when they next sign in (or sign up) with it."""
-    _require(by, "application.invite", application)
-    email = normalise_email(email)
-    if not email or "@" not in email:
-        raise RuleBroken("email", "Enter an email address in the right format, like name@example.com.")
-    on_team = db.session.scalar(
-        sa.select(ApplicationMember.id)
-        .join(User, User.id == ApplicationMember.user_id)
-        .where(ApplicationMember.application_id == application.id, User.email == email)
-    )
-    lead = db.session.get_one(User, application.lead_id)
-    if on_team is not None or lead.email == email:
-        raise RuleBroken("email", f"{email} is already on this application's team.")
-    if (
-        db.session.scalar(
-            sa.select(Invitation.id).where(Invitation.application_id == application.id, Invitation.email == email)
-        )
-        is not None
-    ):
-        raise RuleBroken("email", f"You have already invited {email}.")
-    invitation = Invitation(application_id=application.id, email=email, invited_by_id=by.id)
-    db.session.add(invitation)
-    db.session.flush()
-    audit.record("application.invited", application, actor=by, after={"email": email})
-    title = application.title or "an application"
-    outbox.enqueue(
-        "application_invitation",
-        email,
-        "You are invited to join an application team",
-        f"Hello,\n\n{by.name} has invited you to join the team applying for funding with "
-        f'"{title}" in {phase_of(application).name}.\n\n'
-        f"To join, sign in to the Co-Production Portal with this email address ({email}), or create "
-        f"an account with it if you do not have one yet:\n{base_url}/account/sign-in\n\n"
-        'You will then find the application under "Your applications".\n',
-    )
-    return invitation
-
-
-def accept_invitations(user: User, *, now: datetime | None = None) -> list[ApplicationMember]:
-    """Join every team that invited this person's email and is still waiting for them.
-
-    Called after sign-in and sign-up. If the application has already been awarded, they join the
-    pilot project's team too. Returns the memberships made; the caller commits.
-    """
-    now = now or utcnow()
-    invitations = list(
-        db.session.scalars(
-            sa.select(Invitation)
-            .where(Invitation.email == normalise_email(user.email), Invitation.accepted_at.is_(None))
-            .order_by(Invitation.id)
-        )
-    )
-    if not invitations:
-        return []
-    ids = [invitation.application_id for invitation in invitations]
-    already = set(
-        db.session.scalars(
-            sa.select(ApplicationMember.application_id).where(
-                ApplicationMember.user_id == user.id, ApplicationMember.application_id.in_(ids)
-            )
-        )
-    )
-    projects = {
-        project.application_id: project
-        for project in db.session.scalars(sa.select(Project).where(Project.application_id.in_(ids)))
-    }
-    on_project = set(
-        db.session.scalars(
-            sa.select(TeamMembership.project_id).where(
-                TeamMembership.user_id == user.id, TeamMembership.project_id.in_([p.id for p in projects.values()])
-            )
-        )
-    )
-    made = []
-    for invitation in invitations:
-        invitation.accepted_at = now
-        if invitation.application_id in already:
-            continue
-        already.add(invitation.application_id)
-        member = ApplicationMember(application_id=invitation.application_id, user_id=user.id, role=TeamRole.MEMBER)
-        db.session.add(member)
-        made.append(member)
-        project = projects.get(invitation.application_id)
-        if project is not None and project.id not in on_project:
-            db.session.add(TeamMembership(project_id=project.id, user_id=user.id, role=TeamRole.MEMBER))
-        audit.record(
-            "application.member_joined",
-            invitation,
-            actor=user,
-            after={"application": invitation.application_id, "user": user.id},
-        )
-    db.session.flush()
-    return made
-
-
 # --- lists -------------------------------------------------------------------------------------------------
 
 
@@ -462,16 +353,4 @@ def own_application_in(phase: Phase, user: User) -> Application | None:
         )
         .order_by(Application.id.desc())
         .limit(1)
-    )
-
-
-@signals.person_arrived.connect
-def join_invited_teams(user: User, **extra: Any) -> str | None:
-    """On sign-up and sign-in: join the teams that invited this person's email."""
-    joined = accept_invitations(user)
-    if not joined:
-        return None
-    return (
-        f"You have joined {len(joined)} application team{'s' if len(joined) != 1 else ''} "
-        "you were invited to. See Your applications."
     )

@@ -31,6 +31,7 @@ from portal.grants.models import (
 )
 from portal.grants.phases import CriterionDetails, PhaseDetails
 from portal.grants.reviews import COMMENT_LENGTH, SORTS
+from portal.teams.models import TeamRole
 
 CRITERION_ROWS = 6
 _WHOLE = re.compile(r"\d{1,9}")
@@ -355,8 +356,33 @@ class InviteForm(FlaskForm):
             EMAIL_VALID,
             Length(max=254),
         ],
-        description="They join the team when they sign in, or create an account, with this address.",
+        description="We email them a link. They join the team when they accept, signed in with this address.",
     )
+
+
+ROLE_CHOICES = [
+    (TeamRole.LEAD.value, "Lead: can change the team, send the application or reports, and confirm claims"),
+    (TeamRole.MEMBER.value, "Member: works on the team"),
+]
+
+
+class RoleForm(FlaskForm):
+    """A team member's role (on an application's team or a project's)."""
+
+    role = RadioField(
+        "Their role on the team",
+        choices=choices(ROLE_CHOICES),
+        validators=[InputRequired(message="Choose lead or member.")],
+        validate_choice=False,  # an unknown value gets the message below, not WTForms' own
+    )
+
+    def validate_role(self, field: RadioField) -> None:
+        if field.data not in TeamRole._value2member_map_:
+            raise ValidationError("Choose lead or member.")
+
+    @property
+    def chosen(self) -> TeamRole:
+        return TeamRole(self.role.data)
 
 
 class WithdrawForm(FlaskForm):

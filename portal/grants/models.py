@@ -214,18 +214,60 @@ class ApplicationMember(Model):
     user: Mapped[User] = relationship(lazy="raise_on_sql")
 
 
+class InvitationState(enum.StrEnum):
+    """What became of an invitation. "Expired" is not stored: a pending invitation past its
+    ``expires_at`` is expired (``Invitation.status``)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+INVITATION_STATUS_LABELS = {
+    "pending": "Waiting for an answer",
+    "expired": "Expired",
+    "accepted": "Accepted",
+    "declined": "Declined",
+    "withdrawn": "Withdrawn",
+}
+
+
 class Invitation(Model):
-    """A lead's invitation by email; whoever signs in (or up) with that email joins the team."""
+    """An offer, by email, to join an application's team or (after the award) a project's team.
+
+    Nobody joins by signing in: the person signs in with the invited address, once it is
+    verified, and accepts or declines. Exactly one of ``application_id`` and ``project_id`` is set.
+    """
 
     __tablename__ = "invitations"
-    __table_args__ = (sa.UniqueConstraint("application_id", "email"),)
+    __table_args__ = (
+        sa.CheckConstraint("(application_id IS NULL) <> (project_id IS NULL)", name="one_team"),
+        sa.Index("ix_invitations_email_state", "email", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True)
-    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int | None] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
     invited_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[InvitationState] = mapped_column(
+        str_enum(InvitationState, "invitation_state"), default=InvitationState.PENDING
+    )
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When it was declined or withdrawn, and by whom (the invitee, the inviter, a lead or staff).
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    invited_by: Mapped[User] = relationship(foreign_keys=[invited_by_id], lazy="raise_on_sql")
+
+    def status(self, now: datetime) -> str:
+        """pending, expired, accepted, declined or withdrawn (a key of ``INVITATION_STATUS_LABELS``)."""
+        if self.state == InvitationState.PENDING and self.expires_at <= now:
+            return "expired"
+        return self.state.value
 
 
 # --- panel review ---------------------------------------------------------------------------

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.core.permissions import is_staff, register, signed_in
+from portal.accounts.services import normalise_email
+from portal.core.extensions import db
+from portal.core.permissions import can, is_staff, register, signed_in
 from portal.grants.access import has_submitted_review, leads_application, may_review, on_application_team
+from portal.grants.models import Application, Invitation
 from portal.grants.models import ApplicationState as A
 from portal.teams.access import team_role
-from portal.teams.models import ProjectState
+from portal.teams.models import Project, ProjectState
 
 STAFF_ONLY = "This is for programme staff."
 
@@ -28,6 +31,33 @@ def view_application(user: Any, app: Any) -> bool:
             or (app.state != A.DRAFT and may_review(user, app))
         )
     )
+
+
+TEAM_CHANGING_STATES = (A.DRAFT, A.SUBMITTED, A.UNDER_REVIEW)
+
+
+def manages_application_team(user: Any, app: Any) -> bool:
+    return (
+        app is not None
+        and (is_staff(user) or leads_application(user, app))
+        and signed_in(user)
+        and app.state in TEAM_CHANGING_STATES
+    )
+
+
+def manages_team_of(user: Any, invitation: Invitation | None) -> bool:
+    """The inviting side: staff, or whoever may change the team the invitation is to."""
+    if invitation is None or not signed_in(user):
+        return False
+    if is_staff(user):
+        return True
+    if invitation.project_id is not None:
+        return can(user, "project.manage_team", db.session.get(Project, invitation.project_id))
+    return leads_application(user, db.session.get(Application, invitation.application_id))
+
+
+def addressed_to(user: Any, invitation: Invitation | None) -> bool:
+    return signed_in(user) and invitation is not None and normalise_email(user.email) == invitation.email
 
 
 register(
@@ -52,8 +82,32 @@ register(
             "Only the lead applicant can send an application, while it is a draft.",
         ),
         "application.invite": (
-            lambda user, app: leads_application(user, app) and app.state in (A.DRAFT, A.SUBMITTED),
-            "Only the lead applicant can invite people, before the panel starts.",
+            lambda user, app: (
+                app is not None
+                and (leads_application(user, app) or is_staff(user))
+                and app.state in (A.DRAFT, A.SUBMITTED)
+            ),
+            "Only the application's leads and programme staff can invite people, before the panel starts.",
+        ),
+        "application.manage_team": (
+            manages_application_team,
+            "Only the application's leads and programme staff can change its team, before the decision. "
+            "After an award, change the team on the pilot project's page.",
+        ),
+        "invitations.mine": lambda user, obj: signed_in(user),
+        "invitation.view": (
+            lambda user, invitation: addressed_to(user, invitation) or manages_team_of(user, invitation),
+            "This invitation was sent to another email address. Sign in with that address to answer it.",
+        ),
+        "invitation.answer": (
+            addressed_to,
+            "This invitation was sent to another email address. Sign in with that address to answer it.",
+        ),
+        "invitation.withdraw": (
+            lambda user, invitation: (
+                manages_team_of(user, invitation) or (signed_in(user) and invitation.invited_by_id == user.id)
+            ),
+            "Only whoever sent the invitation, the team's leads and programme staff can withdraw it.",
         ),
         "application.withdraw": (
             lambda user, app: leads_application(user, app) and app.state in (A.DRAFT, A.SUBMITTED, A.UNDER_REVIEW),

@@ -28,8 +28,9 @@ from portal.core.formatting import london_today
 from portal.core.forms import given
 from portal.core.permissions import can, permission_required, public, require
 from portal.core.web import paginate, redirect_to, render, wants_fragment
-from portal.grants import bp, dashboards, exports, projects, reports, signals
+from portal.grants import bp, dashboards, exports, invitations, projects, reports, signals
 from portal.grants.application_views import act, attempt
+from portal.grants.forms import InviteForm
 from portal.grants.models import Milestone, ProgressReport, ProjectExpense
 from portal.grants.project_forms import (
     CUSTOM_DATE_INPUTS,
@@ -44,14 +45,15 @@ from portal.grants.project_forms import (
     ReportForm,
     ScheduleForm,
 )
-from portal.teams.models import Project, ProjectState, ReportingSchedule, TeamMembership
+from portal.teams import management
+from portal.teams.models import Project, ProjectState, ReportingSchedule
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _project_or_404(project_id: int) -> Project:
+def project_or_404(project_id: int) -> Project:
     project: Project | None = db.session.scalar(
         sa.select(Project).options(joinedload(Project.phase)).where(Project.id == project_id)
     )
@@ -104,13 +106,8 @@ def _milestones(project: Project) -> list[Milestone]:
     )
 
 
-def _project_page(project: Project, status: int = 200, **forms: FlaskForm) -> Response:
-    team = db.session.scalars(
-        sa.select(TeamMembership)
-        .options(joinedload(TeamMembership.user))
-        .where(TeamMembership.project_id == project.id)
-        .order_by(TeamMembership.role, TeamMembership.id)
-    ).all()
+def project_page(project: Project, status: int = 200, **forms: FlaskForm) -> Response:
+    manage_team = can(current_user, "project.manage_team", project)
     milestones = _milestones(project)
     expenses = db.session.scalars(
         sa.select(ProjectExpense)
@@ -121,7 +118,11 @@ def _project_page(project: Project, status: int = 200, **forms: FlaskForm) -> Re
         "grants/projects/project.html",
         status=status,
         project=project,
-        team=team,
+        team=management.members(project),
+        manage_team=manage_team,
+        invitations=invitations.of_project(project.id) if manage_team else [],
+        invite_form=forms.get("invite_form") or InviteForm(formdata=None),
+        now=_now(),
         milestones=milestones,
         expenses=expenses,
         project_reports=reports.project_reports(project),
@@ -145,12 +146,12 @@ def _project_page(project: Project, status: int = 200, **forms: FlaskForm) -> Re
 @bp.route("/projects/<int:project_id>", endpoint="project")
 @permission_required("projects.mine")
 def show_project(project_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.view", project)
-    return _project_page(project)
+    return project_page(project)
 
 
-def _change_on_project_page(
+def _change_onproject_page(
     project_id: int, form: FlaskForm, change: Callable[[], object], *, anchor: str, message: str, form_name: str
 ) -> Response:
     """One of the project page's forms: apply its change and go back to its section, or show the
@@ -158,16 +159,16 @@ def _change_on_project_page(
     outcome = apply(form, change)
     if outcome:
         return _to_project(project_id, anchor, message)
-    return _project_page(_project_or_404(project_id), status=422, **{form_name: form})
+    return project_page(project_or_404(project_id), status=422, **{form_name: form})
 
 
 @bp.route("/projects/<int:project_id>/dates", methods=["POST"], endpoint="project_dates")
 @permission_required("project.manage")
 def change_dates(project_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.manage", project)
     form = DatesForm()
-    return _change_on_project_page(
+    return _change_onproject_page(
         project_id,
         form,
         lambda: projects.change_dates(
@@ -188,7 +189,7 @@ def _set_schedule(project: Project, form: ScheduleForm) -> None:
 @bp.route("/projects/<int:project_id>/schedule", methods=["POST"], endpoint="project_schedule")
 @permission_required("project.manage")
 def set_schedule(project_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.manage", project)
     form = ScheduleForm()
     outcome = apply(form, lambda: _set_schedule(project, form))
@@ -200,16 +201,16 @@ def set_schedule(project_id: int) -> Response:
         # apply put the message on the list of dates; the page shows it by the first date.
         first = form.custom_dates.entries[0]
         first.errors, form.custom_dates.errors = [*first.errors, *form.custom_dates.errors], []
-    return _project_page(_project_or_404(project_id), status=422, schedule_form=form)
+    return project_page(project_or_404(project_id), status=422, schedule_form=form)
 
 
 @bp.route("/projects/<int:project_id>/milestones", methods=["POST"], endpoint="project_milestone_add")
 @permission_required("projects.mine")
 def add_milestone(project_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.report", project)
     form = MilestoneForm()
-    return _change_on_project_page(
+    return _change_onproject_page(
         project_id,
         form,
         lambda: projects.add_milestone(project, title=given(form.title.data), due_on=form.due_on.data, by=current_user),
@@ -224,7 +225,7 @@ def add_milestone(project_id: int) -> Response:
 )
 @permission_required("projects.mine")
 def mark_milestone(project_id: int, milestone_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.report", project)
     milestone = db.session.scalar(
         sa.select(Milestone).where(Milestone.id == milestone_id, Milestone.project_id == project.id)
@@ -253,10 +254,10 @@ def mark_milestone(project_id: int, milestone_id: int) -> Response:
 @bp.route("/projects/<int:project_id>/expenses", methods=["POST"], endpoint="project_expense_add")
 @permission_required("projects.mine")
 def add_expense(project_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.report", project)
     form = ExpenseForm()
-    return _change_on_project_page(
+    return _change_onproject_page(
         project_id,
         form,
         lambda: projects.add_expense(
@@ -279,7 +280,7 @@ def add_expense(project_id: int) -> Response:
 )
 @permission_required("projects.mine")
 def remove_expense(project_id: int, expense_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.report", project)
     expense = db.session.scalar(
         sa.select(ProjectExpense).where(ProjectExpense.id == expense_id, ProjectExpense.project_id == project.id)
@@ -322,7 +323,7 @@ def _report_page(
 @bp.route("/projects/<int:project_id>/reports/<int:report_id>", endpoint="project_report")
 @permission_required("projects.mine")
 def show_report(project_id: int, report_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.view", project)
     return _report_page(project, _report_or_404(project, report_id))
 
@@ -343,7 +344,7 @@ def _write_report(report: ProgressReport, form: ReportForm, *, sending: bool) ->
 )
 @permission_required("projects.mine")
 def edit_report(project_id: int, report_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.report", project)
     report = _report_or_404(project, report_id)
     if report.state not in reports.OPEN_STATES:
@@ -381,7 +382,7 @@ def _decide(report: ProgressReport, form: DecisionForm) -> None:
 )
 @permission_required("project.manage")
 def decide_report(project_id: int, report_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.manage", project)
     report = _report_or_404(project, report_id)
     form = DecisionForm()
@@ -411,7 +412,7 @@ def _publish(report: ProgressReport, *, published: bool) -> Any:
 )
 @permission_required("projects.mine")
 def publish_learning(project_id: int, report_id: int) -> Response:
-    project = _project_or_404(project_id)
+    project = project_or_404(project_id)
     require("project.work_on", project)
     report = _report_or_404(project, report_id)
     form = PublishForm()

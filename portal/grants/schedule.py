@@ -6,7 +6,8 @@
 - Reports: the team is reminded 7 days before the due date, on the day and once it is overdue;
   staff are told when a report is 14 days overdue.
 - Reviewers are reminded 3 days before the panel's deadline of reviews they have not sent.
-- Someone invited to an application who has not answered after 7 days is reminded once.
+- Someone invited to a team who has not answered after 7 days is reminded once (while the
+  invitation waits and has not expired).
 
 Every reminder goes through ``notifications.reminders.remind``, which sends it once per
 occasion and not at all when the person switched that kind off.
@@ -18,13 +19,14 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.accounts.models import Role, User
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import LONDON, local_date
 from portal.core.schedule import job
-from portal.grants import phases
+from portal.grants import invitations, phases
 from portal.grants.models import (
     Application,
     ApplicationState,
@@ -310,21 +312,15 @@ def review_reminders(now: datetime) -> str:
 
 @job("invitation-reminders", "Remind people of invitations they have not answered", daily_at=time(9, 0))
 def invitation_reminders(now: datetime) -> str:
+    """Once, a week after it was sent, for an invitation still waiting and not expired."""
     sent = 0
     waiting = db.session.execute(
-        sa.select(Invitation, Application)
-        .join(Application, Application.id == Invitation.application_id)
-        .where(
-            Invitation.accepted_at.is_(None),
-            Invitation.created_at <= now - timedelta(days=INVITATION_DAYS),
-            Invitation.created_at > now - timedelta(days=INVITATION_DAYS * 4),  # not forever
-            Application.state == ApplicationState.DRAFT,
-        )
-        .order_by(Invitation.id)
+        invitations.pending_query(now).where(Invitation.created_at <= now - timedelta(days=INVITATION_DAYS))
     )
-    for invitation, application in waiting:
-        title = application.title or "an application"
-        subject = f"You are invited to join the team for '{title}'"
+    for invitation, application, project in waiting:
+        team = invitations.Team(application, project)
+        subject = f"You are invited to join the team for {team.name}"
+        answer_by = f"You can answer until {local_date(invitation.expires_at)}."
         person = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == invitation.email.lower()))
         if person is not None:
             sent += remind(
@@ -333,8 +329,9 @@ def invitation_reminders(now: datetime) -> str:
                 key=f"invitation:{invitation.id}",
                 occasion="not-answered-7-days",
                 subject=subject,
-                body=f"A week ago you were invited to join the team writing '{title}'. Open it to answer.",
-                url_path=f"/applications/{application.id}",
+                body=f"A week ago you were invited to join the team for {team.name}. Open it to accept or "
+                f"decline. {answer_by}",
+                url_path=f"/invitations/{invitation.id}",
             )
         else:
             sent += remind_address(
@@ -344,7 +341,9 @@ def invitation_reminders(now: datetime) -> str:
                 recipient_key=f"invitation:{invitation.id}",
                 occasion="not-answered-7-days",
                 subject=subject,
-                body=f"Hello,\n\nA week ago you were invited to join the team writing '{title}' in the "
-                "Co-Production Portal. Create an account with this email address to join it.\n",
+                body=f"Hello,\n\nA week ago you were invited to join the team for {team.name} in the "
+                "Co-Production Portal. To answer, create an account with this email address, confirm it with "
+                f"the link we send you, then open the invitation:\n{current_app.config['BASE_URL'].rstrip('/')}/invitations/{invitation.id}\n\n"
+                f"{answer_by}\n",
             )
     return f"Sent {sent} invitation reminders."

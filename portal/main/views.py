@@ -14,7 +14,8 @@ from portal.core.extensions import db
 from portal.core.permissions import permission_required, public
 from portal.core.schedule import worker_health
 from portal.core.web import render
-from portal.grants import reviews
+from portal.grants import invitations, reviews
+from portal.grants.forms import ActionForm
 from portal.main import bp
 from portal.notifications.models import Notification
 from portal.notifications.reminders import unread_reminders
@@ -32,7 +33,27 @@ def home() -> Response:
 @bp.route("/dashboard")
 @permission_required("account.manage_own")
 def dashboard() -> Response:
-    return render("main/dashboard.html", title="Your dashboard", **_your_work())
+    return render(
+        "main/dashboard.html",
+        title="Your dashboard",
+        invitations_form=ActionForm(formdata=None),
+        **_your_work(),
+        **_your_invitations(),
+    )
+
+
+class YourInvitations(TypedDict):
+    invitations: list[invitations.Waiting]
+    invitations_unverified: int
+
+
+def _your_invitations() -> YourInvitations:
+    """Invitations to this person's address they can answer; only a verified address may see whose
+    they are (an unverified one is told how many wait, and to confirm the address first)."""
+    now = utcnow()
+    if current_user.verified:
+        return {"invitations": invitations.waiting_for(current_user, now), "invitations_unverified": 0}
+    return {"invitations": [], "invitations_unverified": invitations.waiting_count(current_user, now)}
 
 
 class YourWork(TypedDict):

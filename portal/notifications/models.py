@@ -28,6 +28,7 @@ KINDS: dict[str, str] = {
     "payment_reminder": "Payment batches not yet marked paid",
     "gathering_reminder": "A gathering you booked is tomorrow",
     "invitation_reminder": "Invitations you have not answered yet",
+    "team": "Teams you are on: invitations answered, people added or removed, your role changed",
     "phase_reminder": "A funding round closes soon and your application is still a draft",
 }
 FINANCE_KINDS = frozenset({"payment_reminder"})  # shown on the settings page to finance only

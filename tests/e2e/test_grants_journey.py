@@ -209,7 +209,7 @@ def test_phase_to_application_to_review_to_award_to_accepted_report(new_page: An
     lead.get_by_label("Their email address").fill("tia@example.test")
     lead.get_by_role("button", name="Send the invitation").click()
     flashed(lead, "We have emailed tia@example.test.")
-    expect(lead.locator("#team")).to_contain_text("Invited, not joined yet: tia@example.test.")
+    expect(lead.locator("#team")).to_contain_text("tia@example.test: Waiting for an answer until")
     check_axe(lead)
     lead.get_by_role("button", name="Submit the application").click()
     flashed(lead, "Thank you. Your application has been sent.")
