@@ -710,7 +710,12 @@ def test_missing_ids_are_not_found(app: Any, as_role: Any, users: dict[str, Any]
     assert staff.get("/staff/applications/99999/decision").status_code == 404
 
 
-def test_an_invitee_joins_the_team_when_they_sign_up_or_sign_in(app: Any, users: dict[str, Any]) -> None:
+def test_an_invitee_joins_the_team_once_their_address_is_confirmed_or_they_sign_in(
+    app: Any, users: dict[str, Any]
+) -> None:
+    import re
+
+    from portal.core.outbox import OutboxMessage
     from tests.helpers import sign_in
 
     application = make_application(make_phase(), users["member"])
@@ -726,9 +731,18 @@ def test_an_invitee_joins_the_team_when_they_sign_up_or_sign_in(app: Any, users:
             "password": "a long enough password 2026",
             "confirm": "a long enough password 2026",
         },
-        follow_redirects=True,
     )
-    assert "You have joined 1 application team" in signed_up.get_data(as_text=True)
+    assert "Check your email" in signed_up.get_data(as_text=True)
+    assert "newcomer@example.test" not in {user.email for user, _ in applications.team_of(application.id)}
+    body = db.session.scalar(
+        sa.select(OutboxMessage.body).where(
+            OutboxMessage.to_email == "newcomer@example.test", OutboxMessage.kind == "email_verification"
+        )
+    )
+    token = re.search(r"/account/verify/(\S+)", body or "")
+    assert token is not None
+    confirmed = app.test_client().post(f"/account/verify/{token.group(1)}")
+    assert "You have joined 1 application team" in confirmed.get_data(as_text=True)
     signed_in = sign_in(app.test_client(), users["staff"].email)
     assert signed_in.status_code == 303
     team = {user.email for user, _ in applications.team_of(application.id)}

@@ -32,6 +32,9 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "accounts.reset_password": ("GET", EVERYONE),
     "accounts.profile": ("GET", SIGNED_IN),
     "accounts.change_password": ("GET", SIGNED_IN),
+    "accounts.verify_email": ("GET", EVERYONE),
+    "accounts.resend_verification": ("POST", SIGNED_IN),
+    "accounts.change_email": ("GET", SIGNED_IN),
     "admin.users": ("GET", ADMIN),
     "admin.user": ("GET", ADMIN),
     "admin.change_role": ("POST", ADMIN),
@@ -163,6 +166,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "people.send_message": ("POST", SIGNED_IN),
     "people.messages": ("GET", SIGNED_IN),
     "people.message": ("GET", SIGNED_IN),
+    "people.read_message": ("POST", SIGNED_IN),
     "people.reply": ("POST", SIGNED_IN),
     # community storytellers (object rules on real stories: tests/test_stories_visibility.py)
     "stories.library_page": ("GET", EVERYONE),

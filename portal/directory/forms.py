@@ -68,3 +68,7 @@ class MessageForm(FlaskForm):
             Length(max=MAX_MESSAGE_LENGTH, message=f"Keep your message to {MAX_MESSAGE_LENGTH:,} characters."),
         ],
     )
+
+
+class ReadForm(FlaskForm):
+    """The "mark as read" button: only its CSRF token."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from portal.accounts import signals
 from portal.accounts.models import User
 from portal.accounts.services import normalise_email
+from portal.accounts.verification import require_verified
 from portal.core import audit, outbox, permissions
 from portal.core.db import utcnow
 from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
@@ -35,6 +36,7 @@ from portal.grants.models import (
     PhaseState,
 )
 from portal.notifications.service import notify
+from portal.teams.membership import add_to_team
 from portal.teams.models import Project, TeamMembership, TeamRole
 
 MAX_LINE_PENCE = 1_000_000_00
@@ -141,6 +143,7 @@ def tell_lead(application: Application, *, kind: str, subject: str, body: str) -
 
 def start_application(phase: Phase, *, by: User, today: date) -> Application:
     _require(by, "applications.start")
+    require_verified(by)  # starting one makes them its team's lead
     if phase.state != PhaseState.OPEN:
         raise RuleBroken("phase", "This phase is not open for applications.")
     if today > phase.closes_on:
@@ -383,10 +386,13 @@ def invite_member(application: Application, *, by: User, email: str, base_url: s
 def accept_invitations(user: User, *, now: datetime | None = None) -> list[ApplicationMember]:
     """Join every team that invited this person's email and is still waiting for them.
 
-    Called after sign-in and sign-up. If the application has already been awarded, they join the
+    Called after sign-in and once the address is confirmed (not before: teams only take people
+    whose address is confirmed). If the application has already been awarded, they join the
     pilot project's team too. Returns the memberships made; the caller commits.
     """
     now = now or utcnow()
+    if not user.verified:
+        return []  # the invitations wait until the address is confirmed (teams only take verified people)
     invitations = list(
         db.session.scalars(
             sa.select(Invitation)
@@ -426,7 +432,7 @@ def accept_invitations(user: User, *, now: datetime | None = None) -> list[Appli
         made.append(member)
         project = projects.get(invitation.application_id)
         if project is not None and project.id not in on_project:
-            db.session.add(TeamMembership(project_id=project.id, user_id=user.id, role=TeamRole.MEMBER))
+            add_to_team(project, user)
         audit.record(
             "application.member_joined",
             invitation,

@@ -9,6 +9,7 @@ from flask import current_app, jsonify, request
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.accounts import verification
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.permissions import permission_required, public
@@ -32,7 +33,12 @@ def home() -> Response:
 @bp.route("/dashboard")
 @permission_required("account.manage_own")
 def dashboard() -> Response:
-    return render("main/dashboard.html", title="Your dashboard", **_your_work())
+    return render(
+        "main/dashboard.html",
+        title="Your dashboard",
+        verification_link=None if current_user.verified else verification.waiting_link(current_user),
+        **_your_work(),
+    )
 
 
 class YourWork(TypedDict):
