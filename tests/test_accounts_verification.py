@@ -400,3 +400,33 @@ def test_the_verified_fact_is_in_the_permission_registry(app: Flask) -> None:
     person, ready = unverified(), factories.user()
     assert not can(person, "account.verified") and can(ready, "account.verified")
     assert refusal(person, "account.verified") == verification.VERIFY_FIRST
+
+
+def test_the_claim_page_says_why_an_unverified_claim_cannot_be_sent(app: Flask) -> None:
+    activity = factories.rate_card()["Meeting"]
+    person = unverified(email="claimant@example.test")
+    claim = claims.create_claim(
+        person, claims.ClaimDetails(activity.id, factories.CLAIM_DAY, Decimal("2"), None), today=london_today()
+    )
+    db.session.commit()
+    client = app.test_client()
+    sign_in(client, "claimant@example.test")
+    page = client.get(f"/claims/{claim.id}").get_data(as_text=True)
+    assert "Confirm your email address first" in page and "Send claim</button>" not in page
+    response = client.post(f"/claims/{claim.id}/submit", data={})
+    assert response.status_code == 303 and response.headers["Location"] == f"/claims/{claim.id}"
+    assert "Confirm your email address first" in client.get(response.headers["Location"]).get_data(as_text=True)
+    db.session.refresh(claim)
+    assert claim.submitted_at is None
+
+
+def test_expired_confirmation_links_are_removed_a_day_after_they_expire(app: Flask) -> None:
+    from portal.core.schedule import JOBS
+
+    person = unverified()
+    now = utcnow()
+    verification.send_confirmation(person, base_url="http://x.test", valid_hours=48, now=now - timedelta(hours=73))
+    verification.send_confirmation(person, base_url="http://x.test", valid_hours=48, now=now - timedelta(hours=60))
+    db.session.commit()
+    assert JOBS["confirmation-links"].run(now) == "Removed 1 expired email confirmation links."
+    assert count(EmailVerification) == 1  # expired 12 hours ago: kept, so the page can say it expired
