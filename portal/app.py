@@ -20,6 +20,7 @@ from portal import cli, digest, models
 from portal.accounts import bp as accounts_bp
 from portal.accounts import housekeeping as account_housekeeping
 from portal.accounts import permissions as accounts_rules
+from portal.accounts import verification_views
 from portal.accounts import views as accounts_views
 from portal.accounts.models import User
 from portal.admin import bp as admin_bp
@@ -89,6 +90,7 @@ RULES = (
 # The modules whose import puts routes on the blueprints (and, for indexing, session hooks in place).
 ROUTES = (
     accounts_views,
+    verification_views,
     admin_views,
     jobs_views,
     calendar_views,

@@ -1,6 +1,6 @@
 """Imports every model module, so metadata (and Alembic) sees every table."""
 
-from portal.accounts.models import PasswordResetToken, User  # noqa: F401
+from portal.accounts.models import EmailVerification, PasswordResetToken, User  # noqa: F401
 from portal.calendar.models import CalendarFeed  # noqa: F401
 from portal.core.audit import AuditEntry  # noqa: F401
 from portal.core.outbox import OutboxMessage  # noqa: F401

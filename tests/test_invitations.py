@@ -15,6 +15,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from portal.accounts.models import User
+from portal.accounts.verification import VERIFY_FIRST
 from portal.core.audit import AuditEntry
 from portal.core.config import sqlalchemy_url
 from portal.core.db import utcnow
@@ -22,7 +23,7 @@ from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
 from portal.core.outbox import OutboxMessage
 from portal.grants import applications, invitations, schedule
-from portal.grants.invitations import VERIFY_FIRST, Team
+from portal.grants.invitations import Team
 from portal.grants.models import Application, ApplicationState, Invitation, InvitationState
 from portal.notifications.models import Notification
 from portal.teams.models import Project, ProjectState, TeamMembership, TeamRole
@@ -396,7 +397,7 @@ def test_the_migration_makes_accepted_rows_accepted_and_gives_the_rest_an_expiry
         recreate_schema(uri, SCHEMA)
     app = make_app(uri, tmp_path / "instance")
     with app.app_context():
-        upgrade(revision="0013")
+        upgrade(revision="0015")  # the revision before 0016
         with db.engine.begin() as connection:
             insert_row(connection, "users", id=1, email="l@example.test", role="member", preferred_contact="email")
             insert_row(connection, "phases", id=1, state="open")

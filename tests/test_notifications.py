@@ -113,9 +113,13 @@ def test_the_inbox_counts_unread_and_opening_marks_read(app: Any, as_role: Any, 
     assert "3 unread" in page and "Not yours" not in page
     mine = db.session.scalar(sa.select(Notification).where(Notification.subject == "Note 1"))
     theirs = db.session.scalar(sa.select(Notification).where(Notification.subject == "Not yours"))
-    response = client.get(f"/notifications/{mine.id}")
+    shown = client.get(f"/notifications/{mine.id}")  # looking changes nothing
+    assert shown.status_code == 200 and "Note 1" in shown.get_data(as_text=True)
+    assert "3 unread" in client.get("/notifications").get_data(as_text=True)
+    response = client.post(f"/notifications/{mine.id}")  # the subject is a button: opening marks read
     assert response.status_code == 303 and response.headers["Location"] == "/learning/1"
     assert client.get(f"/notifications/{theirs.id}").status_code == 404
+    assert client.post(f"/notifications/{theirs.id}").status_code == 404
     assert "2 unread" in client.get("/notifications").get_data(as_text=True)
     client.post("/notifications/read")
     assert "0 unread" in client.get("/notifications").get_data(as_text=True)
@@ -283,9 +287,9 @@ def test_five_approvals_give_one_notification_naming_the_five_claims(
     # The inbox shows the grouped one first, with its claims, its link, and "Mark all as read".
     page = as_role("member").get("/notifications").get_data(as_text=True)
     assert page.index("5 claims approved") < page.index("We have 5 of your claims")
-    assert "<li>Meeting, 6 Nov 2026</li>" in page and f'href="/notifications/{approved.id}"' in page
+    assert "<li>Meeting, 6 Nov 2026</li>" in page and f'action="/notifications/{approved.id}"' in page
     assert "Mark all as read" in page
-    response = as_role("member").get(f"/notifications/{approved.id}")
+    response = as_role("member").post(f"/notifications/{approved.id}")
     assert response.headers["Location"] == "/payments"
 
 

@@ -32,6 +32,9 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "accounts.reset_password": ("GET", EVERYONE),
     "accounts.profile": ("GET", SIGNED_IN),
     "accounts.change_password": ("GET", SIGNED_IN),
+    "accounts.verify_email": ("GET", EVERYONE),
+    "accounts.resend_verification": ("POST", SIGNED_IN),
+    "accounts.change_email": ("GET", SIGNED_IN),
     "admin.users": ("GET", ADMIN),
     "admin.user": ("GET", ADMIN),
     "admin.change_role": ("POST", ADMIN),
@@ -174,6 +177,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "people.send_message": ("POST", SIGNED_IN),
     "people.messages": ("GET", SIGNED_IN),
     "people.message": ("GET", SIGNED_IN),
+    "people.read_message": ("POST", SIGNED_IN),
     "people.reply": ("POST", SIGNED_IN),
     # safeguarding: blocks and reports (members), the reports queue and suspensions (staff);
     # object rules on real people and messages: tests/test_safeguarding.py

@@ -251,7 +251,7 @@ def test_a_good_upload_is_stored_outside_static_and_played(app: Any, as_role: An
 
 def test_demographics_are_stored_only_with_consent(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     member = as_role("member")
-    record_url = member.get("/stories/me").headers["Location"]
+    record_url = member.post("/stories/me").headers["Location"]
     answers = {
         "display_name": "Lydia",
         "gender": "female",

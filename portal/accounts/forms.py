@@ -115,3 +115,17 @@ class ResetPasswordForm(FlaskForm):
         validators=[InputRequired(message="Enter a new password.")],
         description="At least 10 characters. Three or four random words together work well.",
     )
+
+
+class ChangeEmailForm(FlaskForm):
+    email = EmailField(
+        "New email address",
+        filters=[strip],
+        validators=[InputRequired(message="Enter your new email address."), EMAIL_VALID, Length(max=254)],
+        description="We send a link to this address. Your account keeps its current address until you open it.",
+    )
+    password = PasswordField("Your password", validators=[InputRequired(message="Enter your password.")])
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (and its CSRF token)."""

@@ -6,7 +6,7 @@ from flask import current_app, flash, request, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from portal.accounts import bp, services, signals
+from portal.accounts import bp, services, signals, verification
 from portal.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -51,23 +51,26 @@ def _arrived(user: User, url: str, message: str, *, remember: bool = False) -> R
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 @public
 def sign_up() -> Response:
     if current_user.is_authenticated:
         return redirect_to(url_for("main.dashboard"))
     form = SignUpForm()
-    outcome = apply(
+    hours = current_app.config["EMAIL_VERIFICATION_HOURS"]
+    # The same answer whether or not the address has an account (its owner is emailed instead).
+    if apply(
         form,
-        lambda: services.create_user(
+        lambda: verification.sign_up(
             email=given(form.email.data),
             name=given(form.name.data),
             password=given(form.password.data),
-            verified=False,
+            base_url=current_app.config["BASE_URL"],
+            valid_hours=hours,
         ),
-    )
-    if outcome:
-        welcome = "Welcome to the Co-Production Portal. Your account is ready."
-        return _arrived(outcome.result, url_for("accounts.profile"), welcome)
+    ):
+        email = services.normalise_email(given(form.email.data))
+        return render("accounts/sign_up_sent.html", title="Check your email", email=email, hours=hours)
     return refused("accounts/sign_up.html", form=form, title="Create an account")
 
 

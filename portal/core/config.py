@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_RATE_LIMIT": "5 per minute",
     "PASSWORD_RESET_MINUTES": 60,
     "INVITATION_EXPIRY_DAYS": 14,  # an invitation to join a team can be answered for this long
+    # A link that confirms an email address (sign-up, or a change of address) works once, for this long.
+    "EMAIL_VERIFICATION_HOURS": 48,
+    "VERIFICATION_RESEND_LIMIT": "3 per hour",  # new confirmation links one person may ask for
     "SESSION_COOKIE_SECURE": True,
     "PROXY_COUNT": 0,  # number of reverse proxies in front (for X-Forwarded-* headers)
     "PAGE_SIZE": 25,

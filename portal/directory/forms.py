@@ -118,3 +118,7 @@ class LiftForm(FlaskForm):
         validators=[Optional()],
         description="Added to the email telling them they can sign in again. Also kept in the audit log.",
     )
+
+
+class ReadForm(FlaskForm):
+    """The "mark as read" button: only its CSRF token."""

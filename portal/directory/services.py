@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
+from portal.accounts.verification import require_verified
 from portal.core import audit, permissions
 from portal.core.db import utcnow
 from portal.core.errors import NotAllowed, RuleBroken
@@ -187,6 +188,7 @@ def send_message(
             raise NotAllowed("not the recipient of that message")
     elif not permissions.can(sender, "directory.message", entry_for(recipient.id)):
         raise NotAllowed("that person does not accept messages")
+    require_verified(sender, field="body")
     if blocks.between(sender.id, recipient.id):
         raise RuleBroken("body", blocks.BLOCKED)
     text = body.strip()

@@ -14,7 +14,7 @@ from portal.core.permissions import can, permission_required, require
 from portal.core.vocabulary import VALUES
 from portal.core.web import paginate, render
 from portal.directory import blocks, bp, services
-from portal.directory.forms import ButtonForm, EntryForm, FilterForm, MessageForm
+from portal.directory.forms import ButtonForm, EntryForm, FilterForm, MessageForm, ReadForm
 from portal.directory.models import DirectoryEntry, PeerMessage
 
 
@@ -138,8 +138,6 @@ def _message_page(message_id: int, *, form: MessageForm | None = None, status: i
     if message is None:
         abort(404)
     require("message.view", message)
-    if status == 200:
-        apply(None, lambda: services.mark_read(message, current_user))
     earlier = db.session.get(PeerMessage, message.reply_to_id) if message.reply_to_id else None
     return render(
         "people/message.html",
@@ -151,6 +149,7 @@ def _message_page(message_id: int, *, form: MessageForm | None = None, status: i
         may_report=can(current_user, "message.report", message),
         blocked=blocks.between(message.sender_id, message.recipient_id),
         other_id=message.sender_id if message.recipient_id == current_user.id else message.recipient_id,
+        message_unread=message.recipient_id == current_user.id and message.read_at is None,
         form=form or MessageForm(formdata=None),
         button=ButtonForm(formdata=None),
         title="Message",
@@ -163,11 +162,24 @@ def message(message_id: int) -> Response:
     return _message_page(message_id)
 
 
+@bp.route("/people/messages/<int:message_id>/read", methods=["POST"], endpoint="read_message")
+@permission_required("directory.view")
+def read_message(message_id: int) -> Response:
+    """Mark a message read (a POST: looking at a message changes nothing), then show it."""
+    message = db.session.get(PeerMessage, message_id)
+    if message is None:
+        abort(404)
+    require("message.view", message)
+    apply(ReadForm(), lambda: services.mark_read(message, current_user))
+    return done(url_for("people.message", message_id=message.id))
+
+
 def _send_reply(original: PeerMessage, body: str) -> None:
     sender = db.session.get(User, original.sender_id)
     if sender is None or not sender.is_active:
         raise RuleBroken("body", "This person's account is closed, so they cannot get replies.")
     services.send_message(current_user, sender, body, reply_to=original)
+    services.mark_read(original, current_user)  # replying is reading
 
 
 @bp.route("/people/messages/<int:message_id>/reply", methods=["POST"], endpoint="reply")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.accounts.models import User
+from portal.accounts.verification import require_verified
 from portal.core import audit
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -49,6 +50,7 @@ def add_member(application: Application, user: User, *, by: User) -> Application
     existing = membership(application, user.id)
     if existing is not None:
         return existing
+    require_verified(user, by=by)
     made = ApplicationMember(application_id=application.id, user_id=user.id, role=TeamRole.MEMBER)
     db.session.add(made)
     db.session.flush()

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
+from portal.accounts.verification import require_verified
 from portal.core import audit, permissions
 from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.core.extensions import db
@@ -138,6 +139,7 @@ def tell_lead(application: Application, *, kind: str, subject: str, body: str) -
 
 def start_application(phase: Phase, *, by: User, today: date) -> Application:
     _require(by, "applications.start")
+    require_verified(by)  # starting one makes them its team's lead
     if phase.state != PhaseState.OPEN:
         raise RuleBroken("phase", "This phase is not open for applications.")
     if today > phase.closes_on:

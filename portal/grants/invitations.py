@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
 from portal.accounts.services import normalise_email
+from portal.accounts.verification import require_verified
 from portal.core import audit, outbox, permissions
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
@@ -29,7 +30,6 @@ from portal.teams import management
 from portal.teams.models import Project, ProjectState, TeamMembership
 
 MAX_LISTED = 50  # invitations shown on a team's page, newest first
-VERIFY_FIRST = "Confirm your email address first: we sent you a link when you signed up."
 FINISHED_APPLICATIONS = (ApplicationState.DECLINED, ApplicationState.WITHDRAWN)
 
 
@@ -184,8 +184,7 @@ def _answerable(invitation: Invitation, team: Team, now: datetime) -> None:
 
 def _answer_checks(invitation: Invitation, by: User, now: datetime) -> Team:
     _require(by, "invitation.answer", invitation)
-    if not by.verified:
-        raise RuleBroken("invitation", VERIFY_FIRST)
+    require_verified(by, field="invitation")
     team = team_of(invitation)
     _answerable(invitation, team, now)
     return team

@@ -24,6 +24,7 @@ from portal.grants.models import (
     ReportState,
 )
 from portal.remuneration import budgets
+from portal.teams.membership import add_to_team
 from portal.teams.models import Project, ProjectState, ReportingSchedule, TeamMembership, TeamRole
 
 MAX_EXPENSE_PENCE = 100_000_00  # one line; a typo of extra zeros is caught, a real big spend is not refused
@@ -126,8 +127,9 @@ def create_project_from_award(application: Application, *, amount_pence: int, st
     ).all()
     team = {user_id: role for user_id, role in members}
     team[application.lead_id] = TeamRole.LEAD
+    people = {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(team)))}
     for user_id, role in team.items():
-        db.session.add(TeamMembership(project_id=project.id, user_id=user_id, role=role))
+        add_to_team(project, people[user_id], role, by=by)
     audit.record(
         "project.created", project, actor=by, after={"application": application.id, "award_pence": amount_pence}
     )

@@ -9,6 +9,7 @@ from flask import current_app, jsonify, request
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.accounts import verification
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.permissions import permission_required, public
@@ -37,6 +38,7 @@ def dashboard() -> Response:
         "main/dashboard.html",
         title="Your dashboard",
         invitations_form=ActionForm(formdata=None),
+        verification_link=None if current_user.verified else verification.waiting_link(current_user),
         **_your_work(),
         **_your_invitations(),
     )

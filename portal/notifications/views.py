@@ -39,14 +39,23 @@ def list_notifications() -> Response:
     )
 
 
-@bp.route("/notifications/<int:notification_id>", endpoint="open")
-@permission_required("notifications.own")
-def open_notification(notification_id: int) -> Response:
+def _own_notification_or_404(notification_id: int) -> Notification:
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.recipient_id != current_user.id:
         abort(404)
-    apply(None, lambda: inbox.mark_read(notification))
-    return done(safe_next(notification.url_path, url_for("notifications.inbox")))
+    return notification
+
+
+@bp.route("/notifications/<int:notification_id>", methods=["GET", "POST"], endpoint="open")
+@permission_required("notifications.own")
+def open_notification(notification_id: int) -> Response:
+    """A GET shows the notification; its button (a POST) marks it read and goes where it points.
+    Opening a page never changes anything, so a link preview cannot mark it read."""
+    notification = _own_notification_or_404(notification_id)
+    form = PlainForm()
+    if apply(form, lambda: inbox.mark_read(notification)):
+        return done(safe_next(notification.url_path, url_for("notifications.inbox")))
+    return refused("notifications/notification.html", form=form, note=notification, title=notification.subject)
 
 
 @bp.route("/notifications/read", methods=["POST"], endpoint="mark_all_read")

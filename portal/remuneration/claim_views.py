@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
+from portal.accounts.verification import Unverified
 from portal.core import audit, uploads
 from portal.core.audit import AuditEntry
 from portal.core.changes import apply, done, refused
@@ -441,6 +442,8 @@ def submit_claim(claim_id: int) -> Response:
     outcome = apply(form, lambda: _send(claim, form))
     if outcome.stale:
         return _changed_meanwhile(claim_id)
+    if isinstance(outcome.error, Unverified):  # flashed: back to the claim, which says what to do
+        return done(url_for("remuneration.claim", claim_id=claim_id))
     if not outcome:
         return _warning_page(claim_id, form, status=422)
     if outcome.result:

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 
 from portal.accounts.models import User
+from portal.accounts.verification import require_verified
 from portal.core import audit, permissions
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
@@ -258,6 +259,7 @@ def submit_claim(
     ``reduce`` (to ``reduced_fee_pence``) or ``decline`` (time recorded, fee paid as £0).
     """
     _require(by, "claim.submit", claim)
+    require_verified(by)  # money goes only to someone whose address is proved
     preference = db.session.get(PaymentPreference, claim.claimant_id)
     declined_by_preference = preference is not None and preference.method == PaymentMethod.DECLINE
     claim.payment_declined = declined_by_preference

@@ -181,12 +181,20 @@ def withdraw(story_id: int) -> Response:
 # --- the storyteller record -----------------------------------------------------------------
 
 
-@bp.route("/me")
+@bp.route("/me", methods=["GET", "POST"])
 @permission_required("stories.tell")
 def my_record() -> Response:
-    teller = telling.storyteller_for(current_user)
-    db.session.commit()
-    return redirect_to(url_for("stories.storyteller", storyteller_id=teller.id))
+    """The person's own record; a GET only looks, and the record is made by the page's button."""
+    teller = telling.own_storyteller(current_user)
+    if teller is not None:
+        return redirect_to(url_for("stories.storyteller", storyteller_id=teller.id))
+    form = ConfirmForm()
+    outcome = apply(form, lambda: telling.storyteller_for(current_user))
+    if outcome:
+        return done(
+            url_for("stories.storyteller", storyteller_id=outcome.result.id), "Your storyteller record is ready."
+        )
+    return refused("stories/my_record_start.html", form=form, title="Your storyteller record")
 
 
 def _fill(form: StorytellerForm, person: Storyteller, answers: Demographics | None) -> None:

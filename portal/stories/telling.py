@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from portal.accounts.models import User
+from portal.accounts.verification import require_verified
 from portal.core import audit, vocabulary
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
@@ -58,10 +59,17 @@ class Upload:
     content_type: str
 
 
+def own_storyteller(user: User) -> Storyteller | None:
+    """The person's own storyteller record, if they have one yet (looking never makes one)."""
+    return db.session.scalar(sa.select(Storyteller).where(Storyteller.user_id == user.id))
+
+
 def storyteller_for(user: User) -> Storyteller:
-    """The signed-in person's own storyteller record, made the first time they need one."""
-    found = db.session.scalar(sa.select(Storyteller).where(Storyteller.user_id == user.id))
+    """The signed-in person's own storyteller record, made the first time they need one: only
+    for someone whose email address is confirmed, since the record is linked to their account."""
+    found = own_storyteller(user)
     if found is None:
+        require_verified(user)
         found = Storyteller(user_id=user.id, display_name=user.name, email=user.email, created_by_id=user.id)
         db.session.add(found)
         db.session.flush()

@@ -14,6 +14,7 @@ from portal.core import audit
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.notifications.service import notify
+from portal.teams.membership import add_to_team
 from portal.teams.models import Project, TeamMembership, TeamRole
 
 ROLE_WORDS = {TeamRole.LEAD: "a lead", TeamRole.MEMBER: "a member"}
@@ -55,8 +56,7 @@ def add_member(project: Project, user: User, *, role: TeamRole = TeamRole.MEMBER
     existing = membership(project, user.id)
     if existing is not None:
         return existing
-    made = TeamMembership(project_id=project.id, user_id=user.id, role=role)
-    db.session.add(made)
+    made = add_to_team(project, user, role, by=by)
     db.session.flush()
     audit.record("project.member_added", project, actor=by, after={"user": user.id, "role": role.value})
     return made

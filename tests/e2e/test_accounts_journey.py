@@ -50,8 +50,23 @@ def test_keyboard_only_sign_up_profile_sign_out_and_sign_in(page: Any, live_serv
     tab_to(page, "#password")
     page.keyboard.type("keyboard only all the way")
     press_and_wait(page, "Enter")
-    expect(page).to_have_url(re.compile(r"/account/profile$"))
-    expect(page.get_by_role("status")).to_contain_text("Your account is ready")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    check_axe(page)
+
+    # Signing in works before the address is confirmed (the dashboard asks for it).
+    tab_to(page, "sign in")
+    press_and_wait(page, "Enter")
+    expect(page).to_have_url(re.compile(r"/account/sign-in$"))
+    check_axe(page)
+    tab_to(page, "#email")
+    page.keyboard.type("kay@example.test")
+    tab_to(page, "#password")
+    page.keyboard.type("keyboard only all the way")
+    press_and_wait(page, "Enter")
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    expect(page.get_by_role("region", name="Confirm your email address")).to_be_visible()
+    check_axe(page)
+    page.goto("/account/profile")
     check_axe(page)
 
     # Profile: pronouns, bio and access needs, saved from the keyboard.

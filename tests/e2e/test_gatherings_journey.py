@@ -57,7 +57,7 @@ def test_organise_book_notify_wait_and_move_up(new_page: Any, live_server: LiveS
     expect(member.get_by_text("You have a place.", exact=True)).to_be_visible()
     check_axe(member)
     member.goto("/notifications")
-    expect(member.get_by_role("link", name=f"Your place at {TITLE}")).to_be_visible()
+    expect(member.get_by_role("button", name=f"Your place at {TITLE}")).to_be_visible()
     check_axe(member)
 
     # A second member, without JavaScript, finds it full and joins the waiting list.
@@ -76,7 +76,7 @@ def test_organise_book_notify_wait_and_move_up(new_page: Any, live_server: LiveS
     expect(member.get_by_role("status")).to_contain_text("Your booking is cancelled.")
     check_axe(member)
     second.goto("/notifications")
-    expect(second.get_by_role("link", name=f"A place came free: you are going to {TITLE}")).to_be_visible()
+    expect(second.get_by_role("button", name=f"A place came free: you are going to {TITLE}")).to_be_visible()
     check_axe(second)
     second.goto(gathering_path)
     expect(second.get_by_text("You have a place.", exact=True)).to_be_visible()
@@ -132,7 +132,7 @@ def test_directory_opt_in_filter_and_message(new_page: Any, live_server: LiveSer
     # Rae is told, reads it and replies in the portal; nobody's email address appears.
     rae.goto("/notifications")
     check_axe(rae)
-    rae.get_by_role("link", name="Sol Sender sent you a message").click()
+    rae.get_by_role("button", name="Sol Sender sent you a message").click()  # opening marks it read
     expect(rae.get_by_text("could you help me with an easy read leaflet?")).to_be_visible()
     check_axe(rae)
     assert "sol@example.test" not in rae.content()
@@ -141,6 +141,6 @@ def test_directory_opt_in_filter_and_message(new_page: Any, live_server: LiveSer
     expect(rae.get_by_role("status")).to_contain_text("Your reply is sent.")
     check_axe(rae)
     sol.goto("/people/messages")
-    expect(sol.get_by_role("link", name="Yes, happy to help.")).to_be_visible()
+    expect(sol.get_by_role("button", name="Yes, happy to help.")).to_be_visible()  # new: opening marks it read
     assert "rae@example.test" not in sol.content()
     check_axe(sol)

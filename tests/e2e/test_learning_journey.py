@@ -83,10 +83,10 @@ def test_post_comment_validate_flag_and_review(new_page: Any, live_server: LiveS
         assert db.session.scalar(sa.select(Flag.outcome)) == "dismissed"
 
     commenter.goto("/notifications")
-    expect(commenter.get_by_role("link", name="A moderator restored your comment")).to_be_visible()
+    expect(commenter.get_by_role("button", name="A moderator restored your comment")).to_be_visible()
     check_axe(commenter)
     poster.goto("/notifications")
-    expect(poster.get_by_role("link", name=re.compile("Colin Commenter commented"))).to_be_visible()
+    expect(poster.get_by_role("button", name=re.compile("Colin Commenter commented"))).to_be_visible()
     check_axe(poster)
 
 

@@ -35,7 +35,7 @@ def test_grouped_notifications_and_the_settings_page(new_page: Any, live_server:
 
     page = new_page()
     sign_in(page, "mia@example.test", "/notifications")
-    grouped = page.get_by_role("link", name="5 claims approved: 'Meeting, 2 Nov 2026'", exact=False)
+    grouped = page.get_by_role("button", name="5 claims approved: 'Meeting, 2 Nov 2026'", exact=False)
     expect(grouped).to_be_visible()
     expect(page.get_by_text("Meeting, 6 Nov 2026", exact=True).first).to_be_visible()
     check_axe(page)

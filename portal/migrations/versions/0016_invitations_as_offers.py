@@ -1,7 +1,7 @@
 """Grants: invitations are offers to answer, to an application's team or a project's
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-03 13:15:00
 
 An invitation now has a state (pending, accepted, declined, withdrawn) and an expiry; it may be
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = '0013'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

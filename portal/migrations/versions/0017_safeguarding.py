@@ -1,7 +1,7 @@
 """Safeguarding: members block and report each other; staff suspend accounts
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-03 13:30:00
 
 Accounts get ``suspended_at`` (indexed, for the list of suspended accounts) and the reason the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0017'
-down_revision = '0013'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
