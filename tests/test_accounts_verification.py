@@ -23,7 +23,7 @@ from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.outbox import OutboxMessage
 from portal.directory import services as directory
-from portal.grants import applications
+from portal.grants import applications, invitations
 from portal.remuneration import claims
 from portal.stories import telling
 from portal.stories.models import Storyteller
@@ -322,10 +322,14 @@ def test_an_unverified_person_cannot_join_a_team(app: Flask) -> None:
 def test_an_unverified_invitee_joins_nothing_until_confirmed(app: Flask) -> None:
     lead = factories.user()
     application = factories.make_application(factories.make_phase(), lead)
-    applications.invite_member(application, by=lead, email="later@example.test", base_url="http://x.test")
+    offer = invitations.invite(
+        invitations.Team(application, None), by=lead, email="later@example.test", now=utcnow(), expiry_days=14
+    )
     db.session.commit()
     person = unverified(email="later@example.test")
-    assert applications.accept_invitations(person) == []
+    with pytest.raises(verification.Unverified):
+        invitations.accept(offer, by=person, now=utcnow())
+    db.session.rollback()
     assert person.id not in {user.id for user, _ in applications.team_of(application.id)}
     with pytest.raises(verification.Unverified):
         applications.start_application(factories.make_phase(), by=person, today=london_today())
