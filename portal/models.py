@@ -1,9 +1,10 @@
 """Imports every model module, so metadata (and Alembic) sees every table."""
 
-from portal.accounts.models import PasswordResetToken, User  # noqa: F401
+from portal.accounts.models import PasswordResetToken, RecoveryCode, User, UserSession  # noqa: F401
 from portal.calendar.models import CalendarFeed  # noqa: F401
 from portal.core.audit import AuditEntry  # noqa: F401
 from portal.core.outbox import OutboxMessage  # noqa: F401
+from portal.core.rate_limits import RateLimitCounter  # noqa: F401
 from portal.core.schedule import TaskRun, WorkerHeartbeat  # noqa: F401
 from portal.core.search.models import SearchDocument  # noqa: F401
 from portal.directory.models import DirectoryEntry, DirectoryInterest, DirectorySkill, PeerMessage  # noqa: F401
