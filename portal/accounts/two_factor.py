@@ -6,8 +6,8 @@ leaked dump) could make codes for every account and the second factor would prot
 It is encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under a key derived from SECRET_KEY
 with HKDF, which is kept out of the database. It is shown once, at set-up (as a QR code and as
 text), and never again: losing the device means a recovery code or an admin reset, never
-"show my key". Changing SECRET_KEY makes stored secrets unreadable: everyone with two-factor
-sign-in then needs a recovery code or an admin reset (the README says so).
+"show my key". Changing SECRET_KEY makes stored secrets (and recovery codes) unusable: after
+rotating it, an admin resets each person's second factor and they set it up again.
 
 Recovery codes are 50 random bits each; only an HMAC-SHA256 of each (keyed from SECRET_KEY) is
 stored, so a leaked table cannot be turned back into codes by guessing. Each works once.
