@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Any
 
-from flask import Flask, flash, request, url_for
+from flask import Flask, current_app, flash, request, url_for
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -19,8 +19,9 @@ from werkzeug.wrappers import Response
 from portal import cli, digest, models
 from portal.accounts import bp as accounts_bp
 from portal.accounts import housekeeping as account_housekeeping
+from portal.accounts import passwords, session_views, two_factor_views, verification_views
 from portal.accounts import permissions as accounts_rules
-from portal.accounts import verification_views
+from portal.accounts import sessions as account_sessions
 from portal.accounts import views as accounts_views
 from portal.accounts.models import User
 from portal.admin import bp as admin_bp
@@ -91,6 +92,8 @@ RULES = (
 ROUTES = (
     accounts_views,
     verification_views,
+    session_views,
+    two_factor_views,
     admin_views,
     jobs_views,
     calendar_views,
@@ -171,14 +174,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def load_user(session_id: str) -> User | None:
-    """The signed-in person from the session's "id:token" (a changed token ends every session)."""
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit() or not token:
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active or user.session_token != token:
-        return None
-    return user
+    """The signed-in person from the session's "id:token:device", while that device is signed in."""
+    return account_sessions.load(session_id, idle_days=int(current_app.config["SESSION_IDLE_DAYS"]))
 
 
 def unauthorized() -> Response:
@@ -197,6 +194,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     init_tasks(app)
+    passwords.prepare(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.sign_in"
     login_manager.session_protection = "basic"

@@ -1,9 +1,16 @@
 """Imports every model module, so metadata (and Alembic) sees every table."""
 
-from portal.accounts.models import EmailVerification, PasswordResetToken, User  # noqa: F401
+from portal.accounts.models import (  # noqa: F401
+    EmailVerification,
+    PasswordResetToken,
+    RecoveryCode,
+    User,
+    UserSession,
+)
 from portal.calendar.models import CalendarFeed  # noqa: F401
 from portal.core.audit import AuditEntry  # noqa: F401
 from portal.core.outbox import OutboxMessage  # noqa: F401
+from portal.core.rate_limits import RateLimitCounter  # noqa: F401
 from portal.core.schedule import TaskRun, WorkerHeartbeat  # noqa: F401
 from portal.core.search.models import SearchDocument  # noqa: F401
 from portal.directory.models import (  # noqa: F401

@@ -7,13 +7,16 @@ Builders that more than one test module uses live here (stories have theirs in
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pyotp
 import sqlalchemy as sa
 
 from portal.accounts import services
+from portal.accounts import two_factor as two_factor_service
 from portal.accounts.models import Role, User
 from portal.core import audit
 from portal.core.db import utcnow
@@ -39,6 +42,9 @@ from portal.remuneration.models import ActivityType, Claim, ExpenseCategory, Rat
 from portal.teams.models import Project, TeamMembership, TeamRole
 
 PASSWORD = "correct horse battery staple"
+# Every test account with two-factor sign-in (all staff, finance and admins, unless a test says
+# otherwise) has this TOTP secret, so the sign-in helpers can work out its current code.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _numbers = itertools.count(1)
 
 
@@ -49,8 +55,12 @@ def user(
     email: str | None = None,
     password: str = PASSWORD,
     verified: bool = True,
+    two_factor: bool | None = None,
     **profile: Any,
 ) -> User:
+    """A person; staff, finance and admins get two-factor sign-in (``TOTP_SECRET``) as the portal
+    requires, and anyone else when ``two_factor=True``. ``two_factor=False`` makes a staff member
+    who has not set it up yet."""
     number = next(_numbers)
     person = services.create_user(
         email=email or f"person{number}@example.test",
@@ -61,8 +71,15 @@ def user(
     )
     for field, value in profile.items():
         setattr(person, field, value)
+    if two_factor if two_factor is not None else person.must_have_two_factor:
+        two_factor_service.store_secret(person, TOTP_SECRET)
     db.session.commit()
     return person
+
+
+def totp_code(*, step_offset: int = 0) -> str:
+    """The code an authenticator app with ``TOTP_SECRET`` shows now (or ``step_offset`` steps on)."""
+    return pyotp.TOTP(TOTP_SECRET).at(time.time() + step_offset * 30)
 
 
 def one_of_each_role() -> dict[str, User]:

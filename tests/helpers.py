@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 
+from portal.accounts.models import User
 from portal.app import create_app
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -36,6 +37,8 @@ TEST_SETTINGS: dict[str, Any] = {
     "ARGON2_MEMORY_KIB": 1024,
     "ARGON2_PARALLELISM": 1,
     "BASE_URL": "http://portal.test",
+    # A slowed-down sign-in (accounts/throttle.py) waits this long here, not the default 3 s.
+    "SIGN_IN_SLOW_DOWN_SECONDS": 0.2,
     "TASK_QUEUE_URL": "memory",  # tests run queued tasks with tests.helpers.run_tasks()
 }
 
@@ -169,9 +172,45 @@ def drop_schema(uri: str, schema: str) -> None:
 # --- Signing in ---------------------------------------------------------------------------------
 
 
-def sign_in(client: FlaskClient, email: str, password: str = factories.PASSWORD, **extra: Any) -> Any:
-    """Post the sign-in form; returns the response (303 when it worked)."""
-    return client.post("/account/sign-in", data={"email": email, "password": password, **extra})
+CODE_PAGE = "/account/sign-in/code"
+
+
+def forget_last_code(email: str) -> None:
+    """Let the next sign-in use the code of the current 30 seconds again.
+
+    The portal refuses a code whose time step was already used (``users.totp_last_step``), as it
+    must; but tests sign the same person in several times a second, which nobody can do by hand.
+    So the helpers, and only they, forget the last step before the second step. The reuse rule
+    itself is tested in tests/test_two_factor.py, without this."""
+    db.session.execute(sa.update(User).where(User.email == email.strip().lower()).values(totp_last_step=None))
+    db.session.commit()
+
+
+def sign_in(
+    client: FlaskClient,
+    email: str,
+    password: str = factories.PASSWORD,
+    *,
+    code: str | None = None,
+    second_step: bool = True,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Any:
+    """Post the sign-in form and, when the person has two-factor sign-in, the code from their
+    app (``factories.TOTP_SECRET``'s, unless ``code`` is given); returns the last response (303
+    when it worked). ``second_step=False`` stops after the password, at the code page."""
+    response = client.post("/account/sign-in", data={"email": email, "password": password, **extra}, headers=headers)
+    target = response.headers.get("HX-Redirect") or response.headers.get("Location", "")
+    if second_step and target.endswith(CODE_PAGE):
+        if code is None:
+            forget_last_code(email)
+            code = factories.totp_code()
+        data = {"code": code}
+        if "csrf_token" in extra:  # the session was renewed by the password step: a new token
+            page = client.get(CODE_PAGE).get_data(as_text=True)
+            data["csrf_token"] = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        response = client.post(CODE_PAGE, data=data, headers=headers)
+    return response
 
 
 def client_for(app: Flask, person: Any) -> Any:

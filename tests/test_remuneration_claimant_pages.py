@@ -856,6 +856,9 @@ def test_claim_page_forms_carry_the_csrf_token(app_factory: Any) -> None:
         assert len(token_in.findall(page)) == 2  # adding an expense, and sending the claim
         assert 'id="csrf_token"' not in page  # several forms on one page: no repeated ids
         assert client.post(f"/claims/{claim.id}/submit", data={}).status_code == 400
+        # Signing in renewed the token: the one from before is refused, the page's works.
+        assert client.post(f"/claims/{claim.id}/submit", data={"csrf_token": token}).status_code == 400
+        token = token_in.search(page).group(1)
         assert client.post(f"/claims/{claim.id}/submit", data={"csrf_token": token}).status_code == 303
         assert token_in.search(client.get("/payments/preferences").get_data(as_text=True))
         assert token_in.search(client.get("/claims/new").get_data(as_text=True))

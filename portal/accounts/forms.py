@@ -129,3 +129,37 @@ class ChangeEmailForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form that is only a button (and its CSRF token)."""
+
+
+class TwoFactorCodeForm(FlaskForm):
+    """The second step of signing in: a code from the app, or a recovery code."""
+
+    code = StringField(
+        "Code",
+        filters=[strip],
+        validators=[InputRequired(message="Enter the 6-digit code from your authenticator app, or a recovery code.")],
+        description="The 6-digit code your authenticator app shows now, or one of your recovery codes.",
+    )
+
+
+class TwoFactorSetUpForm(FlaskForm):
+    code = StringField(
+        "Code from your app",
+        filters=[strip],
+        validators=[InputRequired(message="Enter the 6-digit code your authenticator app shows, like 123456.")],
+        description="After adding the key, your app shows a 6-digit code that changes every 30 seconds.",
+    )
+
+
+class ConfirmWithCodeForm(FlaskForm):
+    """Turning two-factor sign-in off, or replacing recovery codes: a current code proves it is you."""
+
+    code = StringField(
+        "Code from your app, or a recovery code",
+        filters=[strip],
+        validators=[InputRequired(message="Enter the 6-digit code from your authenticator app, or a recovery code.")],
+    )
+
+
+class EndSessionForm(FlaskForm):
+    """A button: signing a device out (the form carries only the CSRF token)."""

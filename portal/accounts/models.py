@@ -1,4 +1,4 @@
-"""People who sign in, their roles, and password reset tokens."""
+"""People who sign in, their roles, their signed-in devices, second factors and password reset tokens."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ class User(UserMixin, Model):
     name: Mapped[str] = mapped_column(sa.String(120), index=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), default=Role.MEMBER, index=True)
-    # Rotated on password change and deactivation: every other session and remember-me
-    # cookie stops working, because Flask-Login identifies users by id *and* this value.
+    # Rotated on password change and deactivation, which also end every ``UserSession``: every
+    # session and remember-me cookie stops working, because Flask-Login identifies users by id,
+    # this value *and* their device's session token (see ``get_id`` and ``accounts.sessions``).
     session_token: Mapped[str] = mapped_column(sa.String(64))
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -58,6 +59,13 @@ class User(UserMixin, Model):
     # ``suspension_note`` is the reason the person was told.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     suspension_note: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    # Second factor (accounts.two_factor): the TOTP secret, encrypted with a key derived from
+    # SECRET_KEY (Fernet), never shown again after set-up; the last 30-second time step a code
+    # was accepted for, so a code cannot be used twice; when it was turned on.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(sa.String(255))
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Profile. Access needs are private: the person and staff only.
     pronouns: Mapped[str] = mapped_column(sa.String(40), default="")
@@ -79,8 +87,37 @@ class User(UserMixin, Model):
     def verified(self) -> bool:
         return self.email_verified_at is not None
 
+    @property
+    def has_two_factor(self) -> bool:
+        return self.two_factor_enabled_at is not None and self.totp_secret_encrypted is not None
+
+    @property
+    def must_have_two_factor(self) -> bool:
+        """Staff, finance and admins may not use the portal without a second factor."""
+        return self.role in (Role.STAFF, Role.FINANCE, Role.ADMIN)
+
+    # The device this request came from, set by ``accounts.sessions`` when the session is started
+    # or loaded: plain attributes of this object, not columns.
+    @property
+    def device_token(self) -> str:
+        return str(self.__dict__.get("_device_token", ""))
+
+    @device_token.setter
+    def device_token(self, token: str) -> None:
+        self.__dict__["_device_token"] = token
+
+    @property
+    def device(self) -> UserSession | None:
+        device: UserSession | None = self.__dict__.get("_device")
+        return device
+
+    @device.setter
+    def device(self, record: UserSession | None) -> None:
+        self.__dict__["_device"] = record
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
+        """What Flask-Login keeps in the session and the remember cookie: "id:token:device"."""
+        return f"{self.id}:{self.session_token}:{self.device_token}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"
@@ -117,3 +154,32 @@ class EmailVerification(Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class UserSession(Model):
+    """One signed-in device. Only the SHA-256 of its token is stored; the token itself lives in
+    the person's session and remember cookies. Ending it (``ended_at``) refuses both cookies."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_agent: Mapped[str] = mapped_column(sa.String(120), default="")  # a summary: "Firefox on Android"
+    ip_address: Mapped[str] = mapped_column(sa.String(45), default="")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RecoveryCode(Model):
+    """A one-time code for signing in without the authenticator. Only its SHA-256 is stored
+    (the codes are 50 random bits, so a fast hash is enough); ``used_at`` spends it."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

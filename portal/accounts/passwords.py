@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import secrets
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import current_app
+from flask import Flask, current_app
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 
 
+def prepare(app: Flask) -> None:
+    """Make the app's hasher, and once, at start, the hash that sign-in checks a password against
+    when there is no such account: the same Argon2 work as for a real one, so the time taken does
+    not tell anyone which addresses have accounts."""
+    config = app.config
+    hasher = PasswordHasher(
+        time_cost=config.get("ARGON2_TIME_COST", 3),
+        memory_cost=config.get("ARGON2_MEMORY_KIB", 65536),
+        parallelism=config.get("ARGON2_PARALLELISM", 2),
+    )
+    app.extensions["portal.password_hasher"] = hasher
+    app.extensions["portal.dummy_password_hash"] = hasher.hash(secrets.token_hex(16))
+
+
 def _hasher() -> PasswordHasher:
-    hasher = current_app.extensions.get("portal.password_hasher")
-    if hasher is None:
-        config = current_app.config
-        hasher = PasswordHasher(
-            time_cost=config.get("ARGON2_TIME_COST", 3),
-            memory_cost=config.get("ARGON2_MEMORY_KIB", 65536),
-            parallelism=config.get("ARGON2_PARALLELISM", 2),
-        )
-        current_app.extensions["portal.password_hasher"] = hasher
+    hasher: PasswordHasher = current_app.extensions["portal.password_hasher"]
     return hasher
+
+
+def spend_time_like_a_check(password: str) -> None:
+    """Verify ``password`` against the start-up dummy hash (always fails), for a missing account."""
+    verify_password(current_app.extensions["portal.dummy_password_hash"], password)
 
 
 def hash_password(password: str) -> str:

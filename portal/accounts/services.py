@@ -8,8 +8,15 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from portal.accounts import sessions
 from portal.accounts.models import PasswordResetToken, Role, User
-from portal.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
+from portal.accounts.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problem,
+    spend_time_like_a_check,
+    verify_password,
+)
 from portal.accounts.suspension import SIGN_IN_REFUSED
 from portal.core import audit, outbox
 from portal.core.db import utcnow
@@ -55,19 +62,22 @@ def create_user(*, email: str, name: str, password: str, role: Role = Role.MEMBE
     return user
 
 
-_DUMMY_HASH: dict[str, str] = {}
-
-
 def authenticate(email: str, password: str) -> User:
-    """The user with this email and password, or AccountError saying what to do next."""
-    user = find_by_email(email)
-    if user is None:
-        # Spend the same time as a real check, so response time does not reveal who has an account.
-        dummy = _DUMMY_HASH.setdefault("hash", hash_password(secrets.token_hex(8)))
-        verify_password(dummy, password)
+    """The user with this email and password, or AccountError saying what to do next.
+
+    A missing account and a wrong password take the same time, so timing does not reveal who
+    has an account: both read one row's two columns (no person is loaded until the password
+    is right) and both spend one Argon2 check.
+    """
+    found = db.session.execute(
+        sa.select(User.id, User.password_hash).where(User.email == normalise_email(email))
+    ).first()
+    if found is None:
+        spend_time_like_a_check(password)
         raise AccountError("email", "The email or password is not right. Check them and try again.")
-    if not verify_password(user.password_hash, password):
+    if not verify_password(found.password_hash, password):
         raise AccountError("email", "The email or password is not right. Check them and try again.")
+    user = db.session.get_one(User, found.id)
     if user.suspended_at is not None:
         raise AccountError("email", SIGN_IN_REFUSED)
     if not user.is_active:
@@ -83,7 +93,8 @@ def set_password(user: User, new_password: str) -> None:
     if problem:
         raise AccountError("new_password", problem)
     user.password_hash = hash_password(new_password)
-    user.session_token = _new_session_token()  # signs out every other session
+    user.session_token = _new_session_token()  # signs out every session (the view starts a new one here)
+    sessions.end_all(user)
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
@@ -186,6 +197,7 @@ def deactivate(user: User, *, by: User, reason: str = "") -> None:
         raise AccountError("reason", "This is the last admin. Make someone else an admin first.")
     user.deactivated_at = utcnow()
     user.session_token = _new_session_token()
+    sessions.end_all(user)
     audit.record(
         "user.deactivated",
         user,

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.accounts import sessions
 from portal.accounts.models import Role, User
 from portal.core import audit, outbox
 from portal.core.db import utcnow
@@ -56,6 +57,7 @@ def suspend(person: User, *, by: User, reason: str) -> None:
     person.suspended_at = utcnow()
     person.suspension_note = note
     person.session_token = secrets.token_hex(16)  # ends every session the person has
+    sessions.end_all(person)  # and closes their devices' records, so "Your sessions" agrees
     audit.record("user.suspended", person, actor=by, before={"suspended": False}, after={"suspended": True}, note=note)
     outbox.enqueue(
         "account_suspended",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, request, url_for
+import time
+
+from flask import current_app, flash, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from portal.accounts import bp, services, signals, verification
+from portal.accounts import bp, services, sessions, signals, throttle, verification
 from portal.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -31,8 +33,8 @@ def _failed(response: Response) -> bool:
     return response.status_code != 303
 
 
-def _email_key() -> str:
-    return "sign-in:" + services.normalise_email(request.form.get("email", ""))
+def _reset_email_key() -> str:
+    return "password-reset:" + services.normalise_email(request.form.get("email", ""))
 
 
 def _join_invited_teams(user: User) -> None:
@@ -42,9 +44,26 @@ def _join_invited_teams(user: User) -> None:
         flash(note, "success")
 
 
+def _start_session(user: User, *, remember: bool) -> None:
+    """A new signed-in device for ``user`` (see accounts/sessions.py), and Flask-Login told of it."""
+    apply(
+        None,
+        lambda: sessions.start(
+            user, user_agent=request.headers.get("User-Agent", ""), ip_address=request.remote_addr or ""
+        ),
+    )
+    login_user(user, remember=remember)
+
+
+def rotate_session() -> None:
+    """Nothing from before signing in survives it: not the session's contents, not its CSRF token."""
+    session.clear()
+
+
 def _arrived(user: User, url: str, message: str, *, remember: bool = False) -> Response:
     """Sign the person in, welcome them, then let the other domains greet them too."""
-    login_user(user, remember=remember)
+    rotate_session()
+    _start_session(user, remember=remember)
     response = done(url, message)  # the welcome is flashed before any note from the other domains
     _join_invited_teams(user)
     return response
@@ -74,26 +93,61 @@ def sign_up() -> Response:
     return refused("accounts/sign_up.html", form=form, title="Create an account")
 
 
+PENDING = "two_factor_pending"
+SLOWED_DOWN = (
+    "After several wrong passwords for this address, each try now takes a few seconds. "
+    "If you have forgotten your password, reset it."
+)
+
+
+def _await_second_step(user: User, next_url: str, remember: bool) -> Response:
+    """Password right, code still to come: remember who (nothing else) and ask for the code.
+
+    Until the code is given the person is *not* signed in: Flask-Login knows nothing of them,
+    so no page, rule or role applies; the code page reads this, and only for a few minutes."""
+    rotate_session()
+    session[PENDING] = {
+        "user_id": user.id,
+        "session_token": user.session_token,  # a password change meanwhile cancels it
+        "remember": remember,
+        "next": next_url,
+        "since": time.time(),
+    }
+    return redirect_to(url_for("accounts.two_factor_code"))
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed, key_func=_email_key)
 @public
 def sign_in() -> Response:
     next_url = safe_next(request.args.get("next"), url_for("main.dashboard"))
     if current_user.is_authenticated:
         return redirect_to(next_url)
     form = SignInForm()
+    slowed = request.method == "POST" and throttle.wait_if_slowed(request.form.get("email", ""))
     outcome = apply(form, lambda: services.authenticate(given(form.email.data), given(form.password.data)))
     if outcome:
         user = outcome.result
+        if user.has_two_factor:
+            return _await_second_step(user, next_url, bool(form.remember.data))
         return _arrived(user, next_url, f"You are signed in as {user.name}.", remember=bool(form.remember.data))
+    if outcome.error is not None:  # a wrong password or no such account (not a form left empty)
+        throttle.failed(throttle.SIGN_IN, given(form.email.data))
+        if slowed:
+            form.email.errors = [*form.email.errors, SLOWED_DOWN]
+            return render("accounts/sign_in.html", status=429, form=form, title="Sign in")
     return refused("accounts/sign_in.html", form=form, title="Sign in")
 
 
 @bp.route("/sign-out", methods=["POST"])
 @public
 def sign_out() -> Response:
-    logout_user()
+    """End this device's session on the server, so no copy of its cookies works again."""
+    if current_user.is_authenticated:
+        device = current_user.device
+        apply(None, lambda: sessions.end(device))
+    rotate_session()
+    logout_user()  # after the clear: it leaves the note that deletes the remember cookie
     return done(url_for("main.home"), "You have signed out.")
 
 
@@ -131,13 +185,16 @@ def change_password() -> Response:
             current_user, given(form.current_password.data), given(form.new_password.data)
         ),
     ):
-        login_user(current_user._get_current_object())  # keep this session: its token changed
+        # Every session ended, this one too: start this device a new one, remembered if it was.
+        remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+        _start_session(current_user._get_current_object(), remember=remembered)
         return done(url_for("accounts.profile"), "Your password has been changed. Other devices have been signed out.")
     return refused("accounts/change_password.html", form=form, title="Change your password")
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_reset_email_key)
 @public
 def forgot_password() -> Response:
     form = ForgotPasswordForm()

@@ -53,3 +53,7 @@ class AuditFilterForm(FlaskForm):
 
 class PlainForm(FlaskForm):
     """A button that changes something: the CSRF token and nothing else."""
+
+
+class ResetTwoFactorForm(FlaskForm):
+    """A button: remove a person's second factor (a lost phone)."""

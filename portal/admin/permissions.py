@@ -12,6 +12,10 @@ register(
         "users.manage": (lambda user, obj: is_admin(user), ADMINS_ONLY),
         "users.change_role": (lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id, NOT_YOURSELF),
         "users.deactivate": (lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id, NOT_YOURSELF),
+        "users.reset_two_factor": (
+            lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id,
+            NOT_YOURSELF,
+        ),
         "audit.read": (lambda user, obj: is_admin(user), ADMINS_ONLY),
         "jobs.read": (lambda user, obj: is_staff(user), "Only programme staff can see the scheduled jobs."),
         "jobs.run": (lambda user, obj: is_staff(user), "Only programme staff can run a scheduled job."),

@@ -6,13 +6,14 @@ from flask import abort, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.accounts import services
+from portal.accounts import services, two_factor
 from portal.accounts.models import Role, User
 from portal.admin import bp
 from portal.admin.forms import (
     AuditFilterForm,
     DeactivateForm,
     ReactivateForm,
+    ResetTwoFactorForm,
     RoleForm,
     UserSearchForm,
 )
@@ -53,6 +54,7 @@ def _user_page(user: User, status: int = 200, **forms: object) -> Response:
         role_form=forms.get("role_form") or RoleForm(role=user.role.value),
         deactivate_form=forms.get("deactivate_form") or DeactivateForm(),
         reactivate_form=ReactivateForm(),
+        reset_two_factor_form=ResetTwoFactorForm(),
         entries=entries,
         title=user.name,
     )
@@ -95,6 +97,19 @@ def reactivate(user_id: int) -> Response:
         abort(400)
     outcome = apply(None, lambda: services.reactivate(person, by=current_user))
     return done(_user_url(person), f"{person.name}'s account is open again." if outcome else None)
+
+
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@permission_required("users.manage")
+def reset_two_factor(user_id: int) -> Response:
+    """A lost device: remove the person's second factor, sign them out everywhere, email them."""
+    person = _user_or_404(user_id)
+    require("users.reset_two_factor", person)
+    if not ResetTwoFactorForm().validate_on_submit():
+        abort(400)
+    outcome = apply(None, lambda: two_factor.admin_reset(person, by=current_user))
+    message = f"{person.name}'s two-factor sign-in has been removed, and they have been emailed." if outcome else None
+    return done(_user_url(person), message)
 
 
 @bp.route("/audit")

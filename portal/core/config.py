@@ -19,7 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "ENV": "production",  # development | testing | production
     "SECRET_KEY": "",
     "DATABASE_URL": "",  # empty: SQLite file portal.sqlite3 in the instance folder
-    "REDIS_URL": "",  # empty: rate limits kept in process memory
+    # Empty: rate-limit counters are kept in the portal's database (rate_limit_counters), so every
+    # worker process shares them; redis://... keeps them in Redis instead.
+    "REDIS_URL": "",
     # The task queue: empty is a SQLite file tasks.sqlite3 in the instance folder; redis://... is
     # Redis (production, shared by every worker); "memory" keeps it in the process (tests).
     "TASK_QUEUE_URL": "",
@@ -36,6 +38,11 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": "",
     "SMTP_STARTTLS": True,
     "LOGIN_RATE_LIMIT": "5 per minute",
+    # After LOGIN_RATE_LIMIT failures for one email address, each further sign-in for it waits this
+    # long before the password is checked (right or wrong), instead of locking the owner out.
+    "SIGN_IN_SLOW_DOWN_SECONDS": 3,
+    "SESSION_IDLE_DAYS": 30,  # a signed-in device unused this long is signed out
+    "TWO_FACTOR_PENDING_MINUTES": 5,  # time to enter the code after the password
     "PASSWORD_RESET_MINUTES": 60,
     "INVITATION_EXPIRY_DAYS": 14,  # an invitation to join a team can be answered for this long
     # A link that confirms an email address (sign-up, or a change of address) works once, for this long.
@@ -115,7 +122,8 @@ def finalise(config: dict[str, Any], instance_dir: str) -> None:
     config["REMEMBER_COOKIE_HTTPONLY"] = True
     config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     config["REMEMBER_COOKIE_DURATION"] = 60 * 60 * 24 * 30
-    config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "portal-database://"  # see core/rate_limits.py
+    config["RATELIMIT_STRATEGY"] = "fixed-window"  # the only one the database storage supports
     config["RATELIMIT_HEADERS_ENABLED"] = True
     config["WTF_CSRF_TIME_LIMIT"] = 60 * 60 * 8  # a long form filled in slowly still submits
     config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", 25 * 1024 * 1024)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe, watch_of
-from tests.e2e.helpers import assert_focused, press_and_wait, tab_to
+from tests.e2e.helpers import assert_focused, press_and_wait, sign_in, tab_to
 
 
 def test_keyboard_only_sign_up_profile_sign_out_and_sign_in(page: Any, live_server: LiveServer) -> None:
@@ -152,13 +152,7 @@ def test_admin_people_search_updates_in_place_with_the_local_htmx(page: Any, liv
         factories.audit_entries(3, actor=admin, target=grace)
         grace_id = grace.id
 
-    page.goto("/account/sign-in?next=/admin/users")
-    check_axe(page)
-    page.get_by_label("Email address").fill("ada@example.test")
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/admin/users$"))
-    check_axe(page)
+    sign_in(page, "ada@example.test", "/admin/users")  # password, then the code from Ada's app
 
     # The CDN copy was blocked, so htmx is the pinned copy the page falls back to.
     page.wait_for_function("() => window.htmx !== undefined && typeof window.htmx.version === 'string'")

@@ -1,7 +1,7 @@
 """Accounts: single-use links that prove a person owns an email address
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-03 13:10:00
 
 A link is sent when someone signs up, asks for a new link, or asks to change their address
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
