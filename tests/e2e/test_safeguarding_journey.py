@@ -74,7 +74,7 @@ def test_block_report_and_staff_review(new_page: Any, live_server: LiveServer) -
     # She reports the message he sent; a mistake first, explained next to the field.
     member.goto("/people/messages")
     check_axe(member)
-    member.get_by_role("link", name=re.compile("Tell me where you live")).click()
+    member.get_by_role("button", name=re.compile("Tell me where you live")).click()  # new: opening it marks it read
     expect(member.get_by_text("You cannot reply: one of you has blocked the other.")).to_be_visible()
     check_axe(member)
     member.get_by_role("link", name="Report this message to programme staff").click()
