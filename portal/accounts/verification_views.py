@@ -3,13 +3,12 @@ the account's address."""
 
 from __future__ import annotations
 
-from flask import current_app, flash, request, url_for
+from flask import current_app, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.accounts import bp, signals, verification
+from portal.accounts import bp, verification
 from portal.accounts.forms import ButtonForm, ChangeEmailForm
-from portal.accounts.models import User
 from portal.accounts.services import normalise_email
 from portal.core.changes import apply, done, refused
 from portal.core.extensions import limiter
@@ -34,13 +33,6 @@ def _refused_link() -> Response:
     return render("accounts/verify_refused.html", status=410, title="This link cannot be used")
 
 
-def _greet(user: User) -> None:
-    """Now that the address is proved, the other domains may act on it (teams that invited it)."""
-    outcome = apply(None, lambda: [note for _, note in signals.person_arrived.send(user) if note])
-    for note in outcome.result if outcome else []:
-        flash(note, "success")
-
-
 @bp.route("/verify/<token>", methods=["GET", "POST"])
 @limiter.limit(lambda: str(current_app.config["LOGIN_RATE_LIMIT"]), methods=["POST"])
 @public
@@ -55,7 +47,6 @@ def verify_email(token: str) -> Response:
     outcome = apply(form, lambda: verification.confirm(token), show_errors=False)
     if outcome:
         user = outcome.result
-        _greet(user)
         if signed_in(current_user) and current_user.id == user.id:
             return done(url_for("main.dashboard"), f"Thank you. Your email address {email} is confirmed.")
         return render("accounts/verify_done.html", title="Email address confirmed", email=email)

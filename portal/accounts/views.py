@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, flash, request, session, url_for
+from flask import current_app, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from portal.accounts import bp, services, sessions, signals, throttle, verification
+from portal.accounts import bp, services, sessions, throttle, verification
 from portal.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -37,13 +37,6 @@ def _reset_email_key() -> str:
     return "password-reset:" + services.normalise_email(request.form.get("email", ""))
 
 
-def _join_invited_teams(user: User) -> None:
-    """Tell the other domains the person has arrived (grants joins them to teams that invited them)."""
-    outcome = apply(None, lambda: [note for _, note in signals.person_arrived.send(user) if note])
-    for note in outcome.result if outcome else []:
-        flash(note, "success")
-
-
 def _start_session(user: User, *, remember: bool) -> None:
     """A new signed-in device for ``user`` (see accounts/sessions.py), and Flask-Login told of it."""
     apply(
@@ -61,12 +54,10 @@ def rotate_session() -> None:
 
 
 def _arrived(user: User, url: str, message: str, *, remember: bool = False) -> Response:
-    """Sign the person in, welcome them, then let the other domains greet them too."""
+    """Sign the person in and welcome them."""
     rotate_session()
     _start_session(user, remember=remember)
-    response = done(url, message)  # the welcome is flashed before any note from the other domains
-    _join_invited_teams(user)
-    return response
+    return done(url, message)
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])
