@@ -126,8 +126,9 @@ def make_app(database_uri: str, instance_path: Path, **overrides: Any) -> Flask:
 
 
 def worker_name() -> str:
-    """``gw0``, ``gw1`` ... under pytest-xdist; ``master`` in a run without workers."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "master")
+    """``gw0``, ``gw1`` ... under pytest-xdist; ``master`` in a run without workers. Two runs on one
+    PostgreSQL database at once (two checkouts) keep apart with ``PORTAL_TEST_SCHEMA_PREFIX``."""
+    return os.environ.get("PORTAL_TEST_SCHEMA_PREFIX", "") + os.environ.get("PYTEST_XDIST_WORKER", "master")
 
 
 def in_schema(uri: str, schema: str) -> str:
