@@ -32,7 +32,7 @@ from portal.calendar import bp as calendar_bp
 from portal.calendar import permissions as calendar_rules
 from portal.calendar import views as calendar_views
 from portal.core import config as settings
-from portal.core import formatting, housekeeping, permissions
+from portal.core import formatting, housekeeping, permissions, revisions
 from portal.core.extensions import csrf, db, limiter, login_manager, migrate
 from portal.core.security import register_security_headers
 from portal.core.tasks import init_tasks
@@ -210,3 +210,4 @@ def _register_templates(app: Flask) -> None:
     app.jinja_env.filters["money"] = formatting.money
     app.jinja_env.filters["local_datetime"] = formatting.local_datetime
     app.jinja_env.filters["local_date"] = formatting.local_date
+    app.jinja_env.globals["word_diff"] = revisions.word_diff

@@ -11,6 +11,7 @@ from portal.calendar.models import CalendarFeed  # noqa: F401
 from portal.core.audit import AuditEntry  # noqa: F401
 from portal.core.outbox import OutboxMessage  # noqa: F401
 from portal.core.rate_limits import RateLimitCounter  # noqa: F401
+from portal.core.revisions import Revision  # noqa: F401
 from portal.core.schedule import TaskRun, WorkerHeartbeat  # noqa: F401
 from portal.core.search.models import SearchDocument  # noqa: F401
 from portal.directory.models import (  # noqa: F401

@@ -12,7 +12,8 @@ Every POST view follows the same steps (Cosmic Python's unit of work, in small):
 
 ``apply`` commits only when the service returns; a ``RuleBroken`` (or ``RulesBroken``) rolls
 everything back and its message goes next to the field it names (or, without a form, into a
-flashed message), and a ``StaleDataError`` (someone else saved first) does the same with a
+flashed message); an ``EditConflict`` (the form was opened at an older version: ``core.edits``)
+keeps the person's text in the form and shows the saved version beside it; a ``StaleDataError`` (someone else saved first) does the same with a
 message that says so. ``done`` answers a page with a flash and a redirect, and an htmx request
 that asked for an event with ``204`` and ``HX-Trigger``. ``refused`` shows the form again, with
 ``422`` after a POST so htmx and tests can tell nothing changed.
@@ -24,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from flask import flash, make_response, request
+from flask import flash, g, make_response, request
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
+from portal.core.edits import EditConflict
 from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.forms import attach_error
@@ -47,6 +49,7 @@ class Outcome(Generic[T]):
     value: T | None = None
     error: RuleBroken | None = None
     stale: bool = False
+    conflict: EditConflict | None = None
 
     def __bool__(self) -> bool:
         return self.ok
@@ -86,6 +89,10 @@ def apply(
     try:
         outcome.value = change()
         db.session.commit()
+    except EditConflict as conflict:
+        db.session.rollback()
+        outcome.error = outcome.conflict = conflict
+        _keep_typing(form, conflict)
     except RuleBroken as error:
         db.session.rollback()
         outcome.error = error
@@ -100,6 +107,15 @@ def apply(
     else:
         outcome.ok = True
     return outcome
+
+
+def _keep_typing(form: FlaskForm | None, conflict: EditConflict) -> None:
+    """The person's form stays as they typed it, now at the saved version (so saving again, after
+    merging, goes through), and the page shows the saved version beside theirs (``base.html``)."""
+    if form is not None and "version" in form._fields:
+        form["version"].data = conflict.version
+        form["version"].raw_data = [str(conflict.version)]
+    g.edit_conflict = conflict
 
 
 def done(url: str, message: str | None = None, *, trigger: str | None = None) -> Response:

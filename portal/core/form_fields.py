@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from wtforms import DateField, SelectMultipleField, StringField, TimeField, ValidationError
+from wtforms import DateField, HiddenField, SelectMultipleField, StringField, TimeField, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 MONEY_MESSAGE = "Enter an amount in pounds and pence, like 45.50."
@@ -107,3 +107,15 @@ class CheckboxesField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class VersionField(HiddenField):
+    """The version of the record the form was opened at (``core.edits``): filled from the record's
+    ``version`` when the form is built with ``obj=``, sent back with the form. Anything that is not a
+    plain number reads as 0, which never matches a record, so a tampered form cannot skip the check;
+    a form sent without the field at all (``data`` None) is not checked."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist:
+            text = str(valuelist[0]).strip()
+            self.data = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0  # type: ignore[assignment]
