@@ -33,11 +33,15 @@ from portal.core.formatting import local_datetime
 class Edited:
     """Mixin: ``version`` (raised by the ORM on every UPDATE), ``changed_at`` and ``changed_by``.
 
-    A model using it sets ``__mapper_args__ = {"version_id_col": version}`` itself (the mixin
-    cannot: the column is the subclass's own)."""
+    List it before ``Model``: ``class Gathering(Edited, Model)``. A model that needs more mapper
+    arguments of its own adds them to ``{"version_id_col": cls.version}``."""
 
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}  # type: ignore[attr-defined]
 
     @declared_attr
     def changed_by_id(cls) -> Mapped[int | None]:
