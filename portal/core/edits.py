@@ -41,7 +41,7 @@ class Edited:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.version}  # type: ignore[attr-defined]
+        return {"version_id_col": cls.version}
 
     @declared_attr
     def changed_by_id(cls) -> Mapped[int | None]:
