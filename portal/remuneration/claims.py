@@ -366,7 +366,7 @@ def approve_claim(claim: Claim, *, by: User, now: datetime, over_budget_confirme
     _require(by, "claim.approve", claim)
     note = ""
     if claim.project_id is not None:
-        project = db.session.get_one(Project, claim.project_id)
+        project = budgets.lock_budget(claim.project_id)  # held until commit: approvals queue here
         spent = budgets.project_spend_pence(project.id)
         this_claim = claim.payable_fee_pence + expenses_pence(claim)
         if project.award_pence is not None and spent + this_claim > project.award_pence:
