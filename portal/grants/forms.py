@@ -34,7 +34,7 @@ from portal.grants.reviews import COMMENT_LENGTH, SORTS
 from portal.teams.models import TeamRole
 
 CRITERION_ROWS = 6
-_WHOLE = re.compile(r"\d{1,9}")
+_WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII digits only (core/form_fields.py says why)
 
 
 class WholeNumberField(StringField):
@@ -415,7 +415,7 @@ class AssignReviewerForm(FlaskForm):
         )
 
     def validate_application_id(self, field: SelectField) -> None:
-        if field.data and not str(field.data).isdigit():
+        if field.data and not (str(field.data).isascii() and str(field.data).isdigit()):
             raise ValidationError("Choose every application, or one application.")
 
     def chosen_application_id(self) -> int | None:

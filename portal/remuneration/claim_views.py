@@ -24,7 +24,7 @@ from portal.core.changes import apply, done, refused
 from portal.core.csv_export import csv_response, text_cell
 from portal.core.db import utcnow
 from portal.core.extensions import db
-from portal.core.form_fields import pounds_text
+from portal.core.form_fields import number_text, pounds_text
 from portal.core.formatting import local_date, london_today, money
 from portal.core.permissions import permission_required, require
 from portal.core.web import paginate, redirect_to, render
@@ -38,7 +38,6 @@ from portal.remuneration.forms import (
     StatementForm,
     SubmitClaimForm,
     activity_choices,
-    number_text,
 )
 from portal.remuneration.models import (
     COUNTED_STATES,

@@ -1,0 +1,139 @@
+"""Money rules: numbers in ASCII digits only, the cap on one claim's expenses, a draft re-priced
+at the rate in force when it is sent, and claims and expenses within a project's dates."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask_wtf import FlaskForm
+
+from portal.core.extensions import db
+from portal.core.form_fields import CEILING_MESSAGE, NumberField, PoundsField, ascii_digits, parse_pounds
+from portal.core.formatting import london_today
+from portal.remuneration import claims, rates
+from portal.remuneration.models import ActivityType, Claim, ExpenseLine, Unit
+
+TODAY = london_today()
+
+# Digits from other scripts, and forms Python's int()/Decimal() would take that nobody types as money.
+NOT_ASCII_NUMBERS = ["٣", "１", "１0", "۵.۵", "²", "1e3", "1E3", "1_000", "-1", "+1", "0x10", "Infinity", "NaN", "½"]
+
+
+def text_of(response: Any) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def error_for(page: str, field: str) -> str:
+    match = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', page, re.S)
+    return re.sub(r"<[^>]+>", "", match.group(1)).strip() if match else ""
+
+
+@pytest.fixture
+def meeting(app: Flask, users: dict[str, Any]) -> ActivityType:
+    activity = rates.add_activity_type(name="Meeting", unit=Unit.HOUR, by=users["admin"])
+    rates.set_rate(activity, amount_pence=2000, effective_from=date(2020, 1, 1), by=users["admin"])
+    db.session.commit()
+    return activity
+
+
+# --- numbers: ASCII digits only ---------------------------------------------------------------
+
+
+class _Numbers(FlaskForm):
+    amount = PoundsField("Amount")
+    units = NumberField("Units")
+
+
+def _validated(app: Flask, **data: str) -> _Numbers:
+    with app.test_request_context(method="POST", data=data):
+        form = _Numbers()
+        form.validate()
+        return form
+
+
+@pytest.mark.parametrize("text", NOT_ASCII_NUMBERS)
+def test_money_and_numbers_in_other_digits_get_a_message_not_a_value(app: Flask, text: str) -> None:
+    form = _validated(app, amount=text, units=text)
+    assert form.amount.pence is None and form.units.number is None
+    assert form.amount.errors == ["Enter an amount in pounds and pence, like 45.50."]
+    assert form.units.errors == ["Enter a number, like 1 or 1.5."]
+    with pytest.raises(ValueError):
+        parse_pounds(text)
+    assert not ascii_digits(text)
+
+
+@pytest.mark.parametrize(
+    ("amount", "pence", "units", "number"),
+    [("45", 4500, "1", Decimal(1)), ("£1,234.50", 123450, "1.5", Decimal("1.5")), ("0.05", 5, ".5", Decimal("0.5"))],
+)
+def test_ascii_numbers_still_read_exactly(app: Flask, amount: str, pence: int, units: str, number: Decimal) -> None:
+    form = _validated(app, amount=amount, units=units)
+    assert (form.amount.pence, form.units.number) == (pence, number)
+    assert form.amount.errors == [] and form.units.errors == []
+
+
+def test_an_amount_too_big_to_store_is_refused_by_the_form(app: Flask) -> None:
+    assert _validated(app, amount="20000000").amount.pence == 20_000_000_00
+    form = _validated(app, amount="99999999999")
+    assert form.amount.pence is None and form.amount.errors == [CEILING_MESSAGE]
+
+
+def test_ascii_digits() -> None:
+    assert ascii_digits("0") and ascii_digits("123456789")
+    assert not ascii_digits("") and not ascii_digits("1234567890")  # past what an id column holds
+    assert not ascii_digits(" 1") and not ascii_digits("1.0")
+
+
+@pytest.mark.parametrize("text", ["٣", "１", "1e3", "²"])
+def test_a_claim_for_units_in_other_digits_is_refused_by_the_field(
+    meeting: ActivityType, as_role: Any, text: str
+) -> None:
+    response = as_role("member").post(
+        "/claims/new",
+        data={"activity_type_id": str(meeting.id), "activity_date": TODAY.isoformat(), "units": text, "project_id": ""},
+    )
+    assert response.status_code == 422
+    assert "Enter a number, like 1 or 1.5" in error_for(text_of(response), "units")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Claim)) == 0
+
+
+@pytest.mark.parametrize("project_id", ["١", "²", "１"])
+def test_a_project_chosen_in_other_digits_is_refused_not_a_crash(
+    meeting: ActivityType, as_role: Any, project_id: str
+) -> None:
+    response = as_role("member").post(
+        "/claims/new",
+        data={
+            "activity_type_id": str(meeting.id),
+            "activity_date": TODAY.isoformat(),
+            "units": "1",
+            "project_id": project_id,
+        },
+    )
+    assert response.status_code == 422
+    assert "Choose one of your own projects" in error_for(text_of(response), "project_id")
+
+
+def test_an_expense_in_other_digits_is_refused_by_the_field(
+    meeting: ActivityType, as_role: Any, users: dict[str, Any]
+) -> None:
+    claim = claims.create_claim(
+        users["member"], claims.ClaimDetails(meeting.id, TODAY - timedelta(days=1), Decimal(1)), today=TODAY
+    )
+    db.session.commit()
+    client = as_role("member")
+    for field, data, message in (
+        ("amount", {"category": "travel", "amount": "１２"}, "Enter an amount in pounds and pence"),
+        ("miles", {"category": "mileage", "miles": "٣٠"}, "Enter the miles as a number"),
+    ):
+        response = client.post(f"/claims/{claim.id}/expenses", data=data)
+        assert response.status_code == 422
+        assert message in error_for(text_of(response), field)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ExpenseLine)) == 0
