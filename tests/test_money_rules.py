@@ -14,11 +14,14 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_wtf import FlaskForm
 
+from portal.core.config import from_environment
+from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.form_fields import CEILING_MESSAGE, NumberField, PoundsField, ascii_digits, parse_pounds
 from portal.core.formatting import london_today
 from portal.remuneration import claims, rates
-from portal.remuneration.models import ActivityType, Claim, ExpenseLine, Unit
+from portal.remuneration.models import ActivityType, Claim, ExpenseCategory, ExpenseLine, Unit
+from tests import factories
 
 TODAY = london_today()
 
@@ -137,3 +140,86 @@ def test_an_expense_in_other_digits_is_refused_by_the_field(
         assert response.status_code == 422
         assert message in error_for(text_of(response), field)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ExpenseLine)) == 0
+
+
+# --- the cap on one claim's expenses ----------------------------------------------------------
+
+
+def _draft(claimant: Any, activity: ActivityType, *, on: date | None = None, project_id: int | None = None) -> Claim:
+    claim = claims.create_claim(
+        claimant, claims.ClaimDetails(activity.id, on or TODAY - timedelta(days=1), Decimal(1), project_id), today=TODAY
+    )
+    db.session.commit()
+    return claim
+
+
+def _expense(claim: Claim, by: Any, *, pence: int | None = None, miles: str | None = None, **kwargs: Any) -> Any:
+    return claims.add_expense(
+        claim,
+        by=by,
+        category=ExpenseCategory.MILEAGE if miles else ExpenseCategory.TRAVEL,
+        description="",
+        amount_pence=pence,
+        miles=Decimal(miles) if miles else None,
+        mileage_rate_pence=45,
+        **kwargs,
+    )
+
+
+def test_the_default_cap_is_500_pounds_a_claim(app: Flask) -> None:
+    assert app.config["EXPENSE_CLAIM_CAP_PENCE"] == 500_00
+
+
+def test_a_claims_expenses_stay_within_the_cap(meeting: ActivityType, users: dict[str, Any]) -> None:
+    member = users["member"]
+    claim = _draft(member, meeting)
+    _expense(claim, member, pence=300_00)
+    db.session.commit()
+    with pytest.raises(RuleBroken) as refused:
+        _expense(claim, member, pence=200_01)
+    assert refused.value.field == "amount"
+    assert refused.value.message.startswith("One claim's expenses can come to no more than £500.00")
+    assert "make them £500.01" in refused.value.message and "up to £200.00 more" in refused.value.message
+    db.session.rollback()
+    with pytest.raises(RuleBroken) as by_the_mile:  # 445 miles at 45p is £200.25
+        _expense(claim, member, miles="445")
+    assert by_the_mile.value.field == "miles"
+    db.session.rollback()
+    _expense(claim, member, pence=200_00)  # exactly the cap is fine
+    db.session.commit()
+    assert claims.expenses_pence(claim) == 500_00
+    other = _draft(member, meeting)  # the cap is per claim
+    _expense(other, member, pence=500_00)
+    db.session.commit()
+
+
+def test_the_cap_is_a_setting_and_0_turns_it_off(app_factory: Any) -> None:
+    assert from_environment({"PORTAL_EXPENSE_CLAIM_CAP_PENCE": "25000"}) == {"EXPENSE_CLAIM_CAP_PENCE": 250_00}
+    with app_factory(EXPENSE_CLAIM_CAP_PENCE=100_00).app_context():
+        member, admin = factories.user(), factories.user(role="admin")
+        activity = rates.add_activity_type(name="Meeting", unit=Unit.HOUR, by=admin)
+        rates.set_rate(activity, amount_pence=2000, effective_from=date(2020, 1, 1), by=admin)
+        claim = _draft(member, activity)
+        with pytest.raises(RuleBroken, match="no more than £100.00"):
+            _expense(claim, member, pence=100_01)
+        db.session.rollback()
+        _expense(claim, member, pence=4000_00, cap_pence=0)  # no cap: only the £5,000 a line
+        db.session.commit()
+        assert claims.expenses_pence(claim) == 4000_00
+        db.session.remove()
+
+
+def test_an_expense_over_the_cap_gets_the_message_by_its_field(
+    meeting: ActivityType, as_role: Any, users: dict[str, Any]
+) -> None:
+    claim = _draft(users["member"], meeting)
+    client = as_role("member")
+    page = text_of(client.get(f"/claims/{claim.id}"))
+    assert "One claim's expenses can come to £500.00 at most." in page
+    assert client.post(f"/claims/{claim.id}/expenses", data={"category": "travel", "amount": "450"}).status_code == 303
+    response = client.post(f"/claims/{claim.id}/expenses", data={"category": "carer", "amount": "60.00"})
+    assert response.status_code == 422
+    assert "no more than £500.00" in error_for(text_of(response), "amount")
+    response = client.post(f"/claims/{claim.id}/expenses", data={"category": "mileage", "miles": "120"})
+    assert "no more than £500.00" in error_for(text_of(response), "miles")
+    assert db.session.scalars(sa.select(ExpenseLine.amount_pence)).all() == [450_00]

@@ -263,6 +263,9 @@ def _history(claim_id: int) -> list[AuditEntry]:
 
 def _expense_form() -> ExpenseForm:
     form = ExpenseForm()
+    cap = current_app.config["EXPENSE_CLAIM_CAP_PENCE"]
+    if cap:
+        form.amount.description = f"{form.amount.description} One claim's expenses can come to {money(cap)} at most."
     rate = current_app.config["MILEAGE_RATE_PENCE"]
     form.miles.description = (
         f"For mileage, enter the miles and leave the amount empty. We work out the amount at "

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.accounts.models import User
 from portal.accounts.verification import require_verified
@@ -152,7 +153,10 @@ def add_expense(
     amount_pence: int | None,
     miles: Decimal | None,
     mileage_rate_pence: int,
+    cap_pence: int | None = None,
 ) -> ExpenseLine:
+    """Add a line to a claim. ``cap_pence`` (default: the ``EXPENSE_CLAIM_CAP_PENCE`` setting, 0 for
+    none) is the most one claim's expense lines may come to together."""
     _require(by, "claim.edit", claim)
     line = ExpenseLine(claim_id=claim.id, category=category, description=description.strip())
     if category == ExpenseCategory.MILEAGE:
@@ -167,9 +171,25 @@ def add_expense(
         if amount_pence is None or amount_pence <= 0 or amount_pence > MAX_EXPENSE_PENCE:
             raise RuleBroken("amount", "Enter an amount more than £0 and no more than £5,000.")
         line.amount_pence = amount_pence
+    _within_cap(claim, line, current_app.config["EXPENSE_CLAIM_CAP_PENCE"] if cap_pence is None else cap_pence)
     db.session.add(line)
     db.session.flush()
     return line
+
+
+def _within_cap(claim: Claim, line: ExpenseLine, cap_pence: int) -> None:
+    if not cap_pence:
+        return
+    total = expenses_pence(claim) + line.amount_pence
+    if total > cap_pence:
+        field = "miles" if line.category == ExpenseCategory.MILEAGE else "amount"
+        left = max(cap_pence - expenses_pence(claim), 0)
+        raise RuleBroken(
+            field,
+            f"One claim's expenses can come to no more than {money(cap_pence)}, and this would make them "
+            f"{money(total)}. You can add up to {money(left)} more to this claim; put other expenses on a "
+            "new claim, or ask the programme team.",
+        )
 
 
 def remove_expense(claim: Claim, line: ExpenseLine, *, by: User) -> str | None:
