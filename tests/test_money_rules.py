@@ -14,13 +14,23 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_wtf import FlaskForm
 
+from portal.core.audit import AuditEntry
 from portal.core.config import from_environment
+from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.form_fields import CEILING_MESSAGE, NumberField, PoundsField, ascii_digits, parse_pounds
 from portal.core.formatting import london_today
 from portal.remuneration import claims, rates
-from portal.remuneration.models import ActivityType, Claim, ExpenseCategory, ExpenseLine, Unit
+from portal.remuneration.models import (
+    ActivityType,
+    Claim,
+    ClaimState,
+    ExpenseCategory,
+    ExpenseLine,
+    PaymentPreference,
+    Unit,
+)
 from tests import factories
 
 TODAY = london_today()
@@ -223,3 +233,88 @@ def test_an_expense_over_the_cap_gets_the_message_by_its_field(
     response = client.post(f"/claims/{claim.id}/expenses", data={"category": "mileage", "miles": "120"})
     assert "no more than £500.00" in error_for(text_of(response), "miles")
     assert db.session.scalars(sa.select(ExpenseLine.amount_pence)).all() == [450_00]
+
+
+# --- a draft is priced at the rate in force when it is sent ------------------------------------
+
+
+def _rate_changes_under_the_draft(meeting: ActivityType, users: dict[str, Any]) -> Claim:
+    """A draft for yesterday's meeting at £20 an hour, then a rate of £22 from three days ago."""
+    claim = claims.create_claim(
+        users["member"],
+        claims.ClaimDetails(meeting.id, TODAY - timedelta(days=1), Decimal("1.5")),
+        today=TODAY,
+    )
+    _expense(claim, users["member"], pence=4_80)
+    rates.set_rate(meeting, amount_pence=2200, effective_from=TODAY - timedelta(days=3), by=users["admin"])
+    db.session.commit()
+    assert (claim.rate_pence, claim.full_fee_pence) == (2000, 3000)
+    return claim
+
+
+def _entries(action: str) -> list[AuditEntry]:
+    return list(db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_a_draft_is_repriced_when_sent_and_the_change_is_audited(meeting: ActivityType, users: dict[str, Any]) -> None:
+    claim = _rate_changes_under_the_draft(meeting, users)
+    repriced = claims.reprice(claim, by=users["member"])
+    assert repriced is not None
+    assert repriced.message == (
+        "The rate for Meeting changed from £20.00 to £22.00 since you started this claim; the total is now £37.80."
+    )
+    db.session.rollback()
+    assert claims.submit_claim(claim, by=users["member"], now=utcnow()) == []  # the service reprices too
+    db.session.commit()
+    assert (claim.rate_pence, claim.full_fee_pence, claim.fee_pence) == (2200, 3300, 3300)
+    [entry] = _entries("claim.repriced")
+    assert (entry.object_id, entry.actor_id) == (str(claim.id), users["member"].id)
+    assert (entry.before, entry.after) == (
+        {"rate_pence": 2000, "full_fee_pence": 3000},
+        {"rate_pence": 2200, "full_fee_pence": 3300},
+    )
+    assert entry.note == repriced.message
+
+
+def test_a_sent_claim_keeps_its_rate_and_an_unchanged_draft_is_not_touched(
+    meeting: ActivityType, users: dict[str, Any]
+) -> None:
+    unchanged = _draft(users["member"], meeting)
+    assert claims.reprice(unchanged, by=users["member"]) is None
+    claims.submit_claim(unchanged, by=users["member"], now=utcnow())
+    db.session.commit()
+    rates.set_rate(meeting, amount_pence=2500, effective_from=TODAY - timedelta(days=5), by=users["admin"])
+    db.session.commit()
+    assert claims.reprice(unchanged, by=users["member"]) is None  # sent: its rate is kept
+    assert unchanged.rate_pence == 2000 and _entries("claim.repriced") == []
+
+
+def test_the_claimant_is_told_the_new_rate_when_sending(
+    meeting: ActivityType, users: dict[str, Any], as_role: Any
+) -> None:
+    claim = _rate_changes_under_the_draft(meeting, users)
+    client = as_role("member")
+    response = client.post(f"/claims/{claim.id}/submit", data={}, follow_redirects=True)
+    page = text_of(response)
+    assert "The rate for Meeting changed from £20.00 to £22.00 since you started this claim" in page
+    assert "the total is now £37.80." in page
+    assert "Priced at the rate in force when it was sent" in page  # on the claim's history
+    db.session.expire_all()
+    assert db.session.get_one(Claim, claim.id).fee_pence == 3300
+
+
+def test_over_a_limit_the_warning_uses_the_new_rate_and_says_so(
+    meeting: ActivityType, users: dict[str, Any], as_role: Any
+) -> None:
+    claim = _rate_changes_under_the_draft(meeting, users)
+    db.session.add(PaymentPreference(user_id=users["member"].id, weekly_limit_pence=3100))  # £30 fits, £33 not
+    db.session.commit()
+    response = as_role("member").post(f"/claims/{claim.id}/submit", data={})
+    page = text_of(response)
+    assert response.status_code == 200
+    assert "This claim would take you over your earnings limit" in page
+    assert "changed from £20.00 to £22.00" in page
+    db.session.expire_all()
+    again = db.session.get_one(Claim, claim.id)
+    assert (again.state, again.fee_pence) == (ClaimState.DRAFT, 3300)  # not sent; the new price kept
+    assert len(_entries("claim.repriced")) == 1

@@ -55,6 +55,7 @@ CHANGED_BY_SOMEONE_ELSE = (
 )
 # How each audited move reads on the claim's history.
 HISTORY_WORDS = {
+    "claim.repriced": "Priced at the rate in force when it was sent",
     "claim.submitted": "Sent for checking",
     "claim.confirmed": "Confirmed by the project lead",
     "claim.approved": "Approved",
@@ -421,8 +422,10 @@ def _warning_page(
     )
 
 
-def _send(claim: Claim, form: SubmitClaimForm) -> list[benefits.LimitBreach]:
-    """Send the claim; if that would break an earnings limit, the limits it would break."""
+def _send(claim: Claim, form: SubmitClaimForm) -> tuple[list[benefits.LimitBreach], claims.Repriced | None]:
+    """Send the claim; if that would break an earnings limit, the limits it would break. And
+    whether the draft was priced afresh at a changed rate."""
+    repriced = claims.reprice(claim, by=current_user)
     breaches = claims.submit_claim(
         claim,
         by=current_user,
@@ -431,8 +434,11 @@ def _send(claim: Claim, form: SubmitClaimForm) -> list[benefits.LimitBreach]:
         reduced_fee_pence=form.reduced_fee.pence,
     )
     if breaches:
-        db.session.rollback()  # on purpose: nothing changes until they choose, so apply commits nothing
-    return breaches
+        # On purpose: nothing is sent until they choose. Only the new rate is kept (and said), so the
+        # warning works with the fee the claim will really have.
+        db.session.rollback()
+        repriced = claims.reprice(claim, by=current_user)
+    return breaches, repriced
 
 
 @bp.route("/claims/<int:claim_id>/submit", methods=["POST"])
@@ -448,8 +454,11 @@ def submit_claim(claim_id: int) -> Response:
         return done(url_for("remuneration.claim", claim_id=claim_id))
     if not outcome:
         return _warning_page(claim_id, form, status=422)
-    if outcome.result:
-        return _warning_page(claim_id, form, outcome.result, status=200)
+    breaches, repriced = outcome.result
+    if repriced is not None:
+        flash(repriced.message, "warning")
+    if breaches:
+        return _warning_page(claim_id, form, breaches, status=200)
     return done(url_for("remuneration.claim", claim_id=claim_id), "Thank you. Your claim has been sent for checking.")
 
 

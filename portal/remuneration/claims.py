@@ -100,6 +100,60 @@ def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> 
     claim.notes = details.notes.strip()
 
 
+@dataclass(frozen=True)
+class Repriced:
+    """A draft whose rate changed between starting it and sending it."""
+
+    activity: str
+    old_rate_pence: int
+    new_rate_pence: int
+    total_pence: int  # the new fee plus the claim's expenses
+
+    @property
+    def message(self) -> str:
+        return (
+            f"The rate for {self.activity} changed from {money(self.old_rate_pence)} to "
+            f"{money(self.new_rate_pence)} since you started this claim; the total is now {money(self.total_pence)}."
+        )
+
+
+def reprice(claim: Claim, *, by: User) -> Repriced | None:
+    """Price a draft afresh at the rate in force for its activity date now, as it is sent.
+
+    The activity date still decides which rate applies; what can differ from when the draft was
+    made is the rate card itself (a rate added from an earlier date, or a rate's amount
+    corrected). Only drafts: once sent, a claim keeps its rate, whatever changes later.
+    """
+    if claim.state != ClaimState.DRAFT:
+        return None
+    rate = rate_in_force(claim.activity_type_id, claim.activity_date)
+    if rate is None:
+        raise RuleBroken(
+            "state",
+            "There is no longer a rate for this activity on that date. Change the claim, or ask the programme team.",
+        )
+    if rate.amount_pence == claim.rate_pence:
+        return None
+    before = {"rate_pence": claim.rate_pence, "full_fee_pence": claim.full_fee_pence}
+    repriced = Repriced(
+        db.session.get_one(ActivityType, claim.activity_type_id).name,
+        claim.rate_pence,
+        rate.amount_pence,
+        fee_for(claim.units, rate.amount_pence) + expenses_pence(claim),
+    )
+    claim.rate_pence = rate.amount_pence
+    claim.full_fee_pence = claim.fee_pence = fee_for(claim.units, rate.amount_pence)
+    audit.record(
+        "claim.repriced",
+        claim,
+        actor=by,
+        before=before,
+        after={"rate_pence": claim.rate_pence, "full_fee_pence": claim.full_fee_pence},
+        note=repriced.message,
+    )
+    return repriced
+
+
 def create_claim(claimant: User, details: ClaimDetails, *, today: date) -> Claim:
     claim = Claim(claimant_id=claimant.id, state=ClaimState.DRAFT, payment_declined=False)
     _apply(claim, details, claimant, today)
@@ -280,6 +334,7 @@ def submit_claim(
     """
     _require(by, "claim.submit", claim)
     require_verified(by)  # money goes only to someone whose address is proved
+    reprice(claim, by=by)  # a draft goes at the rate in force now (the view tells the claimant)
     preference = db.session.get(PaymentPreference, claim.claimant_id)
     declined_by_preference = preference is not None and preference.method == PaymentMethod.DECLINE
     claim.payment_declined = declined_by_preference
