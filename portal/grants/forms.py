@@ -573,6 +573,13 @@ class DecisionForm(FlaskForm):
         invalid_value_message="Enter a real date, like 1 September 2026.",
         description="Only for an award. The end date is worked out from the phase's delivery time.",
     )
+    backdate_reason = TextAreaField(
+        "Why the project starts in the past (only for a start date before today)",
+        filters=[strip],
+        validators=[Optional(), Length(max=1_000, message="Keep the reason to 1,000 characters or fewer.")],
+        description="To record an award made earlier, a project can start up to 90 days ago. Say why, "
+        "like \u201cRecording an award the panel made in June\u201d.",
+    )
 
     def validate_outcome(self, field: RadioField) -> None:
         if field.data not in Outcome._value2member_map_:

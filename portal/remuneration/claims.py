@@ -69,6 +69,26 @@ def claimant_projects(user: User) -> list[Project]:
     )
 
 
+def outside_project_dates(project: Project, day: date) -> str | None:
+    """When the project runs, if ``day`` is outside it (nothing can be charged to a project
+    before it starts or after it ends); None when the day is within its dates."""
+    if (project.start_date is None or day >= project.start_date) and (
+        project.end_date is None or day <= project.end_date
+    ):
+        return None
+    if project.start_date and project.end_date:
+        runs = f"runs from {project.start_date:%-d %B %Y} to {project.end_date:%-d %B %Y}"
+    elif project.start_date:
+        runs = f"starts on {project.start_date:%-d %B %Y}"
+    else:
+        assert project.end_date is not None
+        runs = f"ended on {project.end_date:%-d %B %Y}"
+    return f"{project.title} {runs}."
+
+
+OUTSIDE_ADVICE = " Choose a date in that time, or claim for the programme instead."
+
+
 def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> None:
     activity = db.session.get(ActivityType, details.activity_type_id)
     if activity is None or not activity.is_active:
@@ -87,8 +107,11 @@ def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> 
     if rate is None:
         raise RuleBroken("activity_date", "There is no rate for this activity on that date. Ask the programme team.")
     if details.project_id is not None:
-        if team_role(claimant, db.session.get(Project, details.project_id)) is None:
+        project = db.session.get(Project, details.project_id)
+        if project is None or team_role(claimant, project) is None:
             raise RuleBroken("project_id", "Choose one of your own projects, or the programme.")
+        if outside := outside_project_dates(project, details.activity_date):
+            raise RuleBroken("activity_date", outside + OUTSIDE_ADVICE)
     claim.activity_type_id = activity.id
     claim.activity_date = details.activity_date
     claim.units = details.units
@@ -179,10 +202,14 @@ def draft_claim_for_activity(
     """The one hook other areas call (panel reviews, gatherings): draft a claim for this activity.
 
     Returns None when the activity has no rate on that date; the person can still claim by hand.
+    An activity outside the project's dates is not the project's to pay: it is drafted for the
+    programme.
     """
     activity = db.session.scalar(sa.select(ActivityType).where(ActivityType.name == activity_name))
     if activity is None or rate_in_force(activity.id, activity_date) is None:
         return None
+    if project is not None and outside_project_dates(project, activity_date):
+        project = None
     details = ClaimDetails(activity.id, activity_date, units, project.id if project else None, notes)
     return create_claim(claimant, details, today=activity_date)
 
@@ -334,6 +361,10 @@ def submit_claim(
     """
     _require(by, "claim.submit", claim)
     require_verified(by)  # money goes only to someone whose address is proved
+    if claim.project_id is not None:  # the project's dates may have moved since the draft was made
+        outside = outside_project_dates(db.session.get_one(Project, claim.project_id), claim.activity_date)
+        if outside:
+            raise RuleBroken("activity_date", outside + OUTSIDE_ADVICE)
     reprice(claim, by=by)  # a draft goes at the rate in force now (the view tells the claimant)
     preference = db.session.get(PaymentPreference, claim.claimant_id)
     declined_by_preference = preference is not None and preference.method == PaymentMethod.DECLINE
