@@ -520,7 +520,7 @@ def test_staff_record_a_decision_through_the_form(panel: dict[str, Any], as_role
             "outcome": "award",
             "rationale": "Good.",
             "amount": "4000",
-            "start_date": (TODAY + timedelta(days=7)).isoformat(),
+            "start_date": (london_today() + timedelta(days=7)).isoformat(),  # not in the past
         },
     )
     assert done.status_code == 303

@@ -74,7 +74,7 @@ def load(session_id: str, *, idle_days: int) -> User | None:
     """The person whose "id:session_token:device token" this is, while that device is signed in."""
     user_id, _, rest = session_id.partition(":")
     session_token, _, device_token = rest.partition(":")
-    if not user_id.isdigit() or not session_token or not device_token:
+    if not (user_id.isascii() and user_id.isdigit()) or not session_token or not device_token:
         return None
     record = db.session.scalar(
         sa.select(UserSession).where(UserSession.token_hash == _hash(device_token), UserSession.ended_at.is_(None))

@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_PATH": "",  # empty: the uploads folder in the instance folder
     "RECEIPT_MAX_BYTES": 5 * 1024 * 1024,
     "MILEAGE_RATE_PENCE": 45,  # per mile; HMRC's approved rate for cars
+    # The most one claim's expense lines may come to together (£500); 0 for no cap.
+    "EXPENSE_CLAIM_CAP_PENCE": 500_00,
+    # An award's project starts today or later; to record an award made earlier it may start up
+    # to this many days ago, with a reason.
+    "AWARD_BACKDATE_DAYS": 90,
     "PAYMENT_TARGET_DAYS": 30,  # from submission to payment, shown on the staff dashboard
     "PEER_MESSAGES_PER_DAY": 10,  # messages one member may send through the directory in 24 hours
     "FLAG_THRESHOLD": 3,  # distinct members' flags that hide a post or comment until reviewed

@@ -1,4 +1,11 @@
-"""Form fields and filters every domain uses: amounts in pounds held as integer pence, dates."""
+"""Form fields and filters every domain uses: amounts in pounds held as integer pence, exact
+numbers, dates.
+
+Numbers are typed with the ASCII digits 0-9 only. Python's ``\\d``, ``str.isdigit`` and
+``int``/``Decimal`` also take other scripts' digits ("٣", fullwidth "１", superscript "²", which
+``int`` then refuses) and exponents or separators ("1e3", "1_000"): a value someone did not mean,
+or a crash. Every money and number field here matches ``[0-9]`` explicitly and says what to type.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,20 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 MONEY_MESSAGE = "Enter an amount in pounds and pence, like 45.50."
 # "45", "45.5", "45.50", "£1,234.50": digits (optionally in groups of three), up to 2 decimals.
-_POUNDS = re.compile(r"£?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?")
+_POUNDS = re.compile(r"£?([0-9]{1,3}(,[0-9]{3})+|[0-9]{1,12})(\.[0-9]{1,2})?")
+# "1", "1.5", ".5": at most seven whole digits; places are checked by the field.
+_NUMBER = re.compile(r"[0-9]{1,7}(\.[0-9]+)?|\.[0-9]+")
+
+
+# The most any amount may be: PostgreSQL's INTEGER columns hold up to 2,147,483,647 pence
+# (about £21.4 million), so anything larger is refused by the form instead of failing to save.
+CEILING_PENCE = 20_000_000_00
+CEILING_MESSAGE = "Enter an amount no more than £20,000,000."
+
+
+def ascii_digits(text: str, *, most: int = 9) -> bool:
+    """True for 1 to ``most`` ASCII digits and nothing else ("12"; not "٣", "１", "²", "1e3", "-1")."""
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()
 
 
 def strip(value: str | None) -> str | None:
@@ -64,11 +84,53 @@ class PoundsField(StringField):
             pence = parse_pounds(text)
         except ValueError:
             raise ValidationError(self.message) from None
+        if pence > CEILING_PENCE and (self.maximum_pence is None or self.maximum_pence > CEILING_PENCE):
+            raise ValidationError(self.range_message or CEILING_MESSAGE)
         if (self.minimum_pence is not None and pence < self.minimum_pence) or (
             self.maximum_pence is not None and pence > self.maximum_pence
         ):
             raise ValidationError(self.range_message or self.message)
         self.pence = pence
+
+
+def number_text(value: Decimal | None) -> str:
+    """Decimal('1.50') -> '1.5'; Decimal('2.00') -> '2'."""
+    if value is None:
+        return ""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class NumberField(StringField):
+    """An exact decimal number ("1.5") in ASCII digits; after validation ``number`` holds it (or None)."""
+
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: Any = None,
+        *,
+        places: int = 2,
+        message: str = "Enter a number, like 1 or 1.5.",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.places = places
+        self.message = message
+        self.number: Decimal | None = None
+
+    def pre_validate(self, form: Any) -> None:
+        self.number = None
+        text = (self.data or "").strip()
+        if not text:
+            return
+        if not _NUMBER.fullmatch(text):
+            raise ValidationError(self.message)
+        number = Decimal(text)
+        exponent = number.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)  # digits matched: a finite number, not NaN or Infinity
+        if -exponent > self.places:
+            raise ValidationError(self.message)
+        self.number = number
 
 
 class _InvalidValueMessage:

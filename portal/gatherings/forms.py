@@ -17,7 +17,7 @@ from portal.core.forms import choices
 from portal.gatherings.models import Gathering
 from portal.gatherings.services import GatheringDetails
 
-_UNITS = re.compile(r"\d{1,4}(\.\d{1,2})?|\.\d{1,2}")
+_UNITS = re.compile(r"[0-9]{1,4}(\.[0-9]{1,2})?|\.[0-9]{1,2}")  # ASCII digits only
 
 
 def number_text(value: Decimal | None) -> str:
@@ -70,7 +70,7 @@ class CapacityField(StringField):
     def pre_validate(self, form: Any) -> None:
         self.number: int | None = None
         text = (self.data or "").strip()
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit() and len(text) <= 9):
             raise ValidationError("Enter how many people can come, as a whole number like 20.")
         self.number = int(text)
 

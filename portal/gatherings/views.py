@@ -222,6 +222,10 @@ def mark_attendance(gathering_id: int) -> Response:
     url = url_for("gatherings.people", gathering_id=gathering_id, page=request.args.get("page"))
     if not AttendanceForm().validate_on_submit():
         return done(url)
-    ids = [int(value) for value in request.form.getlist("attended") if value.isdigit()]
+    ids = [
+        int(value)
+        for value in request.form.getlist("attended")
+        if value.isascii() and value.isdigit() and len(value) <= 9
+    ]
     outcome = apply(None, lambda: services.mark_attendance(gathering, ids, by=current_user))
     return done(url, _attendance_message(outcome.result) if outcome else None)

@@ -295,9 +295,19 @@ def withdraw_application(application_id: int) -> Response:
 # --- staff: the panel's decision ---------------------------------------------------------------------------
 
 
+@bp.app_template_global("phase_takes_decisions")
+def phase_takes_decisions(phase: Any) -> bool:
+    """For templates: whether to offer the panel's decision on this phase's applications."""
+    return decisions.can_decide(phase)
+
+
 def _decision_page(application: Application, form: DecisionForm, *, status: int = 200) -> Response:
     phase = application.phase
     awarded = decisions.awarded_total_pence(phase.id)
+    form.backdate_reason.description = (
+        f"To record an award made earlier, a project can start up to {decisions.backdate_days()} days ago. "
+        "Say why, like \u201cRecording an award the panel made in June\u201d."
+    )
     return render(
         "grants/decision_form.html",
         status=status,
@@ -309,6 +319,8 @@ def _decision_page(application: Application, form: DecisionForm, *, status: int 
         awarded=awarded,
         pot_left=max(phase.pot_pence - awarded, 0),
         summary=reviews.panel_summaries(phase.id, [application])[application.id],
+        deciding=decisions.can_decide(phase),
+        not_deciding=decisions.NOT_DECIDING,
         title=f"Decision: {application.title or 'untitled application'}",
     )
 
@@ -324,6 +336,7 @@ def _record_decision(application: Application, form: DecisionForm) -> bool:
         now=utcnow(),
         amount_pence=form.amount.pence,
         start_date=form.start_date.data,
+        backdate_reason=form.backdate_reason.data or "",
     )
     return chosen.value == "award"
 

@@ -3,20 +3,25 @@
 An award is at most what was asked for, which is at most the phase's maximum, and the phase's
 awards together stay within its pot. The phase row is locked while the pot is checked, so two
 staff awarding at the same moment cannot overspend it together.
+
+An award's project starts today or later. Recording an award made earlier (history) may start
+it up to ``AWARD_BACKDATE_DAYS`` days ago, and then only with the reason, kept in the audit log.
+Decisions are offered only while the phase can take them (``can_decide``).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.accounts.models import User
 from portal.core import permissions
 from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.core.extensions import db
-from portal.core.formatting import local_date, money
+from portal.core.formatting import LONDON, local_date, money
 from portal.grants.applications import check_move, move_application, requested_total_pence
 from portal.grants.models import Application, ApplicationState, Decision, Outcome, Phase, PhaseState
 from portal.grants.projects import create_project_from_award
@@ -25,6 +30,19 @@ from portal.grants.projects import create_project_from_award
 # are still coming in could spend the pot before everyone has applied.
 DECIDING_STATES = (PhaseState.ASSESSING, PhaseState.ACTIVE)
 RATIONALE_LENGTH = 5_000
+BACKDATE_REASON_LENGTH = 1_000
+NOT_DECIDING = (
+    "Decisions are recorded once the phase is with the panel. Move the phase to \u201cpanel assessing\u201d first."
+)
+
+
+def can_decide(phase: Phase) -> bool:
+    """Whether the phase takes decisions now (its applications are in and the panel has met)."""
+    return phase.state in DECIDING_STATES
+
+
+def backdate_days() -> int:
+    return int(current_app.config["AWARD_BACKDATE_DAYS"])
 
 
 def _require(user: User, rule: str, obj: Any = None) -> None:
@@ -53,6 +71,33 @@ def _locked_phase(phase_id: int) -> Phase:
     ).one()
 
 
+def _start_problems(start_date: date | None, reason: str, today: date) -> list[RuleBroken]:
+    if start_date is None:
+        return [RuleBroken("start_date", "Enter the date the project starts.")]
+    if start_date >= today:
+        return []
+    earliest = today - timedelta(days=backdate_days())
+    if start_date < earliest:
+        return [
+            RuleBroken(
+                "start_date",
+                f"The start date cannot be before {local_date(earliest)}. To record an award made earlier, "
+                f"a project can start at most {backdate_days()} days ago.",
+            )
+        ]
+    if not reason:
+        return [
+            RuleBroken(
+                "backdate_reason",
+                "The start date is in the past. Say why, like \u201cRecording an award the panel made in "
+                "June\u201d, or choose today or a later date.",
+            )
+        ]
+    if len(reason) > BACKDATE_REASON_LENGTH:
+        return [RuleBroken("backdate_reason", f"Keep the reason to {BACKDATE_REASON_LENGTH:,} characters or fewer.")]
+    return []
+
+
 def _award_problems(
     phase: Phase, application: Application, amount_pence: int | None, start_date: date | None
 ) -> list[RuleBroken]:
@@ -79,8 +124,6 @@ def _award_problems(
                     f"over its pot of {money(phase.pot_pence)}. {money(left)} is left in the pot.",
                 )
             )
-    if start_date is None:
-        problems.append(RuleBroken("start_date", "Enter the date the project starts."))
     return problems
 
 
@@ -93,21 +136,19 @@ def record_decision(
     now: datetime,
     amount_pence: int | None = None,
     start_date: date | None = None,
+    backdate_reason: str = "",
 ) -> Decision:
     """Record the panel's decision; an award also creates the pilot project. Nothing is saved
-    when a rule is broken. The lead is told either way, with the panel's reasons."""
+    when a rule is broken. The lead is told either way, with the panel's reasons. A start date
+    in the past needs ``backdate_reason`` (see the module's docstring)."""
     _require(by, "panel.manage")
     to = ApplicationState.AWARDED if outcome == Outcome.AWARD else ApplicationState.DECLINED
     check_move(application, to)
     if decision_of(application.id) is not None:
         raise RuleBroken("outcome", "A decision has already been recorded for this application.")
     phase = _locked_phase(application.phase_id)
-    if phase.state not in DECIDING_STATES:
-        raise RuleBroken(
-            "outcome",
-            "Decisions are recorded once the phase is with the panel. Move the phase "
-            "to \u201cpanel assessing\u201d first.",
-        )
+    if not can_decide(phase):
+        raise RuleBroken("outcome", NOT_DECIDING)
     rationale = rationale.strip()
     problems = []
     if not rationale:
@@ -116,10 +157,14 @@ def record_decision(
         )
     elif len(rationale) > RATIONALE_LENGTH:
         problems.append(RuleBroken("rationale", f"Keep the reasons to {RATIONALE_LENGTH:,} characters or fewer."))
+    backdate_reason = backdate_reason.strip()
     if outcome == Outcome.AWARD:
         problems += _award_problems(phase, application, amount_pence, start_date)
+        problems += _start_problems(start_date, backdate_reason, now.astimezone(LONDON).date())
     if problems:
         raise RulesBroken(problems)
+    if outcome != Outcome.AWARD or (start_date and start_date >= now.astimezone(LONDON).date()):
+        backdate_reason = ""  # only a start in the past has one to keep
 
     amount = amount_pence if outcome == Outcome.AWARD else None
     decision = Decision(
@@ -154,7 +199,14 @@ def record_decision(
         subject=subject,
         body=body,
         note=rationale,
-        details={"outcome": outcome.value, "amount_pence": amount, "decision": decision.id, "rationale": rationale},
+        details={
+            "outcome": outcome.value,
+            "amount_pence": amount,
+            "decision": decision.id,
+            "rationale": rationale,
+            **({"start_date": start_date.isoformat()} if outcome == Outcome.AWARD and start_date else {}),
+            **({"backdate_reason": backdate_reason} if outcome == Outcome.AWARD and backdate_reason else {}),
+        },
     )
     if outcome == Outcome.AWARD:
         assert amount is not None and start_date is not None

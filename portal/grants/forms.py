@@ -34,7 +34,7 @@ from portal.grants.reviews import COMMENT_LENGTH, SORTS
 from portal.teams.models import TeamRole
 
 CRITERION_ROWS = 6
-_WHOLE = re.compile(r"\d{1,9}")
+_WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII digits only (core/form_fields.py says why)
 
 
 class WholeNumberField(StringField):
@@ -415,7 +415,7 @@ class AssignReviewerForm(FlaskForm):
         )
 
     def validate_application_id(self, field: SelectField) -> None:
-        if field.data and not str(field.data).isdigit():
+        if field.data and not (str(field.data).isascii() and str(field.data).isdigit()):
             raise ValidationError("Choose every application, or one application.")
 
     def chosen_application_id(self) -> int | None:
@@ -572,6 +572,13 @@ class DecisionForm(FlaskForm):
         validators=[Optional()],
         invalid_value_message="Enter a real date, like 1 September 2026.",
         description="Only for an award. The end date is worked out from the phase's delivery time.",
+    )
+    backdate_reason = TextAreaField(
+        "Why the project starts in the past (only for a start date before today)",
+        filters=[strip],
+        validators=[Optional(), Length(max=1_000, message="Keep the reason to 1,000 characters or fewer.")],
+        description="To record an award made earlier, a project can start up to 90 days ago. Say why, "
+        "like \u201cRecording an award the panel made in June\u201d.",
     )
 
     def validate_outcome(self, field: RadioField) -> None:

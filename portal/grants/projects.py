@@ -24,6 +24,7 @@ from portal.grants.models import (
     ReportState,
 )
 from portal.remuneration import budgets
+from portal.remuneration.claims import outside_project_dates
 from portal.teams.membership import add_to_team
 from portal.teams.models import Project, ProjectState, ReportingSchedule, TeamMembership, TeamRole
 
@@ -298,6 +299,8 @@ def add_expense(
         raise RuleBroken("spent_on", "Enter the date the money was spent, like 3 2 2026.")
     if spent_on > today:
         raise RuleBroken("spent_on", "The date must be today or in the past.")
+    if outside := outside_project_dates(project, spent_on):
+        raise RuleBroken("spent_on", f"{outside} Choose a date in that time.")
     if category is None:
         raise RuleBroken("category", "Choose what kind of spending this is.")
     description = description.strip()

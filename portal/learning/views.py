@@ -172,7 +172,7 @@ def add_comment(post_id: int) -> Response:
     require("post.comment", post)
     form = CommentForm()
     parent_text = form.parent_id.data or ""
-    parent = int(parent_text) if parent_text.isdigit() else None
+    parent = int(parent_text) if parent_text.isascii() and parent_text.isdigit() and len(parent_text) <= 9 else None
     outcome = apply(
         form, lambda: comments.add_comment(post, by=current_user, body=form.body.data or "", parent_id=parent)
     )

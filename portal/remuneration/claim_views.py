@@ -24,7 +24,7 @@ from portal.core.changes import apply, done, refused
 from portal.core.csv_export import csv_response, text_cell
 from portal.core.db import utcnow
 from portal.core.extensions import db
-from portal.core.form_fields import pounds_text
+from portal.core.form_fields import number_text, pounds_text
 from portal.core.formatting import local_date, london_today, money
 from portal.core.permissions import permission_required, require
 from portal.core.web import paginate, redirect_to, render
@@ -38,7 +38,6 @@ from portal.remuneration.forms import (
     StatementForm,
     SubmitClaimForm,
     activity_choices,
-    number_text,
 )
 from portal.remuneration.models import (
     COUNTED_STATES,
@@ -56,6 +55,7 @@ CHANGED_BY_SOMEONE_ELSE = (
 )
 # How each audited move reads on the claim's history.
 HISTORY_WORDS = {
+    "claim.repriced": "Priced at the rate in force when it was sent",
     "claim.submitted": "Sent for checking",
     "claim.confirmed": "Confirmed by the project lead",
     "claim.approved": "Approved",
@@ -264,6 +264,9 @@ def _history(claim_id: int) -> list[AuditEntry]:
 
 def _expense_form() -> ExpenseForm:
     form = ExpenseForm()
+    cap = current_app.config["EXPENSE_CLAIM_CAP_PENCE"]
+    if cap:
+        form.amount.description = f"{form.amount.description} One claim's expenses can come to {money(cap)} at most."
     rate = current_app.config["MILEAGE_RATE_PENCE"]
     form.miles.description = (
         f"For mileage, enter the miles and leave the amount empty. We work out the amount at "
@@ -419,8 +422,10 @@ def _warning_page(
     )
 
 
-def _send(claim: Claim, form: SubmitClaimForm) -> list[benefits.LimitBreach]:
-    """Send the claim; if that would break an earnings limit, the limits it would break."""
+def _send(claim: Claim, form: SubmitClaimForm) -> tuple[list[benefits.LimitBreach], claims.Repriced | None]:
+    """Send the claim; if that would break an earnings limit, the limits it would break. And
+    whether the draft was priced afresh at a changed rate."""
+    repriced = claims.reprice(claim, by=current_user)
     breaches = claims.submit_claim(
         claim,
         by=current_user,
@@ -429,8 +434,11 @@ def _send(claim: Claim, form: SubmitClaimForm) -> list[benefits.LimitBreach]:
         reduced_fee_pence=form.reduced_fee.pence,
     )
     if breaches:
-        db.session.rollback()  # on purpose: nothing changes until they choose, so apply commits nothing
-    return breaches
+        # On purpose: nothing is sent until they choose. Only the new rate is kept (and said), so the
+        # warning works with the fee the claim will really have.
+        db.session.rollback()
+        repriced = claims.reprice(claim, by=current_user)
+    return breaches, repriced
 
 
 @bp.route("/claims/<int:claim_id>/submit", methods=["POST"])
@@ -446,8 +454,11 @@ def submit_claim(claim_id: int) -> Response:
         return done(url_for("remuneration.claim", claim_id=claim_id))
     if not outcome:
         return _warning_page(claim_id, form, status=422)
-    if outcome.result:
-        return _warning_page(claim_id, form, outcome.result, status=200)
+    breaches, repriced = outcome.result
+    if repriced is not None:
+        flash(repriced.message, "warning")
+    if breaches:
+        return _warning_page(claim_id, form, breaches, status=200)
     return done(url_for("remuneration.claim", claim_id=claim_id), "Thank you. Your claim has been sent for checking.")
 
 

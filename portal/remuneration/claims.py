@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.accounts.models import User
 from portal.accounts.verification import require_verified
@@ -68,6 +69,26 @@ def claimant_projects(user: User) -> list[Project]:
     )
 
 
+def outside_project_dates(project: Project, day: date) -> str | None:
+    """When the project runs, if ``day`` is outside it (nothing can be charged to a project
+    before it starts or after it ends); None when the day is within its dates."""
+    if (project.start_date is None or day >= project.start_date) and (
+        project.end_date is None or day <= project.end_date
+    ):
+        return None
+    if project.start_date and project.end_date:
+        runs = f"runs from {project.start_date:%-d %B %Y} to {project.end_date:%-d %B %Y}"
+    elif project.start_date:
+        runs = f"starts on {project.start_date:%-d %B %Y}"
+    else:
+        assert project.end_date is not None
+        runs = f"ended on {project.end_date:%-d %B %Y}"
+    return f"{project.title} {runs}."
+
+
+OUTSIDE_ADVICE = " Choose a date in that time, or claim for the programme instead."
+
+
 def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> None:
     activity = db.session.get(ActivityType, details.activity_type_id)
     if activity is None or not activity.is_active:
@@ -86,8 +107,11 @@ def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> 
     if rate is None:
         raise RuleBroken("activity_date", "There is no rate for this activity on that date. Ask the programme team.")
     if details.project_id is not None:
-        if team_role(claimant, db.session.get(Project, details.project_id)) is None:
+        project = db.session.get(Project, details.project_id)
+        if project is None or team_role(claimant, project) is None:
             raise RuleBroken("project_id", "Choose one of your own projects, or the programme.")
+        if outside := outside_project_dates(project, details.activity_date):
+            raise RuleBroken("activity_date", outside + OUTSIDE_ADVICE)
     claim.activity_type_id = activity.id
     claim.activity_date = details.activity_date
     claim.units = details.units
@@ -97,6 +121,60 @@ def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> 
     claim.project_id = details.project_id
     claim.cost_code = "" if details.project_id else PROGRAMME_COST_CODE
     claim.notes = details.notes.strip()
+
+
+@dataclass(frozen=True)
+class Repriced:
+    """A draft whose rate changed between starting it and sending it."""
+
+    activity: str
+    old_rate_pence: int
+    new_rate_pence: int
+    total_pence: int  # the new fee plus the claim's expenses
+
+    @property
+    def message(self) -> str:
+        return (
+            f"The rate for {self.activity} changed from {money(self.old_rate_pence)} to "
+            f"{money(self.new_rate_pence)} since you started this claim; the total is now {money(self.total_pence)}."
+        )
+
+
+def reprice(claim: Claim, *, by: User) -> Repriced | None:
+    """Price a draft afresh at the rate in force for its activity date now, as it is sent.
+
+    The activity date still decides which rate applies; what can differ from when the draft was
+    made is the rate card itself (a rate added from an earlier date, or a rate's amount
+    corrected). Only drafts: once sent, a claim keeps its rate, whatever changes later.
+    """
+    if claim.state != ClaimState.DRAFT:
+        return None
+    rate = rate_in_force(claim.activity_type_id, claim.activity_date)
+    if rate is None:
+        raise RuleBroken(
+            "state",
+            "There is no longer a rate for this activity on that date. Change the claim, or ask the programme team.",
+        )
+    if rate.amount_pence == claim.rate_pence:
+        return None
+    before = {"rate_pence": claim.rate_pence, "full_fee_pence": claim.full_fee_pence}
+    repriced = Repriced(
+        db.session.get_one(ActivityType, claim.activity_type_id).name,
+        claim.rate_pence,
+        rate.amount_pence,
+        fee_for(claim.units, rate.amount_pence) + expenses_pence(claim),
+    )
+    claim.rate_pence = rate.amount_pence
+    claim.full_fee_pence = claim.fee_pence = fee_for(claim.units, rate.amount_pence)
+    audit.record(
+        "claim.repriced",
+        claim,
+        actor=by,
+        before=before,
+        after={"rate_pence": claim.rate_pence, "full_fee_pence": claim.full_fee_pence},
+        note=repriced.message,
+    )
+    return repriced
 
 
 def create_claim(claimant: User, details: ClaimDetails, *, today: date) -> Claim:
@@ -124,10 +202,14 @@ def draft_claim_for_activity(
     """The one hook other areas call (panel reviews, gatherings): draft a claim for this activity.
 
     Returns None when the activity has no rate on that date; the person can still claim by hand.
+    An activity outside the project's dates is not the project's to pay: it is drafted for the
+    programme.
     """
     activity = db.session.scalar(sa.select(ActivityType).where(ActivityType.name == activity_name))
     if activity is None or rate_in_force(activity.id, activity_date) is None:
         return None
+    if project is not None and outside_project_dates(project, activity_date):
+        project = None
     details = ClaimDetails(activity.id, activity_date, units, project.id if project else None, notes)
     return create_claim(claimant, details, today=activity_date)
 
@@ -152,7 +234,10 @@ def add_expense(
     amount_pence: int | None,
     miles: Decimal | None,
     mileage_rate_pence: int,
+    cap_pence: int | None = None,
 ) -> ExpenseLine:
+    """Add a line to a claim. ``cap_pence`` (default: the ``EXPENSE_CLAIM_CAP_PENCE`` setting, 0 for
+    none) is the most one claim's expense lines may come to together."""
     _require(by, "claim.edit", claim)
     line = ExpenseLine(claim_id=claim.id, category=category, description=description.strip())
     if category == ExpenseCategory.MILEAGE:
@@ -167,9 +252,25 @@ def add_expense(
         if amount_pence is None or amount_pence <= 0 or amount_pence > MAX_EXPENSE_PENCE:
             raise RuleBroken("amount", "Enter an amount more than £0 and no more than £5,000.")
         line.amount_pence = amount_pence
+    _within_cap(claim, line, current_app.config["EXPENSE_CLAIM_CAP_PENCE"] if cap_pence is None else cap_pence)
     db.session.add(line)
     db.session.flush()
     return line
+
+
+def _within_cap(claim: Claim, line: ExpenseLine, cap_pence: int) -> None:
+    if not cap_pence:
+        return
+    total = expenses_pence(claim) + line.amount_pence
+    if total > cap_pence:
+        field = "miles" if line.category == ExpenseCategory.MILEAGE else "amount"
+        left = max(cap_pence - expenses_pence(claim), 0)
+        raise RuleBroken(
+            field,
+            f"One claim's expenses can come to no more than {money(cap_pence)}, and this would make them "
+            f"{money(total)}. You can add up to {money(left)} more to this claim; put other expenses on a "
+            "new claim, or ask the programme team.",
+        )
 
 
 def remove_expense(claim: Claim, line: ExpenseLine, *, by: User) -> str | None:
@@ -260,6 +361,11 @@ def submit_claim(
     """
     _require(by, "claim.submit", claim)
     require_verified(by)  # money goes only to someone whose address is proved
+    if claim.project_id is not None:  # the project's dates may have moved since the draft was made
+        outside = outside_project_dates(db.session.get_one(Project, claim.project_id), claim.activity_date)
+        if outside:
+            raise RuleBroken("activity_date", outside + OUTSIDE_ADVICE)
+    reprice(claim, by=by)  # a draft goes at the rate in force now (the view tells the claimant)
     preference = db.session.get(PaymentPreference, claim.claimant_id)
     declined_by_preference = preference is not None and preference.method == PaymentMethod.DECLINE
     claim.payment_declined = declined_by_preference
@@ -366,7 +472,7 @@ def approve_claim(claim: Claim, *, by: User, now: datetime, over_budget_confirme
     _require(by, "claim.approve", claim)
     note = ""
     if claim.project_id is not None:
-        project = db.session.get_one(Project, claim.project_id)
+        project = budgets.lock_budget(claim.project_id)  # held until commit: approvals queue here
         spent = budgets.project_spend_pence(project.id)
         this_claim = claim.payable_fee_pence + expenses_pence(claim)
         if project.award_pence is not None and spent + this_claim > project.award_pence:

@@ -7,10 +7,8 @@ says what to type instead of a browser's or WTForms' generic one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -18,55 +16,20 @@ from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from portal.core.form_fields import DateInputField, PoundsField, pounds_text, strip
+from portal.core.form_fields import (
+    DateInputField,
+    NumberField,
+    PoundsField,
+    ascii_digits,
+    number_text,
+    pounds_text,
+    strip,
+)
 from portal.core.formatting import money
 from portal.core.forms import choices
 from portal.remuneration.claims import ClaimDetails
 from portal.remuneration.models import ActivityType, ExpenseCategory, PaymentMethod, Rate, Unit
 from portal.teams.models import Project
-
-_NUMBER = re.compile(r"\d{1,7}(\.\d+)?|\.\d+")
-
-
-def number_text(value: Decimal | None) -> str:
-    """Decimal('1.50') -> '1.5'; Decimal('2.00') -> '2'."""
-    if value is None:
-        return ""
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-class NumberField(StringField):
-    """An exact decimal number ("1.5"); after validation ``number`` holds it (or None)."""
-
-    def __init__(
-        self,
-        label: str | None = None,
-        validators: Any = None,
-        *,
-        places: int = 2,
-        message: str = "Enter a number, like 1 or 1.5.",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(label, validators, **kwargs)
-        self.places = places
-        self.message = message
-        self.number: Decimal | None = None
-
-    def pre_validate(self, form: Any) -> None:
-        self.number = None
-        text = (self.data or "").strip()
-        if not text:
-            return
-        if not _NUMBER.fullmatch(text):
-            raise ValidationError(self.message)
-        number = Decimal(text)
-        exponent = number.normalize().as_tuple().exponent
-        assert isinstance(exponent, int)  # digits matched: a finite number, not NaN or Infinity
-        if -exponent > self.places:
-            raise ValidationError(self.message)
-        self.number = number
-
 
 _RATE_WORDS = {Unit.HOUR: "an hour", Unit.HALF_DAY: "a half day", Unit.DAY: "a day", Unit.FIXED_FEE: "fixed fee"}
 
@@ -123,14 +86,14 @@ class ClaimForm(FlaskForm):
         )
 
     def validate_project_id(self, field: SelectField) -> None:
-        if field.data and not str(field.data).isdigit():
+        if field.data and not ascii_digits(str(field.data)):
             raise ValidationError("Choose one of your own projects, or the programme.")
 
     def details(self) -> ClaimDetails:
         assert self.units.number is not None and self.activity_date.data is not None
         activity = str(self.activity_type_id.data)
         return ClaimDetails(
-            activity_type_id=int(activity) if activity.isdigit() else 0,
+            activity_type_id=int(activity) if ascii_digits(activity) else 0,
             activity_date=self.activity_date.data,
             units=self.units.number,
             project_id=int(self.project_id.data) if self.project_id.data else None,

@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
-from portal.core.form_fields import DateInputField, PoundsField, strip
+from portal.core.form_fields import DateInputField, PoundsField, ascii_digits, strip
 from portal.core.forms import choices
 from portal.remuneration.models import ClaimState, Unit
 from portal.remuneration.rates import MAX_RATE_PENCE
@@ -114,7 +114,7 @@ class ClaimIdsField(Field):
         self.data: list[int] = []
 
     def process_formdata(self, valuelist: list[str]) -> None:
-        if not all(value.isdigit() for value in valuelist):
+        if not all(ascii_digits(value) for value in valuelist):
             self.data = []
             raise ValueError("Choose claims from the list.")
         self.data = sorted({int(value) for value in valuelist})

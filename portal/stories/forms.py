@@ -63,7 +63,7 @@ def phase_pairs() -> list[tuple[str, str]]:
 
 
 def optional_int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 9 else None
 
 
 class StoryForm(FlaskForm):

@@ -155,7 +155,7 @@ def _answers(values: dict[str, str], row: int, errors: list[RowError]) -> Demogr
     if _norm(age) == "prefer not to say":
         answers.age_prefer_not_to_say = True
     elif age:
-        if not age.isdigit() or not 0 < int(age) <= 120:
+        if not (age.isascii() and age.isdigit()) or not 0 < int(age) <= 120:
             errors.append(
                 RowError(row, "age", f"“{age}” is not an age. Use a whole number of years, or leave it blank.")
             )

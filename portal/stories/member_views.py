@@ -220,7 +220,7 @@ def _fill(form: StorytellerForm, person: Storyteller, answers: Demographics | No
 
 def answers_from(form: StorytellerForm) -> consent.DemographicAnswers:
     age_text = (form.age.data or "").strip()
-    if age_text and not age_text.isdigit():
+    if age_text and not (age_text.isascii() and age_text.isdigit()):
         raise RuleBroken("age", "Enter an age in whole years, like 42, or leave it blank.")
     gender = form.gender.data or ""
     if gender == "self_described" and form.gender_description.data:
