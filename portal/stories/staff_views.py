@@ -139,11 +139,11 @@ def moderate_decide(story_id: int) -> Response:
 
 
 def _decide(story: Story, action: str, form: DecisionForm) -> None:
-    """The decision; a broken rule about something this form has no field for is shown by the note."""
+    """The decision; a broken rule about something this form has no box for is shown by the note."""
     try:
         moderation.decide(story, action, by=current_user, note=form.note.data or "")
     except RuleBroken as error:
-        if error.field in form._fields:
+        if error.field in form._fields and error.field != "action":
             raise
         raise RuleBroken("note", error.message) from error
 
