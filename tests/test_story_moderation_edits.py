@@ -232,6 +232,8 @@ def test_ask_me_waits_for_the_storyteller_and_publishes_only_after_approval(
     assert row.state == StoryState.AWAITING_APPROVAL and row.body == EDITED and row.published_at is None
     assert as_role("anonymous").get(f"/stories/{story.id}").status_code == 404  # not public yet
     assert _audit("story.published") == [] and len(_audit("story.approval_requested")) == 1
+    waiting = staff.get("/stories/moderation?state=awaiting_approval").get_data(as_text=True)
+    assert "1 story waiting" in waiting and f"/stories/{story.id}/moderate" in waiting
     (email,) = _outbox("story.approval_requested")
     assert email.to_email == users["member"].email and "Bloggs" not in email.body and "doctor" not in email.body
 

@@ -343,6 +343,7 @@ class QueueFilterForm(FlaskForm):
                 ("submitted", "Waiting for review"),
                 ("in_review", "In review"),
                 ("changes_requested", "Changes requested"),
+                ("awaiting_approval", "Waiting for the storyteller's approval"),
             ]
         ),
     )
