@@ -68,8 +68,8 @@ from portal.remuneration import reminders as remuneration_reminders
 from portal.remuneration import review_views as remuneration_review_views
 from portal.search import bp as search_bp
 from portal.search import views as search_views
+from portal.stories import approval_views, history_views, member_views, public_views, staff_views
 from portal.stories import bp as stories_bp
-from portal.stories import member_views, public_views, staff_views
 from portal.stories import permissions as stories_rules
 from portal.teams import permissions as teams_rules
 
@@ -119,6 +119,8 @@ ROUTES = (
     member_views,
     public_views,
     staff_views,
+    history_views,
+    approval_views,
     models,
 )
 # The modules whose import declares scheduled jobs (``portal.core.schedule.job``).

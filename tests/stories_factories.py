@@ -58,6 +58,7 @@ def story(
         anonymous=anonymous,
         pseudonym=extra.get("pseudonym", ""),
         media_link=extra.get("media_link", ""),
+        ask_before_publishing=extra.get("ask_before_publishing", False),
     )
     made = telling.tell_story(
         teller, details, by=by, upload=upload, consent=telling.ConsentRecord(method, datetime.now(UTC))

@@ -215,6 +215,10 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "stories.my_record": ("GET", SIGNED_IN),
     "stories.storyteller": ("GET", SIGNED_IN),
     "stories.withdraw_demographics": ("POST", SIGNED_IN),
+    "stories.story_history": ("GET", SIGNED_IN),  # and then the storyteller and staff only
+    "stories.story_compare": ("GET", SIGNED_IN),
+    "stories.approval_page": ("GET", SIGNED_IN),  # and then the storyteller only, while it waits
+    "stories.ask_setting": ("POST", SIGNED_IN),
     "stories.queue": ("GET", STAFF),
     "stories.moderate": ("GET", STAFF),
     "stories.moderate_edit": ("POST", STAFF),

@@ -92,15 +92,32 @@ def test_replacing_a_recording_deletes_the_old_file_after_the_commit(
     assert [path.name for path in _files_on_disk()] == [row.media_stored_name]
 
 
-def test_a_decision_rule_without_its_own_field_is_shown_by_the_note(
+def test_publishing_without_a_transcript_is_refused_by_the_transcript_box(
     app: Any, as_role: Any, users: dict[str, Any]
 ) -> None:
     teller = make.storyteller(by=users["staff"])
     story = make.story(teller, by=users["staff"], state=StoryState.IN_REVIEW, media_link="https://example.org/a")
-    response = as_role("staff").post(f"/stories/{story.id}/moderate/decide", data={"action": "publish"})
+    form = {"title": "Edited title", "summary": story.summary, "body": story.body, "transcript": ""}
+    response = as_role("staff").post(
+        f"/stories/{story.id}/moderate/edit", data={**form, "action": "publish", "version": story.version}
+    )
     text = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert 'id="note-error"' in text and "Add a transcript before publishing" in text
+    assert 'id="transcript-error"' in text and "Add a transcript before publishing" in text
+    assert 'value="Edited title"' in text  # what the moderator typed stays in the form
+    row = db.session.get(Story, story.id)
+    assert row.state == StoryState.IN_REVIEW and row.title == story.title  # and nothing of it was saved
+
+
+def test_a_decision_rule_without_its_own_field_is_shown_by_the_note(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
+    teller = make.storyteller(by=users["staff"])
+    story = make.story(teller, by=users["staff"], state=StoryState.IN_REVIEW)
+    response = as_role("staff").post(f"/stories/{story.id}/moderate/decide", data={"action": "take_back"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="note-error"' in text and "is not waiting for the storyteller" in text
     assert db.session.get(Story, story.id).state == StoryState.IN_REVIEW
 
 

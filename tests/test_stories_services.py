@@ -113,7 +113,7 @@ def test_moderation_edit_keeps_the_original_and_shows_what_changed(
     staff = as_role("staff")
     early = staff.post(
         f"/stories/{story.id}/moderate/edit",
-        data={"title": story.title, "summary": story.summary, "body": "x", "transcript": ""},
+        data={"title": story.title, "summary": story.summary, "body": "x", "transcript": "", "version": story.version},
     )
     assert early.status_code == 422 and "Start the review before editing" in early.get_data(as_text=True)
     assert staff.post(f"/stories/{story.id}/moderate/decide", data={"action": "start_review"}).status_code == 303
@@ -125,6 +125,7 @@ def test_moderation_edit_keeps_the_original_and_shows_what_changed(
             "summary": story.summary,
             "body": "I met a doctor at the clinic every week.",
             "transcript": "",
+            "version": db.session.get(Story, story.id).version,
         },
     )
     assert edited.status_code == 303

@@ -21,7 +21,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from portal.core import vocabulary
 from portal.core.extensions import db
-from portal.core.form_fields import CheckboxesField
+from portal.core.form_fields import CheckboxesField, VersionField
 from portal.core.forms import choices
 from portal.grants.models import Phase
 from portal.stories.models import (
@@ -41,6 +41,11 @@ SCOPE_PAIRS = [
     (Scope.NETWORK.value, "Members only: people signed in to the portal"),
     (Scope.RESEARCH.value, "Research only: never shown, used only in the programme's research"),
 ]
+ASK_LABEL = "Ask me before publishing"
+ASK_HINT = (
+    "Our team may take out details that could identify you or others. Tick this to see exactly what "
+    "they changed and approve it before your story is published."
+)
 STAFF_CONSENT_PAIRS = [(m.value, m.label) for m in ConsentMethod if m != ConsentMethod.SELF]
 
 
@@ -60,6 +65,12 @@ def project_pairs() -> list[tuple[str, str]]:
 def phase_pairs() -> list[tuple[str, str]]:
     rows = db.session.execute(sa.select(Phase.id, Phase.name).order_by(Phase.opens_on, Phase.id)).all()
     return [(str(row.id), row.name) for row in rows]
+
+
+def seen_version(field: VersionField) -> int | None:
+    """The version a form was opened at (``VersionField`` reads a number or 0; None when absent)."""
+    data: object = field.data
+    return data if isinstance(data, int) else None
 
 
 def optional_int(value: str | None) -> int | None:
@@ -113,6 +124,10 @@ class StoryForm(FlaskForm):
         validators=[InputRequired("Choose who may read your story.")],
     )
     anonymous = BooleanField("Keep my name off it: show a made-up name (a pseudonym) instead")
+    ask_before_publishing = BooleanField(
+        ASK_LABEL,
+        description=ASK_HINT,
+    )
     pseudonym = StringField(
         "Pseudonym (optional)",
         validators=[Optional(), at_most(120)],
@@ -135,6 +150,7 @@ class EditStoryForm(StoryForm):
 
     # WTForms drops an inherited field that a subclass sets to None; mypy sees a changed type.
     consent = None  # type: ignore[assignment]
+    version = VersionField()
 
 
 class OnBehalfStoryForm(StoryForm):
@@ -154,6 +170,10 @@ class OnBehalfStoryForm(StoryForm):
         filters=[_strip],
         description="For example: the signed form is in the project file.",
     )
+    ask_before_publishing = BooleanField(
+        "Ask the storyteller before publishing",
+        description="They sign in to see exactly what our team changed, and the story is published when they approve.",
+    )
     consent = BooleanField(
         "The storyteller agreed to the choices above about who may read it and whether "
         "their name is shown, and knows they can withdraw it at any time.",
@@ -162,10 +182,29 @@ class OnBehalfStoryForm(StoryForm):
 
 
 class ModerationEditForm(FlaskForm):
+    """The one moderation form: the text as it will be published, saved ("save") or saved and
+    published ("publish") by its buttons, from the version it was opened at."""
+
     title = StringField("Title", validators=[InputRequired("The story needs a title."), at_most(200)])
     summary = TextAreaField("Summary", validators=[InputRequired("The story needs a summary."), at_most(600)])
     body = TextAreaField("Story", validators=[Optional(), at_most(50_000)])
     transcript = TextAreaField("Transcript", validators=[Optional(), at_most(100_000)])
+    version = VersionField()
+
+
+class ApprovalForm(FlaskForm):
+    """The storyteller's answer to the changes, for the version they saw."""
+
+    note = TextAreaField(
+        "What is wrong with the changes?",
+        validators=[Optional(), at_most(2000)],
+        description="Needed only if you do not approve them. Our team reads this and looks at the story again.",
+    )
+    version = VersionField()
+
+
+class AskSettingForm(FlaskForm):
+    ask_before_publishing = BooleanField(ASK_LABEL, description=ASK_HINT)
 
 
 class DecisionForm(FlaskForm):
@@ -304,6 +343,7 @@ class QueueFilterForm(FlaskForm):
                 ("submitted", "Waiting for review"),
                 ("in_review", "In review"),
                 ("changes_requested", "Changes requested"),
+                ("awaiting_approval", "Waiting for the storyteller's approval"),
             ]
         ),
     )

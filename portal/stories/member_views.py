@@ -25,6 +25,7 @@ from portal.stories.forms import (
     StoryForm,
     StorytellerForm,
     optional_int,
+    seen_version,
 )
 from portal.stories.models import (
     GENDERS,
@@ -52,6 +53,7 @@ def story_details(form: StoryForm) -> telling.StoryDetails:
         anonymous=bool(form.anonymous.data),
         pseudonym=form.pseudonym.data or "",
         media_link=form.media_link.data or "",
+        ask_before_publishing=bool(form.ask_before_publishing.data),
     )
 
 
@@ -153,7 +155,12 @@ def edit(story_id: int) -> Response:
     outcome = save_story(
         form,
         lambda details, upload: telling.edit_own(
-            story, details, by=current_user, upload=upload, remove_media=bool(form.remove_media.data)
+            story,
+            details,
+            by=current_user,
+            seen=seen_version(form.version),
+            upload=upload,
+            remove_media=bool(form.remove_media.data),
         ),
     )
     if outcome:

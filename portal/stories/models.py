@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.edits import Edited
 from portal.core.extensions import Model
 from portal.teams.models import Project
 
@@ -68,6 +70,7 @@ class StoryState(enum.StrEnum):
     IN_REVIEW = "in_review"
     PUBLISHED = "published"
     CHANGES_REQUESTED = "changes_requested"
+    AWAITING_APPROVAL = "awaiting_approval"  # edited and ready: the storyteller asked to approve first
     DECLINED = "declined"
     WITHDRAWN = "withdrawn"
 
@@ -78,6 +81,7 @@ class StoryState(enum.StrEnum):
             "in_review": "In review",
             "published": "Published",
             "changes_requested": "Changes requested",
+            "awaiting_approval": "Waiting for the storyteller's approval",
             "declined": "Not published",
             "withdrawn": "Withdrawn",
         }[self.value]
@@ -86,7 +90,14 @@ class StoryState(enum.StrEnum):
 # Moderation moves (withdrawal is allowed from every state but withdrawn, see withdrawal.py).
 STORY_TRANSITIONS: dict[StoryState, set[StoryState]] = {
     StoryState.SUBMITTED: {StoryState.IN_REVIEW},
-    StoryState.IN_REVIEW: {StoryState.PUBLISHED, StoryState.CHANGES_REQUESTED, StoryState.DECLINED},
+    StoryState.IN_REVIEW: {
+        StoryState.PUBLISHED,
+        StoryState.AWAITING_APPROVAL,
+        StoryState.CHANGES_REQUESTED,
+        StoryState.DECLINED,
+    },
+    # The storyteller approves (published) or declines the edits (back to moderation).
+    StoryState.AWAITING_APPROVAL: {StoryState.PUBLISHED, StoryState.IN_REVIEW},
     StoryState.CHANGES_REQUESTED: {StoryState.SUBMITTED},
     StoryState.PUBLISHED: {StoryState.IN_REVIEW},  # unpublish to look again
     StoryState.DECLINED: set(),
@@ -165,8 +176,15 @@ class Demographics(Model):
     storyteller: Mapped[Storyteller] = relationship(back_populates="demographics")
 
 
-class Story(Model):
+class Story(Edited, Model):
     __tablename__ = "stories"
+    # Every saved version of what the story says (core.revisions), erased with the story's words.
+    __revised__: ClassVar[dict[str, str]] = {
+        "title": "Title",
+        "summary": "Summary",
+        "body": "Story",
+        "transcript": "Transcript",
+    }
     __table_args__ = (
         # The library: published, by scope, featured first, newest first.
         sa.Index("ix_stories_library", "state", "scope", "featured", "published_at"),
@@ -198,9 +216,13 @@ class Story(Model):
     consent_given_on: Mapped[datetime] = mapped_column(UTCDateTime())
     consent_recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     consent_note: Mapped[str] = mapped_column(sa.String(300), default="")
+    # "Ask me before publishing": staff edits wait for the storyteller's approval.
+    ask_before_publishing: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Moderation
     state: Mapped[StoryState] = mapped_column(str_enum(StoryState, "story_state"), default=StoryState.SUBMITTED)
     moderation_note: Mapped[str] = mapped_column(sa.Text, default="")  # to the storyteller
+    # From the storyteller, saying why they declined the edits.
+    approval_note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     featured: Mapped[bool] = mapped_column(default=False)
     entered_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

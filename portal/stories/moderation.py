@@ -4,6 +4,12 @@ Staff may edit out identifying details while a story is in review; the storytell
 original stays on the story and ``changes`` shows word by word what was taken out or added.
 Audit entries name what happened and which fields changed, never the words themselves, so a
 withdrawn story's text does not survive in the audit log.
+
+Editing and publishing are one step (``save_and_publish``): what is published is exactly the
+text of the form the moderator pressed the button on, saved first, and only if nobody saved
+the story since that form was opened (``core.edits``). There is no way to publish a story
+without the text in front of the moderator. A storyteller who asked to approve the edits first
+(``ask_before_publishing``) is asked instead (``approval.py`` has their answer).
 """
 
 from __future__ import annotations
@@ -16,18 +22,24 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
-from portal.core import audit, outbox
+from portal.core import audit, edits, outbox, revisions
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.stories import indexing
 from portal.stories.models import STORY_TRANSITIONS, Story, StoryState, Storyteller
 
-QUEUE_STATES = (StoryState.SUBMITTED, StoryState.IN_REVIEW, StoryState.CHANGES_REQUESTED)
+QUEUE_STATES = (
+    StoryState.SUBMITTED,
+    StoryState.IN_REVIEW,
+    StoryState.CHANGES_REQUESTED,
+    StoryState.AWAITING_APPROVAL,
+)
 EDITABLE_FIELDS = ("title", "summary", "body", "transcript")
+LABELS = Story.__revised__
 
 
-def _move(story: Story, to: StoryState) -> None:
+def move(story: Story, to: StoryState) -> None:
     if to not in STORY_TRANSITIONS[story.state]:
         raise RuleBroken(
             "action",
@@ -58,36 +70,60 @@ def queue_counts() -> dict[StoryState, int]:
 
 
 def start_review(story: Story, *, by: User) -> None:
-    _move(story, StoryState.IN_REVIEW)
+    move(story, StoryState.IN_REVIEW)
     audit.record("story.review_started", story, actor=by)
 
 
-def edit(story: Story, *, by: User, title: str, summary: str, body: str, transcript: str) -> list[str]:
-    """Staff edit (to take out identifying details); returns the names of the fields changed."""
+def edit(
+    story: Story, *, by: User, seen: int | None, title: str, summary: str, body: str, transcript: str
+) -> list[str]:
+    """Staff edit (to take out identifying details) from a form opened at version ``seen``;
+    returns the names of the fields changed. A story saved since then is not touched
+    (``EditConflict``, with both versions)."""
+    new = {"title": title.strip(), "summary": summary.strip(), "body": body.strip(), "transcript": transcript.strip()}
+    edits.check_fresh(story, seen, new, by=by, labels=LABELS)
     if story.state != StoryState.IN_REVIEW:
         raise RuleBroken("title", "Start the review before editing the story.")
-    new = {"title": title.strip(), "summary": summary.strip(), "body": body.strip(), "transcript": transcript.strip()}
     if not new["title"]:
         raise RuleBroken("title", "The story needs a title.")
     if not new["summary"]:
         raise RuleBroken("summary", "The story needs a summary.")
     changed = [name for name in EDITABLE_FIELDS if getattr(story, name) != new[name]]
-    for name in changed:
-        setattr(story, name, new[name])
-    if changed:
+    if edits.edit(story, new, by=by, seen=seen, labels=LABELS):
         story.edited_by_staff = True
         audit.record("story.edited", story, actor=by, after={"fields": changed})
+        revisions.keep(story, by=by)
     return changed
 
 
-def publish(story: Story, *, by: User) -> None:
+def save_and_publish(
+    story: Story, *, by: User, seen: int | None, title: str, summary: str, body: str, transcript: str
+) -> StoryState:
+    """The edits in the form, saved, and then exactly that text published; or, when the
+    storyteller asked to approve changes first, sent to them. Returns the state it is now in."""
+    edit(story, by=by, seen=seen, title=title, summary=summary, body=body, transcript=transcript)
+    if story.ask_before_publishing:
+        ask_storyteller(story, by=by)
+    else:
+        publish(story, by=by)
+    return story.state
+
+
+def _needs_transcript(story: Story) -> None:
     if story.has_media and not story.transcript.strip():
         raise RuleBroken(
             "transcript", "Add a transcript before publishing a story with audio or video, so everyone can read it."
         )
-    _move(story, StoryState.PUBLISHED)
+
+
+def publish(story: Story, *, by: User) -> None:
+    """Publish the story as it is saved now (called once its text is settled: by
+    ``save_and_publish`` and by the storyteller's approval, never by a button on its own)."""
+    _needs_transcript(story)
+    move(story, StoryState.PUBLISHED)
     story.published_at = story.published_at or utcnow()
     story.moderation_note = ""
+    story.approval_note = ""
     audit.record("story.published", story, actor=by, after={"scope": story.scope.value, "anonymous": story.anonymous})
     indexing.published(story)
     _tell_storyteller(
@@ -98,11 +134,34 @@ def publish(story: Story, *, by: User) -> None:
     )
 
 
+def ask_storyteller(story: Story, *, by: User) -> None:
+    """The story is ready to publish, but its storyteller asked to see our changes first."""
+    _needs_transcript(story)
+    teller = db.session.get(Storyteller, story.storyteller_id)
+    user = db.session.get(User, teller.user_id) if teller is not None and teller.user_id is not None else None
+    if user is None or not user.is_active:
+        raise RuleBroken(
+            "",
+            "The storyteller asked to approve changes before publishing, but cannot sign in to do it. "
+            "Ask them another way, then turn the setting off on their story before publishing.",
+        )
+    move(story, StoryState.AWAITING_APPROVAL)
+    story.approval_note = ""
+    audit.record("story.approval_requested", story, actor=by)
+    _tell_storyteller(
+        story,
+        "story.approval_requested",
+        "Your story: please check our changes",
+        "Our team has read your story and it is ready to publish. You asked to see our changes first. "
+        "Sign in and open 'Your stories' to see exactly what we changed, then approve it or tell us what is wrong.",
+    )
+
+
 def request_changes(story: Story, *, by: User, note: str) -> None:
     note = note.strip()
     if not note:
         raise RuleBroken("note", "Write a note telling the storyteller what to change.")
-    _move(story, StoryState.CHANGES_REQUESTED)
+    move(story, StoryState.CHANGES_REQUESTED)
     story.moderation_note = note[:2000]
     audit.record("story.changes_requested", story, actor=by)
     _tell_storyteller(
@@ -117,7 +176,7 @@ def decline(story: Story, *, by: User, note: str) -> None:
     note = note.strip()
     if not note:
         raise RuleBroken("note", "Write a note telling the storyteller why the story will not be published.")
-    _move(story, StoryState.DECLINED)
+    move(story, StoryState.DECLINED)
     story.moderation_note = note[:2000]
     audit.record("story.declined", story, actor=by)
     indexing.removed(story)
@@ -130,10 +189,18 @@ def decline(story: Story, *, by: User, note: str) -> None:
 
 
 def unpublish(story: Story, *, by: User) -> None:
-    _move(story, StoryState.IN_REVIEW)
+    move(story, StoryState.IN_REVIEW)
     story.featured = False
     audit.record("story.unpublished", story, actor=by)
     indexing.removed(story)
+
+
+def take_back(story: Story, *, by: User) -> None:
+    """Staff stop waiting for the storyteller's approval, to edit again."""
+    if story.state != StoryState.AWAITING_APPROVAL:
+        raise RuleBroken("action", "This story is not waiting for the storyteller's approval.")
+    move(story, StoryState.IN_REVIEW)
+    audit.record("story.approval_withdrawn", story, actor=by)
 
 
 def set_featured(story: Story, featured: bool, *, by: User) -> None:
@@ -144,17 +211,18 @@ def set_featured(story: Story, featured: bool, *, by: User) -> None:
 
 
 def decide(story: Story, action: str, *, by: User, note: str = "") -> None:
-    """One of the moderation buttons: start_review, publish, request_changes, decline, unpublish."""
+    """One of the moderation buttons: start_review, request_changes, decline, unpublish.
+    (Publishing is not one of them: it goes with the edits, ``save_and_publish``.)"""
     if action == "start_review":
         start_review(story, by=by)
-    elif action == "publish":
-        publish(story, by=by)
     elif action == "request_changes":
         request_changes(story, by=by, note=note)
     elif action == "decline":
         decline(story, by=by, note=note)
     elif action == "unpublish":
         unpublish(story, by=by)
+    elif action == "take_back":
+        take_back(story, by=by)
     else:
         raise RuleBroken("action", "Choose what to do with the story.")
 

@@ -29,6 +29,20 @@ register(
             ),
             "A story can be changed by its storyteller until it is published.",
         ),
+        "story.history": (
+            lambda user, story: (
+                story is not None and story.state != StoryState.WITHDRAWN and (is_staff(user) or owns(user, story))
+            ),
+            "Only the storyteller and programme staff can see the saved versions of a story.",
+        ),
+        "story.approve": (
+            lambda user, story: owns(user, story) and story.state == StoryState.AWAITING_APPROVAL,
+            "Only the storyteller can approve the changes, while the story is waiting for their approval.",
+        ),
+        "story.ask_setting": (
+            lambda user, story: owns(user, story) and story.state != StoryState.WITHDRAWN,
+            "Only the storyteller can choose whether they are asked before their story is published.",
+        ),
         "story.withdraw": (
             lambda user, story: (
                 story is not None and story.state != StoryState.WITHDRAWN and (is_staff(user) or owns(user, story))

@@ -15,7 +15,7 @@ from portal.core.extensions import db
 from portal.core.permissions import can, public, require, signed_in
 from portal.core.web import paginate, render
 from portal.stories import bp, library, media, moderation, summary
-from portal.stories.forms import LibraryFilterForm, SummaryFilterForm, optional_int
+from portal.stories.forms import AskSettingForm, LibraryFilterForm, SummaryFilterForm, optional_int
 from portal.stories.markdown import plain_text
 from portal.stories.markdown import render as render_markdown
 from portal.stories.models import Scope, Story, StoryState, Storyteller
@@ -80,7 +80,8 @@ def story(story_id: int) -> Response:
         if (can(current_user, "stories.moderate") or library.owns(current_user, found))
         else {}
     )
-    return render("stories/story.html", story=found, changes=changes, title=found.title)
+    ask_form = AskSettingForm(obj=found) if can(current_user, "story.ask_setting", found) else None
+    return render("stories/story.html", story=found, changes=changes, ask_form=ask_form, title=found.title)
 
 
 @bp.route("/<int:story_id>/media")

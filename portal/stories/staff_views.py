@@ -31,13 +31,16 @@ from portal.stories.forms import (
     QueueFilterForm,
     StorytellerForm,
     optional_int,
+    seen_version,
 )
 from portal.stories.member_views import save_record, save_story
 from portal.stories.models import ConsentMethod, Story, StoryState, Storyteller
 
+# The buttons of the decision form. Publishing is not one: it is a button of the edit form, so
+# what is published is always the text in that form ("Save edits and publish").
 DECISIONS = {
     "start_review": "The review has started. You can now edit the story.",
-    "publish": "The story is published.",
+    "take_back": "The story is back in review. The storyteller can no longer approve the earlier changes.",
     "request_changes": "The storyteller has been asked for changes.",
     "decline": "The story will not be published. The storyteller has been told.",
     "unpublish": "The story is no longer published. It is back in review.",
@@ -68,9 +71,7 @@ def _story_or_404(story_id: int) -> Story:
 
 
 def _moderate_page(story: Story, status: int = 200, **forms: object) -> Response:
-    edit_form = forms.get("edit_form") or ModerationEditForm(
-        title=story.title, summary=story.summary, body=story.body, transcript=story.transcript
-    )
+    edit_form = forms.get("edit_form") or ModerationEditForm(obj=story)
     return render(
         "stories/moderate.html",
         status=status,
@@ -92,25 +93,36 @@ def moderate(story_id: int) -> Response:
 @bp.route("/<int:story_id>/moderate/edit", methods=["POST"])
 @permission_required("stories.moderate")
 def moderate_edit(story_id: int) -> Response:
+    """The one moderation form: "Save edits", or "Save edits and publish" (exactly this text)."""
     story = _story_or_404(story_id)
     form = ModerationEditForm()
-    outcome = apply(
-        form,
-        lambda: moderation.edit(
-            story,
-            by=current_user,
-            title=form.title.data or "",
-            summary=form.summary.data or "",
-            body=form.body.data or "",
-            transcript=form.transcript.data or "",
-        ),
-    )
-    if outcome:
+    publishing = request.form.get("action") == "publish"
+    outcome = apply(form, lambda: _save(story, form, publishing=publishing))
+    if not outcome:
+        return _moderate_page(_story_or_404(story_id), status=422, edit_form=form)
+    back = url_for("stories.moderate", story_id=story.id, _anchor="" if publishing else "changes")
+    if publishing and story.state == StoryState.AWAITING_APPROVAL:
         return done(
-            url_for("stories.moderate", story_id=story.id, _anchor="changes"),
-            "Your edits are saved. The storyteller's original is kept." if outcome.result else "Nothing was changed.",
+            back, "Your edits are saved. The storyteller has been asked to approve them before it is published."
         )
-    return _moderate_page(_story_or_404(story_id), status=422, edit_form=form)
+    if publishing:
+        return done(back, "Your edits are saved and the story is published.")
+    return done(
+        back, "Your edits are saved. The storyteller's original is kept." if outcome.result else "Nothing was changed."
+    )
+
+
+def _save(story: Story, form: ModerationEditForm, *, publishing: bool) -> object:
+    text = {
+        "title": form.title.data or "",
+        "summary": form.summary.data or "",
+        "body": form.body.data or "",
+        "transcript": form.transcript.data or "",
+    }
+    seen = seen_version(form.version) or 0  # sent without its version: never fresh
+    if publishing:
+        return moderation.save_and_publish(story, by=current_user, seen=seen, **text)
+    return moderation.edit(story, by=current_user, seen=seen, **text)
 
 
 @bp.route("/<int:story_id>/moderate/decide", methods=["POST"])
@@ -127,11 +139,11 @@ def moderate_decide(story_id: int) -> Response:
 
 
 def _decide(story: Story, action: str, form: DecisionForm) -> None:
-    """The decision; a broken rule about something this form has no field for is shown by the note."""
+    """The decision; a broken rule about something this form has no box for is shown by the note."""
     try:
         moderation.decide(story, action, by=current_user, note=form.note.data or "")
     except RuleBroken as error:
-        if error.field in form._fields:
+        if error.field in form._fields and error.field != "action":
             raise
         raise RuleBroken("note", error.message) from error
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from portal.accounts.models import User
 from portal.accounts.verification import require_verified
-from portal.core import audit, vocabulary
+from portal.core import audit, edits, revisions, vocabulary
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -43,6 +43,7 @@ class StoryDetails:
     anonymous: bool = False
     pseudonym: str = ""
     media_link: str = ""
+    ask_before_publishing: bool = False
 
 
 @dataclass
@@ -145,6 +146,7 @@ def _apply(story: Story, storyteller: Storyteller, details: StoryDetails) -> Non
     story.title, story.summary, story.body = details.title, details.summary, details.body
     story.transcript, story.media_link = details.transcript, details.media_link
     story.project_id, story.scope, story.anonymous = details.project_id, details.scope, details.anonymous
+    story.ask_before_publishing = details.ask_before_publishing
     # What the storyteller sent: staff edits are compared against this.
     story.original_title, story.original_summary = details.title, details.summary
     story.original_body, story.original_transcript = details.body, details.transcript
@@ -163,6 +165,7 @@ def tell_story(
         raise RuleBroken("consent_method", "Say how the storyteller gave their consent.")
     if consent.given_on > utcnow():
         raise RuleBroken("consent_given_on", "The date consent was given cannot be in the future.")
+    _can_be_asked(storyteller, details)
     story = Story(
         storyteller_id=storyteller.id,
         entered_by_id=by.id,
@@ -187,19 +190,38 @@ def tell_story(
         after={
             "scope": story.scope.value,
             "anonymous": story.anonymous,
+            "ask_before_publishing": story.ask_before_publishing,
             "method": consent.method.value,
             "given_on": consent.given_on.date().isoformat(),
             "storyteller_id": storyteller.id,
         },
         note=story.consent_note,
     )
+    revisions.keep(story, by=by)  # the version the storyteller sent, first in its history
     return story
 
 
+def _can_be_asked(storyteller: Storyteller, details: StoryDetails) -> None:
+    if details.ask_before_publishing and storyteller.user_id is None:
+        raise RuleBroken(
+            "ask_before_publishing",
+            "Only a storyteller who signs in to the portal can approve changes here. "
+            "Leave this unticked and ask them yourself before publishing.",
+        )
+
+
 def edit_own(
-    story: Story, details: StoryDetails, *, by: User, upload: Upload | None = None, remove_media: bool = False
+    story: Story,
+    details: StoryDetails,
+    *,
+    by: User,
+    seen: int | None,
+    upload: Upload | None = None,
+    remove_media: bool = False,
 ) -> str | None:
-    """The storyteller changes their story before it is published; it goes back for review.
+    """The storyteller changes their story before it is published, from a form opened at
+    version ``seen``; it goes back for review. A story saved since (by staff, or in another tab)
+    is not touched: ``EditConflict`` shows both versions.
 
     Returns the stored name of a replaced or removed file, for the caller to delete from disk
     once the change is committed."""
@@ -207,6 +229,9 @@ def edit_own(
         raise RuleBroken("title", "This story can no longer be changed here.")
     keeps_file = story.media_stored_name is not None and not remove_media and upload is None
     _check(details, has_upload=upload is not None or keeps_file)
+    _can_be_asked(story.storyteller, details)
+    text = {name: getattr(details, name) for name in Story.__revised__}
+    edits.edit(story, text, by=by, seen=seen, labels=Story.__revised__)
     old_file = story.media_stored_name if (upload is not None or remove_media) else None
     before = {"scope": story.scope.value, "anonymous": story.anonymous}
     _apply(story, story.storyteller, details)
@@ -220,4 +245,19 @@ def edit_own(
         story.submitted_at = utcnow()
     after = {"scope": story.scope.value, "anonymous": story.anonymous}
     audit.record("story.resubmitted", story, actor=by, before=before, after=after)
+    edits.stamp(story, by=by)
+    revisions.keep(story, by=by)
     return old_file
+
+
+def set_ask_before_publishing(story: Story, asked: bool, *, by: User) -> None:
+    """The storyteller's choice: approve staff changes before the story is published, or not.
+    (A story already waiting for their approval still waits for their answer.)"""
+    if story.state == StoryState.WITHDRAWN:
+        raise RuleBroken("ask_before_publishing", "This story has been withdrawn.")
+    _can_be_asked(story.storyteller, StoryDetails("", "", "", ask_before_publishing=asked))
+    if story.ask_before_publishing == asked:
+        return
+    story.ask_before_publishing = asked
+    edits.stamp(story, by=by)
+    audit.record("story.ask_before_publishing", story, actor=by, after={"ask": asked})

@@ -1,6 +1,7 @@
 """Withdrawal: in one step a story leaves every page, feed, search, export and statistic.
 
-Its words and media are erased from the database and the disk; the row stays as a tombstone
+Its words and media are erased from the database and the disk (with every saved version of
+them in ``revisions``); the row stays as a tombstone
 with its id, storyteller, who withdrew it and when. Every listing filters on the published
 state, so the tombstone is invisible everywhere by construction.
 """
@@ -8,7 +9,7 @@ state, so the tombstone is invisible everywhere by construction.
 from __future__ import annotations
 
 from portal.accounts.models import User
-from portal.core import audit
+from portal.core import audit, revisions
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.stories import indexing, media
@@ -37,6 +38,7 @@ def withdraw(story: Story, *, by: User) -> str | None:
         "media_link",
         "media_content_type",
         "moderation_note",
+        "approval_note",
         "consent_note",
     ):
         setattr(story, name, "")
@@ -46,6 +48,8 @@ def withdraw(story: Story, *, by: User) -> str | None:
     story.featured = False
     story.project_id = None
     story.tags.clear()  # themes and values count in statistics; the tombstone has none
+    story.ask_before_publishing = False
+    revisions.erase(Story.__tablename__, story.id)  # every saved version of its words goes too
     audit.record("story.withdrawn", story, actor=by, after={"storyteller_id": story.storyteller_id})
     indexing.removed(story)
     return media_file

@@ -52,12 +52,12 @@ def test_tell_moderate_find_withdraw(new_page: Any, live_server: LiveServer) -> 
     expect(staff.get_by_role("status")).to_contain_text("The review has started")
     check_axe(staff)
     staff.get_by_label("Story", exact=True).fill("I told a doctor at the café that evenings mattered.")
-    staff.get_by_role("button", name="Save edits").click()
+    staff.get_by_role("button", name="Save edits", exact=True).click()
     expect(staff.get_by_role("heading", name="What staff changed")).to_be_visible()
     expect(staff.locator("#changes p.diff del")).to_contain_text("Dr Nadia Kowalski")
     check_axe(staff)
-    staff.get_by_role("button", name="Publish", exact=True).click()
-    expect(staff.get_by_role("status")).to_contain_text("The story is published.")
+    staff.get_by_role("button", name="Save edits and publish").click()
+    expect(staff.get_by_role("status")).to_contain_text("the story is published.")
     check_axe(staff)
 
     # A visitor finds it by theme: the filter updates the results in place.
