@@ -27,7 +27,7 @@ from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.forms import attach_error, given
 from portal.core.permissions import can, permission_required, public, require
-from portal.core.web import paginate, redirect_to, render, wants_fragment
+from portal.core.web import is_htmx, paginate, redirect_to, render, wants_fragment
 from portal.grants import bp, dashboards, exports, invitations, projects, reports, signals
 from portal.grants.application_views import act, attempt
 from portal.grants.forms import InviteForm
@@ -270,7 +270,8 @@ def mark_milestone(project_id: int, milestone_id: int) -> Response:
     )
     if outcome.conflict is not None:  # someone changed it since the page was opened: show theirs
         if wants_fragment():
-            return _milestones_fragment(project_or_404(project_id), status=422, conflict=outcome.conflict)
+            # A 200, which htmx swaps in (it reports a 4xx as an error): the rows, and who changed it first.
+            return _milestones_fragment(project_or_404(project_id), conflict=outcome.conflict)
         return project_page(project_or_404(project_id), status=422)
     if outcome.error is not None:
         raise outcome.error
@@ -408,8 +409,12 @@ def _write_report(report: ProgressReport, form: ReportForm, *, sending: bool) ->
 
 
 def _report_form(project: Project, report: ProgressReport, form: ReportForm) -> Response:
-    return refused(
+    """The form again (422 after a POST), with its messages; to htmx a 200, which it swaps in
+    (it reports a 4xx as an error)."""
+    status = 422 if request.method == "POST" and not is_htmx() else 200
+    return render(
         "grants/projects/report_form.html",
+        status=status,
         form=form,
         project=project,
         report=report,
