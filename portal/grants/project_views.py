@@ -235,12 +235,11 @@ def _milestone_or_404(project: Project, milestone_id: int) -> Milestone:
     return milestone
 
 
-def _milestones_fragment(project: Project, *, status: int = 200, conflict: Any = None) -> Response:
+def _milestones_fragment(project: Project, *, conflict: Any = None) -> Response:
     """What is inside the milestones section: the rows and the count of those done (and, after a
     refused stale click, who changed the milestone first)."""
     return render(
         "grants/projects/_milestones_body.html",
-        status=status,
         project=project,
         milestones=_milestones(project),
         is_team=True,

@@ -7,21 +7,23 @@ what was typed as the draft. The team then reads the report's saved versions and
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from playwright.sync_api import expect
 
+from portal.core.extensions import db
+from portal.grants import projects
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
 from tests.e2e.helpers import sign_in
+from tests.test_grants_projects_reports import due_reports, funded_project
 
 LEAD_TEXT = "Two birdsong walks with twelve people."
 MEMBER_TEXT = "A walk by the canal, led by two members."
 
 
 def test_two_people_one_report_neither_overwrites_the_other(new_page: Any, live_server: LiveServer) -> None:
-    from tests.test_grants_projects_reports import due_reports, funded_project
-
     with live_server.app.app_context():
         staff = factories.user(role="staff", name="Sam Staff")
         lead = factories.user(name="Lee Lead", email="lee@example.test")
@@ -89,3 +91,33 @@ def test_two_people_one_report_neither_overwrites_the_other(new_page: Any, live_
     expect(with_js.get_by_role("heading", level=1)).to_contain_text("What changed")
     expect(with_js.locator("main ins").first).to_be_visible()
     check_axe(with_js)
+
+
+def test_two_people_change_one_milestone(new_page: Any, live_server: LiveServer) -> None:
+    """The milestone page (new with issue 11): a stale save shows both versions, under axe."""
+    with live_server.app.app_context():
+        staff = factories.user(role="staff", name="Sam Staff")
+        lead = factories.user(name="Lee Lead", email="lee@example.test")
+        member = factories.user(name="Mo Member", email="mo@example.test")
+        project = funded_project(staff, lead, (member,))
+        milestone = projects.add_milestone(project, title="First walk", due_on=date(2026, 3, 1), by=lead)
+        db.session.commit()
+        project_id, milestone_id = project.id, milestone.id
+    edit = f"/projects/{project_id}/milestones/{milestone_id}/edit"
+
+    first, second = new_page(), new_page(java_script_enabled=False)
+    sign_in(first, "lee@example.test", f"/projects/{project_id}")
+    first.get_by_role("link", name="Change: First walk").click()
+    expect(first).to_have_url(re.compile(re.escape(edit) + "$"))
+    check_axe(first)
+    sign_in(second, "mo@example.test", edit)
+    first.get_by_label("Milestone").fill("First birdsong walk")
+    first.get_by_role("button", name="Save the milestone").click()
+    expect(first.get_by_role("status")).to_contain_text("Milestone saved.")
+    check_axe(first)
+    second.get_by_label("Milestone").fill("First walk, by the river")
+    second.get_by_role("button", name="Save the milestone").click()
+    expect(second.locator("#edit-conflict")).to_contain_text("This was changed by Lee Lead")
+    expect(second.locator("#edit-conflict")).to_contain_text("First birdsong walk")
+    expect(second.get_by_label("Milestone")).to_have_value("First walk, by the river")
+    check_axe(second)
