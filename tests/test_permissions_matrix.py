@@ -124,12 +124,15 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "grants.project_schedule": ("POST", STAFF),
     "grants.project_milestone_add": ("POST", SIGNED_IN),
     "grants.project_milestone_mark": ("POST", SIGNED_IN),
+    "grants.project_milestone_edit": ("GET", SIGNED_IN),  # and then the project's team only
     "grants.project_expense_add": ("POST", SIGNED_IN),
     "grants.project_expense_remove": ("POST", SIGNED_IN),
     "grants.project_report": ("GET", SIGNED_IN),
     "grants.project_report_edit": ("GET", SIGNED_IN),
     "grants.project_report_decide": ("POST", STAFF),
     "grants.project_report_publish": ("POST", SIGNED_IN),
+    "grants.report_history": ("GET", SIGNED_IN),  # and then the project's team and staff only
+    "grants.report_compare": ("GET", SIGNED_IN),
     "grants.staff_reports": ("GET", STAFF),
     "grants.staff_grants_dashboard": ("GET", STAFF),
     "grants.export_applications_csv": ("GET", STAFF),

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.accounts.forms import EMAIL_VALID
 from portal.core.errors import RuleBroken
-from portal.core.form_fields import DateInputField, PoundsField, TimeInputField, pounds_text, strip
+from portal.core.form_fields import DateInputField, PoundsField, TimeInputField, VersionField, pounds_text, strip
 from portal.core.forms import attach_error, choices
 from portal.grants.applications import TEXT_LENGTH, ApplicationDetails
 from portal.grants.models import (
@@ -155,6 +155,7 @@ class PhaseForm(FlaskForm):
         invalid_value_message="Enter a real date, like 15 July 2026.",
         description="Reviewers are reminded 3 days before; reviews cannot be sent after this day.",
     )
+    version = VersionField()  # after the fields: a message about no field goes by the first one
 
     def criterion_rows(self) -> list[tuple[int, Any, Any, Any]]:
         return [
@@ -200,6 +201,7 @@ class PhaseForm(FlaskForm):
     @staticmethod
     def data_from(phase: Phase, criteria: list[Criterion]) -> dict[str, Any]:
         data: dict[str, Any] = {
+            "version": phase.version,
             "name": phase.name,
             "summary": phase.summary,
             "eligibility": phase.eligibility,

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
-from typing import Any
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
+from portal.core import vocabulary
 from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.edits import Edited
 from portal.core.extensions import Model
 from portal.teams.models import Project, TeamRole
 
@@ -48,7 +50,7 @@ PHASE_TRANSITIONS: dict[PhaseState, set[PhaseState]] = {
 }
 
 
-class Phase(Model):
+class Phase(Edited, Model):
     __tablename__ = "phases"
     __table_args__ = (
         sa.CheckConstraint("max_award_pence > 0", name="max_award_positive"),
@@ -362,7 +364,7 @@ class Decision(Model):
 # --- pilot projects -------------------------------------------------------------------------
 
 
-class Milestone(Model):
+class Milestone(Edited, Model):
     __tablename__ = "milestones"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -406,8 +408,20 @@ class ProjectStatus(enum.StrEnum):
         return {"on_track": "On track", "some_concerns": "Some concerns", "at_risk": "At risk"}[self.value]
 
 
-class ProgressReport(Model):
+class ProgressReport(Edited, Model):
     __tablename__ = "progress_reports"
+    # Every saved version of what the team wrote (core.revisions), as the history page shows it.
+    __revised__: ClassVar[dict[str, str]] = {
+        "period_start": "First day this report covers",
+        "period_end": "Last day this report covers",
+        "what_happened": "What happened",
+        "what_changed": "What changed",
+        "what_we_learned": "What we learned",
+        "challenges": "Challenges",
+        "stage_labels": "Stages where people with lived experience were involved",
+        "value_labels": "Values of co-production put into practice",
+        "status": "How the project is going",
+    }
     __table_args__ = (
         sa.Index("ix_progress_reports_state_due_on", "state", "due_on"),  # reports due and overdue, all projects
         # One project's reports in a state by date: the per-project figures (due, overdue, next due).
@@ -433,8 +447,13 @@ class ProgressReport(Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     learning_published: Mapped[bool] = mapped_column(default=False)  # shown on the public pilot page
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__: dict[str, Any] = {"version_id_col": version}
 
     project: Mapped[Project] = relationship(lazy="raise_on_sql")
+
+    @property
+    def stage_labels(self) -> list[str]:
+        return vocabulary.labels(vocabulary.STAGES, self.stages)
+
+    @property
+    def value_labels(self) -> list[str]:
+        return vocabulary.labels(vocabulary.VALUES, self.values)

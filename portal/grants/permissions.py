@@ -132,5 +132,11 @@ register(
             "Only the team of a running project can write its reports.",
         ),
         "project.manage": (staff, STAFF_ONLY),
+        "report.history": (
+            lambda user, project: (
+                signed_in(user) and project is not None and (is_staff(user) or team_role(user, project) is not None)
+            ),
+            "Only the project's team and programme staff can see the saved versions of its reports.",
+        ),
     }
 )
