@@ -259,6 +259,9 @@ def test_two_staff_deciding_one_report_at_the_same_moment_decide_it_once(
     """Both read the report, then both decide at once, each in its own thread and connection.
     One decision is kept; the other is refused (at commit, by the version), never a 500."""
     report_id = _sent(team).id
+    # Read in this thread: after the rollback, users[...].id would load on this thread's session
+    # from both threads at once.
+    people = {role: users[role].id for role in ("staff", "admin")}
     db.session.rollback()
     start = threading.Barrier(2)
     outcomes: dict[str, str] = {}
@@ -268,7 +271,7 @@ def test_two_staff_deciding_one_report_at_the_same_moment_decide_it_once(
         with app.test_request_context():
             try:
                 report = db.session.get_one(ProgressReport, report_id)
-                person = db.session.get_one(User, users[role].id)
+                person = db.session.get_one(User, people[role])
                 seen = report.version
                 db.session.commit()  # nothing held at the barrier
                 start.wait(TIMEOUT)
