@@ -89,6 +89,11 @@ class LearningPost(Edited, Model):
     )
 
     @property
+    def tag_set(self) -> frozenset[str]:
+        """Every value and theme on the post, as stored ("value:<key>", "theme:<key>")."""
+        return frozenset(t.tag for t in self.tags)
+
+    @property
     def value_keys(self) -> list[str]:
         return [t.tag.removeprefix("value:") for t in self.tags if t.tag.startswith("value:")]
 

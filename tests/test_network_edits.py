@@ -1,0 +1,153 @@
+"""Concurrent editing of learning posts, gatherings, directory entries and the rate card: two
+people (or one person in two tabs) open the same edit form and both save; the second save is
+refused with both versions side by side, their own text stays in the form, and nothing of the
+first save is overwritten. Saving an unchanged directory entry leaves every row as it was, and a
+post taken down or deleted cannot be edited (a clear page, never a 500)."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.core.extensions import db
+from portal.learning import moderation
+from portal.learning.models import LearningPost, PostState, PostTag
+from tests.factories import make_post
+from tests.helpers import client_for
+
+
+def _text(response: Any) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def _version(page: str, name: str = "version") -> str:
+    """The version an edit form was opened at, as its hidden field holds it."""
+    found = re.search(rf'name="{re.escape(name)}"[^>]*value="([0-9]+)"', page) or re.search(
+        rf'value="([0-9]+)"[^>]*name="{re.escape(name)}"', page
+    )
+    assert found, f"no {name} field in the form"
+    return found.group(1)
+
+
+def _conflict(page: str) -> str:
+    """The "changed since you opened it" panel: who, when, and both versions."""
+    assert 'id="edit-conflict"' in page, "no conflict panel on the page"
+    return page.split('id="edit-conflict"')[1].split("</section>")[0]
+
+
+def _form_value(page: str, name: str) -> str:
+    """What an ``<input>`` or ``<textarea>`` named ``name`` holds in the page."""
+    area = re.search(rf'<textarea[^>]*name="{re.escape(name)}"[^>]*>(.*?)</textarea>', page, flags=re.S)
+    if area:
+        return area.group(1).strip()
+    found = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*value="([^"]*)"', page)
+    assert found, f"no {name} in the form"
+    return found.group(1)
+
+
+# --- learning posts ---------------------------------------------------------------------------
+
+
+def _post_form(post: LearningPost, **changes: Any) -> dict[str, Any]:
+    return {"title": post.title, "body": post.body, "visibility": post.visibility.value, **changes}
+
+
+def test_two_tabs_save_one_post_and_the_second_is_refused_with_both_versions(app: Any, users: dict[str, Any]) -> None:
+    post = make_post(users["member"], title="Paying people promptly", body="We paid within a week.")
+    first, second = client_for(app, users["member"]), client_for(app, users["member"])
+    opened_first = _text(first.get(f"/learning/{post.id}/edit"))
+    opened_second = _text(second.get(f"/learning/{post.id}/edit"))
+    seen = _version(opened_first)
+    assert seen == _version(opened_second)
+
+    saved = first.post(
+        f"/learning/{post.id}/edit",
+        data={**_post_form(post), "body": "We paid within three days.", "values": ["equality"], "version": seen},
+    )
+    assert saved.status_code == 303
+    refused = second.post(
+        f"/learning/{post.id}/edit",
+        data={**_post_form(post), "body": "We paid on the day.", "themes": ["outcomes"], "version": seen},
+        headers={"HX-Request": "true"},  # the same with htmx as without
+    )
+    page = _text(refused)
+    assert refused.status_code == 422
+    panel = _conflict(page)
+    assert "changed by you, in another window or tab" in panel
+    assert "We paid within three days." in panel and "We paid on the day." in panel  # both, side by side
+    assert "Values and themes" in panel
+    assert _form_value(page, "body") == "We paid on the day."  # their own text stays in the form
+
+    db.session.expire_all()
+    kept = db.session.get_one(LearningPost, post.id)
+    assert kept.body == "We paid within three days." and kept.tag_set == {"value:equality"}
+    assert kept.changed_by_id == users["member"].id and kept.version == int(seen) + 1
+
+    # After merging, saving again from the refused form (now at the saved version) goes through.
+    merged = second.post(
+        f"/learning/{post.id}/edit",
+        data={**_post_form(post), "body": "We paid on the day.", "version": _version(page)},
+    )
+    assert merged.status_code == 303
+    db.session.expire_all()
+    assert db.session.get_one(LearningPost, post.id).body == "We paid on the day."
+
+
+def test_saving_an_unchanged_post_changes_nothing(app: Any, users: dict[str, Any]) -> None:
+    post = make_post(users["member"], values=["equality"], themes=["outcomes"])
+    before = (post.version, post.edited_at, [tag.id for tag in post.tags])
+    client = client_for(app, users["member"])
+    seen = _version(_text(client.get(f"/learning/{post.id}/edit")))
+    response = client.post(
+        f"/learning/{post.id}/edit",
+        data={**_post_form(post), "values": ["equality"], "themes": ["outcomes"], "version": seen},
+        follow_redirects=True,
+    )
+    assert "Nothing had changed" in _text(response)
+    db.session.expire_all()
+    again = db.session.get_one(LearningPost, post.id)
+    assert (again.version, again.edited_at, [tag.id for tag in again.tags]) == before
+
+
+def test_a_post_taken_down_cannot_be_edited_and_the_typed_text_is_shown_back(app: Any, users: dict[str, Any]) -> None:
+    post = make_post(users["member"], body="Words before.")
+    client = client_for(app, users["member"])
+    seen = _version(_text(client.get(f"/learning/{post.id}/edit")))
+    moderation.decide(post, by=users["staff"], decision="hide", reason="It names a participant.")
+    db.session.commit()
+
+    page = client.get(f"/learning/{post.id}/edit")
+    assert page.status_code == 200 and "took this post down" in _text(page) and 'name="body"' not in _text(page)
+    response = client.post(
+        f"/learning/{post.id}/edit", data={**_post_form(post), "body": "My new words", "version": seen}
+    )
+    text = _text(response)
+    assert response.status_code == 409
+    assert "took this post down" in text and "It names a participant." in text
+    assert "My new words" in text  # what they typed, to copy
+    db.session.expire_all()
+    kept = db.session.get_one(LearningPost, post.id)
+    assert kept.body == "Words before." and kept.state == PostState.HIDDEN
+
+
+def test_editing_a_deleted_post_says_so_and_never_fails(app: Any, users: dict[str, Any]) -> None:
+    post = make_post(users["member"])
+    post_id = post.id
+    form = _post_form(post, body="Too late")
+    editor, deleter = client_for(app, users["member"]), client_for(app, users["member"])
+    seen = _version(_text(editor.get(f"/learning/{post_id}/edit")))
+    assert deleter.post(f"/learning/{post_id}/delete").status_code == 303
+    assert db.session.get(LearningPost, post_id) is None
+
+    for response in (
+        editor.get(f"/learning/{post_id}/edit"),
+        editor.post(f"/learning/{post_id}/edit", data={**form, "version": seen}),
+    ):
+        assert response.status_code == 404
+        assert "not on the portal any more" in _text(response)
+    assert "Too late" in _text(editor.post(f"/learning/{post_id}/edit", data={**form, "version": seen}))
+    assert db.session.scalar(sa.select(sa.func.count(LearningPost.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(PostTag.id))) == 0
