@@ -13,9 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.core.extensions import db
+from portal.gatherings.models import Gathering
 from portal.learning import moderation
 from portal.learning.models import LearningPost, PostState, PostTag
-from tests.factories import make_post
+from portal.notifications.models import Notification
+from tests import factories
+from tests.factories import make_gathering, make_post
 from tests.helpers import client_for
 
 
@@ -151,3 +154,89 @@ def test_editing_a_deleted_post_says_so_and_never_fails(app: Any, users: dict[st
     assert "Too late" in _text(editor.post(f"/learning/{post_id}/edit", data={**form, "version": seen}))
     assert db.session.scalar(sa.select(sa.func.count(LearningPost.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(PostTag.id))) == 0
+
+
+# --- gatherings -------------------------------------------------------------------------------
+
+
+def _organiser() -> Any:
+    """A member who leads a pilot project, so they may organise gatherings."""
+    lead = factories.user(name="Priya Organiser")
+    factories.project(title="Recovery cafés", lead=lead)
+    return lead
+
+
+def _gathering_form(page: str, **changes: Any) -> dict[str, Any]:
+    """The gathering's edit form as it was opened, with ``changes``."""
+    names = ("title", "starts_at", "ends_at", "place", "online_link", "capacity", "units", "version")
+    data = {name: _form_value(page, name) for name in names}
+    data["description"] = _form_value(page, "description")
+    data["accessibility"] = _form_value(page, "accessibility")
+    return {**data, **changes}
+
+
+def test_two_organisers_save_one_gathering_and_the_second_is_refused_with_both(app: Any, users: dict[str, Any]) -> None:
+    lead = _organiser()
+    gathering = make_gathering(lead, capacity=10, title="Co-design workshop")
+    organiser, staff = client_for(app, lead), client_for(app, users["staff"])
+    opened_by_organiser = _text(organiser.get(f"/gatherings/{gathering.id}/edit"))
+    opened_by_staff = _text(staff.get(f"/gatherings/{gathering.id}/edit"))
+    sequence = gathering.sequence
+
+    saved = organiser.post(
+        f"/gatherings/{gathering.id}/edit", data=_gathering_form(opened_by_organiser, place="Library, room 2")
+    )
+    assert saved.status_code == 303
+    refused = staff.post(
+        f"/gatherings/{gathering.id}/edit",
+        data=_gathering_form(opened_by_staff, place="Town hall", capacity="12"),
+    )
+    page = _text(refused)
+    assert refused.status_code == 422
+    panel = _conflict(page)
+    assert "changed by Priya Organiser" in panel
+    assert "Library, room 2" in panel and "Town hall" in panel
+    assert "How many people can come" in panel and "12" in panel  # the staff's own change, beside the saved 10
+    assert _form_value(page, "place") == "Town hall"
+
+    db.session.expire_all()
+    kept = db.session.get_one(Gathering, gathering.id)
+    assert (kept.place, kept.capacity, kept.sequence) == ("Library, room 2", 10, sequence + 1)
+    assert kept.changed_by_id == lead.id
+
+    # the refused form now carries the saved version: after merging, saving again goes through
+    merged = staff.post(
+        f"/gatherings/{gathering.id}/edit", data=_gathering_form(page, place="Library, room 2", capacity="12")
+    )
+    assert merged.status_code == 303
+    db.session.expire_all()
+    assert db.session.get_one(Gathering, gathering.id).capacity == 12
+
+
+def test_saving_an_unchanged_gathering_changes_nothing_and_tells_nobody(app: Any, users: dict[str, Any]) -> None:
+    lead = _organiser()
+    gathering = make_gathering(lead, capacity=5)
+    factories.book(gathering, factories.user())
+    before = (gathering.version, gathering.sequence, gathering.updated_at)
+    notified = db.session.scalar(sa.select(sa.func.count(Notification.id)))
+    organiser = client_for(app, lead)
+    page = _text(organiser.get(f"/gatherings/{gathering.id}/edit"))
+    response = organiser.post(f"/gatherings/{gathering.id}/edit", data=_gathering_form(page), follow_redirects=True)
+    assert "Nothing had changed" in _text(response)
+    db.session.expire_all()
+    again = db.session.get_one(Gathering, gathering.id)
+    assert (again.version, again.sequence, again.updated_at) == before
+    assert db.session.scalar(sa.select(sa.func.count(Notification.id))) == notified
+
+
+def test_a_booking_does_not_make_the_organisers_form_stale(app: Any, users: dict[str, Any]) -> None:
+    """Places booked while the organiser edits lock the row but do not change the gathering."""
+    lead = _organiser()
+    gathering = make_gathering(lead, capacity=5)
+    organiser = client_for(app, lead)
+    page = _text(organiser.get(f"/gatherings/{gathering.id}/edit"))
+    factories.book(gathering, factories.user())
+    response = organiser.post(f"/gatherings/{gathering.id}/edit", data=_gathering_form(page, title="Co-design day"))
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get_one(Gathering, gathering.id).title == "Co-design day"
