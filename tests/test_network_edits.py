@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from html.parser import HTMLParser
 from typing import Any
 
 import sqlalchemy as sa
+from werkzeug.datastructures import MultiDict
 
+from portal.core.audit import AuditEntry
 from portal.core.extensions import db
+from portal.directory.models import DirectoryEntry, DirectoryInterest, DirectorySkill
 from portal.gatherings.models import Gathering
 from portal.learning import moderation
 from portal.learning.models import LearningPost, PostState, PostTag
@@ -33,6 +37,46 @@ def _version(page: str, name: str = "version") -> str:
     )
     assert found, f"no {name} field in the form"
     return found.group(1)
+
+
+class _Form(HTMLParser):
+    """What a browser would send for the first ``<form>`` whose action ends with ``action``, as
+    the page fills it: text inputs, hidden fields, ticked boxes and radios, textareas."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.action, self.inside, self.done = action, False, False
+        self.fields: list[tuple[str, str]] = []
+        self.textarea: str | None = None
+        self.typed = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {key: value or "" for key, value in attrs}
+        if tag == "form" and not self.done and found.get("action", "").endswith(self.action):
+            self.inside = True
+        elif self.inside and tag == "input" and "name" in found:
+            if found.get("type") not in ("checkbox", "radio") or "checked" in found:
+                self.fields.append((found["name"], found.get("value", "on" if found.get("type") == "checkbox" else "")))
+        elif self.inside and tag == "textarea":
+            self.textarea, self.typed = found["name"], ""
+
+    def handle_data(self, data: str) -> None:
+        if self.textarea is not None:
+            self.typed += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea" and self.textarea is not None:
+            self.fields.append((self.textarea, self.typed.removeprefix("\n")))
+            self.textarea = None
+        elif tag == "form" and self.inside:
+            self.inside, self.done = False, True
+
+
+def _as_sent(page: str, action: str) -> MultiDict[str, str]:
+    parser = _Form(action)
+    parser.feed(page)
+    assert parser.done, f"no form for {action} on the page"
+    return MultiDict(parser.fields)
 
 
 def _conflict(page: str) -> str:
@@ -240,3 +284,99 @@ def test_a_booking_does_not_make_the_organisers_form_stale(app: Any, users: dict
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get_one(Gathering, gathering.id).title == "Co-design day"
+
+
+# --- directory entries ------------------------------------------------------------------------
+
+
+def _entry_rows(user_id: int) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every column of the entry and every one of its interest and skill rows, read afresh."""
+    db.session.expire_all()
+    entry = db.session.get_one(DirectoryEntry, user_id)
+    columns = {column.key: getattr(entry, column.key) for column in sa.inspect(DirectoryEntry).column_attrs}
+    interests = db.session.execute(
+        sa.select(DirectoryInterest.user_id, DirectoryInterest.value).order_by(DirectoryInterest.value)
+    ).all()
+    skills = db.session.execute(
+        sa.select(DirectorySkill.user_id, DirectorySkill.key, DirectorySkill.name).order_by(DirectorySkill.key)
+    ).all()
+    return columns, [tuple(row) for row in interests], [tuple(row) for row in skills]
+
+
+def _listed_entry(client: Any) -> None:
+    response = client.post(
+        "/people/me",
+        data={
+            "listed": "y",
+            "display_name": "Sam",
+            "show_bio": "y",
+            "accepts_messages": "y",
+            "interests": ["equality", "diversity"],
+            "skills": "Co-design, British Sign Language, peer support",
+        },
+    )
+    assert response.status_code == 303
+
+
+def test_saving_an_unchanged_directory_entry_leaves_it_exactly_as_it_was(app: Any, users: dict[str, Any]) -> None:
+    member = users["member"]
+    client = client_for(app, member)
+    _listed_entry(client)
+    before = _entry_rows(member.id)
+    assert [row[1] for row in before[1]] == ["diversity", "equality"]
+    assert [row[2] for row in before[2]] == ["British Sign Language", "Co-design", "peer support"]
+    audits = db.session.scalar(sa.select(sa.func.count(AuditEntry.id)))
+
+    page = _text(client.get("/people/me"))
+    sent = _as_sent(page, "/people/me")
+    assert sent["skills"] == "British Sign Language, Co-design, peer support"  # the skills, not Python reprs
+    assert sorted(sent.getlist("interests")) == ["diversity", "equality"]  # the interests ticked
+    response = client.post("/people/me", data=sent)
+    assert response.status_code == 303
+
+    assert _entry_rows(member.id) == before  # every column (version, updated_at too) and every row
+    assert db.session.scalar(sa.select(sa.func.count(AuditEntry.id))) == audits
+
+
+def test_a_changed_skill_changes_only_that_row_and_moves_the_version_on(app: Any, users: dict[str, Any]) -> None:
+    member = users["member"]
+    client = client_for(app, member)
+    _listed_entry(client)
+    columns, interests, _skills = _entry_rows(member.id)
+    sent = _as_sent(_text(client.get("/people/me")), "/people/me")
+    sent["skills"] = "co-design, British Sign Language, facilitation"
+    assert client.post("/people/me", data=sent).status_code == 303
+    after_columns, after_interests, after_skills = _entry_rows(member.id)
+    assert after_interests == interests
+    assert [row[1:] for row in after_skills] == [
+        ("british sign language", "British Sign Language"),
+        ("co-design", "co-design"),
+        ("facilitation", "facilitation"),
+    ]
+    assert after_columns["version"] == columns["version"] + 1 and after_columns["changed_by_id"] == member.id
+
+
+def test_two_tabs_save_one_directory_entry_and_the_second_is_refused(app: Any, users: dict[str, Any]) -> None:
+    member = users["member"]
+    first, second = client_for(app, member), client_for(app, member)
+    _listed_entry(first)
+    in_first = _as_sent(_text(first.get("/people/me")), "/people/me")
+    in_second = _as_sent(_text(second.get("/people/me")), "/people/me")
+    in_first["display_name"] = "Sam B"
+    assert first.post("/people/me", data=in_first).status_code == 303
+    in_second["skills"] = "Co-design, drawing"
+    in_second.setlist("interests", ["equality"])
+    refused = second.post("/people/me", data=in_second)
+    page = _text(refused)
+    assert refused.status_code == 422
+    panel = _conflict(page)
+    assert "changed by you, in another window or tab" in panel
+    assert "Sam B" in panel and "Sam" in panel  # the saved name beside the one in this form
+    assert "Co-design, drawing" in panel and "British Sign Language, Co-design, peer support" in panel
+    assert "Equality and shifts in power" in panel  # interests in words
+    assert _form_value(page, "skills") == "Co-design, drawing"  # their own typing stays in the form
+
+    columns, interests, skills = _entry_rows(member.id)
+    assert columns["display_name"] == "Sam B"
+    assert [row[1] for row in interests] == ["diversity", "equality"]
+    assert [row[2] for row in skills] == ["British Sign Language", "Co-design", "peer support"]
