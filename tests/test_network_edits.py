@@ -7,6 +7,7 @@ post taken down or deleted cannot be edited (a clear page, never a 500)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
@@ -14,13 +15,17 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from portal.accounts.models import Role
 from portal.core.audit import AuditEntry
 from portal.core.extensions import db
+from portal.core.formatting import london_today
 from portal.directory.models import DirectoryEntry, DirectoryInterest, DirectorySkill
 from portal.gatherings.models import Gathering
 from portal.learning import moderation
 from portal.learning.models import LearningPost, PostState, PostTag
 from portal.notifications.models import Notification
+from portal.remuneration import rates
+from portal.remuneration.models import Claim, Rate
 from tests import factories
 from tests.factories import make_gathering, make_post
 from tests.helpers import client_for
@@ -380,3 +385,77 @@ def test_two_tabs_save_one_directory_entry_and_the_second_is_refused(app: Any, u
     assert columns["display_name"] == "Sam B"
     assert [row[1] for row in interests] == ["diversity", "equality"]
     assert [row[2] for row in skills] == ["British Sign Language", "Co-design", "peer support"]
+
+
+# --- the rate card ----------------------------------------------------------------------------
+
+
+def test_two_admins_set_a_rate_and_the_second_is_refused_with_both(app: Any, users: dict[str, Any]) -> None:
+    meeting = factories.rate_card()["Meeting"]
+    other_admin = factories.user(role=Role.ADMIN, name="Alex Admin")
+    first, second = client_for(app, other_admin), client_for(app, users["admin"])
+    field = f"rate-{meeting.id}"
+    seen_first = _version(_text(first.get("/admin/rates")), f"{field}-version")
+    seen_second = _version(_text(second.get("/admin/rates")), f"{field}-version")
+    assert seen_first == seen_second
+
+    later = london_today() + timedelta(days=30)
+    saved = first.post(
+        f"/admin/rates/{meeting.id}",
+        data={f"{field}-amount": "25.00", f"{field}-effective_from": later.isoformat(), f"{field}-version": seen_first},
+    )
+    assert saved.status_code == 303
+    refused = second.post(
+        f"/admin/rates/{meeting.id}",
+        data={
+            f"{field}-amount": "30.00",
+            f"{field}-effective_from": (later + timedelta(days=1)).isoformat(),
+            f"{field}-version": seen_second,
+        },
+    )
+    page = _text(refused)
+    assert refused.status_code == 422
+    panel = _conflict(page)
+    assert "changed by Alex Admin" in panel
+    assert "£25.00 from" in panel and "£20.00 from 1 January 2025" in panel  # the rates as saved now
+    assert "£30.00 from" in panel and "your new rate" in panel  # beside the one this admin typed
+    assert _form_value(page, f"{field}-amount") == "30.00"  # still in the form, to save again
+    db.session.expire_all()
+    amounts = db.session.scalars(
+        sa.select(Rate.amount_pence).where(Rate.activity_type_id == meeting.id).order_by(Rate.effective_from)
+    ).all()
+    assert amounts == [2000, 2500]
+
+    again = second.post(
+        f"/admin/rates/{meeting.id}",
+        data={
+            f"{field}-amount": "30.00",
+            f"{field}-effective_from": (later + timedelta(days=1)).isoformat(),
+            f"{field}-version": _version(page, f"{field}-version"),
+        },
+    )
+    assert again.status_code == 303
+    assert len(db.session.scalars(sa.select(Rate).where(Rate.activity_type_id == meeting.id)).all()) == 3
+
+
+def test_a_changed_rate_keeps_the_old_one_for_claims_already_priced(app: Any, users: dict[str, Any]) -> None:
+    meeting = factories.rate_card()["Meeting"]
+    claim = factories.submitted(factories.user(), meeting, units="2")
+    priced = (claim.rate_pence, claim.full_fee_pence)
+    assert priced == (2000, 4000)
+    admin = client_for(app, users["admin"])
+    field = f"rate-{meeting.id}"
+    seen = _version(_text(admin.get("/admin/rates")), f"{field}-version")
+    starts = factories.CLAIM_DAY - timedelta(days=1)  # in force before the claim's activity date
+    response = admin.post(
+        f"/admin/rates/{meeting.id}",
+        data={f"{field}-amount": "27.50", f"{field}-effective_from": starts.isoformat(), f"{field}-version": seen},
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    kept = db.session.get_one(Claim, claim.id)
+    assert (kept.rate_pence, kept.full_fee_pence) == priced  # the claim keeps the rate it was priced at
+    in_force = rates.rate_in_force(meeting.id, factories.CLAIM_DAY)
+    assert in_force is not None and in_force.amount_pence == 2750  # new claims for that day get the new one
+    before = rates.rate_in_force(meeting.id, starts - timedelta(days=1))
+    assert before is not None and before.amount_pence == 2000  # earlier days keep the old one
