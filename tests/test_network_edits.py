@@ -177,7 +177,7 @@ def test_a_post_taken_down_cannot_be_edited_and_the_typed_text_is_shown_back(app
         f"/learning/{post.id}/edit", data={**_post_form(post), "body": "My new words", "version": seen}
     )
     text = _text(response)
-    assert response.status_code == 409
+    assert response.status_code == 422
     assert "took this post down" in text and "It names a participant." in text
     assert "My new words" in text  # what they typed, to copy
     db.session.expire_all()

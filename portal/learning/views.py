@@ -126,7 +126,7 @@ def edit_post(post_id: int) -> Response:
         return _cannot_edit(posts.GONE, status=404)
     require("post.edit", post)
     if posts.taken_down(post):
-        return _cannot_edit(posts.TAKEN_DOWN, status=409 if request.method == "POST" else 200, post=post)
+        return _cannot_edit(posts.TAKEN_DOWN, status=422 if request.method == "POST" else 200, post=post)
     form = PostForm(obj=post) if request.method == "GET" else PostForm()
     if request.method == "GET":
         form.values.data, form.themes.data = post.value_keys, post.theme_keys
