@@ -459,3 +459,17 @@ def test_a_changed_rate_keeps_the_old_one_for_claims_already_priced(app: Any, us
     assert in_force is not None and in_force.amount_pence == 2750  # new claims for that day get the new one
     before = rates.rate_in_force(meeting.id, starts - timedelta(days=1))
     assert before is not None and before.amount_pence == 2000  # earlier days keep the old one
+
+
+def test_a_post_restored_while_its_form_was_open_names_the_moderator(app: Any, users: dict[str, Any]) -> None:
+    post = make_post(users["member"], body="Words before.")
+    client = client_for(app, users["member"])
+    seen = _version(_text(client.get(f"/learning/{post.id}/edit")))
+    moderation.decide(post, by=users["staff"], decision="hide", reason="Checking a name.")
+    moderation.decide(post, by=users["staff"], decision="restore")
+    db.session.commit()
+    refused = client.post(f"/learning/{post.id}/edit", data={**_post_form(post), "body": "New words", "version": seen})
+    assert refused.status_code == 422
+    assert f"changed by {users['staff'].name}" in _conflict(_text(refused))
+    db.session.expire_all()
+    assert db.session.get_one(LearningPost, post.id).body == "Words before."
