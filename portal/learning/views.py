@@ -109,18 +109,35 @@ def new_post() -> Response:
     return refused("learning/post_form.html", form=form, post=None, title="Share what you learned")
 
 
+def _cannot_edit(message: str, *, status: int, post: LearningPost | None = None) -> Response:
+    """A post that cannot be changed any more: say why, change nothing, and show back what the
+    person typed (after a POST) so none of it is lost."""
+    typed = PostForm() if request.method == "POST" else None
+    return render(
+        "learning/post_gone.html", status=status, message=message, post=post, typed=typed, title="Change your post"
+    )
+
+
 @bp.route("/<int:post_id>/edit", methods=["GET", "POST"], endpoint="edit_post")
 @permission_required("posts.write")
 def edit_post(post_id: int) -> Response:
-    post = _post_or_404(post_id)
+    post = posts.load_post(post_id)
+    if post is None:
+        return _cannot_edit(posts.GONE, status=404)
     require("post.edit", post)
+    if posts.taken_down(post):
+        return _cannot_edit(posts.TAKEN_DOWN, status=422 if request.method == "POST" else 200, post=post)
     form = PostForm(obj=post) if request.method == "GET" else PostForm()
     if request.method == "GET":
         form.values.data, form.themes.data = post.value_keys, post.theme_keys
         form.visibility.data = post.visibility.value
     _post_form(form)
-    if apply(form, lambda: posts.edit_post(post, by=current_user, **_post_fields(form))):
-        return done(url_for("learning.post", post_id=post.id), "Your changes are saved.")
+    outcome = apply(form, lambda: posts.edit_post(post, by=current_user, seen=form.version.seen, **_post_fields(form)))
+    if outcome:
+        return done(
+            url_for("learning.post", post_id=post.id),
+            "Your changes are saved." if outcome.result else "Nothing had changed, so there was nothing to save.",
+        )
     return refused("learning/post_form.html", form=form, post=post, title="Change your post")
 
 
