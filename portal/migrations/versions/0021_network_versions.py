@@ -1,7 +1,7 @@
 """Learning posts, gatherings, directory entries and rate card lines: a version per save
 
-Revision ID: 0022
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-04 19:00:00
 
 Each takes the ``Edited`` columns (``version``, raised on every save, and who changed it last and
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0022'
-down_revision = '0019'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
