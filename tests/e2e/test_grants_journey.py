@@ -138,6 +138,10 @@ def test_phase_to_application_to_review_to_award_to_accepted_report(new_page: An
     tab_to(staff, f"#phase-{phase_id} button")
     expect(staff.locator(f"#phase-{phase_id} button")).to_contain_text("Move to: open for applications")
     press_and_wait(staff, "Enter")
+    expect(staff.get_by_role("heading", level=1)).to_have_text(f"Move {PHASE} to: open for applications?")
+    check_axe(staff)
+    tab_to(staff, "Yes, move it to: open for applications")
+    press_and_wait(staff, "Enter")
     flashed(staff, f"{PHASE} is now: open for applications.")
     check_axe(staff)
 
