@@ -18,8 +18,8 @@ from werkzeug.wrappers import Response
 
 from portal import cli, digest, models
 from portal.accounts import bp as accounts_bp
+from portal.accounts import closing_views, passwords, session_views, two_factor_views, verification_views
 from portal.accounts import housekeeping as account_housekeeping
-from portal.accounts import passwords, session_views, two_factor_views, verification_views
 from portal.accounts import permissions as accounts_rules
 from portal.accounts import sessions as account_sessions
 from portal.accounts import views as accounts_views
@@ -91,6 +91,7 @@ RULES = (
 # The modules whose import puts routes on the blueprints (and, for indexing, session hooks in place).
 ROUTES = (
     accounts_views,
+    closing_views,
     verification_views,
     session_views,
     two_factor_views,

@@ -553,7 +553,7 @@ def test_staff_move_a_phase_and_an_illegal_move_is_refused(app: Any, as_role: An
     phase = make_phase(state=PhaseState.DRAFT, today=london_today())
     refused = staff.post(f"/staff/phases/{phase.id}/state", data={"to": "active"})
     assert refused.status_code == 422 and "cannot move to pilots running" in refused.get_data(as_text=True)
-    assert staff.post(f"/staff/phases/{phase.id}/state", data={"to": "open"}).status_code == 303
+    assert staff.post(f"/staff/phases/{phase.id}/state", data={"to": "open", "confirm": "yes"}).status_code == 303
     assert db.session.get(Phase, phase.id).state == PhaseState.OPEN
     closed_window = make_phase(
         state=PhaseState.DRAFT, opens=london_today() + timedelta(days=3), closes=london_today() + timedelta(days=9)

@@ -43,6 +43,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "accounts.sessions_page": ("GET", SIGNED_IN),
     "accounts.end_session": ("POST", SIGNED_IN),
     "accounts.end_other_sessions": ("POST", SIGNED_IN),
+    "accounts.close_account": ("GET", SIGNED_IN),
     "admin.users": ("GET", ADMIN),
     "admin.user": ("GET", ADMIN),
     "admin.change_role": ("POST", ADMIN),

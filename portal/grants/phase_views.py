@@ -11,6 +11,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.core.changes import apply, done, refused
+from portal.core.confirm import confirmed
 from portal.core.edits import EditConflict
 from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
@@ -22,6 +23,7 @@ from portal.grants import applications, bp, phases, reviews
 from portal.grants.application_views import attempt
 from portal.grants.forms import ActionForm, PanelFilterForm, PhaseForm, PhaseStateForm
 from portal.grants.models import PHASE_TRANSITIONS, Phase, PhaseState
+from portal.grants.phase_confirm import ask_to_move
 from portal.grants.project_forms import seen
 
 T = TypeVar("T")
@@ -174,6 +176,10 @@ def edit_phase(phase_id: int) -> Response:
 def move_phase(phase_id: int) -> Response:
     phase = _phase_or_404(phase_id)
     form = PhaseStateForm()
+    if not confirmed():  # a move tells people and cannot be taken back: check it, then ask
+        return ask_to_move(
+            phase, form, refused=lambda problem: _staff_list(status=422, problem=problem, problem_phase=phase_id)
+        )
     outcome = apply(
         form, lambda: phases.move_phase(phase, PhaseState(given(form.to.data)), by=current_user, today=london_today())
     )

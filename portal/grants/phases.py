@@ -251,12 +251,8 @@ def in_window(phase: Phase, today: date) -> bool:
     return phase.opens_on <= today <= phase.closes_on
 
 
-def move_phase(phase: Phase, to: PhaseState, *, by: User | None, today: date) -> list[Application]:
-    """Move a phase one step on. Opening needs today inside the window; moving to assessing puts
-    every submitted application with the panel (returned, so the caller can say how many).
-
-    ``by`` is the staff member moving it, or None for the scheduler acting on the phase's own
-    dates (``grants.schedule``), which checks nothing else but the same rules."""
+def check_move(phase: Phase, to: PhaseState, *, by: User | None, today: date) -> None:
+    """What moving a phase asks, checked before the confirmation page is shown and again on moving it."""
     if by is not None:
         _require(by, "phases.manage")
     if to not in PHASE_TRANSITIONS[phase.state]:
@@ -275,6 +271,15 @@ def move_phase(phase: Phase, to: PhaseState, *, by: User | None, today: date) ->
         )
     if to == PhaseState.OPEN and not criteria_of(phase.id):
         raise RuleBroken("state", "Add at least one scoring criterion before opening this phase.")
+
+
+def move_phase(phase: Phase, to: PhaseState, *, by: User | None, today: date) -> list[Application]:
+    """Move a phase one step on. Opening needs today inside the window; moving to assessing puts
+    every submitted application with the panel (returned, so the caller can say how many).
+
+    ``by`` is the staff member moving it, or None for the scheduler acting on the phase's own
+    dates (``grants.schedule``), which checks nothing else but the same rules."""
+    check_move(phase, to, by=by, today=today)
     before = phase.state
     phase.state = to
     audit.record("phase.state_changed", phase, actor=by, before={"state": before.value}, after={"state": to.value})

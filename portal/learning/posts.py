@@ -263,6 +263,7 @@ def edit_post(
 def delete_post(post: LearningPost, *, by: User) -> None:
     if post.author_id != by.id:
         raise RuleBroken("post", "Only the author can delete this post.")
+    audit.record("post.deleted", post, actor=by, before={"title": post.title})
     documents.remove(kind="post", object_id=post.id)
     db.session.delete(post)
 

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from portal.accounts.models import User
 from portal.core import vocabulary
 from portal.core.changes import apply, done, refused
+from portal.core.confirm import Confirmation, ask, confirmed, counted
 from portal.core.extensions import db
 from portal.core.forms import choices
 from portal.core.permissions import can, permission_required, public, require
@@ -141,13 +142,30 @@ def edit_post(post_id: int) -> Response:
     return refused("learning/post_form.html", form=form, post=post, title="Change your post")
 
 
-@bp.route("/<int:post_id>/delete", methods=["POST"], endpoint="delete_post")
+@bp.route("/<int:post_id>/delete", methods=["GET", "POST"], endpoint="delete_post")
 @permission_required("posts.write")
 def delete_post(post_id: int) -> Response:
     post = _post_or_404(post_id)
     require("post.delete", post)
+    if not confirmed():  # its comments go with it: the page says how many, and only its Confirm deletes
+        return ask(_deletion_question(post))
     outcome = apply(None, lambda: posts.delete_post(post, by=current_user))
     return done(url_for("learning.feed"), "Your post is deleted." if outcome else None)
+
+
+def _deletion_question(post: LearningPost) -> Confirmation:
+    comment_count, validation_count = posts.post_counts([post.id]).get(post.id, (0, 0))
+    return Confirmation(
+        title=f"Delete “{post.title}”?",
+        will=[
+            f"This will delete your post “{post.title}” for good, with its {counted(comment_count, 'comment')} "
+            f"and {counted(validation_count, 'validation')} from other people. Nobody will be able to read it again.",
+        ],
+        button="Yes, delete the post",
+        action=url_for("learning.delete_post", post_id=post.id),
+        cancel=url_for("learning.edit_post", post_id=post.id),
+        cancel_label="No, keep the post",
+    )
 
 
 # --- reading a post and its comments -----------------------------------------------------------
