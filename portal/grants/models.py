@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -142,7 +142,7 @@ class Application(Edited, Model):
     __tablename__ = "applications"
     __table_args__ = (sa.Index("ix_applications_phase_state", "phase_id", "state"),)
     # What each saved version keeps (``core.revisions``): the words, and the budget as text.
-    __revised__ = {
+    __revised__: ClassVar[dict[str, str]] = {
         "title": "Title",
         "summary": "Summary",
         "lived_experience": "Who with lived experience is involved",
