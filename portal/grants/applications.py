@@ -225,7 +225,7 @@ def save_draft(
         _add_line(application, new_line, by=by)
     if removing is not None:
         remove_budget_line(application, removing, by=by)
-    if adding or removing is not None:
+    if (adding or removing is not None) and not changed:
         edits.stamp(application, by=by)  # the lines are part of the application: its version rises
         changed = True
     if changed:
