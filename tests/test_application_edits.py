@@ -236,13 +236,16 @@ def test_autosave_saves_the_words_says_when_and_refuses_a_stale_version(app: Any
     opened = _form(application)
     opened_at = application.version
     url = f"/applications/{application.id}/autosave"
-    saved = client_for(app, lead).post(url, headers={"HX-Request": "true"}, data={**opened, "summary": THEIRS})
+    saved = client_for(app, lead).post(
+        url, headers={"HX-Request": "true"}, data={**opened, "summary": THEIRS, "description": "Half typ"}
+    )
     text = _text(saved)
     assert saved.status_code == 200 and re.search(r"Saved \d\d:\d\d", text)
     version = _fresh(application.id).version
     assert version == opened_at + 1
     assert f'id="version" value="{version}" hx-swap-oob="true"' in text  # the next save carries it
     assert _fresh(application.id).summary == THEIRS
+    assert count(BudgetLine) == 1  # a line half typed waits for its button
 
     stale = client_for(app, member).post(url, headers={"HX-Request": "true"}, data={**opened, "summary": MINE})
     text = _text(stale)

@@ -254,7 +254,11 @@ def autosave_application(application_id: int) -> Response:
     After a conflict the page stops autosaving until the person saves it themselves."""
     application = application_or_404(application_id)
     require("application.edit", application)
-    form = ApplicationForm()
+    # The words only: a budget line half typed is added by its button, not while typing.
+    typed = request.form.copy()
+    for name in ApplicationForm.NEW_LINE:
+        typed.pop(name, None)
+    form = ApplicationForm(formdata=typed)
     if request.form.get("autosave") == "paused":
         return render("grants/_autosave.html", paused=True, form=form)
     outcome = apply(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
@@ -328,6 +328,22 @@ class ApplicationForm(FlaskForm):
     def validate_category(self, field: SelectField) -> None:
         if field.data and field.data not in BudgetCategory._value2member_map_:
             raise ValidationError("Choose what kind of cost this is.")
+
+    NEW_LINE: ClassVar[tuple[str, ...]] = ("category", "description", "amount")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """A new line that was started needs all three of its parts (a blank one is no line)."""
+        valid = bool(super().validate(extra_validators))
+        if any((self[name].data or "").strip() for name in self.NEW_LINE):
+            for name, message in (
+                ("category", "Choose what kind of cost this is."),
+                ("description", "Say what this budget line is for."),
+                ("amount", "Enter the amount."),
+            ):
+                if not (self[name].data or "").strip() and not self[name].errors:
+                    self[name].errors = [*self[name].errors, message]
+                    valid = False
+        return valid
 
     def new_line(self) -> NewLine:
         return NewLine(self.category.data or "", self.description.data or "", self.amount.pence)
