@@ -79,6 +79,8 @@ def test_the_second_of_two_saves_from_one_opened_draft_is_refused_with_both_vers
     first, second = client_for(app, lead), client_for(app, member)
     opened = _form(application)  # both open the page at the same version
     assert first.post(f"/applications/{application.id}/edit", data={**opened, "summary": THEIRS}).status_code == 303
+    # Anyone on the team opening it now sees who saved it last.
+    assert "by Lena Lead." in _text(client_for(app, member).get(f"/applications/{application.id}/edit"))
 
     refused = second.post(f"/applications/{application.id}/edit", data={**opened, "summary": MINE})
     page = _text(refused)

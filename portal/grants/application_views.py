@@ -45,7 +45,7 @@ def application_or_404(application_id: int) -> Application:
     application: Application | None = db.session.scalar(
         sa.select(Application)
         .where(Application.id == application_id)
-        .options(joinedload(Application.phase), joinedload(Application.lead))
+        .options(joinedload(Application.phase), joinedload(Application.lead), joinedload(Application.changed_by))
         .execution_options(populate_existing=True)  # fresh after a rollback
     )
     if application is None:

@@ -67,6 +67,11 @@ def test_two_people_edit_one_draft_and_nothing_is_overwritten(new_page: Any, liv
     expect(status).to_contain_text(MERGED)
     expect(status).to_contain_text("Autosave has stopped")
     check_axe(lead)
+    # Opening the page again shows the saved text and who saved it last.
+    lead.goto(edit_path)
+    expect(lead.locator("main")).to_contain_text("by Mo Member.")
+    expect(lead.get_by_label("Summary")).to_have_value(MERGED)
+    check_axe(lead)
 
     # Then the saved versions, and what changed between two of them.
     member.goto(f"/applications/{application.id}")
