@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.revisions import Revision
+from portal.grants import applications
 from portal.grants.models import Application, ApplicationState, BudgetLine
 from tests import factories
 from tests.factories import COMPLETE_APPLICATION, make_application, make_phase
-from tests.helpers import client_for, count
+from tests.helpers import client_for, count, queries_for
 
 MINE = "Weekly cafés run by people in recovery, with a crèche."
 THEIRS = "Weekly cafés run by people in recovery, in two towns."
@@ -311,3 +312,26 @@ def test_history_and_compare_show_the_saved_versions_to_the_team_and_staff_only(
     )
     page = _text(client_for(app, lead).get(f"/applications/{application.id}"))
     assert f'href="/applications/{application.id}/history"' in page
+
+
+def test_the_history_page_makes_as_many_queries_for_50_versions_as_for_5(app: Any) -> None:
+    app.config["PAGE_SIZE"] = 100  # every version on one page
+    application, lead, member = _team()
+    savers = [lead, member, *(factories.user() for _ in range(8))]
+
+    def save(times: int) -> None:
+        for number in range(times):
+            found = _fresh(application.id)
+            details = applications.ApplicationDetails(**{**COMPLETE_APPLICATION.__dict__, "summary": f"Draft {number}"})
+            applications.save_draft(found, details, by=lead, seen=found.version)
+            db.session.commit()
+            kept = db.session.scalars(sa.select(Revision).order_by(Revision.id.desc()).limit(1)).one()
+            kept.by_id = savers[number % len(savers)].id  # saved by many people: their names in one query
+            db.session.commit()
+
+    client, url = client_for(app, lead), f"/applications/{application.id}/history"
+    save(5)
+    with_few = queries_for(client, url)
+    save(45)
+    assert len(_revisions(application.id)) == 50
+    assert queries_for(client, url) == with_few
