@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import abort, flash, request, url_for
+from flask import abort, flash, make_response, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
@@ -259,8 +259,8 @@ def autosave_application(application_id: int) -> Response:
     for name in ApplicationForm.NEW_LINE:
         typed.pop(name, None)
     form = ApplicationForm(formdata=typed)
-    if request.form.get("autosave") == "paused":
-        return render("grants/_autosave.html", paused=True, form=form)
+    if request.form.get("autosave") == "paused":  # after a conflict: nothing saved, the panel stays
+        return make_response("", 204)
     outcome = apply(
         form,
         lambda: applications.save_draft(application, form.details(), by=current_user, seen=seen_version(form.version)),
