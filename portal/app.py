@@ -46,7 +46,15 @@ from portal.gatherings import bp as gatherings_bp
 from portal.gatherings import permissions as gatherings_rules
 from portal.gatherings import reminders as gatherings_reminders
 from portal.gatherings import views as gatherings_views
-from portal.grants import application_views, indexing, phase_views, project_views, report_history_views, team_views
+from portal.grants import (
+    application_history_views,
+    application_views,
+    indexing,
+    phase_views,
+    project_views,
+    report_history_views,
+    team_views,
+)
 from portal.grants import bp as grants_bp
 from portal.grants import permissions as grants_rules
 from portal.grants import review_views as grants_review_views
@@ -103,6 +111,7 @@ ROUTES = (
     directory_report_views,
     gatherings_views,
     application_views,
+    application_history_views,
     phase_views,
     project_views,
     report_history_views,

@@ -634,7 +634,7 @@ def test_save_and_submit_sends_the_words_with_it(app: Any, as_role: Any, users: 
     assert application.state == ApplicationState.SUBMITTED and application.co_evaluation == COMPLETE.co_evaluation
 
 
-def test_a_refused_submission_shows_each_message_and_changes_nothing(
+def test_a_refused_submission_shows_each_message_and_sends_nothing(
     app: Any, as_role: Any, users: dict[str, Any]
 ) -> None:
     today = london_today()
@@ -649,7 +649,8 @@ def test_a_refused_submission_shows_each_message_and_changes_nothing(
     assert 'id="co_design-error"' in page and "shape the design" in page
     assert 'value="A new title"' in page  # what was typed stays on the page
     application = db.session.get(Application, application.id)
-    assert (application.state, application.title) == (ApplicationState.DRAFT, "")
+    # Not sent, but what was typed is saved as the draft (issue 11: drafts survive a refused submit).
+    assert (application.state, application.title) == (ApplicationState.DRAFT, "A new title")
     assert count(OutboxMessage) == 0
 
 

@@ -92,6 +92,9 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "grants.edit_application": ("GET", SIGNED_IN),
     "grants.add_budget_line": ("POST", SIGNED_IN),
     "grants.remove_budget_line": ("POST", SIGNED_IN),
+    "grants.autosave_application": ("POST", SIGNED_IN),  # and then the applying team only, while a draft
+    "grants.application_history": ("GET", SIGNED_IN),  # and then the applying team and staff only
+    "grants.application_compare": ("GET", SIGNED_IN),
     "grants.invite": ("POST", SIGNED_IN),
     # teams: invitations and members (object rules on real teams: tests/test_invitations.py and
     # tests/test_team_management.py)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -18,6 +18,7 @@ from portal.core import vocabulary
 from portal.core.db import UTCDateTime, str_enum, utcnow
 from portal.core.edits import Edited
 from portal.core.extensions import Model
+from portal.core.formatting import money
 from portal.teams.models import Project, TeamRole
 
 # --- phases ---------------------------------------------------------------------------------
@@ -135,9 +136,23 @@ APPLICATION_TRANSITIONS: dict[ApplicationState, set[ApplicationState]] = {
 }
 
 
-class Application(Model):
+class Application(Edited, Model):
+    """An application; ``version`` (``Edited``) covers its words and its budget lines, which the
+    team writes on one page and the panel reads as one budget against the phase's cap."""
+
     __tablename__ = "applications"
     __table_args__ = (sa.Index("ix_applications_phase_state", "phase_id", "state"),)
+    # What each saved version keeps (``core.revisions``): the words, and the budget as text.
+    __revised__: ClassVar[dict[str, str]] = {
+        "title": "Title",
+        "summary": "Summary",
+        "lived_experience": "Who with lived experience is involved",
+        "co_design": "Co-design",
+        "co_decision": "Co-decision-making",
+        "co_delivery": "Co-delivery",
+        "co_evaluation": "Co-evaluation",
+        "budget": "Budget",
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phase_id: Mapped[int] = mapped_column(sa.ForeignKey("phases.id"))
@@ -155,15 +170,17 @@ class Application(Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version}
 
     phase: Mapped[Phase] = relationship(lazy="raise_on_sql")
-    lead: Mapped[User] = relationship(lazy="raise_on_sql")
+    lead: Mapped[User] = relationship(lazy="raise_on_sql", foreign_keys=[lead_id])
     budget_lines: Mapped[list[BudgetLine]] = relationship(
         back_populates="application", lazy="raise_on_sql", cascade="all, delete-orphan", order_by="BudgetLine.id"
     )
+
+    @property
+    def budget(self) -> str:
+        """The budget lines as text, one a line (load ``budget_lines`` first)."""
+        return "\n".join(line.as_text for line in self.budget_lines)
 
 
 class BudgetCategory(enum.StrEnum):
@@ -199,6 +216,10 @@ class BudgetLine(Model):
     amount_pence: Mapped[int]
 
     application: Mapped[Application] = relationship(back_populates="budget_lines")
+
+    @property
+    def as_text(self) -> str:
+        return f"{self.category.label}: {self.description}, {money(self.amount_pence)}"
 
 
 class ApplicationMember(Model):
