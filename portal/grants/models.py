@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
