@@ -191,7 +191,7 @@ def test_editing_a_deleted_post_says_so_and_never_fails(app: Any, users: dict[st
     form = _post_form(post, body="Too late")
     editor, deleter = client_for(app, users["member"]), client_for(app, users["member"])
     seen = _version(_text(editor.get(f"/learning/{post_id}/edit")))
-    assert deleter.post(f"/learning/{post_id}/delete").status_code == 303
+    assert deleter.post(f"/learning/{post_id}/delete", data={"confirm": "yes"}).status_code == 303
     assert db.session.get(LearningPost, post_id) is None
 
     for response in (
