@@ -14,16 +14,21 @@ from portal.core.changes import apply, done, refused
 from portal.core.extensions import db
 from portal.core.forms import choices
 from portal.core.permissions import can, permission_required, public, require
-from portal.core.web import page_number, paginate, redirect_to, render, wants_fragment
+from portal.core.web import page_number, paginate, redirect_to, render, wants_fragment, whole_number
 from portal.learning import bp, comments, moderation, posts, validations
 from portal.learning.forms import CommentForm, FeedFilterForm, FlagForm, PostForm
 from portal.learning.models import Comment, LearningPost
 
+POST_GONE = (
+    "This post has been deleted (perhaps in another tab or window), so there is nothing to change "
+    "and nothing was saved. Share what you learned in a new post if you still want to."
+)
 
-def _post_or_404(post_id: int) -> LearningPost:
+
+def _post_or_404(post_id: int, *, gone: str | None = None) -> LearningPost:
     post = posts.load_post(post_id)
     if post is None:
-        abort(404)
+        abort(404, description=gone)
     return post
 
 
@@ -51,13 +56,13 @@ def feed() -> Response:
     filters.tag.choices = choices([("", "Any value or theme"), *posts.tag_choices()])
     filters.project.choices = choices([("", "Any project"), *[(str(i), t) for i, t in project_choices]])
     filters.phase.choices = choices([("", "Any funding round"), *[(str(i), n) for i, n in phase_choices]])
-    author_id = request.args.get("author", type=int)
+    author_id = whole_number(request.args.get("author"))
     author = db.session.get(User, author_id) if author_id else None
     query = posts.feed_query(
         current_user,
         tag=request.args.get("tag", ""),
-        project_id=request.args.get("project", type=int),
-        phase_id=request.args.get("phase", type=int),
+        project_id=whole_number(request.args.get("project")),
+        phase_id=whole_number(request.args.get("phase")),
         author_id=author_id,
     )
     page = paginate(query)
@@ -112,7 +117,7 @@ def new_post() -> Response:
 @bp.route("/<int:post_id>/edit", methods=["GET", "POST"], endpoint="edit_post")
 @permission_required("posts.write")
 def edit_post(post_id: int) -> Response:
-    post = _post_or_404(post_id)
+    post = _post_or_404(post_id, gone=POST_GONE)
     require("post.edit", post)
     form = PostForm(obj=post) if request.method == "GET" else PostForm()
     if request.method == "GET":
