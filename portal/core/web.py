@@ -55,9 +55,9 @@ def whole_number(value: str | None, *, default: int | None = None, largest: int 
     """A query parameter read as a plain number: ASCII digits only (Python's ``int`` also takes
     other scripts' digits, spaces and ``_``), at most ``largest``; ``default`` when it is not one."""
     text = (value or "").strip()
-    if not text or len(text) > 12 or not text.isascii() or not text.isdigit():
+    if not text or not text.isascii() or not text.isdigit():
         return default
-    return min(int(text), largest)
+    return largest if len(text) > 18 else min(int(text), largest)
 
 
 def page_number(name: str = "page") -> int:
