@@ -269,6 +269,8 @@ def _walk(app: Flask, role: str) -> Walk:
             walk.open(
                 "POST", path, {name: NULS[number % len(NULS)] if i == 0 else "ok" for i, name in enumerate(fields)}
             )
+            # Every field a number past the database's integer (ids chosen in a form, amounts ...).
+            walk.open("POST", path, dict.fromkeys(fields, OUT_OF_RANGE_IDS[number % 2]))
     if os.environ.get("HOSTILE_INPUT_REPORT"):
         print(role, sorted(walk.statuses.items()))
     return walk
