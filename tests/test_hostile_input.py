@@ -54,6 +54,8 @@ CORPUS = [
     "NaN",
     "\u0661\u0662\u0663",  # Arabic-Indic digits: int() reads them as 123
     "\uff11\uff12",  # full-width digits
+    "\u00b2",  # superscript two: str.isdigit() says yes, int() refuses it
+    "9999999999",
     "😀🏳️‍🌈",
     "../../etc/passwd",
     "/ok\n//elsewhere.example/",

@@ -12,7 +12,7 @@ from flask import Flask
 
 from portal.core import config
 from portal.core.extensions import db
-from portal.core.forms import safe_next
+from portal.core.forms import is_id, safe_next
 from portal.core.request_checks import LARGEST_ID
 from portal.learning.models import LearningPost
 from portal.remuneration import batches, claims
@@ -242,3 +242,28 @@ def test_editing_a_deleted_post_says_so_and_saves_nothing(app: Flask, users: dic
     assert response.status_code == 404
     assert "This post has been deleted" in text_of(response) and "nothing was saved" in text_of(response)
     assert count(LearningPost) == 0
+
+
+# --- ids chosen in a form -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1", True), (str(LARGEST_ID), True), (str(LARGEST_ID + 1), False), ("0", False), ("\u00b2", False)]
+    + [("\u0661", False), ("-1", False), ("", False), ("1 ", False), ("9" * 40, False)],
+)
+def test_is_id_accepts_only_plain_numbers_an_id_can_have(text: str, expected: bool) -> None:
+    assert is_id(text) is expected
+
+
+@pytest.mark.parametrize("chosen", [str(LARGEST_ID + 1), "99999999999999999999", "\u00b2"])
+def test_a_panel_application_past_the_integer_range_is_a_message(
+    app: Flask, users: dict[str, Any], chosen: str
+) -> None:
+    phase = factories.make_phase()
+    staff = client_for(app, users["staff"])
+    response = staff.post(
+        f"/staff/phases/{phase.id}/panel", data={"email": users["member"].email, "application_id": chosen}
+    )
+    assert response.status_code == 422
+    assert "Choose every application, or one application." in text_of(response)

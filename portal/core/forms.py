@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice  # type: ignore[attr-defined]
 
 from portal.core.errors import RuleBroken
+from portal.core.request_checks import LARGEST_ID
 
 T = TypeVar("T")
 
@@ -25,6 +26,12 @@ def attach_error(form: FlaskForm, field: str, message: str) -> bool:
     target = form._fields.get(field) or form._fields[shown[0]]
     target.errors = [*target.errors, message]
     return True
+
+
+def is_id(text: str) -> bool:
+    """A plain ASCII number an id can have (1 to 2**31 - 1): not ``²`` or ``١``, which ``isdigit``
+    accepts, and not a number past what PostgreSQL's ``integer`` holds."""
+    return 0 < len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= LARGEST_ID
 
 
 def safe_next(url: str | None, default: str) -> str:
