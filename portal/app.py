@@ -18,8 +18,8 @@ from werkzeug.wrappers import Response
 
 from portal import cli, digest, models
 from portal.accounts import bp as accounts_bp
+from portal.accounts import closing_views, passwords, session_views, two_factor_views, verification_views
 from portal.accounts import housekeeping as account_housekeeping
-from portal.accounts import passwords, session_views, two_factor_views, verification_views
 from portal.accounts import permissions as accounts_rules
 from portal.accounts import sessions as account_sessions
 from portal.accounts import views as accounts_views
@@ -47,7 +47,15 @@ from portal.gatherings import bp as gatherings_bp
 from portal.gatherings import permissions as gatherings_rules
 from portal.gatherings import reminders as gatherings_reminders
 from portal.gatherings import views as gatherings_views
-from portal.grants import application_views, indexing, phase_views, project_views, team_views
+from portal.grants import (
+    application_history_views,
+    application_views,
+    indexing,
+    phase_views,
+    project_views,
+    report_history_views,
+    team_views,
+)
 from portal.grants import bp as grants_bp
 from portal.grants import permissions as grants_rules
 from portal.grants import review_views as grants_review_views
@@ -92,6 +100,7 @@ RULES = (
 # The modules whose import puts routes on the blueprints (and, for indexing, session hooks in place).
 ROUTES = (
     accounts_views,
+    closing_views,
     verification_views,
     session_views,
     two_factor_views,
@@ -103,8 +112,10 @@ ROUTES = (
     directory_report_views,
     gatherings_views,
     application_views,
+    application_history_views,
     phase_views,
     project_views,
+    report_history_views,
     team_views,
     grants_review_views,
     indexing,

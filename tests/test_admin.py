@@ -64,7 +64,7 @@ def test_deactivate_keeps_everything_and_is_audited(as_role: Any, users: dict[st
     project = factories.project(lead=member)
     member_client = as_role("member")
     admin = as_role("admin")
-    response = admin.post(f"/admin/users/{member.id}/deactivate", data={"reason": "Asked to leave"})
+    response = admin.post(f"/admin/users/{member.id}/deactivate", data={"reason": "Asked to leave", "confirm": "yes"})
     assert response.status_code == 303
     assert member_client.get("/dashboard").status_code == 303  # signed out at once
     person = db.session.get(User, member.id)

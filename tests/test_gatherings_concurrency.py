@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.accounts.models import User
+from portal.core.edits import EditConflict
 from portal.core.extensions import db
 from portal.gatherings import services
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
@@ -126,3 +127,74 @@ def test_many_simultaneous_bookings_fill_exactly_the_places(app: Any, users: dic
         ).all()
     )
     assert counts == {RsvpState.GOING: 3, RsvpState.WAITING: 3}
+
+
+def _details(gathering: Gathering, **changes: Any) -> services.GatheringDetails:
+    fields = {name: getattr(gathering, name) for name in services.GatheringDetails.__dataclass_fields__}
+    return services.GatheringDetails(**{**fields, **changes})
+
+
+def test_two_organisers_saving_at_once_never_overwrite_each_other(app: Any, users: dict[str, User]) -> None:
+    """Both opened the form at the same version; the second save waits for the first's lock, then
+    sees the new version and is refused (``EditConflict``) instead of writing over it."""
+    gathering = make_gathering(users["staff"], capacity=10)
+    gathering_id, seen = gathering.id, gathering.version
+    staff_id = users["staff"].id
+    second_organiser = factories.user(role="staff", name="Second Organiser").id
+    db.session.rollback()
+    postgres = db.engine.dialect.name == "postgresql"
+
+    first_holds_lock, second_started = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        with app.app_context():
+            try:
+                found = db.session.get_one(Gathering, gathering_id)
+                services.update_gathering(
+                    found, _details(found, place="Library"), by=db.session.get_one(User, staff_id), seen=seen
+                )
+                first_holds_lock.set()
+                second_started.wait(TIMEOUT)
+                if postgres:
+                    wait_until(_someone_waits_for_a_lock, "the second save waits for the gathering's lock")
+                db.session.commit()
+            except BaseException as error:
+                errors.append(error)
+                first_holds_lock.set()
+            finally:
+                db.session.remove()
+
+    def second() -> None:
+        with app.app_context():
+            try:
+                first_holds_lock.wait(TIMEOUT)
+                found = db.session.get_one(Gathering, gathering_id)
+                person = db.session.get_one(User, second_organiser)
+                details = _details(found, place="Town hall")
+                second_started.set()
+                services.update_gathering(found, details, by=person, seen=seen)
+                db.session.commit()
+                outcome["second"] = "saved"
+            except EditConflict as conflict:
+                outcome["second"] = conflict
+                db.session.rollback()
+            except BaseException as error:
+                errors.append(error)
+                second_started.set()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT * 2)
+    assert not errors, errors
+    conflict = outcome["second"]
+    assert isinstance(conflict, EditConflict), conflict
+    assert [(d.field, d.theirs, d.yours) for d in conflict.differences] == [("place", "Library", "Town hall")]
+    db.session.expire_all()
+    saved = db.session.get_one(Gathering, gathering_id)
+    assert (saved.place, saved.version, saved.changed_by_id) == ("Library", seen + 1, staff_id)

@@ -553,7 +553,7 @@ def test_staff_move_a_phase_and_an_illegal_move_is_refused(app: Any, as_role: An
     phase = make_phase(state=PhaseState.DRAFT, today=london_today())
     refused = staff.post(f"/staff/phases/{phase.id}/state", data={"to": "active"})
     assert refused.status_code == 422 and "cannot move to pilots running" in refused.get_data(as_text=True)
-    assert staff.post(f"/staff/phases/{phase.id}/state", data={"to": "open"}).status_code == 303
+    assert staff.post(f"/staff/phases/{phase.id}/state", data={"to": "open", "confirm": "yes"}).status_code == 303
     assert db.session.get(Phase, phase.id).state == PhaseState.OPEN
     closed_window = make_phase(
         state=PhaseState.DRAFT, opens=london_today() + timedelta(days=3), closes=london_today() + timedelta(days=9)
@@ -634,7 +634,7 @@ def test_save_and_submit_sends_the_words_with_it(app: Any, as_role: Any, users: 
     assert application.state == ApplicationState.SUBMITTED and application.co_evaluation == COMPLETE.co_evaluation
 
 
-def test_a_refused_submission_shows_each_message_and_changes_nothing(
+def test_a_refused_submission_shows_each_message_and_sends_nothing(
     app: Any, as_role: Any, users: dict[str, Any]
 ) -> None:
     today = london_today()
@@ -649,7 +649,8 @@ def test_a_refused_submission_shows_each_message_and_changes_nothing(
     assert 'id="co_design-error"' in page and "shape the design" in page
     assert 'value="A new title"' in page  # what was typed stays on the page
     application = db.session.get(Application, application.id)
-    assert (application.state, application.title) == (ApplicationState.DRAFT, "")
+    # Not sent, but what was typed is saved as the draft (issue 11: drafts survive a refused submit).
+    assert (application.state, application.title) == (ApplicationState.DRAFT, "A new title")
     assert count(OutboxMessage) == 0
 
 

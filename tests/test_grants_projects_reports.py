@@ -593,8 +593,10 @@ def test_writing_and_sending_a_report_through_the_form(
     page = missing.get_data(as_text=True)
     assert "Say what you learned." in page and "Choose how the project is going" in page
     db.session.refresh(report)
-    assert report.state == ReportState.DUE and report.what_happened == ""  # nothing changed
-    assert 'value="co_design" checked' in page  # what they typed is kept on the page
+    # A refused send keeps what was typed as the draft (issue 11), and on the page.
+    assert report.state == ReportState.DRAFT and report.what_happened == "A walk"
+    assert report.stages == ["co_design"]
+    assert 'value="co_design" checked' in page
     assert client.post(url, data={"action": "save", "what_happened": "A walk"}).status_code == 303
     db.session.refresh(report)
     assert report.state == ReportState.DRAFT

@@ -78,7 +78,7 @@ def test_the_author_deletes_and_it_leaves_search(app: Any, as_role: Any, users: 
     post_id = make_post(users["member"], title="Unique zebra crossing").id
     assert db.session.scalar(sa.select(SearchDocument).where(SearchDocument.object_id == post_id)) is not None
     assert as_role("staff").post(f"/learning/{post_id}/delete").status_code == 403
-    assert as_role("member").post(f"/learning/{post_id}/delete").status_code == 303
+    assert as_role("member").post(f"/learning/{post_id}/delete", data={"confirm": "yes"}).status_code == 303
     assert db.session.get(LearningPost, post_id) is None
     assert db.session.scalar(sa.select(sa.func.count(SearchDocument.id))) == 0
 

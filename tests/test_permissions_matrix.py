@@ -43,6 +43,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "accounts.sessions_page": ("GET", SIGNED_IN),
     "accounts.end_session": ("POST", SIGNED_IN),
     "accounts.end_other_sessions": ("POST", SIGNED_IN),
+    "accounts.close_account": ("GET", SIGNED_IN),
     "admin.users": ("GET", ADMIN),
     "admin.user": ("GET", ADMIN),
     "admin.change_role": ("POST", ADMIN),
@@ -91,6 +92,9 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "grants.edit_application": ("GET", SIGNED_IN),
     "grants.add_budget_line": ("POST", SIGNED_IN),
     "grants.remove_budget_line": ("POST", SIGNED_IN),
+    "grants.autosave_application": ("POST", SIGNED_IN),  # and then the applying team only, while a draft
+    "grants.application_history": ("GET", SIGNED_IN),  # and then the applying team and staff only
+    "grants.application_compare": ("GET", SIGNED_IN),
     "grants.invite": ("POST", SIGNED_IN),
     # teams: invitations and members (object rules on real teams: tests/test_invitations.py and
     # tests/test_team_management.py)
@@ -124,12 +128,15 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "grants.project_schedule": ("POST", STAFF),
     "grants.project_milestone_add": ("POST", SIGNED_IN),
     "grants.project_milestone_mark": ("POST", SIGNED_IN),
+    "grants.project_milestone_edit": ("GET", SIGNED_IN),  # and then the project's team only
     "grants.project_expense_add": ("POST", SIGNED_IN),
     "grants.project_expense_remove": ("POST", SIGNED_IN),
     "grants.project_report": ("GET", SIGNED_IN),
     "grants.project_report_edit": ("GET", SIGNED_IN),
     "grants.project_report_decide": ("POST", STAFF),
     "grants.project_report_publish": ("POST", SIGNED_IN),
+    "grants.report_history": ("GET", SIGNED_IN),  # and then the project's team and staff only
+    "grants.report_compare": ("GET", SIGNED_IN),
     "grants.staff_reports": ("GET", STAFF),
     "grants.staff_grants_dashboard": ("GET", STAFF),
     "grants.export_applications_csv": ("GET", STAFF),

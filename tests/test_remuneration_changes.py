@@ -147,7 +147,9 @@ def test_a_rule_broken_during_an_action_keeps_nothing_and_shows_by_its_field(
         raise RuleBroken("reason", "That reason breaks a rule.")
 
     monkeypatch.setattr(claims, "reject_claim", half_done_then_refused)
-    response = client_for(app, users["staff"]).post(f"/claims/{claim.id}/reject", data={"reject-reason": "Because"})
+    response = client_for(app, users["staff"]).post(
+        f"/claims/{claim.id}/reject", data={"reject-reason": "Because", "confirm": "yes"}
+    )
     assert response.status_code == 422
     assert "That reason breaks a rule." in error_for(text_of(response), "reject-reason")
     claim = reload(claim)
@@ -189,7 +191,7 @@ def test_a_batch_whose_claims_changed_meanwhile_is_not_marked_paid(
         patch.setattr(db.session, "commit", commit_loses_the_race)
         response = finance.post(
             f"/finance/batches/{batch.id}/paid",
-            data={"paid_on": (TODAY - timedelta(days=1)).isoformat(), "payment_reference": "BACS-1"},
+            data={"paid_on": (TODAY - timedelta(days=1)).isoformat(), "payment_reference": "BACS-1", "confirm": "yes"},
         )
     assert response.status_code == 422
     assert SOMEONE_ELSE_CHANGED_A_CLAIM in error_for(text_of(response), "paid_on")

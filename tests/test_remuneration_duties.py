@@ -127,7 +127,7 @@ def test_the_finance_page_marks_own_claims_and_refuses_them(app: Flask, card: An
     assert refused.status_code == 422 and "Another person in the finance team must mark it paid" in text_of(refused)
     assert state_of(own) == ClaimState.IN_BATCH
     assert 'name="payment_reference"' in other_client.get(f"/finance/batches/{batch.id}").get_data(as_text=True)
-    assert other_client.post(f"/finance/batches/{batch.id}/paid", data=form).status_code == 303
+    assert other_client.post(f"/finance/batches/{batch.id}/paid", data={**form, "confirm": "yes"}).status_code == 303
     assert state_of(own) == ClaimState.PAID
 
 

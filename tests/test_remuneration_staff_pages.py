@@ -178,14 +178,17 @@ def test_query_and_reject_need_words_and_change_nothing_without_them(
     assert staff.post(f"/claims/{claim.id}/query", data={"query-question": "Which meeting was it?"}).status_code == 303
     claim = reload(claim)
     assert claim.state == ClaimState.QUERIED and claim.question == "Which meeting was it?"
-    assert staff.post(f"/claims/{claim.id}/reject", data={"reject-reason": "A duplicate of claim 1"}).status_code == 303
+    reject = {"reject-reason": "A duplicate of claim 1", "confirm": "yes"}
+    assert staff.post(f"/claims/{claim.id}/reject", data=reject).status_code == 303
     claim = reload(claim)
     assert claim.state == ClaimState.REJECTED and claim.decision_reason == "A duplicate of claim 1"
 
 
 def test_a_claimant_cancels_their_own_claim_without_a_reason(app: Flask, card: Any, users: dict[str, Any]) -> None:
     claim = submitted(users["member"], card["Meeting"])
-    response = client_for(app, users["member"]).post(f"/claims/{claim.id}/void", data={"void-reason": ""})
+    response = client_for(app, users["member"]).post(
+        f"/claims/{claim.id}/void", data={"void-reason": "", "confirm": "yes"}
+    )
     assert response.status_code == 303
     assert reload(claim).state == ClaimState.VOIDED
 
@@ -387,7 +390,8 @@ def test_finance_marks_a_batch_paid(app: Flask, card: Any, users: dict[str, Any]
 
     paid_on = london_today() - timedelta(days=1)
     response = finance.post(
-        f"/finance/batches/{batch.id}/paid", data={"paid_on": paid_on.isoformat(), "payment_reference": "BACS-991"}
+        f"/finance/batches/{batch.id}/paid",
+        data={"paid_on": paid_on.isoformat(), "payment_reference": "BACS-991", "confirm": "yes"},
     )
     assert response.status_code == 303 and response.headers["Location"] == f"/finance/batches/{batch.id}"
     claim = reload(claim)

@@ -52,7 +52,7 @@ def test_member_withdraws_and_the_story_is_gone_everywhere(app: Any, as_role: An
     before_project = summary.compute(project.id)
     assert before.stories_published == 1 and before_project.total == 1
 
-    response = member.post(f"/stories/{story.id}/withdraw")
+    response = member.post(f"/stories/{story.id}/withdraw", data={"confirm": "yes"})
     assert response.status_code == 303
 
     # After: nowhere.
@@ -107,13 +107,15 @@ def test_member_withdraws_and_the_story_is_gone_everywhere(app: Any, as_role: An
 def test_staff_withdraw_on_behalf_and_others_cannot(app: Any, as_role: Any, users: dict[str, Any]) -> None:
     teller = make.storyteller(by=users["staff"], name="Interviewed Person")
     story = make.story(teller, by=users["staff"], body=f"{SECRET} words")
-    assert as_role("member").post(f"/stories/{story.id}/withdraw").status_code == 403
+    assert as_role("member").post(f"/stories/{story.id}/withdraw", data={"confirm": "yes"}).status_code == 403
     assert db.session.get(Story, story.id).state == StoryState.PUBLISHED
-    response = as_role("staff").post(f"/stories/{story.id}/withdraw")
+    response = as_role("staff").post(f"/stories/{story.id}/withdraw", data={"confirm": "yes"})
     assert response.status_code == 303 and f"/stories/storytellers/{teller.id}/record" in response.headers["Location"]
     row = db.session.get(Story, story.id)
     assert row.state == StoryState.WITHDRAWN and row.withdrawn_by_id == users["staff"].id and row.body == ""
-    assert as_role("staff").post(f"/stories/{story.id}/withdraw").status_code == 403  # once only
+    assert (
+        as_role("staff").post(f"/stories/{story.id}/withdraw", data={"confirm": "yes"}).status_code == 403
+    )  # once only
 
 
 def test_withdrawing_demographic_consent_erases_the_answers(app: Any, as_role: Any, users: dict[str, Any]) -> None:

@@ -391,7 +391,7 @@ def test_withdrawal_erases_every_saved_version(app: Any, as_role: Any, users: di
     staff.post(f"/stories/{story.id}/moderate/edit", data={**_form(story, body=EDITED), "action": "publish"})
     other = _story(users)  # another story keeps its versions
     assert len(_revisions(story.id)) == 2
-    assert as_role("member").post(f"/stories/{story.id}/withdraw", data={}).status_code == 303
+    assert as_role("member").post(f"/stories/{story.id}/withdraw", data={"confirm": "yes"}).status_code == 303
     assert _revisions(story.id) == [] and len(_revisions(other.id)) == 1
     # The edited words were only ever in the withdrawn story: no row of revisions holds them now.
     assert not any("doctor" in str(fields) for fields in db.session.scalars(sa.select(Revision.fields)))

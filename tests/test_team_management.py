@@ -76,7 +76,7 @@ def test_removing_a_member_takes_their_access_at_once(app: Flask, lead: User, me
     assert confirm.status_code == 200 and "Remove Mo Member from the team?" in words(confirm)
     assert role_on(project, member) == TeamRole.MEMBER  # asking removes nobody
 
-    removed = lead_client.post(f"/projects/{project.id}/team/{member.id}/remove")
+    removed = lead_client.post(f"/projects/{project.id}/team/{member.id}/remove", data={"confirm": "yes"})
     assert removed.status_code == 303 and removed.headers["Location"].endswith(f"/projects/{project.id}#team")
     assert role_on(project, member) is None
     assert theirs.get(f"/projects/{project.id}").status_code == 403  # the same session, the next request
@@ -94,7 +94,7 @@ def test_the_last_lead_cannot_be_removed_or_made_a_member(
     app: Flask, lead: User, member: User, project: Project
 ) -> None:
     client = client_for(app, lead)
-    refused = client.post(f"/projects/{project.id}/team/{lead.id}/remove")
+    refused = client.post(f"/projects/{project.id}/team/{lead.id}/remove", data={"confirm": "yes"})
     assert refused.status_code == 422
     assert "Lena Lead is the only lead of this team. Make someone else a lead first" in words(refused)
     demoted = client.post(f"/projects/{project.id}/team/{lead.id}", data={"role": "member"})
@@ -142,10 +142,10 @@ def test_who_may_manage_a_projects_team(
     for person in (member, other_lead, users["member"]):
         client = client_for(app, person)
         assert client.get(f"/projects/{project.id}/team/{lead.id}").status_code == 403
-        assert client.post(f"/projects/{project.id}/team/{lead.id}/remove").status_code == 403
+        assert client.post(f"/projects/{project.id}/team/{lead.id}/remove", data={"confirm": "yes"}).status_code == 403
         assert client.post(f"/projects/{project.id}/team/{lead.id}", data={"role": "member"}).status_code == 403
     staff = client_for(app, users["staff"])
-    assert staff.post(f"/projects/{project.id}/team/{member.id}/remove").status_code == 303
+    assert staff.post(f"/projects/{project.id}/team/{member.id}/remove", data={"confirm": "yes"}).status_code == 303
     assert role_on(project, member) is None
     # A closed project's team is kept as it was by its lead; staff can still correct it.
     project.state = ProjectState.CLOSED
@@ -192,7 +192,10 @@ def test_removing_an_application_member(app: Flask, lead: User, member: User, ap
     assert "Remove Mo Member from the team?" in words(
         client.get(f"/applications/{application.id}/team/{member.id}/remove")
     )
-    assert client.post(f"/applications/{application.id}/team/{member.id}/remove").status_code == 303
+    assert (
+        client.post(f"/applications/{application.id}/team/{member.id}/remove", data={"confirm": "yes"}).status_code
+        == 303
+    )
     assert "Mo Member" not in on_application(application)
     assert theirs.get(f"/applications/{application.id}").status_code == 403
     assert theirs.post(f"/applications/{application.id}/edit", data={"title": "Mine now"}).status_code == 403
@@ -208,7 +211,7 @@ def test_the_lead_applicant_hands_over_by_naming_another_lead_first(
     assert refused.status_code == 422 and "Lena Lead is the only lead of this team" in words(refused)
     assert client.post(f"/applications/{application.id}/team/{member.id}", data={"role": "lead"}).status_code == 303
     assert told(member) == ["You are now a lead of the team for 'Peer-led recovery cafés'"]
-    left = client.post(f"/applications/{application.id}/team/{lead.id}/remove")
+    left = client.post(f"/applications/{application.id}/team/{lead.id}/remove", data={"confirm": "yes"})
     assert left.status_code == 303 and left.headers["Location"].endswith("/dashboard")  # not a 403 page
     db.session.expire_all()
     application = db.session.get_one(Application, application.id)

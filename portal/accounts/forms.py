@@ -105,6 +105,14 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+class CloseAccountForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[InputRequired(message="Enter your password to close your account.")],
+        description="So we know it is you closing it.",
+    )
+
+
 class ForgotPasswordForm(FlaskForm):
     email = EmailField("Email address", filters=[strip], validators=[EMAIL_REQUIRED, EMAIL_VALID, Length(max=254)])
 

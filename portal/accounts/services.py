@@ -190,11 +190,16 @@ def change_role(user: User, new_role: Role, *, by: User) -> None:
     audit.record("user.role_changed", user, actor=by, before=before, after={"role": new_role.value})
 
 
+def check_deactivate(user: User) -> None:
+    """What closing an account asks, checked before its confirmation page and again on closing it."""
+    if user.is_active and user.role == Role.ADMIN and _admin_count() <= 1:
+        raise AccountError("reason", "This is the last admin. Make someone else an admin first.")
+
+
 def deactivate(user: User, *, by: User, reason: str = "") -> None:
     if not user.is_active:
         return
-    if user.role == Role.ADMIN and _admin_count() <= 1:
-        raise AccountError("reason", "This is the last admin. Make someone else an admin first.")
+    check_deactivate(user)
     user.deactivated_at = utcnow()
     user.session_token = _new_session_token()
     sessions.end_all(user)

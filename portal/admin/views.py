@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, request, url_for
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.accounts import services, two_factor
+from portal.accounts import services, sessions, two_factor
 from portal.accounts.models import Role, User
 from portal.admin import bp
 from portal.admin.forms import (
@@ -19,6 +19,7 @@ from portal.admin.forms import (
 )
 from portal.core import audit
 from portal.core.changes import apply, done
+from portal.core.confirm import Confirmation, ask, confirmed, counted
 from portal.core.extensions import db
 from portal.core.forms import choices
 from portal.core.permissions import permission_required, require
@@ -83,9 +84,30 @@ def deactivate(user_id: int) -> Response:
     person = _user_or_404(user_id)
     require("users.deactivate", person)
     form = DeactivateForm()
+    if not confirmed():  # they are signed out everywhere at once: check, then say so and ask
+        if not apply(form, lambda: services.check_deactivate(person)):
+            return _user_page(person, status=422, deactivate_form=form)
+        return ask(_deactivation_question(person))
     if apply(form, lambda: services.deactivate(person, by=current_user, reason=form.reason.data or "")):
         return done(_user_url(person), f"{person.name}'s account is closed. Nothing they made has been removed.")
     return _user_page(person, status=422, deactivate_form=form)
+
+
+def _deactivation_question(person: User) -> Confirmation:
+    devices = len(sessions.signed_in_devices(person, idle_days=int(current_app.config["SESSION_IDLE_DAYS"])))
+    return Confirmation(
+        title=f"Close {person.name}'s account?",
+        will=[
+            f"This will close {person.name}'s account ({person.email}) and sign them out on "
+            f"{counted(devices, 'device')} at once. They will not be able to sign in until it is reopened.",
+        ],
+        stays=["Nothing they have made is removed: their stories, posts, claims and team places stay as they are."],
+        undoable=True,  # "Reopen account" on their page
+        button="Yes, close the account",
+        action=url_for("admin.deactivate", user_id=person.id),
+        cancel=_user_url(person),
+        cancel_label="No, keep it open",
+    )
 
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"])

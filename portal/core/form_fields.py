@@ -181,3 +181,10 @@ class VersionField(HiddenField):
         if valuelist:
             text = str(valuelist[0]).strip()
             self.data = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0  # type: ignore[assignment]
+
+    @property
+    def seen(self) -> int | None:
+        """The version the form was opened at, for ``core.edits`` (None when the form was sent
+        without the field, 0 for anything that is not a plain number)."""
+        data: object = self.data
+        return data if isinstance(data, int) else None

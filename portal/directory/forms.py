@@ -7,10 +7,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from portal.core.form_fields import strip
+from portal.core.form_fields import VersionField, strip
 from portal.core.forms import choices
 from portal.core.vocabulary import VALUES
-from portal.directory.models import ReportReason
+from portal.directory.models import DirectoryEntry, ReportReason
 from portal.directory.services import MAX_MESSAGE_LENGTH
 
 VALUE_CHOICES = list(VALUES.items())
@@ -46,6 +46,28 @@ class EntryForm(FlaskForm):
         validators=[Optional(), Length(max=600)],
         description="Separate skills with commas, like: facilitation, peer support, British Sign Language.",
     )
+    version = VersionField()  # the entry's version when the form was opened (empty before there is one)
+
+    @classmethod
+    def for_entry(cls, entry: DirectoryEntry) -> EntryForm:
+        """The form holding ``entry`` as saved. Built from plain values, never with ``obj=entry``:
+        WTForms would then read the ``interests`` and ``skills`` relationships themselves (rows,
+        not keys), so the skills box held their Python reprs and no interest was ticked, and saving
+        the unchanged form replaced the skills with that text and deleted the interests."""
+        return cls(
+            formdata=None,
+            data={
+                "listed": entry.listed,
+                "display_name": entry.display_name,
+                "show_pronouns": entry.show_pronouns,
+                "show_bio": entry.show_bio,
+                "show_projects": entry.show_projects,
+                "accepts_messages": entry.accepts_messages,
+                "interests": entry.interest_values,
+                "skills": entry.skills_text,
+                "version": entry.version,
+            },
+        )
 
 
 class FilterForm(FlaskForm):

@@ -10,11 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.edits import Edited
 from portal.core.extensions import Model
 
 
-class DirectoryEntry(Model):
-    """One person's entry. Nobody is listed until they opt in (``listed``)."""
+class DirectoryEntry(Edited, Model):
+    """One person's entry. Nobody is listed until they opt in (``listed``). ``Edited``: saving from a
+    page opened before another save (another tab) never overwrites it."""
 
     __tablename__ = "directory_entries"
     __table_args__ = (sa.Index("ix_directory_entries_listed_name", "listed", "display_name", "user_id"),)
@@ -29,13 +31,23 @@ class DirectoryEntry(Model):
     accepts_messages: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    user: Mapped[User] = relationship(lazy="raise_on_sql")
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise_on_sql")
     interests: Mapped[list[DirectoryInterest]] = relationship(
         lazy="raise_on_sql", cascade="all, delete-orphan", order_by="DirectoryInterest.value"
     )
     skills: Mapped[list[DirectorySkill]] = relationship(
         lazy="raise_on_sql", cascade="all, delete-orphan", order_by="DirectorySkill.key"
     )
+
+    # What the entry form holds for its many-valued fields: the interests' keys and the skills as
+    # the person typed them. A form built from the entry reads these, never the rows themselves.
+    @property
+    def interest_values(self) -> list[str]:
+        return sorted(interest.value for interest in self.interests)
+
+    @property
+    def skills_text(self) -> str:
+        return ", ".join(skill.name for skill in sorted(self.skills, key=lambda skill: skill.key))
 
 
 class DirectoryInterest(Model):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
 from portal.accounts.verification import require_verified
-from portal.core import audit, permissions
+from portal.core import audit, edits, permissions
 from portal.core.db import utcnow
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
@@ -28,6 +28,18 @@ from portal.teams.models import Project, TeamMembership
 MAX_SKILLS = 12
 MAX_SKILL_LENGTH = 40
 MAX_MESSAGE_LENGTH = 3000
+
+# What the comparison calls each part of an entry, when a save from a stale page is refused.
+LABELS = {
+    "listed": "Listed in the directory",
+    "display_name": "Name to show",
+    "show_pronouns": "Show my pronouns",
+    "show_bio": "Show the bio from my profile",
+    "show_projects": "Show my pilot projects",
+    "accepts_messages": "Accept messages from other members",
+    "interest_values": "Interests",
+    "skills_text": "Skills",
+}
 
 
 # --- the directory ----------------------------------------------------------------------
@@ -60,6 +72,44 @@ def parse_skills(text: str) -> list[tuple[str, str]]:
     return list(found.items())
 
 
+def _display(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if name == "interest_values" and isinstance(value, list):
+        return ", ".join(VALUES.get(str(key), str(key)) for key in value)
+    return edits.shown(value)
+
+
+def _set_interests(entry: DirectoryEntry, wanted: list[str]) -> bool:
+    """Add and remove only the interests that differ; true when any did."""
+    current = {interest.value: interest for interest in entry.interests}
+    gone = [interest for value, interest in current.items() if value not in wanted]
+    new = [value for value in wanted if value not in current]
+    for interest in gone:
+        entry.interests.remove(interest)
+    entry.interests.extend(DirectoryInterest(value=value) for value in new)
+    return bool(gone or new)
+
+
+def _set_skills(entry: DirectoryEntry, wanted: list[tuple[str, str]]) -> bool:
+    """Add, rename and remove only the skills that differ; true when any did."""
+    current = {skill.key: skill for skill in entry.skills}
+    names = dict(wanted)
+    changed = False
+    for key, skill in current.items():
+        if key not in names:
+            entry.skills.remove(skill)
+            changed = True
+        elif skill.name != names[key]:
+            skill.name = names[key]
+            changed = True
+    for key, shown in wanted:
+        if key not in current:
+            entry.skills.append(DirectorySkill(key=key, name=shown))
+            changed = True
+    return changed
+
+
 def save_entry(
     user: User,
     *,
@@ -71,7 +121,11 @@ def save_entry(
     accepts_messages: bool,
     interests: list[str],
     skills_text: str,
+    seen: int | None = None,
 ) -> DirectoryEntry:
+    """Save the person's entry from a form opened at version ``seen`` (an entry saved since, in
+    another tab, is not overwritten: ``EditConflict``). Only what differs is written: saving an
+    unchanged entry leaves every row exactly as it was."""
     name = " ".join(display_name.split())
     if not name:
         raise RuleBroken("display_name", "Enter the name to show, like your first name.")
@@ -80,22 +134,31 @@ def save_entry(
     unknown = [value for value in interests if value not in VALUES]
     if unknown:
         raise RuleBroken("interests", "Choose interests from the list.")
-    skills = parse_skills(skills_text)
+    skills = sorted(parse_skills(skills_text))
+    wanted_interests = sorted(set(interests))
+    choices: dict[str, object] = {
+        "listed": bool(listed),
+        "display_name": name,
+        "show_pronouns": bool(show_pronouns),
+        "show_bio": bool(show_bio),
+        "show_projects": bool(show_projects),
+        "accepts_messages": bool(accepts_messages),
+    }
     entry = entry_for(user.id)
     before = None
     if entry is None:
-        entry = DirectoryEntry(user_id=user.id)
+        entry = DirectoryEntry(user_id=user.id, interests=[], skills=[])
         db.session.add(entry)
     else:
         before = {"listed": entry.listed, "accepts_messages": entry.accepts_messages}
-    entry.listed = listed
-    entry.display_name = name
-    entry.show_pronouns = show_pronouns
-    entry.show_bio = show_bio
-    entry.show_projects = show_projects
-    entry.accepts_messages = accepts_messages
-    entry.interests = [DirectoryInterest(value=value) for value in dict.fromkeys(interests)]
-    entry.skills = [DirectorySkill(key=key, name=shown) for key, shown in skills]
+        yours = {**choices, "interest_values": wanted_interests, "skills_text": ", ".join(s for _k, s in skills)}
+        edits.check_fresh(entry, seen, yours, by=user, labels=LABELS, display=_display)
+    changed = edits.edit(entry, choices, by=user, seen=None)
+    related = _set_interests(entry, wanted_interests) | _set_skills(entry, skills)
+    if related and not changed:
+        edits.stamp(entry, by=user)  # only interests or skills changed: the entry's version moves on
+    if before is not None and not (changed or related):
+        return entry  # nothing differs: nothing written, nothing to record
     db.session.flush()
     # consent: being listed and being messageable are the person's choices, so they are recorded
     audit.record(

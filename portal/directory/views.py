@@ -42,12 +42,7 @@ def _entry_form(entry: DirectoryEntry | None) -> EntryForm:
         return EntryForm()
     if entry is None:
         return EntryForm(formdata=None, display_name=current_user.name, show_pronouns=bool(current_user.pronouns))
-    return EntryForm(
-        formdata=None,
-        obj=entry,
-        interests=[i.value for i in entry.interests],
-        skills=", ".join(s.name for s in entry.skills),
-    )
+    return EntryForm.for_entry(entry)
 
 
 def _save_entry(form: EntryForm) -> bool:
@@ -62,6 +57,7 @@ def _save_entry(form: EntryForm) -> bool:
         accepts_messages=form.accepts_messages.data,
         interests=form.interests.data or [],
         skills_text=form.skills.data or "",
+        seen=form.version.seen,
     )
     return bool(saved.listed)
 

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from portal.core.form_fields import strip
+from portal.core.form_fields import VersionField, strip
 from portal.core.formatting import LONDON
 from portal.core.forms import choices
 from portal.gatherings.models import Gathering
@@ -137,6 +137,7 @@ class GatheringForm(FlaskForm):
         description="Anyone, signed in or not, can then see its title, time, place and description in the "
         "portal's public calendar feed. The online link stays for signed-in members only.",
     )
+    version = VersionField()  # the gathering's version the form was opened at (only when changing one)
 
     def set_choices(self, activities: list[Any], projects: list[Any]) -> None:
         self.activity_type_id.choices = choices(
@@ -163,6 +164,7 @@ class GatheringForm(FlaskForm):
             units=number_text(gathering.units),
             project_id=str(gathering.project_id or ""),
             public=gathering.public,
+            version=gathering.version,
         )
 
     def details(self) -> GatheringDetails:

@@ -11,12 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.edits import Edited
 from portal.core.extensions import Model
 from portal.remuneration.models import ActivityType
 from portal.teams.models import Project
 
 
-class Gathering(Model):
+class Gathering(Edited, Model):
+    """A workshop or meeting; its organisers change it (``Edited``: a stale form never overwrites)."""
+
     __tablename__ = "gatherings"
     __table_args__ = (
         sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
@@ -49,7 +52,7 @@ class Gathering(Model):
     # Listed in the public calendar feed (title, time, place, description; never the online link).
     public: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
-    organiser: Mapped[User] = relationship(lazy="raise_on_sql")
+    organiser: Mapped[User] = relationship(foreign_keys=[organiser_id], lazy="raise_on_sql")
     project: Mapped[Project | None] = relationship(lazy="raise_on_sql")
     activity_type: Mapped[ActivityType | None] = relationship(lazy="raise_on_sql")
 

@@ -3,10 +3,15 @@
 Booking, cancelling and changing capacity lock the gathering's row first (``SELECT ... FOR
 UPDATE`` on PostgreSQL), so two people booking the last place at once cannot both get it: the
 second waits for the first to commit, then counts again. SQLite lets one writer in at a time.
+
+Changing a gathering goes through ``core.edits`` under that same lock: an organiser saving from a
+form opened before someone else's save is refused (``EditConflict``, with both versions), and
+saving an unchanged form changes nothing (no new version, no calendar update, nobody told).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,11 +20,11 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.core import audit, permissions
+from portal.core import audit, edits, permissions
 from portal.core.db import utcnow
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
-from portal.core.formatting import LONDON
+from portal.core.formatting import LONDON, local_datetime
 from portal.gatherings import notices
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
 from portal.remuneration.claims import MAX_UNITS, draft_claim_for_activity
@@ -27,6 +32,23 @@ from portal.remuneration.models import ActivityType
 from portal.teams.models import Project, TeamMembership, TeamRole
 
 MAX_CAPACITY = 5000
+
+# What the comparison calls each part of a gathering, when a save from a stale form is refused.
+LABELS = {
+    "title": "Title",
+    "description": "What it is for and what will happen",
+    "starts_at": "Starts",
+    "ends_at": "Ends",
+    "place": "Place",
+    "online_link": "Online link",
+    "accessibility": "Accessibility",
+    "capacity": "How many people can come",
+    "paid": "Attendees with lived experience are paid",
+    "activity_type_id": "Paid as",
+    "units": "How many units of that activity",
+    "project_id": "Pilot project",
+    "public": "Shown on the public calendar",
+}
 
 
 @dataclass(frozen=True)
@@ -119,20 +141,45 @@ def _check(details: GatheringDetails, by: User, *, now: datetime, existing: Gath
         raise RuleBroken("project_id", "Choose one of the projects you lead, or none.")
 
 
+def _values(details: GatheringDetails) -> dict[str, object]:
+    """The gathering's columns as ``details`` would set them."""
+    return {
+        "title": details.title.strip(),
+        "description": details.description.strip(),
+        "starts_at": details.starts_at,
+        "ends_at": details.ends_at,
+        "place": details.place.strip(),
+        "online_link": details.online_link.strip(),
+        "accessibility": details.accessibility.strip(),
+        "capacity": details.capacity,
+        "paid": details.paid,
+        "activity_type_id": details.activity_type_id if details.paid else None,
+        "units": details.units if details.paid else None,
+        "project_id": details.project_id,
+        "public": details.public,
+    }
+
+
 def _apply(gathering: Gathering, details: GatheringDetails) -> None:
-    gathering.title = details.title.strip()
-    gathering.description = details.description.strip()
-    gathering.starts_at = details.starts_at
-    gathering.ends_at = details.ends_at
-    gathering.place = details.place.strip()
-    gathering.online_link = details.online_link.strip()
-    gathering.accessibility = details.accessibility.strip()
-    gathering.capacity = details.capacity
-    gathering.paid = details.paid
-    gathering.activity_type_id = details.activity_type_id if details.paid else None
-    gathering.units = details.units if details.paid else None
-    gathering.project_id = details.project_id
-    gathering.public = details.public
+    for name, value in _values(details).items():
+        setattr(gathering, name, value)
+
+
+def _display(name: str, value: object) -> str:
+    """A gathering's value as the comparison of two versions shows it (times in UK time)."""
+    if isinstance(value, datetime):
+        return local_datetime(value)
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if name == "activity_type_id":
+        activity = db.session.get(ActivityType, value) if value else None
+        return activity.name if activity is not None else "Not paid"
+    if name == "project_id":
+        project = db.session.get(Project, value) if value else None
+        return project.title if project is not None else "None: a programme gathering"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return edits.shown(value)
 
 
 def create_gathering(details: GatheringDetails, *, by: User, now: datetime | None = None) -> Gathering:
@@ -157,13 +204,32 @@ def create_gathering(details: GatheringDetails, *, by: User, now: datetime | Non
     return gathering
 
 
+def _same_minute(typed: datetime, saved: datetime) -> datetime:
+    """The saved time when ``typed`` is the same to the minute (all the form shows), else ``typed``."""
+    return saved if typed == saved.replace(second=0, microsecond=0) else typed
+
+
 def update_gathering(
-    gathering: Gathering, details: GatheringDetails, *, by: User, now: datetime | None = None
+    gathering: Gathering,
+    details: GatheringDetails,
+    *,
+    by: User,
+    seen: int | None = None,
+    now: datetime | None = None,
 ) -> list[User]:
-    """Change a gathering; returns the people moved up from the waiting list by a larger capacity."""
+    """Change a gathering from a form opened at version ``seen``; returns the people moved up from
+    the waiting list by a larger capacity. Read under the gathering's lock, so of two organisers
+    saving at once the second always sees the first's save and is refused (``EditConflict``)."""
     if not permissions.can(by, "gathering.manage", gathering):
         raise permissions_error()
     locked = lock(gathering.id)
+    details = dataclasses.replace(
+        details,
+        starts_at=_same_minute(details.starts_at, locked.starts_at),
+        ends_at=_same_minute(details.ends_at, locked.ends_at),
+    )
+    changes = _values(details)
+    edits.check_fresh(locked, seen, changes, by=by, labels=LABELS, display=_display)
     _check(details, by, now=now or utcnow(), existing=locked)
     if details.capacity < going_count(locked.id):
         raise RuleBroken(
@@ -172,9 +238,10 @@ def update_gathering(
             "many, or ask people to cancel first.",
         )
     moved = (locked.starts_at, locked.ends_at, locked.place, locked.online_link)
-    _apply(locked, details)
+    if not edits.edit(locked, changes, by=by, seen=None):
+        return []  # an unchanged form: nothing saved, nobody told, the calendar file unchanged
     locked.sequence += 1
-    locked.updated_at = utcnow()
+    locked.updated_at = locked.changed_at or utcnow()
     promoted = _fill_places(locked)
     if moved != (locked.starts_at, locked.ends_at, locked.place, locked.online_link):
         for person in db.session.scalars(

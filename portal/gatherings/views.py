@@ -96,7 +96,12 @@ def edit_gathering(gathering_id: int) -> Response:
     gathering = _gathering_or_404(gathering_id)
     require("gathering.manage", gathering)
     form = _prepared(GatheringForm() if request.method == "POST" else GatheringForm.for_gathering(gathering))
-    outcome = apply(form, lambda: services.update_gathering(gathering, form.details(), by=current_user))
+    opened_at = gathering.version
+    outcome = apply(
+        form, lambda: services.update_gathering(gathering, form.details(), by=current_user, seen=form.version.seen)
+    )
+    if outcome and gathering.version == opened_at:
+        return done(_gathering_url(gathering_id), "Nothing had changed, so there was nothing to save.")
     if outcome:
         moved_up = f" {len(outcome.result)} from the waiting list now have a place." if outcome.result else ""
         message = "The gathering is changed. People with a place are told if the time or place moved."

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import abort, flash, request, url_for
+from flask import abort, flash, make_response, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
@@ -18,11 +18,10 @@ from portal.core.changes import Outcome, apply, done
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
-from portal.core.formatting import london_today
+from portal.core.formatting import LONDON, london_today
 from portal.core.permissions import can, permission_required, require
 from portal.core.web import is_htmx, paginate, redirect_to, render, wants_fragment
 from portal.grants import access, applications, bp, decisions, invitations, phases, reviews
-from portal.grants.applications import ApplicationDetails
 from portal.grants.forms import (
     ActionForm,
     ApplicationForm,
@@ -30,8 +29,9 @@ from portal.grants.forms import (
     DecisionForm,
     InviteForm,
     WithdrawForm,
+    seen_version,
 )
-from portal.grants.models import Application, ApplicationState, BudgetCategory, ReviewState
+from portal.grants.models import Application, ApplicationState, ReviewState
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ def application_or_404(application_id: int) -> Application:
     application: Application | None = db.session.scalar(
         sa.select(Application)
         .where(Application.id == application_id)
-        .options(joinedload(Application.phase), joinedload(Application.lead))
+        .options(joinedload(Application.phase), joinedload(Application.lead), joinedload(Application.changed_by))
         .execution_options(populate_existing=True)  # fresh after a rollback
     )
     if application is None:
@@ -165,14 +165,16 @@ def _edit_page(
     *,
     status: int = 200,
     form: ApplicationForm | None = None,
-    line_form: BudgetLineForm | None = None,
+    line_form: BudgetLineForm | ApplicationForm | None = None,
     problems: list[RuleBroken] | None = None,
     block: str | None = None,
     added: str = "",
 ) -> Response:
-    """The writing page; ``block="budget"`` answers htmx with just the budget section (which then
-    shows its own error summary: the page's summary is not sent)."""
+    """The writing page: one form for the words and the budget lines. ``block="budget"`` answers
+    htmx with just the budget section (which then shows its own error summary and the conflict
+    panel: the page's are not sent), with the version the next save must carry."""
     lines = applications.budget_lines(application.id)
+    form = form or ApplicationForm(formdata=None, obj=application)
     return render(
         "grants/application_form.html",
         block=block,
@@ -181,8 +183,8 @@ def _edit_page(
         phase=application.phase,
         fragment=bool(block) and wants_fragment(),
         added=added,
-        form=form or ApplicationForm(formdata=None, obj=application),
-        line_form=line_form or BudgetLineForm(formdata=None),
+        form=form,
+        line_form=line_form or form,
         lines=lines,
         total=sum(line.amount_pence for line in lines),
         problems=problems or [],
@@ -191,21 +193,88 @@ def _edit_page(
     )
 
 
+def _line_id(text: str | None) -> int | None:
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
+def _posted_version() -> int | None:
+    """The version a button's form was opened at, like ``VersionField`` reads it (None: not sent)."""
+    text = request.form.get("version")
+    if text is None:
+        return None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+
+
+def _save_page(application: Application, form: ApplicationForm, *, action: str) -> bool:
+    """The writing page's change: the words, and the line its button adds or removes."""
+    remove = _line_id(request.form.get("remove_line"))
+    return applications.save_draft(
+        application,
+        form.details(),
+        by=current_user,
+        seen=seen_version(form.version),
+        new_line=form.new_line() if remove is None else None,
+        remove_line_id=remove,
+        line_required=action == "add_line",
+    )
+
+
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
 @permission_required("applications.start")
 def edit_application(application_id: int) -> Response:
+    """Save the draft; "Add the line" and each "Remove" are buttons of the same form, so the words
+    are saved with them (without JavaScript too). htmx sends the budget buttons for the budget
+    section alone."""
     application = application_or_404(application_id)
     require("application.edit", application)
     form = ApplicationForm(obj=application if request.method == "GET" else None)
-    outcome = apply(form, lambda: applications.update_application(application, form.details(), by=current_user))
+    action = "remove" if request.form.get("remove_line") else request.form.get("action", "save")
+    outcome = apply(form, lambda: _save_page(application, form, action=action))
     here = url_for("grants.edit_application", application_id=application_id)
+    budget = action in ("add_line", "remove") and wants_fragment()
+    if outcome and budget:  # the budget section, the new total, the new version and an empty line
+        added = f"Added: {form.description.data}. The total is updated." if action == "add_line" else "Line removed."
+        return _edit_page(application_or_404(application_id), block="budget", added=added)
     if outcome:
-        return done(here, "Your draft is saved.")
+        message = {"add_line": "The budget line is added.", "remove": "The budget line is removed."}
+        return done(here + ("#budget" if action in message else ""), message.get(action, "Your draft is saved."))
     if outcome.stale:
         return _start_again(here)
     if outcome.error is not None:
         application = application_or_404(application_id)
-    return _edit_page(application, status=422 if request.method == "POST" else 200, form=form)
+    status = 422 if request.method == "POST" and not (budget and is_htmx()) else 200
+    return _edit_page(application, status=status, form=form, block="budget" if budget else None)
+
+
+@bp.route("/applications/<int:application_id>/autosave", methods=["POST"])
+@permission_required("applications.start")
+def autosave_application(application_id: int) -> Response:
+    """htmx saves the words while the person types (the same form and the same version check):
+    "Saved 14:02", or, when someone else saved first, both versions and nothing overwritten.
+    After a conflict the page stops autosaving until the person saves it themselves."""
+    application = application_or_404(application_id)
+    require("application.edit", application)
+    # The words only: a budget line half typed is added by its button, not while typing.
+    typed = request.form.copy()
+    for name in ApplicationForm.NEW_LINE:
+        typed.pop(name, None)
+    form = ApplicationForm(formdata=typed)
+    if request.form.get("autosave") == "paused":  # after a conflict: nothing saved, the panel stays
+        return make_response("", 204)
+    outcome = apply(
+        form,
+        lambda: applications.save_draft(application, form.details(), by=current_user, seen=seen_version(form.version)),
+        show_errors=False,
+    )
+    saved = application_or_404(application_id) if outcome.error is not None else application
+    return render(
+        "grants/_autosave.html",
+        outcome=outcome,
+        conflict=outcome.conflict,
+        form=form,
+        version=saved.version if outcome.conflict is None else seen_version(form.version),
+        saved_at=utcnow().astimezone(LONDON).strftime("%H:%M"),
+    )
 
 
 @bp.route("/applications/<int:application_id>/budget-lines", methods=["POST"])
@@ -216,12 +285,8 @@ def add_budget_line(application_id: int) -> Response:
     form = BudgetLineForm()
     outcome = apply(
         form,
-        lambda: applications.add_budget_line(
-            application,
-            by=current_user,
-            category=BudgetCategory(form.category.data),
-            description=form.description.data or "",
-            amount_pence=form.amount.pence,
+        lambda: applications.change_budget(
+            application, by=current_user, seen=seen_version(form.version), new_line=form.new_line()
         ),
     )
     if outcome and wants_fragment():  # the budget section alone, with the new line, the new total and an empty form
@@ -241,39 +306,62 @@ def add_budget_line(application_id: int) -> Response:
 def remove_budget_line(application_id: int, line_id: int) -> Response:
     application = application_or_404(application_id)
     require("application.edit", application)
-    line = next((line for line in applications.budget_lines(application.id) if line.id == line_id), None)
-    if line is None:
+    if not any(line.id == line_id for line in applications.budget_lines(application.id)):
         abort(404)
-    act(ActionForm(), lambda: applications.remove_budget_line(application, line, by=current_user))
+    seen = _posted_version()
+    act(
+        ActionForm(),
+        lambda: applications.change_budget(application, by=current_user, seen=seen, remove_line_id=line_id),
+    )
     url = url_for("grants.edit_application", application_id=application_id, _anchor="budget")
     return done(url, "The budget line is removed.")
 
 
-def _submit(application: Application, details: ApplicationDetails | None) -> None:
-    """Send the application, saving the words first when the writing page sent them."""
-    if details is not None:
-        applications.update_application(application, details, by=current_user)
+def _saved_as(form: ApplicationForm, application: Application) -> None:
+    """The page after its draft was saved: at the saved version, and the new line (now in the
+    budget) emptied, so saving the page again neither conflicts with itself nor adds it twice."""
+    form["version"].data = application.version
+    form["version"].raw_data = [str(application.version)]
+    for name in ("category", "description", "amount"):
+        form[name].data = ""
+        form[name].raw_data = []
+
+
+def _submit(application: Application, form: ApplicationForm | None) -> None:
+    """Send the application as it is saved (the writing page saved its words first)."""
     applications.submit_application(application, by=current_user, today=london_today(), now=utcnow())
 
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
 @permission_required("applications.start")
 def submit_application(application_id: int) -> Response:
+    """ "Save and submit" on the writing page saves the draft first, and only then checks it can be
+    sent: a refused submit keeps everything typed, saved, with the reasons by the fields. The button
+    on the application page sends only the CSRF token."""
     application = application_or_404(application_id)
     require("application.submit", application)
-    # "Save and submit" on the writing page sends the words too; the button on the application page does not.
     with_details = "title" in request.form
     form = ApplicationForm() if with_details else ApplicationForm(formdata=None, obj=application)
     if not (form if with_details else ActionForm()).validate_on_submit():
         return _edit_page(application, status=422, form=form)
-    # Nothing changes when it is refused: the words stay on the page, unsaved.
-    outcome = apply(form, lambda: _submit(application, form.details() if with_details else None), validate=False)
+    edit_url = url_for("grants.edit_application", application_id=application_id)
+    if with_details:
+        saved = apply(form, lambda: _save_page(application, form, action="submit"), validate=False)
+        if saved.stale:
+            return _start_again(edit_url)
+        if not saved:
+            return _edit_page(application_or_404(application_id), status=422, form=form)
+        application = application_or_404(application_id)
+        _saved_as(form, application)
+    outcome = apply(form, lambda: _submit(application, form), validate=False)
     if outcome:
         url = url_for("grants.application", application_id=application_id)
         return done(url, "Thank you. Your application has been sent. We have emailed you to confirm.")
     if outcome.stale:
-        return _start_again(url_for("grants.edit_application", application_id=application_id))
+        return _start_again(edit_url)
     others = unplaced(form, outcome)
+    if with_details:
+        flash("Your draft is saved, but it cannot be sent yet. Check the messages below.", "info")
     return _edit_page(application_or_404(application_id), status=422, form=form, problems=others)
 
 

@@ -5,6 +5,13 @@ Every move checks the state table (``models.APPLICATION_TRANSITIONS``) and who m
 (``portal.permissions``), records an audit entry and tells the lead through the outbox, all in
 the caller's transaction. ``Application.version`` makes a second, simultaneous change to the
 same application fail at commit instead of overwriting the first.
+
+The writing page is one form: the words and the budget lines (``save_draft``). It carries the
+version it was opened at, and the application's version covers its lines (one version, not one
+per line: the team writes the words and the lines on one page, the budget is read as one total
+against the phase's cap, and adding or removing a line changes what the words are asked to
+fund). A save from a stale page changes nothing and shows both versions (``core.edits``); each
+saved change is kept as a revision (``core.revisions``), with the budget as text.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import User
 from portal.accounts.verification import require_verified
-from portal.core import audit, permissions
+from portal.core import audit, edits, permissions, revisions
 from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import local_date, money
@@ -61,6 +69,22 @@ class ApplicationDetails:
     co_decision: str = ""
     co_delivery: str = ""
     co_evaluation: str = ""
+
+
+@dataclass(frozen=True)
+class NewLine:
+    """A budget line as typed on the writing page (category "" and amount None when left empty)."""
+
+    category: str = ""
+    description: str = ""
+    amount_pence: int | None = None
+
+    @property
+    def blank(self) -> bool:
+        return not self.description.strip() and self.amount_pence is None
+
+
+LABELS = Application.__revised__
 
 
 def _require(user: User, rule: str, obj: Any = None) -> None:
@@ -149,20 +173,127 @@ def start_application(phase: Phase, *, by: User, today: date) -> Application:
     db.session.flush()
     db.session.add(ApplicationMember(application_id=application.id, user_id=by.id, role=TeamRole.LEAD))
     audit.record("application.started", application, actor=by, after={"phase": phase.id, "state": "draft"})
+    keep_version(application, by=by)  # the empty draft, first in its history
     return application
 
 
-def update_application(application: Application, details: ApplicationDetails, *, by: User) -> None:
-    """Save the words at any time while a draft; blanks are fine until it is submitted."""
+def _words(details: ApplicationDetails) -> dict[str, str]:
+    return {name: getattr(details, name).strip() for name, _ in REQUIRED_FIELDS}
+
+
+def update_application(application: Application, details: ApplicationDetails, *, by: User) -> bool:
+    """Save the words at any time while a draft; blanks are fine until it is submitted. True when
+    anything changed (who and when are stamped; the version rises at the flush)."""
     _require(by, "application.edit", application)
-    values = {name: getattr(details, name).strip() for name, _ in REQUIRED_FIELDS}
+    values = _words(details)
     if len(values["title"]) > TITLE_LENGTH:
         raise RuleBroken("title", f"Keep the title to {TITLE_LENGTH} characters or fewer.")
     for name, text in values.items():
         if len(text) > TEXT_LENGTH:
             raise RuleBroken(name, f"Keep this to {TEXT_LENGTH:,} characters or fewer.")
-    for name, text in values.items():
-        setattr(application, name, text)
+    return edits.edit(application, values, by=by, seen=None, labels=LABELS)
+
+
+def save_draft(
+    application: Application,
+    details: ApplicationDetails,
+    *,
+    by: User,
+    seen: int | None,
+    new_line: NewLine | None = None,
+    remove_line_id: int | None = None,
+    line_required: bool = False,
+) -> bool:
+    """Save the writing page as one change: the words, a new budget line when one was typed, and
+    a line taken out when its "Remove" was pressed; from a page opened at version ``seen``.
+
+    An application saved since then is not touched: ``EditConflict`` with both versions, the
+    budget among them. True when anything changed; each saved change is kept as a revision."""
+    _require(by, "application.edit", application)
+    adding = new_line is not None and not new_line.blank
+    if line_required and not adding:
+        raise RuleBroken("description", "Say what this budget line is for, then add it.")
+    removing = next((line for line in budget_lines(application.id) if line.id == remove_line_id), None)
+    if seen is not None and seen != application.version:
+        set_committed_value(application, "budget_lines", budget_lines(application.id))  # "budget" reads them
+        yours = _budget_as_opened(application, seen, add=new_line if adding else None, remove=removing)
+        edits.check_fresh(application, seen, {**_words(details), "budget": yours}, by=by, labels=LABELS)
+    if remove_line_id is not None and removing is None:
+        raise RuleBroken("", "That budget line has already been removed. Check the budget below.")
+    changed = bool(update_application(application, details, by=by))
+    if adding and new_line is not None:
+        _add_line(application, new_line, by=by)
+    if removing is not None:
+        remove_budget_line(application, removing, by=by)
+    if (adding or removing is not None) and not changed:
+        edits.stamp(application, by=by)  # the lines are part of the application: its version rises
+        changed = True
+    if changed:
+        keep_version(application, by=by)
+    return changed
+
+
+def _add_line(application: Application, line: NewLine, *, by: User) -> BudgetLine:
+    if line.category not in BudgetCategory._value2member_map_:
+        raise RuleBroken("category", "Choose what kind of cost this is.")
+    return add_budget_line(
+        application,
+        by=by,
+        category=BudgetCategory(line.category),
+        description=line.description,
+        amount_pence=line.amount_pence,
+    )
+
+
+def change_budget(
+    application: Application,
+    *,
+    by: User,
+    seen: int | None,
+    new_line: NewLine | None = None,
+    remove_line_id: int | None = None,
+) -> bool:
+    """Add or remove one budget line on its own (the budget's own buttons), from a page opened at
+    version ``seen``: the words are kept as they are saved."""
+    saved = ApplicationDetails(**{name: getattr(application, name) for name, _ in REQUIRED_FIELDS})
+    return save_draft(
+        application,
+        saved,
+        by=by,
+        seen=seen,
+        new_line=new_line,
+        remove_line_id=remove_line_id,
+        line_required=new_line is not None,
+    )
+
+
+def _budget_as_opened(application: Application, seen: int, *, add: NewLine | None, remove: BudgetLine | None) -> str:
+    """The budget as this person had it: as saved at the version they opened (or as it is, when
+    that version was never kept), with the line they added or removed."""
+    kept = db.session.scalar(
+        sa.select(revisions.Revision.fields).where(
+            revisions.Revision.kind == Application.__tablename__,
+            revisions.Revision.record_id == application.id,
+            revisions.Revision.version == seen,
+        )
+    )
+    text = str(kept.get("budget", "")) if kept else _budget_text(application)
+    rows = [row for row in text.splitlines() if row and (remove is None or row != remove.as_text)]
+    if add is not None and add.category in BudgetCategory._value2member_map_:
+        amount = money(add.amount_pence) if add.amount_pence is not None else "no amount"
+        rows.append(f"{BudgetCategory(add.category).label}: {add.description.strip()}, {amount}")
+    return "\n".join(rows)
+
+
+def _budget_text(application: Application) -> str:
+    return "\n".join(line.as_text for line in budget_lines(application.id))
+
+
+def keep_version(application: Application, *, by: User | None) -> None:
+    """Keep the application as it is now (its budget lines with it) as a saved version."""
+    db.session.flush()
+    set_committed_value(application, "budget_lines", budget_lines(application.id))
+    revisions.keep(application, by=by)
 
 
 def requested_total_pence(application_id: int) -> int:

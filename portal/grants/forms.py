@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
@@ -17,9 +17,9 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.accounts.forms import EMAIL_VALID
 from portal.core.errors import RuleBroken
-from portal.core.form_fields import DateInputField, PoundsField, TimeInputField, pounds_text, strip
+from portal.core.form_fields import DateInputField, PoundsField, TimeInputField, VersionField, pounds_text, strip
 from portal.core.forms import attach_error, choices, is_id
-from portal.grants.applications import TEXT_LENGTH, ApplicationDetails
+from portal.grants.applications import TEXT_LENGTH, ApplicationDetails, NewLine
 from portal.grants.models import (
     ApplicationState,
     BudgetCategory,
@@ -59,6 +59,12 @@ class WholeNumberField(StringField):
             if not _WHOLE.fullmatch(text):
                 raise ValidationError(self.message)
             self.number = int(text)
+
+
+def seen_version(field: VersionField) -> int | None:
+    """The version a form was opened at (a tampered one reads 0, never fresh; None when absent)."""
+    data: object = field.data
+    return data if isinstance(data, int) else None
 
 
 class ActionForm(FlaskForm):
@@ -155,6 +161,7 @@ class PhaseForm(FlaskForm):
         invalid_value_message="Enter a real date, like 15 July 2026.",
         description="Reviewers are reminded 3 days before; reviews cannot be sent after this day.",
     )
+    version = VersionField()  # after the fields: a message about no field goes by the first one
 
     def criterion_rows(self) -> list[tuple[int, Any, Any, Any]]:
         return [
@@ -200,6 +207,7 @@ class PhaseForm(FlaskForm):
     @staticmethod
     def data_from(phase: Phase, criteria: list[Criterion]) -> dict[str, Any]:
         data: dict[str, Any] = {
+            "version": phase.version,
             "name": phase.name,
             "summary": phase.summary,
             "eligibility": phase.eligibility,
@@ -303,6 +311,45 @@ class ApplicationForm(FlaskForm):
         "How will they do this?",
     )
 
+    # The application's version when the page was opened (``core.edits``): it covers the lines too.
+    version = VersionField()
+    # A new budget line, in the same form, so adding one (without JavaScript too) saves the words.
+    category = SelectField(
+        "What kind of cost",
+        choices=choices([("", "Choose a kind of cost"), *((c.value, c.label) for c in BudgetCategory)]),
+        validate_choice=False,
+    )
+    description = StringField(
+        "What it is for",
+        filters=[strip],
+        validators=[Optional(), Length(max=200, message="Keep this to 200 characters or fewer.")],
+        description="For example: paying 6 co-researchers for 10 half days each.",
+    )
+    amount = PoundsField("Amount, in pounds", description="Like 1200 or 1,200.00.")
+
+    def validate_category(self, field: SelectField) -> None:
+        if field.data and field.data not in BudgetCategory._value2member_map_:
+            raise ValidationError("Choose what kind of cost this is.")
+
+    NEW_LINE: ClassVar[tuple[str, ...]] = ("category", "description", "amount")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """A new line that was started needs all three of its parts (a blank one is no line)."""
+        valid = bool(super().validate(extra_validators))
+        if any((self[name].data or "").strip() for name in self.NEW_LINE):
+            for name, message in (
+                ("category", "Choose what kind of cost this is."),
+                ("description", "Say what this budget line is for."),
+                ("amount", "Enter the amount."),
+            ):
+                if not (self[name].data or "").strip() and not self[name].errors:
+                    self[name].errors = [*self[name].errors, message]
+                    valid = False
+        return valid
+
+    def new_line(self) -> NewLine:
+        return NewLine(self.category.data or "", self.description.data or "", self.amount.pence)
+
     def details(self) -> ApplicationDetails:
         return ApplicationDetails(
             **{
@@ -341,6 +388,10 @@ class BudgetLineForm(FlaskForm):
         validators=[InputRequired(message="Enter the amount.")],
         description="Like 1200 or 1,200.00.",
     )
+    version = VersionField()
+
+    def new_line(self) -> NewLine:
+        return NewLine(self.category.data or "", self.description.data or "", self.amount.pence)
 
     def validate_category(self, field: SelectField) -> None:
         if field.data not in BudgetCategory._value2member_map_:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
-from typing import Any
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
+from portal.core import vocabulary
 from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.edits import Edited
 from portal.core.extensions import Model
+from portal.core.formatting import money
 from portal.teams.models import Project, TeamRole
 
 # --- phases ---------------------------------------------------------------------------------
@@ -48,7 +51,7 @@ PHASE_TRANSITIONS: dict[PhaseState, set[PhaseState]] = {
 }
 
 
-class Phase(Model):
+class Phase(Edited, Model):
     __tablename__ = "phases"
     __table_args__ = (
         sa.CheckConstraint("max_award_pence > 0", name="max_award_positive"),
@@ -133,9 +136,23 @@ APPLICATION_TRANSITIONS: dict[ApplicationState, set[ApplicationState]] = {
 }
 
 
-class Application(Model):
+class Application(Edited, Model):
+    """An application; ``version`` (``Edited``) covers its words and its budget lines, which the
+    team writes on one page and the panel reads as one budget against the phase's cap."""
+
     __tablename__ = "applications"
     __table_args__ = (sa.Index("ix_applications_phase_state", "phase_id", "state"),)
+    # What each saved version keeps (``core.revisions``): the words, and the budget as text.
+    __revised__: ClassVar[dict[str, str]] = {
+        "title": "Title",
+        "summary": "Summary",
+        "lived_experience": "Who with lived experience is involved",
+        "co_design": "Co-design",
+        "co_decision": "Co-decision-making",
+        "co_delivery": "Co-delivery",
+        "co_evaluation": "Co-evaluation",
+        "budget": "Budget",
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phase_id: Mapped[int] = mapped_column(sa.ForeignKey("phases.id"))
@@ -153,15 +170,17 @@ class Application(Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version}
 
     phase: Mapped[Phase] = relationship(lazy="raise_on_sql")
-    lead: Mapped[User] = relationship(lazy="raise_on_sql")
+    lead: Mapped[User] = relationship(lazy="raise_on_sql", foreign_keys=[lead_id])
     budget_lines: Mapped[list[BudgetLine]] = relationship(
         back_populates="application", lazy="raise_on_sql", cascade="all, delete-orphan", order_by="BudgetLine.id"
     )
+
+    @property
+    def budget(self) -> str:
+        """The budget lines as text, one a line (load ``budget_lines`` first)."""
+        return "\n".join(line.as_text for line in self.budget_lines)
 
 
 class BudgetCategory(enum.StrEnum):
@@ -197,6 +216,10 @@ class BudgetLine(Model):
     amount_pence: Mapped[int]
 
     application: Mapped[Application] = relationship(back_populates="budget_lines")
+
+    @property
+    def as_text(self) -> str:
+        return f"{self.category.label}: {self.description}, {money(self.amount_pence)}"
 
 
 class ApplicationMember(Model):
@@ -362,7 +385,7 @@ class Decision(Model):
 # --- pilot projects -------------------------------------------------------------------------
 
 
-class Milestone(Model):
+class Milestone(Edited, Model):
     __tablename__ = "milestones"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -406,8 +429,20 @@ class ProjectStatus(enum.StrEnum):
         return {"on_track": "On track", "some_concerns": "Some concerns", "at_risk": "At risk"}[self.value]
 
 
-class ProgressReport(Model):
+class ProgressReport(Edited, Model):
     __tablename__ = "progress_reports"
+    # Every saved version of what the team wrote (core.revisions), as the history page shows it.
+    __revised__: ClassVar[dict[str, str]] = {
+        "period_start": "First day this report covers",
+        "period_end": "Last day this report covers",
+        "what_happened": "What happened",
+        "what_changed": "What changed",
+        "what_we_learned": "What we learned",
+        "challenges": "Challenges",
+        "stage_labels": "Stages where people with lived experience were involved",
+        "value_labels": "Values of co-production put into practice",
+        "status": "How the project is going",
+    }
     __table_args__ = (
         sa.Index("ix_progress_reports_state_due_on", "state", "due_on"),  # reports due and overdue, all projects
         # One project's reports in a state by date: the per-project figures (due, overdue, next due).
@@ -433,8 +468,13 @@ class ProgressReport(Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     learning_published: Mapped[bool] = mapped_column(default=False)  # shown on the public pilot page
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__: dict[str, Any] = {"version_id_col": version}
 
     project: Mapped[Project] = relationship(lazy="raise_on_sql")
+
+    @property
+    def stage_labels(self) -> list[str]:
+        return vocabulary.labels(vocabulary.STAGES, self.stages)
+
+    @property
+    def value_labels(self) -> list[str]:
+        return vocabulary.labels(vocabulary.VALUES, self.values)

@@ -77,6 +77,12 @@ register(
             lambda user, app: on_application_team(user, app) and app.state == A.DRAFT,
             "Only the applying team can change an application, while it is a draft.",
         ),
+        "application.history": (
+            lambda user, app: (
+                signed_in(user) and app is not None and (is_staff(user) or on_application_team(user, app))
+            ),
+            "Only the applying team and programme staff can see an application's saved versions.",
+        ),
         "application.submit": (
             lambda user, app: leads_application(user, app) and app.state == A.DRAFT,
             "Only the lead applicant can send an application, while it is a draft.",
@@ -132,5 +138,11 @@ register(
             "Only the team of a running project can write its reports.",
         ),
         "project.manage": (staff, STAFF_ONLY),
+        "report.history": (
+            lambda user, project: (
+                signed_in(user) and project is not None and (is_staff(user) or team_role(user, project) is not None)
+            ),
+            "Only the project's team and programme staff can see the saved versions of its reports.",
+        ),
     }
 )

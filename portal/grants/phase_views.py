@@ -11,6 +11,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.core.changes import apply, done, refused
+from portal.core.confirm import confirmed
+from portal.core.edits import EditConflict
 from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
@@ -21,6 +23,8 @@ from portal.grants import applications, bp, phases, reviews
 from portal.grants.application_views import attempt
 from portal.grants.forms import ActionForm, PanelFilterForm, PhaseForm, PhaseStateForm
 from portal.grants.models import PHASE_TRANSITIONS, Phase, PhaseState
+from portal.grants.phase_confirm import ask_to_move
+from portal.grants.project_forms import seen
 
 T = TypeVar("T")
 
@@ -132,6 +136,8 @@ def _by_the_form(change: Callable[[], T]) -> Callable[[], T]:
     def run() -> T:
         try:
             return change()
+        except EditConflict:
+            raise  # someone saved first: apply shows both versions
         except RuleBroken as error:
             problems = error.problems if isinstance(error, RulesBroken) else [error]
             named = [RuleBroken("criterion_1_name", p.message) if p.field == "criteria" else p for p in problems]
@@ -156,7 +162,10 @@ def new_phase() -> Response:
 def edit_phase(phase_id: int) -> Response:
     phase = _phase_or_404(phase_id)
     form = PhaseForm(data=PhaseForm.data_from(phase, phases.criteria_of(phase.id)) if request.method == "GET" else None)
-    outcome = apply(form, _by_the_form(lambda: phases.update_phase(phase, form.details(), by=current_user)))
+    outcome = apply(
+        form,
+        _by_the_form(lambda: phases.update_phase(phase, form.details(), by=current_user, seen=seen(form.version))),
+    )
     if outcome:
         return done(url_for("grants.staff_phases"), f"Your changes to {phase.name} are saved.")
     return _form_page(form, phase)
@@ -167,6 +176,10 @@ def edit_phase(phase_id: int) -> Response:
 def move_phase(phase_id: int) -> Response:
     phase = _phase_or_404(phase_id)
     form = PhaseStateForm()
+    if not confirmed():  # a move tells people and cannot be taken back: check it, then ask
+        return ask_to_move(
+            phase, form, refused=lambda problem: _staff_list(status=422, problem=problem, problem_phase=phase_id)
+        )
     outcome = apply(
         form, lambda: phases.move_phase(phase, PhaseState(given(form.to.data)), by=current_user, today=london_today())
     )

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.core import audit, permissions
+from portal.core import audit, edits, permissions
 from portal.core.errors import NotAllowed, RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import local_date, money
@@ -133,19 +133,53 @@ def _values(phase: Phase) -> dict[str, Any]:
     }
 
 
+# The phase form's labels, for the conflict panel when two staff change one phase.
+LABELS = {
+    "name": "Name",
+    "summary": "Summary",
+    "eligibility": "Who can apply",
+    "max_award_pence": "Largest award",
+    "pot_pence": "Pot",
+    "delivery_months": "Delivery time, in months",
+    "target_awards": "Number of awards you aim to make",
+    "opens_on": "Applications open on",
+    "opens_time": "Opening time, UK time",
+    "closes_on": "Applications close on",
+    "closes_time": "Closing time, UK time",
+    "reviews_close_on": "Panel reviews close on",
+}
+
+
+def _changes(details: PhaseDetails) -> dict[str, Any]:
+    return {
+        "name": details.name.strip(),
+        "summary": details.summary.strip(),
+        "eligibility": details.eligibility.strip(),
+        "max_award_pence": details.max_award_pence,
+        "pot_pence": details.pot_pence,
+        "delivery_months": details.delivery_months,
+        "target_awards": details.target_awards,
+        "opens_on": details.opens_on,
+        "closes_on": details.closes_on,
+        "opens_time": details.opens_time,
+        "closes_time": details.closes_time,
+        "reviews_close_on": details.reviews_close_on,
+    }
+
+
+def _shown(name: str, value: Any) -> str:
+    if name.endswith("_pence") and isinstance(value, int):
+        return money(value)
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, date):
+        return local_date(value)
+    return edits.shown(value)
+
+
 def _apply(phase: Phase, details: PhaseDetails) -> None:
-    phase.name = details.name.strip()
-    phase.summary = details.summary.strip()
-    phase.eligibility = details.eligibility.strip()
-    phase.max_award_pence = details.max_award_pence
-    phase.pot_pence = details.pot_pence
-    phase.delivery_months = details.delivery_months
-    phase.target_awards = details.target_awards
-    phase.opens_on = details.opens_on
-    phase.closes_on = details.closes_on
-    phase.opens_time = details.opens_time
-    phase.closes_time = details.closes_time
-    phase.reviews_close_on = details.reviews_close_on
+    for name, value in _changes(details).items():
+        setattr(phase, name, value)
 
 
 def criteria_of(phase_id: int) -> list[Criterion]:
@@ -184,20 +218,30 @@ def create_phase(details: PhaseDetails, *, by: User) -> Phase:
     return phase
 
 
-def update_phase(phase: Phase, details: PhaseDetails, *, by: User) -> None:
-    """Change a draft or open phase. Criteria change only while it is a draft (``details.criteria``
-    is ignored once it is open), so every application in a round is scored the same way."""
+def _criteria_text(phase_id: int) -> list[tuple[str, str, int]]:
+    return [(c.name, c.description, c.weight) for c in criteria_of(phase_id)]
+
+
+def update_phase(phase: Phase, details: PhaseDetails, *, by: User, seen: int | None = None) -> None:
+    """Change a draft or open phase, from a form opened at version ``seen`` (None: not checked):
+    one saved since is not touched (``EditConflict``, with both versions). Criteria change only
+    while it is a draft (``details.criteria`` is ignored once it is open), so every application
+    in a round is scored the same way."""
     _require(by, "phases.manage")
+    edits.check_fresh(phase, seen, _changes(details), by=by, labels=LABELS, display=_shown)
     if phase.state not in EDITABLE_STATES:
         raise RuleBroken("name", f"This phase is {phase.state.label.lower()}, so its details can no longer change.")
     change_criteria = phase.state == PhaseState.DRAFT
     problems = _detail_problems(details) + (_criteria_problems(details.criteria) if change_criteria else [])
     if problems:
         raise RulesBroken(problems)
-    before = _values(phase)
-    _apply(phase, details)
+    before, criteria_before = _values(phase), _criteria_text(phase.id)
+    changed = edits.edit(phase, _changes(details), by=by, seen=seen, labels=LABELS, display=_shown)
     if change_criteria:
         _set_criteria(phase, details.criteria)
+        db.session.flush()
+        if _criteria_text(phase.id) != criteria_before and not changed:
+            edits.stamp(phase, by=by)  # the criteria are part of the phase: its version moves on
     after = _values(phase)
     if after != before or change_criteria:
         audit.record("phase.changed", phase, actor=by, before=before, after=after)
@@ -207,12 +251,8 @@ def in_window(phase: Phase, today: date) -> bool:
     return phase.opens_on <= today <= phase.closes_on
 
 
-def move_phase(phase: Phase, to: PhaseState, *, by: User | None, today: date) -> list[Application]:
-    """Move a phase one step on. Opening needs today inside the window; moving to assessing puts
-    every submitted application with the panel (returned, so the caller can say how many).
-
-    ``by`` is the staff member moving it, or None for the scheduler acting on the phase's own
-    dates (``grants.schedule``), which checks nothing else but the same rules."""
+def check_move(phase: Phase, to: PhaseState, *, by: User | None, today: date) -> None:
+    """What moving a phase asks, checked before the confirmation page is shown and again on moving it."""
     if by is not None:
         _require(by, "phases.manage")
     if to not in PHASE_TRANSITIONS[phase.state]:
@@ -231,6 +271,15 @@ def move_phase(phase: Phase, to: PhaseState, *, by: User | None, today: date) ->
         )
     if to == PhaseState.OPEN and not criteria_of(phase.id):
         raise RuleBroken("state", "Add at least one scoring criterion before opening this phase.")
+
+
+def move_phase(phase: Phase, to: PhaseState, *, by: User | None, today: date) -> list[Application]:
+    """Move a phase one step on. Opening needs today inside the window; moving to assessing puts
+    every submitted application with the panel (returned, so the caller can say how many).
+
+    ``by`` is the staff member moving it, or None for the scheduler acting on the phase's own
+    dates (``grants.schedule``), which checks nothing else but the same rules."""
+    check_move(phase, to, by=by, today=today)
     before = phase.state
     phase.state = to
     audit.record("phase.state_changed", phase, actor=by, before={"state": before.value}, after={"state": to.value})

@@ -22,7 +22,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 
 from portal.core import vocabulary
-from portal.core.form_fields import MONEY_MESSAGE, CheckboxesField, PoundsField
+from portal.core.form_fields import MONEY_MESSAGE, CheckboxesField, PoundsField, VersionField
 from portal.core.forms import choices
 from portal.grants.models import BudgetCategory, ProjectStatus
 from portal.grants.reports import SHOW_CHOICES, ReportContent
@@ -51,6 +51,13 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
+def seen(field: VersionField) -> int | None:
+    """The version a form was opened at (``VersionField`` reads a number, or 0 for anything else,
+    which never matches); None when the form was sent without one."""
+    data: object = field.data
+    return data if isinstance(data, int) else None
+
+
 class DatesForm(FlaskForm):
     start_date = DateInputField("Start date", validators=[InputRequired("Enter the start date, like 31 1 2026.")])
     end_date = DateInputField(
@@ -58,6 +65,7 @@ class DatesForm(FlaskForm):
         validators=[InputRequired("Enter the end date, like 31 8 2026.")],
         description="Changing the dates works out the report due dates again. Reports the team has started are kept.",
     )
+    version = VersionField()  # last: a message about no field goes by the first, visible one
 
 
 SCHEDULE_PAIRS = [
@@ -78,6 +86,7 @@ class ScheduleForm(FlaskForm):
         min_entries=CUSTOM_DATE_INPUTS,
         max_entries=CUSTOM_DATE_INPUTS,
     )
+    version = VersionField()
 
     def chosen_dates(self) -> list[date]:
         """The custom dates typed in; blank inputs are ignored."""
@@ -96,8 +105,15 @@ class MilestoneForm(FlaskForm):
     due_on = DateInputField("Due date", validators=[InputRequired("Enter the date the milestone is due.")])
 
 
+class MilestoneEditForm(MilestoneForm):
+    """Changing a milestone's name or date, from the version of it the page showed."""
+
+    version = VersionField()
+
+
 class MilestoneDoneForm(FlaskForm):
     done = HiddenField(validators=[InputRequired()])
+    version = VersionField()
 
 
 CATEGORY_PAIRS = [(c.value, c.label) for c in BudgetCategory]
@@ -157,6 +173,7 @@ class ReportForm(FlaskForm):
     status = RadioField(
         "How is the project going?", choices=choices(STATUS_PAIRS), validators=[Optional()], validate_choice=False
     )
+    version = VersionField()
 
     def content(self) -> ReportContent:
         status = self.status.data
@@ -188,6 +205,7 @@ class DecisionForm(FlaskForm):
         validators=[Length(max=5000, message="Keep this to 5,000 characters or fewer.")],
         description="Needed if you ask for changes: say what to change. The team sees this.",
     )
+    version = VersionField()
 
 
 class PublishForm(FlaskForm):

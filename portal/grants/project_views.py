@@ -25,9 +25,9 @@ from portal.core.csv_export import csv_response
 from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
-from portal.core.forms import given
+from portal.core.forms import attach_error, given
 from portal.core.permissions import can, permission_required, public, require
-from portal.core.web import paginate, redirect_to, render, wants_fragment
+from portal.core.web import is_htmx, paginate, redirect_to, render, wants_fragment
 from portal.grants import bp, dashboards, exports, invitations, projects, reports, signals
 from portal.grants.application_views import act, attempt
 from portal.grants.forms import InviteForm
@@ -38,12 +38,14 @@ from portal.grants.project_forms import (
     DecisionForm,
     ExpenseForm,
     MilestoneDoneForm,
+    MilestoneEditForm,
     MilestoneForm,
     PublishForm,
     RemoveForm,
     ReportFilterForm,
     ReportForm,
     ScheduleForm,
+    seen,
 )
 from portal.teams import management
 from portal.teams.models import Project, ProjectState, ReportingSchedule
@@ -95,7 +97,7 @@ def _schedule_form(project: Project) -> ScheduleForm:
             )
         )[:CUSTOM_DATE_INPUTS]
     kind = project.reporting_schedule.value if project.reporting_schedule else ""
-    return ScheduleForm(formdata=None, kind=kind, custom_dates=chosen)
+    return ScheduleForm(formdata=None, kind=kind, custom_dates=chosen, version=project.version)
 
 
 def _milestones(project: Project) -> list[Milestone]:
@@ -133,7 +135,7 @@ def project_page(project: Project, status: int = 200, **forms: FlaskForm) -> Res
         is_team=can(current_user, "project.report", project),
         is_staff=can(current_user, "project.manage", project),
         dates_form=forms.get("dates_form")
-        or DatesForm(formdata=None, start_date=project.start_date, end_date=project.end_date),
+        or DatesForm(formdata=None, start_date=project.start_date, end_date=project.end_date, version=project.version),
         schedule_form=forms.get("schedule_form") or _schedule_form(project),
         milestone_form=forms.get("milestone_form") or MilestoneForm(formdata=None),
         expense_form=forms.get("expense_form") or ExpenseForm(formdata=None),
@@ -172,7 +174,11 @@ def change_dates(project_id: int) -> Response:
         project_id,
         form,
         lambda: projects.change_dates(
-            project, start_date=form.start_date.data, end_date=form.end_date.data, by=current_user
+            project,
+            start_date=form.start_date.data,
+            end_date=form.end_date.data,
+            by=current_user,
+            seen=seen(form.version),
         ),
         anchor="dates",
         message="The project's dates are changed and its report due dates worked out again.",
@@ -183,7 +189,7 @@ def change_dates(project_id: int) -> Response:
 def _set_schedule(project: Project, form: ScheduleForm) -> None:
     kind = ReportingSchedule(form.kind.data)
     custom = form.chosen_dates() if kind == ReportingSchedule.CUSTOM else None
-    projects.set_schedule(project, kind, by=current_user, custom=custom)
+    projects.set_schedule(project, kind, by=current_user, custom=custom, seen=seen(form.version))
 
 
 @bp.route("/projects/<int:project_id>/schedule", methods=["POST"], endpoint="project_schedule")
@@ -220,6 +226,30 @@ def add_milestone(project_id: int) -> Response:
     )
 
 
+def _milestone_or_404(project: Project, milestone_id: int) -> Milestone:
+    milestone = db.session.scalar(
+        sa.select(Milestone).where(Milestone.id == milestone_id, Milestone.project_id == project.id)
+    )
+    if milestone is None:
+        abort(404)
+    return milestone
+
+
+def _milestones_fragment(project: Project, *, conflict: Any = None) -> Response:
+    """What is inside the milestones section: the rows and the count of those done (and, after a
+    refused stale click, who changed the milestone first)."""
+    return render(
+        "grants/projects/_milestones_body.html",
+        project=project,
+        milestones=_milestones(project),
+        is_team=True,
+        today=london_today(),
+        done_form=MilestoneDoneForm(formdata=None),
+        milestone_form=MilestoneForm(formdata=None),
+        conflict=conflict,
+    )
+
+
 @bp.route(
     "/projects/<int:project_id>/milestones/<int:milestone_id>/done", methods=["POST"], endpoint="project_milestone_mark"
 )
@@ -227,28 +257,60 @@ def add_milestone(project_id: int) -> Response:
 def mark_milestone(project_id: int, milestone_id: int) -> Response:
     project = project_or_404(project_id)
     require("project.report", project)
-    milestone = db.session.scalar(
-        sa.select(Milestone).where(Milestone.id == milestone_id, Milestone.project_id == project.id)
-    )
-    if milestone is None:
-        abort(404)
+    milestone = _milestone_or_404(project, milestone_id)
     form = MilestoneDoneForm()
-    if form.done.data not in ("0", "1"):
+    if not form.validate_on_submit() or form.done.data not in ("0", "1"):
         abort(400)
     done_now = form.done.data == "1"
-    act(form, lambda: projects.mark_milestone(project, milestone, done=done_now, by=current_user, today=london_today()))
-    if wants_fragment():  # what is inside the milestones section: the row and the count of those done
-        return render(
-            "grants/projects/_milestones_body.html",
-            project=project,
-            milestones=_milestones(project),
-            is_team=True,
-            today=london_today(),
-            done_form=MilestoneDoneForm(formdata=None),
-            milestone_form=MilestoneForm(formdata=None),
+    outcome = attempt(
+        lambda: projects.mark_milestone(
+            project, milestone, done=done_now, by=current_user, today=london_today(), seen=seen(form.version)
         )
+    )
+    if outcome.conflict is not None:  # someone changed it since the page was opened: show theirs
+        if wants_fragment():
+            # A 200, which htmx swaps in (it reports a 4xx as an error): the rows, and who changed it first.
+            return _milestones_fragment(project_or_404(project_id), conflict=outcome.conflict)
+        return project_page(project_or_404(project_id), status=422)
+    if outcome.error is not None:
+        raise outcome.error
+    if wants_fragment():
+        return _milestones_fragment(project)
     message = f"\u201c{milestone.title}\u201d is marked {'done' if milestone.done_on else 'not done yet'}."
     return _to_project(project_id, "milestones", message)
+
+
+@bp.route(
+    "/projects/<int:project_id>/milestones/<int:milestone_id>/edit",
+    methods=["GET", "POST"],
+    endpoint="project_milestone_edit",
+)
+@permission_required("projects.mine")
+def edit_milestone(project_id: int, milestone_id: int) -> Response:
+    project = project_or_404(project_id)
+    require("project.report", project)
+    milestone = _milestone_or_404(project, milestone_id)
+    form = MilestoneEditForm(obj=milestone) if request.method == "GET" else MilestoneEditForm()
+    outcome = apply(
+        form,
+        lambda: projects.change_milestone(
+            project,
+            milestone,
+            title=form.title.data or "",
+            due_on=form.due_on.data,
+            by=current_user,
+            seen=seen(form.version),
+        ),
+    )
+    if outcome:
+        return _to_project(project_id, "milestones", "Milestone saved." if outcome.result else "Nothing was changed.")
+    return refused(
+        "grants/projects/milestone_form.html",
+        form=form,
+        project=project,
+        milestone=milestone,
+        title=f"Change the milestone \u201c{milestone.title}\u201d",
+    )
 
 
 @bp.route("/projects/<int:project_id>/expenses", methods=["POST"], endpoint="project_expense_add")
@@ -301,6 +363,8 @@ def _report_page(
     decision_form: DecisionForm | None = None,
     publish_error: str = "",
 ) -> Response:
+    if decision_form is None:
+        decision_form = DecisionForm(formdata=None, version=report.version)
     return render(
         "grants/projects/report.html",
         status=status,
@@ -310,10 +374,11 @@ def _report_page(
         state_label=reports.state_label(report),
         can_write=can(current_user, "project.report", project),
         can_decide=can(current_user, "project.manage", project),
+        can_see_history=can(current_user, "report.history", project),
         can_publish=can(current_user, "project.work_on", project),
         stage_labels=vocabulary.labels(vocabulary.STAGES, report.stages),
         value_labels=vocabulary.labels(vocabulary.VALUES, report.values),
-        decision_form=decision_form or DecisionForm(formdata=None),
+        decision_form=decision_form,
         publish_form=PublishForm(formdata=None),
         publish_error=publish_error,
         title=f"Progress report due {report.due_on:%-d %B %Y}",
@@ -328,15 +393,48 @@ def show_report(project_id: int, report_id: int) -> Response:
     return _report_page(project, _report_or_404(project, report_id))
 
 
-def _write_report(report: ProgressReport, form: ReportForm, *, sending: bool) -> None:
-    """Save the draft, or send it; an incomplete report's messages each go by their own field."""
+def _write_report(report: ProgressReport, form: ReportForm, *, sending: bool) -> dict[str, str]:
+    """Save the draft, or send it; returns what stops a report being sent (it was kept as the
+    draft instead). A draft that cannot be saved has its messages each by its own field."""
     try:
         if sending:
-            reports.submit_report(report, form.content(), by=current_user, now=_now())
-        else:
-            reports.save_draft(report, form.content(), by=current_user)
+            return reports.submit_or_keep_draft(
+                report, form.content(), by=current_user, now=_now(), seen=seen(form.version)
+            )
+        reports.save_draft(report, form.content(), by=current_user, seen=seen(form.version))
+        return {}
     except reports.ReportIncomplete as error:
         raise RulesBroken([RuleBroken(field, message) for field, message in error.errors.items()]) from error
+
+
+def _report_form(project: Project, report: ProgressReport, form: ReportForm) -> Response:
+    """The form again (422 after a POST), with its messages; to htmx a 200, which it swaps in
+    (it reports a 4xx as an error)."""
+    status = 422 if request.method == "POST" and not is_htmx() else 200
+    return render(
+        "grants/projects/report_form.html",
+        status=status,
+        form=form,
+        project=project,
+        report=report,
+        state_label=reports.state_label(report),
+        can_see_history=can(current_user, "report.history", project),
+        title=f"Write the report due {report.due_on:%-d %B %Y}",
+    )
+
+
+def _kept_as_draft(report: ProgressReport, form: ReportForm, problems: dict[str, str]) -> None:
+    """A send that was refused but saved as the draft: each problem by its field, and the form now
+    at the saved version, so the next save or send is not refused as if someone else saved."""
+    for field, message in problems.items():
+        attach_error(form, field, message)
+    form.version.data = str(report.version)
+    form.version.raw_data = [str(report.version)]
+    flash(
+        "Your report is not sent yet. What you wrote is saved as a draft. "
+        "Fill in the boxes marked below, then send it.",
+        "warning",
+    )
 
 
 @bp.route(
@@ -347,34 +445,36 @@ def edit_report(project_id: int, report_id: int) -> Response:
     project = project_or_404(project_id)
     require("project.report", project)
     report = _report_or_404(project, report_id)
-    if report.state not in reports.OPEN_STATES:
+    if request.method == "GET" and report.state not in reports.OPEN_STATES:
         flash("This report has been sent, so it can no longer be changed.", "info")
         return redirect_to(url_for("grants.project_report", project_id=project.id, report_id=report.id))
     form = ReportForm(obj=report) if request.method == "GET" else ReportForm()
     sending = request.form.get("action") == "submit"
     outcome = apply(form, lambda: _write_report(report, form, sending=sending))
+    if outcome and outcome.result:
+        _kept_as_draft(report, form, outcome.result)
+        return _report_form(project, report, form)
     if outcome and sending:
         url = url_for("grants.project_report", project_id=project_id, report_id=report_id)
         return done(url, "Your report is sent. The programme team will read it and let you know.")
     if outcome:
         url = url_for("grants.project_report_edit", project_id=project_id, report_id=report_id)
         return done(url, "Your draft is saved. Nobody else sees it until you send it.")
-    return refused(
-        "grants/projects/report_form.html",
-        form=form,
-        project=project,
-        report=report,
-        state_label=reports.state_label(report),
-        title=f"Write the report due {report.due_on:%-d %B %Y}",
-    )
+    return _report_form(project, report, form)
 
 
 def _decide(report: ProgressReport, form: DecisionForm) -> None:
-    feedback = form.feedback.data or ""
+    feedback, version = form.feedback.data or "", seen(form.version)
     if form.decision.data == "accept":
-        reports.accept_report(report, by=current_user, now=_now(), feedback=feedback)
+        reports.accept_report(report, by=current_user, now=_now(), feedback=feedback, seen=version)
     else:
-        reports.request_changes(report, by=current_user, now=_now(), feedback=feedback)
+        reports.request_changes(report, by=current_user, now=_now(), feedback=feedback, seen=version)
+
+
+DECIDED_AT_ONCE = (
+    "Someone else decided on this report at the same moment, so your decision was not recorded. "
+    "Read the report as it is now, below."
+)
 
 
 @bp.route(
@@ -386,8 +486,11 @@ def decide_report(project_id: int, report_id: int) -> Response:
     require("project.manage", project)
     report = _report_or_404(project, report_id)
     form = DecisionForm()
-    outcome = apply(form, lambda: _decide(report, form))
+    outcome = apply(form, lambda: _decide(report, form), stale_message=DECIDED_AT_ONCE)
     if not outcome:
+        # The page shows the report as it is now; a decision from it is about this version.
+        form.version.data = str(report.version)
+        form.version.raw_data = [str(report.version)]
         return _report_page(project, report, status=422, decision_form=form)
     if report.state == "accepted":
         closed = " This was the final report, so the project is now closed." if report.is_final else ""

@@ -1,4 +1,9 @@
-"""Pilot projects: made by an award, with a team, dates and a reporting schedule."""
+"""Pilot projects: made by an award, with a team, dates and a reporting schedule.
+
+Staff change a project's dates and schedule, and the team its milestones, from forms that carry
+the version they were opened at (``core.edits``): a save from a page opened before someone
+else's changes nothing and shows both versions instead of overwriting theirs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.core import audit, outbox, permissions
+from portal.core import audit, edits, outbox, permissions
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import money
@@ -190,13 +195,38 @@ def custom_dates_within(project: Project, start: date, end: date) -> list[date]:
     return [*kept, end]
 
 
+SCHEDULE_LABELS = {"reporting_schedule": "How often the team reports"}
+DATE_LABELS = {"start_date": "Start date", "end_date": "End date"}
+
+
+def _schedule_shown(name: str, value: object) -> str:
+    names = {
+        ReportingSchedule.MONTHLY: "Every month",
+        ReportingSchedule.MIDPOINT_FINAL: "Halfway through, and at the end",
+        ReportingSchedule.CUSTOM: "On dates staff chose",
+    }
+    if isinstance(value, ReportingSchedule):
+        return names[value]
+    return "Not set" if value is None else str(value)
+
+
 def set_schedule(
-    project: Project, kind: ReportingSchedule, *, by: User, custom: list[date] | None = None
+    project: Project,
+    kind: ReportingSchedule,
+    *,
+    by: User,
+    custom: list[date] | None = None,
+    seen: int | None = None,
 ) -> list[ProgressReport]:
-    """Staff choose how often the team reports; the team is told the new due dates."""
+    """Staff choose how often the team reports (from a page showing version ``seen``); the team
+    is told the new due dates."""
     _require(by, "project.manage", project)
+    edits.check_fresh(
+        project, seen, {"reporting_schedule": kind}, by=by, labels=SCHEDULE_LABELS, display=_schedule_shown
+    )
     _still_running(project, "kind")
     made = schedule_reports(project, kind, by=by, custom=custom)
+    edits.stamp(project, by=by)  # even the same kind with new dates is a change of schedule
     db.session.flush()
     tell_team(
         project,
@@ -207,9 +237,13 @@ def set_schedule(
     return made
 
 
-def change_dates(project: Project, *, start_date: date | None, end_date: date | None, by: User) -> None:
-    """Staff move the project's dates; the reporting schedule is worked out again for them."""
+def change_dates(
+    project: Project, *, start_date: date | None, end_date: date | None, by: User, seen: int | None = None
+) -> None:
+    """Staff move the project's dates (from a page showing version ``seen``); the reporting
+    schedule is worked out again for them."""
     _require(by, "project.manage", project)
+    edits.check_fresh(project, seen, {"start_date": start_date, "end_date": end_date}, by=by, labels=DATE_LABELS)
     _still_running(project, "start_date")
     if start_date is None:
         raise RuleBroken("start_date", "Enter the start date, like 31 1 2026.")
@@ -220,7 +254,7 @@ def change_dates(project: Project, *, start_date: date | None, end_date: date | 
     before = {"start_date": _iso(project.start_date), "end_date": _iso(project.end_date)}
     kind = project.reporting_schedule or ReportingSchedule.MIDPOINT_FINAL
     custom = custom_dates_within(project, start_date, end_date) if kind == ReportingSchedule.CUSTOM else None
-    project.start_date, project.end_date = start_date, end_date
+    edits.edit(project, {"start_date": start_date, "end_date": end_date}, by=by, seen=seen, labels=DATE_LABELS)
     audit.record(
         "project.dates_changed",
         project,
@@ -246,9 +280,16 @@ def _iso(day: date | None) -> str | None:
 # --- milestones and expenses (the team) -----------------------------------------------------
 
 
-def add_milestone(project: Project, *, title: str, due_on: date | None, by: User) -> Milestone:
-    _require(by, "project.report", project)
-    title = title.strip()
+MILESTONE_LABELS = {"title": "Milestone", "due_on": "Due date", "done_on": "Done"}
+
+
+def _milestone_shown(name: str, value: object) -> str:
+    if name == "done_on":
+        return f"Done on {value:%-d %B %Y}" if isinstance(value, date) else "Not done yet"
+    return f"{value:%-d %B %Y}" if isinstance(value, date) else edits.shown(value)
+
+
+def _milestone_problems(project: Project, title: str, due_on: date | None) -> None:
     if not title:
         raise RuleBroken("title", 'Enter what the milestone is, like "First co-design workshop".')
     if len(title) > 200:
@@ -261,6 +302,13 @@ def add_milestone(project: Project, *, title: str, due_on: date | None, by: User
             f"Choose a date from {project.start_date:%-d %B %Y} to "
             f"{project.end_date:%-d %B %Y}, while the project runs.",
         )
+
+
+def add_milestone(project: Project, *, title: str, due_on: date | None, by: User) -> Milestone:
+    _require(by, "project.report", project)
+    title = title.strip()
+    _milestone_problems(project, title, due_on)
+    assert due_on is not None  # checked above
     milestone = Milestone(project_id=project.id, title=title, due_on=due_on)
     db.session.add(milestone)
     db.session.flush()
@@ -268,13 +316,39 @@ def add_milestone(project: Project, *, title: str, due_on: date | None, by: User
     return milestone
 
 
-def mark_milestone(project: Project, milestone: Milestone, *, done: bool, by: User, today: date) -> None:
-    """Mark a milestone done (today) or not done yet."""
+def change_milestone(
+    project: Project, milestone: Milestone, *, title: str, due_on: date | None, by: User, seen: int | None
+) -> bool:
+    """The team renames or moves a milestone, from a page showing version ``seen``. True when
+    anything changed."""
+    _require(by, "project.report", project)
+    if milestone.project_id != project.id:
+        raise NotAllowed("That milestone belongs to another project.")
+    title = title.strip()
+    new = {"title": title, "due_on": due_on}
+    edits.check_fresh(milestone, seen, new, by=by, labels=MILESTONE_LABELS, display=_milestone_shown)
+    _milestone_problems(project, title, due_on)
+    before = {"title": milestone.title, "due_on": _iso(milestone.due_on)}
+    if not edits.edit(milestone, new, by=by, seen=seen, labels=MILESTONE_LABELS, display=_milestone_shown):
+        return False
+    audit.record(
+        "milestone.changed", milestone, actor=by, before=before, after={"title": title, "due_on": _iso(due_on)}
+    )
+    return True
+
+
+def mark_milestone(
+    project: Project, milestone: Milestone, *, done: bool, by: User, today: date, seen: int | None = None
+) -> None:
+    """Mark a milestone done (today) or not done yet, from a page showing version ``seen``."""
     _require(by, "project.report", project)
     if milestone.project_id != project.id:
         raise NotAllowed("That milestone belongs to another project.")
     before = {"done_on": _iso(milestone.done_on)}
-    milestone.done_on = (milestone.done_on or today) if done else None
+    done_on = (milestone.done_on or today) if done else None
+    if done_on == milestone.done_on:
+        return  # already as asked (someone else pressed the same button first): nothing to refuse
+    edits.edit(milestone, {"done_on": done_on}, by=by, seen=seen, labels=MILESTONE_LABELS, display=_milestone_shown)
     audit.record(
         "milestone.done" if done else "milestone.reopened",
         milestone,

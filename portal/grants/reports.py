@@ -3,19 +3,26 @@
 A report is made ``due`` by the reporting schedule (``projects.schedule_reports``). Each move
 checks who may make it (``portal.permissions``) and the state table below, records an audit
 entry and tells the people affected through the outbox, all in the caller's transaction.
-``ProgressReport.version`` makes a second, simultaneous move fail at commit instead of applying twice.
+
+Several people write one report, and several staff may decide on it, so every form carries the
+version it was opened at (``core.edits``): a save from a page opened before someone else's save
+changes nothing and shows both versions (``EditConflict``); a decision from such a page is
+refused with who changed the report and when. ``ProgressReport.version`` also makes a second,
+simultaneous save or decision fail at commit instead of applying twice. Each save the team makes
+is kept as a revision (``core.revisions``) for the report's history page.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
 from portal.accounts.models import User
-from portal.core import audit, permissions, vocabulary
+from portal.core import audit, edits, permissions, revisions, vocabulary
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
 from portal.grants.models import ProgressReport, ProjectStatus, ReportState
@@ -50,6 +57,19 @@ TEXT_FIELDS = {
     "challenges": 'Say what was hard, or write "None" if nothing was.',
 }
 MAX_TEXT = 10_000
+
+# The report form's labels, for the conflict panel (the history uses ``ProgressReport.__revised__``).
+LABELS = {
+    "period_start": "First day this report covers",
+    "period_end": "Last day this report covers",
+    "what_happened": "What happened",
+    "what_changed": "What changed",
+    "what_we_learned": "What we learned",
+    "challenges": "Challenges",
+    "stages": "Stages where people with lived experience were involved",
+    "values": "Values of co-production put into practice",
+    "status": "How the project is going",
+}
 
 
 def state_label(report: ProgressReport) -> str:
@@ -127,44 +147,77 @@ def _completeness_errors(content: ReportContent) -> dict[str, str]:
     return errors
 
 
-def _writable(report: ProgressReport, by: User) -> None:
+def _writable(report: ProgressReport, content: ReportContent, *, by: User, seen: int | None) -> None:
+    """The team may write this report now: on their team, from a page showing the report as it is
+    saved (else both versions are shown, and the person's text stays in the form), and not sent."""
     _require(by, "project.report", _project(report))
+    _check_fresh(report, content, by=by, seen=seen)
     if report.state not in OPEN_STATES:
         raise RuleBroken("state", "This report has been sent, so it can no longer be changed.")
 
 
-def _apply(report: ProgressReport, content: ReportContent) -> None:
-    report.period_start = content.period_start
-    report.period_end = content.period_end
-    for name in TEXT_FIELDS:
-        setattr(report, name, getattr(content, name).strip())
-    # Kept in the vocabulary's order, so the same choices always read the same way.
-    report.stages = [key for key in vocabulary.STAGES if key in content.stages]
-    report.values = [key for key in vocabulary.VALUES if key in content.values]
-    report.status = content.status
+def _changes(content: ReportContent) -> dict[str, Any]:
+    """What the team typed, as the report's attributes hold it."""
+    return {
+        "period_start": content.period_start,
+        "period_end": content.period_end,
+        **{name: getattr(content, name).strip() for name in TEXT_FIELDS},
+        # Kept in the vocabulary's order, so the same choices always read the same way.
+        "stages": [key for key in vocabulary.STAGES if key in content.stages],
+        "values": [key for key in vocabulary.VALUES if key in content.values],
+        "status": content.status,
+    }
 
 
-def save_draft(report: ProgressReport, content: ReportContent, *, by: User) -> None:
-    """Keep what the team has written so far; nothing is required yet."""
-    _writable(report, by)
+def _display(name: str, value: Any) -> str:
+    """A value as the conflict panel shows it: stages and values by their names, not their keys."""
+    if name == "stages":
+        return ", ".join(vocabulary.labels(vocabulary.STAGES, value))
+    if name == "values":
+        return ", ".join(vocabulary.labels(vocabulary.VALUES, value))
+    return edits.shown(value)
+
+
+def _check_fresh(report: ProgressReport, content: ReportContent, *, by: User, seen: int | None) -> None:
+    edits.check_fresh(report, seen, _changes(content), by=by, labels=LABELS, display=_display)
+
+
+def _write(report: ProgressReport, content: ReportContent, *, by: User, seen: int | None) -> bool:
+    """Put what the team typed on the report (unless it changed since version ``seen``); a save
+    that changed what it says is kept as a revision. True when the text changed."""
+    changed = edits.edit(report, _changes(content), by=by, seen=seen, labels=LABELS, display=_display)
+    if report.state == ReportState.DUE:
+        report.state = ReportState.DRAFT
+        edits.stamp(report, by=by)
+    if changed:
+        revisions.keep(report, by=by)
+    return changed
+
+
+def save_draft(report: ProgressReport, content: ReportContent, *, by: User, seen: int | None = None) -> bool:
+    """Keep what the team has written so far; nothing is required yet. ``seen`` is the version the
+    form was opened at (None: not checked). True when anything in the text changed."""
+    _writable(report, content, by=by, seen=seen)
     errors = _shape_errors(content)
     if errors:
         raise ReportIncomplete(errors)
-    _apply(report, content)
-    if report.state == ReportState.DUE:
-        report.state = ReportState.DRAFT
+    return _write(report, content, by=by, seen=seen)
 
 
-def submit_report(report: ProgressReport, content: ReportContent, *, by: User, now: datetime) -> None:
+def submit_report(
+    report: ProgressReport, content: ReportContent, *, by: User, now: datetime, seen: int | None = None
+) -> None:
     """Send the report to the programme team. Every text field and the status are required;
     if anything is missing nothing changes, and every missing field is named."""
-    _writable(report, by)
+    _writable(report, content, by=by, seen=seen)
     errors = {**_completeness_errors(content), **_shape_errors(content)}
     if errors:
         raise ReportIncomplete(errors)
     assert content.status is not None  # a complete report has one
     _move(report, ReportState.SUBMITTED, by=by)
-    _apply(report, content)
+    edits.edit(report, _changes(content), by=by, seen=None)
+    edits.stamp(report, by=by)
+    revisions.keep(report, by=by)
     report.submitted_at = now
     audit.record("report.submitted", report, actor=by, after={"state": "submitted", "status": content.status.value})
     project = _project(report)
@@ -177,6 +230,37 @@ def submit_report(report: ProgressReport, content: ReportContent, *, by: User, n
     )
 
 
+def submit_or_keep_draft(
+    report: ProgressReport, content: ReportContent, *, by: User, now: datetime, seen: int | None = None
+) -> dict[str, str]:
+    """Send the report; when it cannot be sent yet, keep what was typed as the draft instead and
+    return what stops it being sent (field -> message), for the form to show by each field.
+
+    Nothing typed is lost to a refused send: every answer is saved, except one that could not be
+    saved even as a draft (a period that ends before it starts, a text that is too long, an unknown
+    tag), which keeps its saved value and stays in the form as typed, with its message."""
+    _writable(report, content, by=by, seen=seen)
+    errors = {**_completeness_errors(content), **_shape_errors(content)}
+    if not errors:
+        submit_report(report, content, by=by, now=now, seen=seen)
+        return {}
+    _write(report, _savable(report, content), by=by, seen=seen)
+    return errors
+
+
+def _savable(report: ProgressReport, content: ReportContent) -> ReportContent:
+    """``content`` with each answer a draft cannot hold replaced by the report's saved value."""
+    wrong = _shape_errors(content)
+    if "period_end" in wrong:
+        content = replace(content, period_start=report.period_start, period_end=report.period_end)
+    kept: dict[str, Any] = {name: getattr(report, name) for name in TEXT_FIELDS if name in wrong}
+    if "stages" in wrong:
+        kept["stages"] = list(report.stages)
+    if "values" in wrong:
+        kept["values"] = list(report.values)
+    return replace(content, **kept)
+
+
 def _move(report: ProgressReport, to: ReportState, *, by: User) -> None:
     if to not in TRANSITIONS[report.state]:
         raise RuleBroken(
@@ -186,13 +270,32 @@ def _move(report: ProgressReport, to: ReportState, *, by: User) -> None:
     report.state = to
 
 
-def accept_report(report: ProgressReport, *, by: User, now: datetime, feedback: str = "") -> None:
-    """Staff accept a sent report. Accepting the final report closes the project."""
-    project = _project(report)
-    _require(by, "project.manage", project)
-    _move(report, ReportState.ACCEPTED, by=by)
+def _fresh_for_decision(report: ProgressReport, seen: int | None, *, by: User) -> None:
+    """A decision is made on the report as its decider read it: one taken from a page opened
+    before someone else decided (or before the team sent it again) is refused, and says who."""
+    if seen is not None and seen != report.version:
+        moved = edits.conflict(report, {}, viewer=by)
+        raise RuleBroken(
+            "decision", f"{moved.message} Nothing was decided: read the report as it is now, then decide again."
+        )
+
+
+def _decided(report: ProgressReport, *, by: User, now: datetime, feedback: str) -> None:
     report.feedback = feedback.strip()
     report.decided_at, report.decided_by_id = now, by.id
+    edits.stamp(report, by=by)
+
+
+def accept_report(
+    report: ProgressReport, *, by: User, now: datetime, feedback: str = "", seen: int | None = None
+) -> None:
+    """Staff accept a sent report (from a page showing version ``seen``; None: not checked).
+    Accepting the final report closes the project."""
+    project = _project(report)
+    _require(by, "project.manage", project)
+    _fresh_for_decision(report, seen, by=by)
+    _move(report, ReportState.ACCEPTED, by=by)
+    _decided(report, by=by, now=now, feedback=feedback)
     audit.record(
         "report.accepted",
         report,
@@ -204,6 +307,7 @@ def accept_report(report: ProgressReport, *, by: User, now: datetime, feedback: 
     closing = report.is_final and project.state == ProjectState.ACTIVE
     if closing:
         project.state = ProjectState.CLOSED
+        edits.stamp(project, by=by)
         audit.record(
             "project.closed",
             project,
@@ -223,15 +327,15 @@ def accept_report(report: ProgressReport, *, by: User, now: datetime, feedback: 
     tell_team(project, "report_accepted", f"Your report for '{project.title}' was accepted", body)
 
 
-def request_changes(report: ProgressReport, *, by: User, now: datetime, feedback: str) -> None:
+def request_changes(report: ProgressReport, *, by: User, now: datetime, feedback: str, seen: int | None = None) -> None:
     """Staff send a report back to the team with what needs to change."""
     project = _project(report)
     _require(by, "project.manage", project)
+    _fresh_for_decision(report, seen, by=by)
     if not feedback.strip():
         raise RuleBroken("feedback", "Say what needs to change, so the team knows what to do next.")
     _move(report, ReportState.CHANGES_REQUESTED, by=by)
-    report.feedback = feedback.strip()
-    report.decided_at, report.decided_by_id = now, by.id
+    _decided(report, by=by, now=now, feedback=feedback)
     audit.record(
         "report.changes_requested",
         report,

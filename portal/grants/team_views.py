@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from portal.accounts.models import User
 from portal.core.changes import apply, done
+from portal.core.confirm import Confirmation, ask, confirmed
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -247,27 +248,33 @@ def _member(place: TeamPlace, reload: Callable[[], TeamPlace]) -> Response:
     return _member_page(reload(), form, status=422)
 
 
+def _removal_question(place: TeamPlace, problem: str = "") -> Confirmation:
+    return Confirmation(
+        title=f"Remove {place.person.name} from the team?",
+        will=[
+            f"This will remove {place.person.name} from the team for {place.team.name}. {place.leaves}",
+            f"We will tell 1 person: {place.person.name}. To have them back, invite them again.",
+        ],
+        button=f"Yes, remove {place.person.name}",
+        action=place.remove_url,
+        cancel=place.member_url,
+        cancel_label="No, keep them on the team",
+        problem=problem,
+    )
+
+
 def _remove(place: TeamPlace, reload: Callable[[], TeamPlace]) -> Response:
-    form = ActionForm()
-    if not form.is_submitted():
-        return render(
-            "grants/team/remove.html", place=place, form=form, error=None, title=f"Remove {place.person.name}?"
-        )
-    if not form.validate_on_submit():
+    if not confirmed():  # the page that asks; a POST from an old one-click button lands here too
+        return ask(_removal_question(place))
+    if not ActionForm().validate_on_submit():
         abort(400)
     outcome = attempt(place.remove)
     if outcome and place.person.id == current_user.id:  # they can no longer open the team's page
         return done(url_for("main.dashboard"), f"You are no longer on the team for {place.team.name}.")
     if outcome:
         return done(place.team.url_path + "#team", f"{place.person.name} is no longer on the team. We have told them.")
-    return render(
-        "grants/team/remove.html",
-        status=422,
-        place=reload(),
-        form=form,
-        error=outcome.error,
-        title=f"Remove {place.person.name}?",
-    )
+    problem = outcome.error.message if outcome.error is not None else ""
+    return ask(_removal_question(reload(), problem), status=422)
 
 
 @bp.route(

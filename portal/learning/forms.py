@@ -7,7 +7,7 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaF
 from wtforms.validators import Length, Optional
 
 from portal.core import vocabulary
-from portal.core.form_fields import CheckboxesField
+from portal.core.form_fields import CheckboxesField, VersionField
 from portal.core.forms import choices
 from portal.learning.models import FlagReason, Visibility
 
@@ -36,6 +36,7 @@ class PostForm(FlaskForm):
         default=Visibility.PUBLIC.value,
         validate_choice=False,
     )
+    version = VersionField()  # the post's version the form was opened at (only when changing a post)
 
 
 class CommentForm(FlaskForm):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.edits import Edited
 from portal.core.extensions import Model
 from portal.teams.models import Project
 
@@ -55,7 +56,9 @@ class FlagOutcome(enum.StrEnum):
     DISMISSED = "dismissed"  # staff kept or restored the content
 
 
-class LearningPost(Model):
+class LearningPost(Edited, Model):
+    """A post its author writes and changes (``Edited``: a save from a stale form never overwrites)."""
+
     __tablename__ = "learning_posts"
     __table_args__ = (sa.Index("ix_learning_posts_feed", "state", "visibility", "created_at", "id"),)
 
@@ -74,7 +77,7 @@ class LearningPost(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    author: Mapped[User] = relationship(lazy="raise_on_sql")
+    author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="raise_on_sql")
     project: Mapped[Project | None] = relationship(lazy="raise_on_sql")
     # Loaded with the posts in one extra query (never one per post).
     tags: Mapped[list[PostTag]] = relationship(
@@ -84,6 +87,11 @@ class LearningPost(Model):
         passive_deletes=True,
         order_by="PostTag.id",
     )
+
+    @property
+    def tag_set(self) -> frozenset[str]:
+        """Every value and theme on the post, as stored ("value:<key>", "theme:<key>")."""
+        return frozenset(t.tag for t in self.tags)
 
     @property
     def value_keys(self) -> list[str]:

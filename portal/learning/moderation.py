@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
-from portal.core import audit
+from portal.core import audit, edits
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -139,6 +139,7 @@ def decide(target: Target, *, by: User, decision: str, reason: str = "") -> None
         raise RuleBroken("reason", "Keep the reason to 500 characters or fewer.")
     what, url = _describe(target)
     before = {"state": target.state.value}
+    was = (target.state, target.moderation_reason)
     author = db.session.get(User, target.author_id)
     if decision == "hide":
         if not reason:
@@ -174,6 +175,8 @@ def decide(target: Target, *, by: User, decision: str, reason: str = "") -> None
             f"Members flagged {what}. A moderator looked and it stays up." + (f" {reason}" if reason else ""),
             url,
         )
+    if isinstance(target, LearningPost) and (target.state, target.moderation_reason) != was:
+        edits.stamp(target, by=by)  # an author's form opened before this names the moderator who moved it on
     audit.record(
         f"moderation.{decision}", target, actor=by, before=before, after={"state": target.state.value}, note=reason
     )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.accounts.models import Role, User
-from portal.core import audit, vocabulary
+from portal.core import audit, edits, vocabulary
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -35,6 +35,23 @@ from portal.teams.models import Project, TeamMembership
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
+
+# What the comparison calls each part of a post, when a save from a stale form is refused.
+LABELS = {
+    "title": "Title",
+    "body": "What you learned",
+    "project_id": "Project",
+    "visibility": "Who can read it",
+    "tag_set": "Values and themes",
+}
+TAKEN_DOWN = (
+    "A moderator took this post down, so it cannot be changed. Nothing you typed has been saved: "
+    "copy anything you want to keep from below. You can still delete the post."
+)
+GONE = (
+    "This post is not on the portal any more (its author may have deleted it), so it cannot be changed. "
+    "Nothing you typed has been saved: copy anything you want to keep from below."
+)
 
 
 def team_projects(user: Any) -> list[Project]:
@@ -114,13 +131,39 @@ def _project_for(author: User, project_id: int | None) -> int | None:
     return project_id
 
 
-def _set_tags(post: LearningPost, values: list[str], themes: list[str]) -> None:
-    wanted = [f"value:{v}" for v in dict.fromkeys(values)] + [f"theme:{t}" for t in dict.fromkeys(themes)]
-    db.session.execute(sa.delete(PostTag).where(PostTag.post_id == post.id))
-    for tag in wanted:
+def _wanted_tags(values: list[str], themes: list[str]) -> list[str]:
+    return [f"value:{v}" for v in dict.fromkeys(values)] + [f"theme:{t}" for t in dict.fromkeys(themes)]
+
+
+def _set_tags(post: LearningPost, wanted: list[str]) -> bool:
+    """Make the post's tags exactly ``wanted``, touching only the ones that differ; true when any did."""
+    current = {tag.tag for tag in post.tags}
+    gone, new = current - set(wanted), [tag for tag in wanted if tag not in current]
+    if not gone and not new:
+        return False
+    if gone:
+        db.session.execute(sa.delete(PostTag).where(PostTag.post_id == post.id, PostTag.tag.in_(gone)))
+    for tag in new:
         db.session.add(PostTag(post_id=post.id, tag=tag))
     db.session.flush()
     db.session.expire(post, ["tags"])
+    return True
+
+
+def tags_text(tags: frozenset[str]) -> str:
+    """A post's values and themes in words, in the vocabulary's order (for comparing versions)."""
+    order = {tag: place for place, (tag, _label) in enumerate(tag_choices())}
+    labels = dict(tag_choices())
+    return ", ".join(labels.get(tag, tag) for tag in sorted(tags, key=lambda tag: (order.get(tag, len(order)), tag)))
+
+
+def _display(name: str, value: Any) -> str:
+    if name == "tag_set":
+        return tags_text(frozenset(value))
+    if name == "project_id":
+        project = db.session.get(Project, value) if value else None
+        return project.title if project is not None else "No project"
+    return edits.shown(value)
 
 
 def url_path(post: LearningPost) -> str:
@@ -168,9 +211,14 @@ def create_post(
     )
     db.session.add(post)
     db.session.flush()
-    _set_tags(post, values, themes)
+    _set_tags(post, _wanted_tags(values, themes))
     index(post)
     return post
+
+
+def taken_down(post: LearningPost) -> bool:
+    """A moderator (or enough flags) took the post down: its author cannot change it."""
+    return post.state == PostState.HIDDEN
 
 
 def edit_post(
@@ -183,21 +231,39 @@ def edit_post(
     project_id: int | None,
     values: list[str],
     themes: list[str],
-) -> None:
+    seen: int | None = None,
+) -> bool:
+    """The author's changes, from a form opened at version ``seen``: nothing is saved when the
+    post changed since (``EditConflict``, with both versions) or was taken down. True when
+    anything changed; saving an unchanged form changes nothing, not even the version."""
     if post.author_id != by.id:
         raise RuleBroken("title", "Only the author can change this post.")
+    if taken_down(post):
+        raise RuleBroken("post", TAKEN_DOWN)
     title, body, chosen = _clean(title, body, visibility, values, themes)
-    post.title, post.body, post.body_html, post.visibility = title, body, to_html(body), chosen
+    wanted = _wanted_tags(values, themes)
+    project = post.project_id if post.source_report_id is not None else project_id
+    yours = {"title": title, "body": body, "project_id": project, "visibility": chosen, "tag_set": frozenset(wanted)}
+    edits.check_fresh(post, seen, yours, by=by, labels=LABELS, display=_display)
     if post.source_report_id is None:
-        post.project_id = _project_for(by, project_id)
-    post.edited_at = utcnow()
-    _set_tags(post, values, themes)
+        project = _project_for(by, project_id)
+    changes = {"title": title, "body": body, "body_html": to_html(body), "visibility": chosen, "project_id": project}
+    tags_change = post.tag_set != frozenset(wanted)
+    changed = edits.edit(post, changes, by=by, seen=None)
+    if tags_change and not changed:
+        edits.stamp(post, by=by)  # only the tags changed: the post's version still moves on
+    if not (changed or tags_change):
+        return False
+    post.edited_at = post.changed_at
+    _set_tags(post, wanted)  # flushes the post too: one UPDATE, one new version
     index(post)
+    return True
 
 
 def delete_post(post: LearningPost, *, by: User) -> None:
     if post.author_id != by.id:
         raise RuleBroken("post", "Only the author can delete this post.")
+    audit.record("post.deleted", post, actor=by, before={"title": post.title})
     documents.remove(kind="post", object_id=post.id)
     db.session.delete(post)
 

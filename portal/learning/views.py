@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from portal.accounts.models import User
 from portal.core import vocabulary
 from portal.core.changes import apply, done, refused
+from portal.core.confirm import Confirmation, ask, confirmed, counted
 from portal.core.extensions import db
 from portal.core.forms import choices
 from portal.core.permissions import can, permission_required, public, require
@@ -19,16 +20,11 @@ from portal.learning import bp, comments, moderation, posts, validations
 from portal.learning.forms import CommentForm, FeedFilterForm, FlagForm, PostForm
 from portal.learning.models import Comment, LearningPost
 
-POST_GONE = (
-    "This post has been deleted (perhaps in another tab or window), so there is nothing to change "
-    "and nothing was saved. Share what you learned in a new post if you still want to."
-)
 
-
-def _post_or_404(post_id: int, *, gone: str | None = None) -> LearningPost:
+def _post_or_404(post_id: int) -> LearningPost:
     post = posts.load_post(post_id)
     if post is None:
-        abort(404, description=gone)
+        abort(404)
     return post
 
 
@@ -114,28 +110,62 @@ def new_post() -> Response:
     return refused("learning/post_form.html", form=form, post=None, title="Share what you learned")
 
 
+def _cannot_edit(message: str, *, status: int, post: LearningPost | None = None) -> Response:
+    """A post that cannot be changed any more: say why, change nothing, and show back what the
+    person typed (after a POST) so none of it is lost."""
+    typed = PostForm() if request.method == "POST" else None
+    return render(
+        "learning/post_gone.html", status=status, message=message, post=post, typed=typed, title="Change your post"
+    )
+
+
 @bp.route("/<int:post_id>/edit", methods=["GET", "POST"], endpoint="edit_post")
 @permission_required("posts.write")
 def edit_post(post_id: int) -> Response:
-    post = _post_or_404(post_id, gone=POST_GONE)
+    post = posts.load_post(post_id)
+    if post is None:
+        return _cannot_edit(posts.GONE, status=404)
     require("post.edit", post)
+    if posts.taken_down(post):
+        return _cannot_edit(posts.TAKEN_DOWN, status=422 if request.method == "POST" else 200, post=post)
     form = PostForm(obj=post) if request.method == "GET" else PostForm()
     if request.method == "GET":
         form.values.data, form.themes.data = post.value_keys, post.theme_keys
         form.visibility.data = post.visibility.value
     _post_form(form)
-    if apply(form, lambda: posts.edit_post(post, by=current_user, **_post_fields(form))):
-        return done(url_for("learning.post", post_id=post.id), "Your changes are saved.")
+    outcome = apply(form, lambda: posts.edit_post(post, by=current_user, seen=form.version.seen, **_post_fields(form)))
+    if outcome:
+        return done(
+            url_for("learning.post", post_id=post.id),
+            "Your changes are saved." if outcome.result else "Nothing had changed, so there was nothing to save.",
+        )
     return refused("learning/post_form.html", form=form, post=post, title="Change your post")
 
 
-@bp.route("/<int:post_id>/delete", methods=["POST"], endpoint="delete_post")
+@bp.route("/<int:post_id>/delete", methods=["GET", "POST"], endpoint="delete_post")
 @permission_required("posts.write")
 def delete_post(post_id: int) -> Response:
     post = _post_or_404(post_id)
     require("post.delete", post)
+    if not confirmed():  # its comments go with it: the page says how many, and only its Confirm deletes
+        return ask(_deletion_question(post))
     outcome = apply(None, lambda: posts.delete_post(post, by=current_user))
     return done(url_for("learning.feed"), "Your post is deleted." if outcome else None)
+
+
+def _deletion_question(post: LearningPost) -> Confirmation:
+    comment_count, validation_count = posts.post_counts([post.id]).get(post.id, (0, 0))
+    return Confirmation(
+        title=f"Delete “{post.title}”?",
+        will=[
+            f"This will delete your post “{post.title}” for good, with its {counted(comment_count, 'comment')} "
+            f"and {counted(validation_count, 'validation')} from other people. Nobody will be able to read it again.",
+        ],
+        button="Yes, delete the post",
+        action=url_for("learning.delete_post", post_id=post.id),
+        cancel=url_for("learning.edit_post", post_id=post.id),
+        cancel_label="No, keep the post",
+    )
 
 
 # --- reading a post and its comments -----------------------------------------------------------

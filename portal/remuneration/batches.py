@@ -108,7 +108,8 @@ def own_claims_in(batch: PaymentBatch, user: User) -> list[int]:
     )
 
 
-def mark_batch_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: str, by: User, today: date) -> None:
+def check_mark_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: str, by: User, today: date) -> None:
+    """What marking a batch paid asks, checked before its confirmation page and again on marking it."""
     _require_finance(by)
     if batch.state == BatchState.PAID:
         raise RuleBroken("paid_on", "This batch is already marked as paid.")
@@ -123,6 +124,10 @@ def mark_batch_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: st
         raise RuleBroken("paid_on", "The payment date must be today or in the past.")
     if not payment_reference.strip():
         raise RuleBroken("payment_reference", "Enter the payment reference from the finance system.")
+
+
+def mark_batch_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: str, by: User, today: date) -> None:
+    check_mark_paid(batch, paid_on=paid_on, payment_reference=payment_reference, by=by, today=today)
     batch.state = BatchState.PAID
     batch.paid_on = paid_on
     batch.payment_reference = payment_reference.strip()

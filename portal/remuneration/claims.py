@@ -511,10 +511,15 @@ def query_claim(claim: Claim, *, by: User, question: str) -> None:
     )
 
 
-def reject_claim(claim: Claim, *, by: User, reason: str) -> None:
+def check_reject(claim: Claim, *, by: User, reason: str) -> None:
+    """What rejecting asks, checked before the confirmation page is shown and again on rejecting."""
     _require(by, "claim.reject", claim)
     if not reason.strip():
         raise RuleBroken("reason", "Give the reason, so the claimant understands why.")
+
+
+def reject_claim(claim: Claim, *, by: User, reason: str) -> None:
+    check_reject(claim, by=by, reason=reason)
     claim.decision_reason = reason.strip()
     _move(
         claim,
@@ -529,10 +534,15 @@ def reject_claim(claim: Claim, *, by: User, reason: str) -> None:
     )
 
 
-def void_claim(claim: Claim, *, by: User, reason: str = "") -> None:
+def check_void(claim: Claim, *, by: User, reason: str = "") -> None:
+    """What cancelling asks, checked before the confirmation page is shown and again on cancelling."""
     _require(by, "claim.void", claim)
     if by.id != claim.claimant_id and not reason.strip():
         raise RuleBroken("reason", "Give the reason for cancelling this claim.")
+
+
+def void_claim(claim: Claim, *, by: User, reason: str = "") -> None:
+    check_void(claim, by=by, reason=reason)
     claim.decision_reason = reason.strip()
     _move(
         claim,

@@ -5,7 +5,7 @@ paid, and each payee's reference in the finance system (the portal keeps no bank
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import request, url_for
 from flask_login import current_user
@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from portal.accounts.models import User
 from portal.core import audit
 from portal.core.changes import Outcome, apply, done, refused
+from portal.core.confirm import ask, confirmed
 from portal.core.csv_export import csv_response
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -23,7 +24,7 @@ from portal.core.formatting import london_today
 from portal.core.forms import given
 from portal.core.permissions import permission_required, require
 from portal.core.web import paginate, render
-from portal.remuneration import batches, bp, dashboards
+from portal.remuneration import batches, bp, confirm_pages, dashboards
 from portal.remuneration.models import BatchState, PaymentBatch, PaymentPreference
 from portal.remuneration.review_forms import CreateBatchForm, MarkPaidForm, PayeeForm
 
@@ -130,22 +131,29 @@ def batch(batch_id: int) -> Response:
     return _batch_page(found, MarkPaidForm(formdata=None, data={"paid_on": london_today()}))
 
 
+def _paid(form: MarkPaidForm) -> dict[str, Any]:
+    return {
+        "paid_on": given(form.paid_on.data),
+        "payment_reference": form.payment_reference.data or "",
+        "by": current_user,
+        "today": london_today(),
+    }
+
+
 @bp.route("/finance/batches/<int:batch_id>/paid", methods=["POST"])
 @permission_required("payments.batches")
 def mark_batch_paid(batch_id: int) -> Response:
     found = db.get_or_404(PaymentBatch, batch_id)
     form = MarkPaidForm()
-    outcome = _apply_to_claims(
-        form,
-        "paid_on",
-        lambda: batches.mark_batch_paid(
-            found,
-            paid_on=given(form.paid_on.data),
-            payment_reference=form.payment_reference.data or "",
-            by=current_user,
-            today=london_today(),
-        ),
-    )
+    if not confirmed():  # every claimant is emailed: the date and reference are checked, then asked about
+        checked = apply(form, lambda: batches.check_mark_paid(found, **_paid(form)))
+        if not checked:
+            return _batch_page(db.get_or_404(PaymentBatch, batch_id), form, status=422)
+        question = confirm_pages.mark_paid_question(
+            found, paid_on=given(form.paid_on.data), reference=(form.payment_reference.data or "").strip()
+        )
+        return ask(question)
+    outcome = _apply_to_claims(form, "paid_on", lambda: batches.mark_batch_paid(found, **_paid(form)))
     if not outcome:
         return _batch_page(db.get_or_404(PaymentBatch, batch_id), form, status=422)
     return done(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.edits import Edited
 from portal.core.extensions import Model
 from portal.teams.models import Project
 
@@ -29,7 +30,11 @@ class Unit(enum.StrEnum):
         return {"hour": "hour", "half_day": "half day", "day": "day", "fixed_fee": "fixed fee"}[self.value]
 
 
-class ActivityType(Model):
+class ActivityType(Edited, Model):
+    """One line of the rate card. Rates are never changed in place: a new ``Rate`` comes into force
+    from a date. Setting one is an edit of this line (``Edited``), so an admin saving a rate from a
+    rate card opened before someone else's change is refused and shown both."""
+
     __tablename__ = "activity_types"
 
     id: Mapped[int] = mapped_column(primary_key=True)

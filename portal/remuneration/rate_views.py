@@ -27,7 +27,7 @@ def _rate_card(
 ) -> Response:
     today = london_today()
     card = rates.rate_card(today)
-    forms = {activity.id: rate_form(activity.id, blank=True) for activity, _current, _history in card}
+    forms = {activity.id: rate_form(activity.id, blank=True, version=activity.version) for activity, _c, _h in card}
     if failed is not None:
         forms[failed[0]] = failed[1]
     return render(
@@ -75,6 +75,7 @@ def set_rate(activity_id: int) -> Response:
             amount_pence=form.amount.pence or 0,
             effective_from=given(form.effective_from.data),
             by=current_user,
+            seen=form.version.seen,
         ),
     )
     if not outcome:

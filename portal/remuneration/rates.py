@@ -1,4 +1,10 @@
-"""The rate card: activity types and their rates, versioned by the date they come into force."""
+"""The rate card: activity types and their rates, versioned by the date they come into force.
+
+A rate is never changed in place: a new one comes into force from a date, and a claim keeps the
+rate it was priced at (``Claim.rate_pence``). Setting a rate is an edit of the activity's line on
+the card (``core.edits``): an admin whose rate card was opened before someone else set a rate for
+that activity is refused and shown the rates as saved now beside the one they typed.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,10 @@ from datetime import date
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.core import audit
+from portal.core import audit, edits
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
+from portal.core.formatting import local_date, money
 from portal.remuneration.models import ActivityType, Rate, Unit
 
 MAX_RATE_PENCE = 100_000_00  # £100,000: anything above is a typing mistake
@@ -38,8 +45,33 @@ def add_activity_type(*, name: str, unit: Unit, by: User) -> ActivityType:
     return activity
 
 
-def set_rate(activity: ActivityType, *, amount_pence: int, effective_from: date, by: User) -> Rate:
-    """Add the rate in force from a date. Existing claims keep the rate they were made with."""
+def rates_text(rates: list[Rate]) -> str:
+    """'£25.00 from 1 April 2027; £20.00 from 1 April 2025' (newest first), for comparing versions."""
+    ordered = sorted(rates, key=lambda rate: rate.effective_from, reverse=True)
+    return (
+        "; ".join(f"{money(rate.amount_pence)} from {local_date(rate.effective_from)}" for rate in ordered) or "No rate"
+    )
+
+
+def _check_fresh(
+    activity: ActivityType, seen: int | None, *, amount_pence: int, effective_from: date, by: User
+) -> None:
+    """Refuse a rate typed on a rate card opened before someone else changed this activity's rates."""
+    if seen is None or seen == activity.version:
+        return
+    saved = list(db.session.scalars(sa.select(Rate).where(Rate.activity_type_id == activity.id)))
+    conflict = edits.conflict(activity, {}, viewer=by)
+    yours = f"{money(amount_pence)} from {local_date(effective_from)} (your new rate)"
+    conflict.differences.append(edits.Difference("rates", f"Rates for {activity.name}", rates_text(saved), yours))
+    raise conflict
+
+
+def set_rate(
+    activity: ActivityType, *, amount_pence: int, effective_from: date, by: User, seen: int | None = None
+) -> Rate:
+    """Add the rate in force from a date, from a rate card opened at the activity's version
+    ``seen``. Existing claims keep the rate they were made with."""
+    _check_fresh(activity, seen, amount_pence=amount_pence, effective_from=effective_from, by=by)
     if amount_pence <= 0 or amount_pence > MAX_RATE_PENCE:
         raise RuleBroken("amount", "Enter an amount more than £0 and no more than £100,000.")
     clash = db.session.scalar(
@@ -51,6 +83,7 @@ def set_rate(activity: ActivityType, *, amount_pence: int, effective_from: date,
         activity_type_id=activity.id, amount_pence=amount_pence, effective_from=effective_from, created_by_id=by.id
     )
     db.session.add(rate)
+    edits.stamp(activity, by=by)  # the activity's line on the card moves to a new version
     db.session.flush()
     audit.record(
         "rate.set",

@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
-from portal.core.form_fields import DateInputField, PoundsField, ascii_digits, strip
+from portal.core.form_fields import DateInputField, PoundsField, VersionField, ascii_digits, strip
 from portal.core.forms import choices
 from portal.remuneration.models import ClaimState, Unit
 from portal.remuneration.rates import MAX_RATE_PENCE
@@ -209,8 +209,10 @@ class RateForm(FlaskForm):
         invalid_value_message="Enter a real date, like 1 April 2026.",
         description="Claims for activity on or after this date use the new rate.",
     )
+    version = VersionField()  # the activity's version when the rate card was opened
 
 
-def rate_form(activity_id: int, *, blank: bool = False) -> RateForm:
+def rate_form(activity_id: int, *, blank: bool = False, version: int | None = None) -> RateForm:
+    """The new-rate form of one activity; a blank one carries the activity's ``version`` as shown."""
     prefix = f"rate-{activity_id}"
-    return RateForm(formdata=None, prefix=prefix) if blank else RateForm(prefix=prefix)
+    return RateForm(formdata=None, prefix=prefix, version=version) if blank else RateForm(prefix=prefix)

@@ -10,6 +10,7 @@ Two people acting on one claim at once: ``Claim.version`` makes the second commi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -21,12 +22,13 @@ from werkzeug.wrappers import Response
 
 from portal.core import permissions
 from portal.core.changes import apply, done
+from portal.core.confirm import Confirmation, ask, confirmed
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.permissions import permission_required, require
 from portal.core.web import paginate, redirect_to, render
-from portal.remuneration import bp, claims, dashboards
+from portal.remuneration import bp, claims, confirm_pages, dashboards
 from portal.remuneration.models import TRANSITIONS, Claim, ClaimState
 from portal.remuneration.review_forms import ACTION_FORMS, QueueFilterForm, action_form
 
@@ -114,13 +116,28 @@ def _error_page(claim: Claim, action: str, form: FlaskForm) -> Response:
     )
 
 
-def _act(claim_id: int, action: str, move: Callable[[Claim, FlaskForm], None]) -> Response:
+@dataclass(frozen=True)
+class AskFirst:
+    """An action that cannot be taken back: its checks run, then its confirmation page is shown."""
+
+    check: Callable[[Claim, FlaskForm], None]
+    question: Callable[[Claim], Confirmation]
+
+
+def _act(
+    claim_id: int, action: str, move: Callable[[Claim, FlaskForm], None], ask_first: AskFirst | None = None
+) -> Response:
     rule, to, message = ACTIONS[action]
     claim = _claim_or_404(claim_id)
     if _moved_on(claim, to):
         return _dealt_with(claim_id)
     require(rule, claim)
     form = action_form(action)
+    if ask_first is not None and not confirmed():
+        checked = apply(form, lambda: ask_first.check(claim, form))  # changes nothing: a rule shows by its field
+        if not checked:
+            return _error_page(_claim_or_404(claim_id) if checked.error else claim, action, form)
+        return ask(ask_first.question(claim))
     outcome = apply(form, lambda: move(claim, form))
     if outcome.stale:
         return _dealt_with(claim_id)
@@ -165,6 +182,10 @@ def reject_claim(claim_id: int) -> Response:
         claim_id,
         "reject",
         lambda claim, form: claims.reject_claim(claim, by=current_user, reason=form.reason.data or ""),
+        AskFirst(
+            lambda claim, form: claims.check_reject(claim, by=current_user, reason=form.reason.data or ""),
+            confirm_pages.reject_question,
+        ),
     )
 
 
@@ -172,7 +193,13 @@ def reject_claim(claim_id: int) -> Response:
 @permission_required("claims.own")  # claimants cancel their own; the claim rule decides
 def void_claim(claim_id: int) -> Response:
     return _act(
-        claim_id, "void", lambda claim, form: claims.void_claim(claim, by=current_user, reason=form.reason.data or "")
+        claim_id,
+        "void",
+        lambda claim, form: claims.void_claim(claim, by=current_user, reason=form.reason.data or ""),
+        AskFirst(
+            lambda claim, form: claims.check_void(claim, by=current_user, reason=form.reason.data or ""),
+            confirm_pages.void_question,
+        ),
     )
 
 

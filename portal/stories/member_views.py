@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from portal.core.changes import Outcome, apply, done, refused
+from portal.core.confirm import Confirmation, ask, confirmed
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.permissions import is_staff, permission_required, require
@@ -168,20 +169,42 @@ def edit(story_id: int) -> Response:
     return refused("stories/edit.html", form=form, story=story, title=f"Change your story: {story.title}")
 
 
-@bp.route("/<int:story_id>/withdraw", methods=["POST"])
+@bp.route("/<int:story_id>/withdraw", methods=["GET", "POST"])
 @permission_required("stories.tell")
 def withdraw(story_id: int) -> Response:
+    """Withdrawing erases the story's words at once: its page asks first, and only its Confirm acts."""
     story = _story_or_404(story_id)
     require("story.withdraw", story)
+    own = library.owns(current_user, story)
+    back = url_for("stories.mine") if own else url_for("stories.storyteller", storyteller_id=story.storyteller_id)
+    if not confirmed():
+        return ask(withdrawal_question(story, own=own, back=back))
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    own = library.owns(current_user, story)
     outcome = apply(None, lambda: withdrawal.withdraw(story, by=current_user))
     if outcome:
         withdrawal.erase_media_file(outcome.result)  # only once the commit has made it unused
-    back = url_for("stories.mine") if own else url_for("stories.storyteller", storyteller_id=story.storyteller_id)
     return done(
         back, "The story has been withdrawn. Its words and any recording have been deleted." if outcome else None
+    )
+
+
+def withdrawal_question(story: Story, *, own: bool, back: str) -> Confirmation:
+    whose = "your story" if own else "this story"
+    recording = " and its recording" if story.media_stored_name or story.media_link else ""
+    will = [
+        f"This will withdraw {whose} “{story.title}” and erase it: it leaves every page, the library, search "
+        f"and exports at once, and its words{recording} and every saved version are deleted.",
+    ]
+    if not own:
+        will.append("Do this only when the storyteller has asked. Their storyteller record stays.")
+    return Confirmation(
+        title=f"Withdraw “{story.title}”?",
+        will=will,
+        button="Yes, withdraw and delete it",
+        action=url_for("stories.withdraw", story_id=story.id),
+        cancel=back,
+        cancel_label="No, keep it",
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.core.db import UTCDateTime, str_enum, utcnow
+from portal.core.edits import Edited
 from portal.core.extensions import Model
 
 
@@ -35,7 +36,7 @@ class ReportingSchedule(enum.StrEnum):
     CUSTOM = "custom"
 
 
-class Project(Model):
+class Project(Edited, Model):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -333,6 +333,12 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
     finance.get_by_label("Payment reference", exact=True).fill("BACS-77")
     tab_to(finance, "Mark the batch paid")
     press_and_wait(finance, "Enter")
+    expect(finance.get_by_role("heading", level=1)).to_have_text("Mark batch PAY-2026-11 paid?")
+    expect(finance.locator("main")).to_contain_text("This will mark 1 claim paid")
+    check_axe(finance)
+    assert claim_state(live_server, claim_id) == ClaimState.IN_BATCH  # asked, not yet done
+    tab_to(finance, "Yes, mark the batch paid")
+    press_and_wait(finance, "Enter")
     expect(finance.get_by_role("status")).to_contain_text("Batch PAY-2026-11 is marked paid.")
     expect(finance.get_by_text("payment reference BACS-77")).to_be_visible()
     check_axe(finance)

@@ -80,10 +80,13 @@ def test_tell_moderate_find_withdraw(new_page: Any, live_server: LiveServer) -> 
     check_axe(visitor)
     assert TITLE in visitor.request.get("/search?q=recovery").text()  # the shared search finds it
 
-    # The member withdraws it in one step.
+    # The member withdraws it, after a page that says what that does.
     member.goto("/stories/mine")
     check_axe(member)
-    member.get_by_role("button", name=f"Withdraw “{TITLE}”").click()
+    member.get_by_role("link", name=f"Withdraw “{TITLE}”").click()
+    expect(member.get_by_role("heading", level=1)).to_have_text(f"Withdraw “{TITLE}”?")
+    check_axe(member)
+    member.get_by_role("button", name="Yes, withdraw and delete it").click()
     expect(member.get_by_role("status")).to_contain_text("The story has been withdrawn")
     expect(member.locator("main")).not_to_contain_text(TITLE)
     check_axe(member)
