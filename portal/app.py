@@ -34,6 +34,7 @@ from portal.calendar import views as calendar_views
 from portal.core import config as settings
 from portal.core import formatting, housekeeping, permissions, revisions
 from portal.core.extensions import csrf, db, limiter, login_manager, migrate
+from portal.core.request_checks import register_request_checks, use_id_converter
 from portal.core.security import register_security_headers
 from portal.core.tasks import init_tasks
 from portal.core.web import is_htmx, redirect_to, register_error_handlers
@@ -176,6 +177,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO if app.config["ENV"] != "testing" else logging.WARNING)
 
     _init_extensions(app)
+    register_request_checks(app)
+    use_id_converter(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     permissions.check_declared(app)

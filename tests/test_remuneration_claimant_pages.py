@@ -361,8 +361,8 @@ def test_a_path_traversal_file_name_is_stored_safely(
     )
     assert response.status_code == 303
     line = db.session.scalars(sa.select(ExpenseLine)).one()
-    assert re.fullmatch(r"[0-9a-f]{32}", line.receipt_stored_name)
-    assert line.receipt_filename == "etc_passwd.pdf" and line.receipt_content_type == "image/png"
+    assert re.fullmatch(r"[0-9a-f]{32}\.png", line.receipt_stored_name)  # the extension of what it is
+    assert line.receipt_filename == "etc_passwd.png" and line.receipt_content_type == "image/png"
     assert stored_files(app) == [receipts_dir(app) / line.receipt_stored_name]
     assert not list(tmp_path.rglob("passwd*"))  # nothing landed anywhere under its own name
 

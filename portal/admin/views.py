@@ -23,7 +23,7 @@ from portal.core.confirm import Confirmation, ask, confirmed, counted
 from portal.core.extensions import db
 from portal.core.forms import choices
 from portal.core.permissions import permission_required, require
-from portal.core.web import paginate, render
+from portal.core.web import paginate, render, whole_number
 
 
 @bp.route("/users")
@@ -140,7 +140,7 @@ def audit_log() -> Response:
     form = AuditFilterForm(request.args)
     form.action.choices = choices([("", "Any action"), *[(a, a) for a in audit.known_actions()]])
     form.validate()
-    actor_id = request.args.get("actor", type=int)
+    actor_id = whole_number(request.args.get("actor"))
     page = paginate(
         audit.entries_query(action=form.action.data or "", object_type=form.object_type.data or "", actor_id=actor_id)
     )

@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 25,
     "UPLOAD_PATH": "",  # empty: the uploads folder in the instance folder
     "RECEIPT_MAX_BYTES": 5 * 1024 * 1024,
+    # The largest request body accepted (25 MB): a larger one is refused with a 413 page before it is
+    # read. Flask's own default is None (no limit), so the portal always sets it.
+    "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
     "MILEAGE_RATE_PENCE": 45,  # per mile; HMRC's approved rate for cars
     # The most one claim's expense lines may come to together (£500); 0 for no cap.
     "EXPENSE_CLAIM_CAP_PENCE": 500_00,
@@ -131,6 +134,7 @@ def finalise(config: dict[str, Any], instance_dir: str) -> None:
     config["RATELIMIT_STRATEGY"] = "fixed-window"  # the only one the database storage supports
     config["RATELIMIT_HEADERS_ENABLED"] = True
     config["WTF_CSRF_TIME_LIMIT"] = 60 * 60 * 8  # a long form filled in slowly still submits
-    config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", 25 * 1024 * 1024)
+    if not isinstance(config.get("MAX_CONTENT_LENGTH"), int) or config["MAX_CONTENT_LENGTH"] <= 0:
+        raise RuntimeError("PORTAL_MAX_CONTENT_LENGTH must be a number of bytes above 0 (default 26214400: 25 MB).")
     config["DEBUG"] = env == "development"
     config["TESTING"] = env == "testing"

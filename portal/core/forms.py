@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice  # type: ignore[attr-defined]
 
 from portal.core.errors import RuleBroken
+from portal.core.request_checks import LARGEST_ID
 
 T = TypeVar("T")
 
@@ -27,14 +28,26 @@ def attach_error(form: FlaskForm, field: str, message: str) -> bool:
     return True
 
 
+def is_id(text: str) -> bool:
+    """A plain ASCII number an id can have (1 to 2**31 - 1): not ``²`` or ``١``, which ``isdigit``
+    accepts, and not a number past what PostgreSQL's ``integer`` holds."""
+    return 0 < len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= LARGEST_ID
+
+
 def safe_next(url: str | None, default: str) -> str:
-    """A same-site path to go to after signing in; anything else falls back to ``default``."""
-    if not url:
+    """A path on this site to go to next (after signing in); anything else falls back to ``default``.
+
+    Refused: another site (``https://...``, scheme-relative ``//host``, ``/\\host`` that browsers
+    read as ``//host``), anything not starting with one ``/``, and control characters, tabs,
+    newlines and backslashes, which browsers strip or rewrite into another address."""
+    if not url or len(url) > 2000:
+        return default
+    if any(ord(character) < 0x20 or ord(character) == 0x7F or character == "\\" for character in url):
+        return default
+    if not url.startswith("/") or url.startswith("//"):
         return default
     parts = urlsplit(url)
-    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
-        return default
-    if "\\" in url:
+    if parts.scheme or parts.netloc:
         return default
     return url
 

@@ -2,13 +2,18 @@
 
 Files live in ``PORTAL_UPLOAD_PATH`` (default ``instance/uploads``), never under ``static/``,
 and are served only through views that check permissions first. A client's file name is
-kept for display only; it never becomes part of a path.
+kept for display only; it never becomes part of a path. The stored name's extension and the
+type a file is served with come from its first bytes (``sniff``), never from the client's
+file name or the type its browser claimed: a script named ``receipt.pdf`` is refused, and a
+PDF named ``photo.html`` is stored as ``<random>.pdf`` and downloaded as ``photo.pdf``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +30,23 @@ SIGNATURES = {
     b"\xff\xd8\xff": "image/jpeg",
     b"\x89PNG\r\n\x1a\n": "image/png",
 }
+
+
+# The extension each type we accept (here and in ``stories.media``) is stored and served with.
+EXTENSIONS = {
+    "application/pdf": "pdf",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/ogg": "ogg",
+    "audio/wav": "wav",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+}
+# Our own random names: 32 hex digits, with the sniffed type's extension (files stored before
+# extensions were added have none).
+STORED_NAME = re.compile(r"[0-9a-f]{32}(\.[a-z0-9]{2,4})?")
 
 
 @dataclass(frozen=True)
@@ -62,14 +84,32 @@ def store(stream: BinaryIO, filename: str, *, kind: str, max_bytes: int, field: 
     content_type = sniff(data[:16])
     if content_type is None:
         raise RuleBroken(field, "The file must be a PDF, JPEG or PNG.")
-    stored_name = secrets.token_hex(16)
+    stored_name = write(kind, data, content_type)
+    return StoredFile(stored_name, download_name(filename, content_type, fallback="receipt"), content_type)
+
+
+def write(kind: str, data: bytes, content_type: str) -> str:
+    """Keep ``data`` under a new random name with the extension of its sniffed type; returns the name."""
+    stored_name = f"{secrets.token_hex(16)}.{EXTENSIONS[content_type]}"
     (upload_dir(kind) / stored_name).write_bytes(data)
-    display = secure_filename(filename)[:120] or "receipt"
-    return StoredFile(stored_name, display, content_type)
+    return stored_name
+
+
+def download_name(filename: str, content_type: str, *, fallback: str) -> str:
+    """The client's file name made safe, with the extension of the type the file really is."""
+    stem = secure_filename(filename).rpartition(".")
+    return f"{(stem[0] or stem[2])[:100] or fallback}.{EXTENSIONS.get(content_type, 'bin')}"
+
+
+def served_type(path: Path, sniffer: Callable[[bytes], str | None] | None = None) -> str:
+    """The type to serve a stored file with, sniffed again from its first bytes (whatever a row says)."""
+    with path.open("rb") as stored:
+        head = stored.read(16)
+    return (sniffer or sniff)(head) or "application/octet-stream"
 
 
 def path_of(kind: str, stored_name: str) -> Path:
-    if not stored_name.isalnum():  # our own random hex names only
+    if not STORED_NAME.fullmatch(stored_name):  # our own random names only
         raise FileNotFoundError(stored_name)
     return upload_dir(kind) / stored_name
 

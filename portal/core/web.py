@@ -46,9 +46,23 @@ def render(template: str, *, block: str | None = None, status: int = 200, **cont
     return response
 
 
-def page_number() -> int:
-    """The ``?page=`` asked for (1 when missing or not a positive number)."""
-    number = request.args.get("page", 1, type=int) or 1
+# No list has this many pages; a larger ``?page=`` is shown as this one (an empty page past the end),
+# so the offset stays far inside what PostgreSQL accepts.
+LAST_PAGE = 100_000
+
+
+def whole_number(value: str | None, *, default: int | None = None, largest: int = 2**31 - 1) -> int | None:
+    """A query parameter read as a plain number: ASCII digits only (Python's ``int`` also takes
+    other scripts' digits, spaces and ``_``), at most ``largest``; ``default`` when it is not one."""
+    text = (value or "").strip()
+    if not text or not text.isascii() or not text.isdigit():
+        return default
+    return largest if len(text) > 18 else min(int(text), largest)
+
+
+def page_number(name: str = "page") -> int:
+    """The ``?page=`` asked for (1 when missing or not a positive number, at most ``LAST_PAGE``)."""
+    number = whole_number(request.args.get(name), default=1, largest=LAST_PAGE) or 1
     return max(number, 1)
 
 
@@ -98,7 +112,9 @@ def register_error_handlers(app: Flask) -> None:
         if error.code not in ERROR_PAGES:
             return error.get_response()
         template, title = ERROR_PAGES[error.code]
-        response = _error_page(template, error.code, title=title, error=error)
+        # A description the portal gave (``abort(400, description=...)``) says what to do; Werkzeug's own does not.
+        reason = error.description if error.description != type(error).description else None
+        response = _error_page(template, error.code, title=title, error=error, reason=reason)
         if error.code == 429 and error.get_headers():
             for name, value in error.get_headers():
                 if name.lower().startswith(("retry-after", "x-ratelimit")):

@@ -18,7 +18,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from portal.accounts.forms import EMAIL_VALID
 from portal.core.errors import RuleBroken
 from portal.core.form_fields import DateInputField, PoundsField, TimeInputField, VersionField, pounds_text, strip
-from portal.core.forms import attach_error, choices
+from portal.core.forms import attach_error, choices, is_id
 from portal.grants.applications import TEXT_LENGTH, ApplicationDetails, NewLine
 from portal.grants.models import (
     ApplicationState,
@@ -466,7 +466,7 @@ class AssignReviewerForm(FlaskForm):
         )
 
     def validate_application_id(self, field: SelectField) -> None:
-        if field.data and not (str(field.data).isascii() and str(field.data).isdigit()):
+        if field.data and not is_id(str(field.data)):
             raise ValidationError("Choose every application, or one application.")
 
     def chosen_application_id(self) -> int | None:

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from portal.core.changes import apply, done
 from portal.core.extensions import db
 from portal.core.permissions import permission_required
-from portal.core.web import paginate, render
+from portal.core.web import page_number, paginate, render
 from portal.learning import bp, moderation, posts
 from portal.learning.forms import DecisionForm
 from portal.learning.models import Comment, LearningPost
@@ -19,7 +19,7 @@ def _queue_page(status: int = 200, error: tuple[str, int, str] | None = None) ->
     post_page = paginate(moderation.post_queue())
     comment_page = db.paginate(  # its own ?cpage=, beside the posts' ?page=
         moderation.comment_queue(),
-        page=request.args.get("cpage", 1, type=int),
+        page=page_number("cpage"),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
     )

@@ -15,7 +15,7 @@ from portal.core.confirm import Confirmation, ask, confirmed, counted
 from portal.core.extensions import db
 from portal.core.forms import choices
 from portal.core.permissions import can, permission_required, public, require
-from portal.core.web import page_number, paginate, redirect_to, render, wants_fragment
+from portal.core.web import page_number, paginate, redirect_to, render, wants_fragment, whole_number
 from portal.learning import bp, comments, moderation, posts, validations
 from portal.learning.forms import CommentForm, FeedFilterForm, FlagForm, PostForm
 from portal.learning.models import Comment, LearningPost
@@ -52,13 +52,13 @@ def feed() -> Response:
     filters.tag.choices = choices([("", "Any value or theme"), *posts.tag_choices()])
     filters.project.choices = choices([("", "Any project"), *[(str(i), t) for i, t in project_choices]])
     filters.phase.choices = choices([("", "Any funding round"), *[(str(i), n) for i, n in phase_choices]])
-    author_id = request.args.get("author", type=int)
+    author_id = whole_number(request.args.get("author"))
     author = db.session.get(User, author_id) if author_id else None
     query = posts.feed_query(
         current_user,
         tag=request.args.get("tag", ""),
-        project_id=request.args.get("project", type=int),
-        phase_id=request.args.get("phase", type=int),
+        project_id=whole_number(request.args.get("project")),
+        phase_id=whole_number(request.args.get("phase")),
         author_id=author_id,
     )
     page = paginate(query)

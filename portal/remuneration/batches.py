@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
@@ -24,6 +25,7 @@ from portal.remuneration.models import (
     PaymentPreference,
 )
 
+DUPLICATE_REFERENCE = "A payment batch already has this reference. Choose another."
 CSV_COLUMNS = [
     "claim_id",
     "payee_name",
@@ -55,8 +57,8 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
     reference = reference.strip()
     if not reference:
         raise RuleBroken("reference", "Enter a reference for this payment run.")
-    if db.session.scalar(sa.select(PaymentBatch.id).where(PaymentBatch.reference == reference)):
-        raise RuleBroken("reference", "A payment batch already has this reference. Choose another.")
+    if reference_taken(reference):
+        raise RuleBroken("reference", DUPLICATE_REFERENCE)
     if not claim_ids:
         raise RuleBroken("claim_ids", "Choose at least one approved claim.")
     chosen = list(db.session.scalars(sa.select(Claim).where(Claim.id.in_(claim_ids)).order_by(Claim.id)))
@@ -76,12 +78,21 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
             "must put your claims in a batch: untick them and try again.",
         )
     batch = PaymentBatch(reference=reference, created_by_id=by.id)
-    db.session.add(batch)
-    db.session.flush()
+    try:
+        # Two people making batches with one reference at the same moment both pass the check
+        # above; the unique constraint stops the second, and the savepoint keeps the session usable.
+        with db.session.begin_nested():
+            db.session.add(batch)
+    except IntegrityError:
+        raise RuleBroken("reference", DUPLICATE_REFERENCE) from None
     for claim in chosen:
         claim_rules.move_into_batch(claim, by=by, batch_id=batch.id, reference=reference)
     audit.record("batch.created", batch, actor=by, after={"reference": reference, "claims": [c.id for c in chosen]})
     return batch
+
+
+def reference_taken(reference: str) -> bool:
+    return db.session.scalar(sa.select(PaymentBatch.id).where(PaymentBatch.reference == reference)) is not None
 
 
 def _claims(ids: list[int]) -> str:

@@ -386,11 +386,12 @@ def receipt(claim_id: int, line_id: int) -> Response:
     path = uploads.path_of(RECEIPTS, line.receipt_stored_name)
     if not path.is_file():
         abort(404)
+    served = uploads.served_type(path)  # from the file's own first bytes, not the client's name or type
     response = send_file(
         path,
-        mimetype=line.receipt_content_type,
+        mimetype=served,
         as_attachment=True,
-        download_name=line.receipt_filename or "receipt",
+        download_name=uploads.download_name(line.receipt_filename, served, fallback="receipt"),
         max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"

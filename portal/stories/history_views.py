@@ -8,6 +8,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.core import revisions
+from portal.core.forms import is_id
 from portal.core.permissions import can, permission_required, require
 from portal.core.web import paginate, render
 from portal.stories import bp, library, moderation
@@ -48,7 +49,7 @@ def story_history(story_id: int) -> Response:
 
 def _revision_or_404(story: Story, name: str) -> revisions.Revision:
     text = request.args.get(name, "")
-    found = revisions.revision(Story.__tablename__, story.id, int(text)) if text.isdigit() and len(text) < 10 else None
+    found = revisions.revision(Story.__tablename__, story.id, int(text)) if is_id(text) else None
     if found is None:
         abort(404)
     return found

@@ -1,12 +1,12 @@
 """Story audio and video: size-limited, type checked from the first bytes, random names.
 
 Stored beside the receipts (``portal.uploads``) under ``PORTAL_UPLOAD_PATH/story-media``, never
-under ``static/``, and served only through the story's media route after a visibility check.
+under ``static/``, and served only through the story's media route after a visibility check,
+with the extension and type sniffed from the file's first bytes, never the client's.
 """
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import BinaryIO
 
@@ -47,9 +47,7 @@ def store(stream: BinaryIO, *, max_bytes: int, field: str = "media_file") -> tup
     found = sniff(data[:16])
     if found is None:
         raise RuleBroken(field, "The file must be audio (MP3, M4A, OGG or WAV) or video (MP4 or WebM).")
-    stored_name = secrets.token_hex(16)
-    (uploads.upload_dir(KIND) / stored_name).write_bytes(data)
-    return stored_name, found[0], found[1]
+    return uploads.write(KIND, data, found[1]), found[0], found[1]
 
 
 def remove(stored_name: str | None) -> None:
@@ -58,3 +56,8 @@ def remove(stored_name: str | None) -> None:
 
 def path_of(stored_name: str) -> Path:
     return uploads.path_of(KIND, stored_name)
+
+
+def served_type(path: Path) -> str:
+    """The type a stored file is played with: sniffed again from its own first bytes."""
+    return uploads.served_type(path, lambda head: found[1] if (found := sniff(head)) else None)

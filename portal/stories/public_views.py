@@ -93,7 +93,7 @@ def story_media(story_id: int) -> Response:
     path = media.path_of(found.media_stored_name)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=found.media_content_type, conditional=True, max_age=0)
+    response = send_file(path, mimetype=media.served_type(path), conditional=True, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
