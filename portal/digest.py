@@ -26,6 +26,7 @@ from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.formatting import LONDON, local_date
 from portal.core.schedule import job
+from portal.core.search import documents
 from portal.core.search.models import Audience, SearchDocument
 from portal.gatherings.digest import digest_items
 from portal.grants.models import (
@@ -53,10 +54,27 @@ MONDAY = 0
 class Section:
     heading: str
     items: list[tuple[str, str]]  # (title, url path)
+    kind: str = ""  # what the items are ("story", "post"): the outbox checks those lines again
+    ids: tuple[int, ...] = ()  # the items' record ids, when ``kind`` is set
+
+
+# A line about a story or post is sent only if the public index still shows it when the email
+# leaves (the outbox cuts it otherwise): queued before a withdrawal, sent after, it says nothing.
+@outbox.register_check("story")
+def _stories_still_public(ids: list[int]) -> set[int]:
+    return documents.still_public("story", ids)
+
+
+@outbox.register_check("post")
+def _posts_still_public(ids: list[int]) -> set[int]:
+    return documents.still_public("post", ids)
 
 
 def _posts(since: datetime) -> Section | None:
-    return Section("New learning posts", [(p.title, f"/learning/{p.id}") for p in public_posts_since(since)])
+    posts = public_posts_since(since)
+    return Section(
+        "New learning posts", [(p.title, f"/learning/{p.id}") for p in posts], "post", tuple(p.id for p in posts)
+    )
 
 
 def _stories(since: datetime) -> Section | None:
@@ -72,7 +90,10 @@ def _stories(since: datetime) -> Section | None:
         .order_by(SearchDocument.updated_at.desc())
         .limit(20)
     )
-    return Section("New stories", [(d.title, d.url_path) for d in found])
+    stories = list(found)
+    return Section(
+        "New stories", [(d.title, d.url_path) for d in stories], "story", tuple(d.object_id for d in stories)
+    )
 
 
 def _gatherings(since: datetime) -> Section | None:
@@ -216,18 +237,31 @@ def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
 
 
 def compose(found: list[Section], *, frequency: str = WEEKLY) -> str:
+    return compose_with_mentions(found, frequency=frequency)[0]
+
+
+def compose_with_mentions(found: list[Section], *, frequency: str = WEEKLY) -> tuple[str, list[outbox.Mention]]:
+    """The digest's text, and where in it each story or post is named (so the outbox can cut a
+    line whose story is withdrawn before the email leaves)."""
     base = current_app.config["BASE_URL"].rstrip("/")
     period = "today" if frequency == DAILY else "this week"
-    lines = [f"Here is what is due for you and what is new in the Co-Production Portal {period}.", ""]
+    body = f"Here is what is due for you and what is new in the Co-Production Portal {period}.\n\n"
+    mentions: list[outbox.Mention] = []
     for section in found:
-        lines += [section.heading, "-" * len(section.heading)]
-        lines += [f"* {title}\n  {base}{path}" for title, path in section.items]
-        lines.append("")
-    lines.append(
+        body += f"{section.heading}\n{'-' * len(section.heading)}\n"
+        for number, (title, path) in enumerate(section.items):
+            line = f"* {title}\n  {base}{path}\n"
+            # Every line is a mention (a "due" line has no check, so it stays): a digest whose
+            # every line was cut is not sent at all.
+            record_id = section.ids[number] if section.ids else 0
+            mentions.append(outbox.Mention(section.kind or "due", record_id, len(body), len(body) + len(line)))
+            body += line
+        body += "\n"
+    body += (
         f"You get this email because you asked for the {frequency} digest. To change how often it comes, "
         f"or to stop it, change your notification settings: {base}/notifications/settings"
     )
-    return "\n".join(lines)
+    return body, mentions
 
 
 def subscribers(frequency: str | None = None) -> list[User]:
@@ -262,7 +296,8 @@ def _send(frequency: str, now: datetime, days: int) -> int:
     for person in people:
         mine = [due[person.id], *shared] if person.id in due else shared
         if mine:
-            outbox.enqueue("digest", person.email, subject, compose(mine, frequency=frequency))
+            body, mentions = compose_with_mentions(mine, frequency=frequency)
+            outbox.enqueue("digest", person.email, subject, body, mentions=mentions)
             queued += 1
     return queued
 

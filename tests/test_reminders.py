@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 from flask import Flask
 
-from portal.core import schedule
+from portal.core import outbox, schedule
 from portal.core.extensions import db
 from portal.core.formatting import LONDON
 from portal.core.outbox import OutboxMessage
@@ -43,12 +44,25 @@ def subjects(person: Any) -> list[str]:
     )
 
 
-def emails_to(person: Any) -> list[str]:
-    return list(
-        db.session.scalars(
-            sa.select(OutboxMessage.subject).where(OutboxMessage.to_email == person.email).order_by(OutboxMessage.id)
-        )
+SENT: list[tuple[str, str, str]] = []  # (to, subject, body) of each email as it left
+
+
+@pytest.fixture(autouse=True)
+def _mailbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sent email keeps no subject or body in the outbox; read them as they were sent."""
+    SENT.clear()
+    monkeypatch.setattr(
+        outbox, "_write_to_log", lambda _config, message: SENT.append((message.to_email, message.subject, message.body))
     )
+
+
+def emails_to(person: Any) -> list[str]:
+    waiting = db.session.scalars(
+        sa.select(OutboxMessage.subject)
+        .where(OutboxMessage.to_email == person.email, OutboxMessage.sent_at.is_(None))
+        .order_by(OutboxMessage.id)
+    )
+    return [subject for to, subject, _body in SENT if to == person.email] + list(waiting)
 
 
 DUE = date(2026, 12, 21)
@@ -117,9 +131,7 @@ def test_the_reminder_names_the_report_and_links_to_it(app: Flask, users: dict[s
     tick_at(at(DUE - timedelta(days=7)))
     (notification,) = db.session.scalars(sa.select(Notification).where(Notification.recipient_id == users["member"].id))
     assert notification.url_path == f"/projects/{report.project_id}/reports/{report.id}"
-    body = db.session.scalars(
-        sa.select(OutboxMessage.body).where(OutboxMessage.to_email == users["member"].email)
-    ).one()
+    [body] = [body for to, _subject, body in SENT if to == users["member"].email]
     assert f"/projects/{report.project_id}/reports/{report.id}" in body
 
 

@@ -10,12 +10,25 @@ holds it (``claimed_until`` empty or past): on SQLite and PostgreSQL alike, two 
 send the same message. A failed message is retried later, each wait twice the last, up to
 ``MAX_ATTEMPTS`` times, and its last error is kept. A worker killed while sending leaves its
 claim to run out (``CLAIM``), and the message is sent by the next sweep.
+
+An email never carries words that were withdrawn or hidden after it was written. A message can
+name what it is *about* (``about=("story", 12)``: the whole message goes with it) and what it
+*mentions* (a digest's lines, as ``Mention``: the line is cut out). ``forget(kind, id)``, called
+in the transaction that withdraws or hides the thing, deletes or cuts every waiting message at
+once; and just before sending, each mention is checked again by the check its kind registered
+(``register_check``), so a line about something withdrawn since is cut even if ``forget`` was
+never called. A message whose every line went is not sent at all (``withheld_at``).
+
+Once sent, a message keeps only its kind, recipient and times: its subject and body (which can
+hold a password-reset link or someone's words) are erased. Without SMTP, production writes only
+the kind and recipient to the log; development writes the body too, so links can be followed.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -23,7 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import UTCDateTime, utcnow
 from portal.core.extensions import Model, db
@@ -51,14 +64,145 @@ class OutboxMessage(Model):
     last_error: Mapped[str] = mapped_column(sa.String(500), default="")
     # Held by a worker sending it, or (after a failure) not to be tried again before this.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Not sent, because everything it said was withdrawn or hidden before it could be.
+    withheld_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Written with the message (one batched INSERT for many messages); read by query, never lazily.
+    mentions: Mapped[list[OutboxMention]] = relationship(cascade="save-update", lazy="raise_on_sql")
 
 
-def enqueue(kind: str, to_email: str, subject: str, body: str) -> OutboxMessage:
+class OutboxMention(Model):
+    """Something a waiting message is about (``cut_from`` None: the whole message) or mentions
+    (the characters ``cut_from:cut_to`` of its body say it). Deleted when the message is sent."""
+
+    __tablename__ = "outbox_mentions"
+    __table_args__ = (sa.Index("ix_outbox_mentions_kind_record", "kind", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    record_id: Mapped[int]
+    cut_from: Mapped[int | None]
+    cut_to: Mapped[int | None]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """``body[start:end]`` speaks of the ``kind`` record ``record_id``."""
+
+    kind: str
+    record_id: int
+    start: int
+    end: int
+
+
+# kind -> a function given ids that returns those still fit to be emailed (public and shown)
+CHECKS: dict[str, Callable[[list[int]], set[int]]] = {}
+
+
+def register_check(kind: str) -> Callable[[Callable[[list[int]], set[int]]], Callable[[list[int]], set[int]]]:
+    """Register how to tell, just before sending, which mentioned ``kind`` records may still be
+    emailed. A mention of a kind with no check is kept."""
+
+    def register(check: Callable[[list[int]], set[int]]) -> Callable[[list[int]], set[int]]:
+        CHECKS[kind] = check
+        return check
+
+    return register
+
+
+def enqueue(
+    kind: str,
+    to_email: str,
+    subject: str,
+    body: str,
+    *,
+    about: tuple[str, int] | None = None,
+    mentions: Sequence[Mention] = (),
+) -> OutboxMessage:
     """Add a message to the current transaction; nothing is sent unless the change commits."""
     message = OutboxMessage(kind=kind, to_email=to_email, subject=subject, body=body)
     db.session.add(message)
+    if about is not None:
+        message.mentions.append(OutboxMention(kind=about[0], record_id=about[1]))
+    for mention in mentions:
+        message.mentions.append(
+            OutboxMention(kind=mention.kind, record_id=mention.record_id, cut_from=mention.start, cut_to=mention.end)
+        )
     enqueue_after_commit(deliver)
     return message
+
+
+def _cut(message: OutboxMessage, gone: Iterable[OutboxMention], kept: Iterable[OutboxMention]) -> None:
+    """Take the ``gone`` mentions out of a waiting message: all of it when one is about the whole
+    message or nothing but the greeting would be left, else their characters (``kept`` mentions
+    move with the text)."""
+    gone = sorted(gone, key=lambda m: m.cut_from if m.cut_from is not None else -1, reverse=True)
+    if not gone:
+        return
+    if any(m.cut_from is None for m in gone) or not [m for m in kept if m.cut_from is not None]:
+        message.body = ""
+        message.subject = ""
+        message.withheld_at = utcnow()
+        db.session.execute(sa.delete(OutboxMention).where(OutboxMention.message_id == message.id))
+        return
+    body = message.body
+    for mention in gone:
+        assert mention.cut_from is not None and mention.cut_to is not None
+        body = body[: mention.cut_from] + body[mention.cut_to :]
+    for mention in kept:
+        if mention.cut_from is None or mention.cut_to is None:
+            continue
+        before = sum(
+            m.cut_to - m.cut_from
+            for m in gone
+            if m.cut_to is not None and m.cut_from is not None and m.cut_to <= mention.cut_from
+        )
+        mention.cut_from -= before
+        mention.cut_to -= before
+    for mention in gone:
+        db.session.delete(mention)
+    message.body = body
+
+
+def forget(kind: str, record_id: int) -> int:
+    """In the transaction that withdraws or hides a record: every waiting message about it is
+    withheld (its words erased) and every line mentioning it is cut. Returns how many messages
+    changed."""
+    message_ids = list(
+        db.session.scalars(
+            sa.select(OutboxMention.message_id)
+            .join(OutboxMessage, OutboxMessage.id == OutboxMention.message_id)
+            .where(OutboxMention.kind == kind, OutboxMention.record_id == record_id, OutboxMessage.sent_at.is_(None))
+            .distinct()
+        )
+    )
+    for message_id in message_ids:
+        message = db.session.get(OutboxMessage, message_id)
+        assert message is not None
+        mentions = list(db.session.scalars(sa.select(OutboxMention).where(OutboxMention.message_id == message_id)))
+        hit = [m for m in mentions if m.kind == kind and m.record_id == record_id]
+        _cut(message, hit, [m for m in mentions if m not in hit])
+    return len(message_ids)
+
+
+def _check_mentions(message: OutboxMessage) -> None:
+    """Just before sending: cut what its kind's check says may no longer be emailed."""
+    mentions = list(db.session.scalars(sa.select(OutboxMention).where(OutboxMention.message_id == message.id)))
+    gone: list[OutboxMention] = []
+    for kind in {m.kind for m in mentions if m.cut_from is not None and m.kind in CHECKS}:
+        ids = [m.record_id for m in mentions if m.kind == kind and m.cut_from is not None]
+        still = CHECKS[kind](ids)
+        gone += [m for m in mentions if m.kind == kind and m.cut_from is not None and m.record_id not in still]
+    _cut(message, gone, [m for m in mentions if m not in gone])
+
+
+def _sent(message: OutboxMessage) -> None:
+    """Keep who it went to, what kind and when; erase what it said (links and words)."""
+    message.sent_at = utcnow()
+    message.claimed_until = None
+    message.subject = ""
+    message.body = ""
+    db.session.execute(sa.delete(OutboxMention).where(OutboxMention.message_id == message.id))
 
 
 def _send_smtp(config: dict[str, Any], message: OutboxMessage) -> None:
@@ -76,6 +220,9 @@ def _send_smtp(config: dict[str, Any], message: OutboxMessage) -> None:
 
 
 def _write_to_log(config: dict[str, Any], message: OutboxMessage) -> None:
+    if config.get("ENV") == "production":  # the log is kept and read by more people than email
+        log.info("Email (%s) to %s, not sent: no SMTP server is set", message.kind, message.to_email)
+        return
     log.info("Email to %s: %s\n%s", message.to_email, message.subject, message.body)
 
 
@@ -84,6 +231,7 @@ def _pending(now: datetime, after_id: int) -> sa.Select[int]:
         sa.select(OutboxMessage.id)
         .where(
             OutboxMessage.sent_at.is_(None),
+            OutboxMessage.withheld_at.is_(None),
             OutboxMessage.attempts < MAX_ATTEMPTS,
             sa.or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
             OutboxMessage.id > after_id,
@@ -127,6 +275,10 @@ def deliver_pending(config: dict[str, Any], *, limit: int = 200) -> tuple[int, i
             continue
         message = db.session.get(OutboxMessage, message_id, populate_existing=True)
         assert message is not None
+        _check_mentions(message)
+        if message.withheld_at is not None:
+            db.session.commit()
+            continue
         try:
             send(config, message)
         except (OSError, smtplib.SMTPException) as error:
@@ -134,8 +286,7 @@ def deliver_pending(config: dict[str, Any], *, limit: int = 200) -> tuple[int, i
             message.claimed_until = utcnow() + FIRST_RETRY * 2 ** (message.attempts - 1)
             failed += 1
         else:
-            message.sent_at = utcnow()
-            message.claimed_until = None
+            _sent(message)
             sent += 1
         db.session.commit()
     return sent, failed
@@ -150,11 +301,17 @@ class QueueSummary:
 
 def queue_summary() -> QueueSummary:
     """How many emails wait, how many failed for good, and since when the oldest waits (one query)."""
-    pending = sa.and_(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+    pending = sa.and_(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.withheld_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS
+    )
     row = db.session.execute(
         sa.select(
             sa.func.count().filter(pending),
-            sa.func.count().filter(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts >= MAX_ATTEMPTS),
+            sa.func.count().filter(
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.withheld_at.is_(None),
+                OutboxMessage.attempts >= MAX_ATTEMPTS,
+            ),
             sa.func.min(OutboxMessage.created_at).filter(pending),
         ).where(OutboxMessage.sent_at.is_(None))
     ).one()

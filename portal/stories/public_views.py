@@ -12,13 +12,13 @@ from werkzeug.wrappers import Response
 
 from portal.core import vocabulary
 from portal.core.extensions import db
-from portal.core.permissions import can, public, require, signed_in
+from portal.core.permissions import can, public
 from portal.core.web import paginate, render
 from portal.stories import bp, library, media, moderation, summary
 from portal.stories.forms import AskSettingForm, LibraryFilterForm, SummaryFilterForm, optional_int
 from portal.stories.markdown import plain_text
 from portal.stories.markdown import render as render_markdown
-from portal.stories.models import Scope, Story, StoryState, Storyteller
+from portal.stories.models import Story, StoryState, Storyteller
 
 FEED_SIZE = 30
 
@@ -60,13 +60,14 @@ def library_page() -> Response:
 
 
 def _visible_story_or_404(story_id: int) -> Story:
+    viewer = current_user._get_current_object()  # read first, so a missing story's answer matches
     story = library.story_for_page(story_id)
     if story is None or story.state == StoryState.WITHDRAWN:
         abort(404)
-    if not can(current_user, "story.view", story):
-        if story.state == StoryState.PUBLISHED and story.scope == Scope.NETWORK and not signed_in(current_user):
-            require("story.view", story)  # a members' story: sign in to read it
-        abort(404)  # never say that a research-only or unpublished story exists
+    if not can(viewer, "story.view", story):
+        # Never say that a story exists to someone who may not read it: a members' story answers
+        # a visitor exactly as a missing one does (the 404 page offers signing in to everyone).
+        abort(404)
     return story
 
 

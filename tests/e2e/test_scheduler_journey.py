@@ -34,10 +34,9 @@ def test_a_lead_is_reminded_of_a_report_due_in_7_days(page: Any, live_server: Li
         db.session.commit()
         schedule.tick(utcnow())  # what a worker does every minute
         run_tasks()
-        emails = db.session.scalars(
-            sa.select(OutboxMessage.subject).where(OutboxMessage.to_email == "lead@example.test")
-        ).all()
-        assert emails == [REMINDER]
+        # Sent by the same tick: the outbox keeps its kind, recipient and time, not its words.
+        [email] = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_email == "lead@example.test"))
+        assert email.kind.startswith("reminder.") and email.sent_at is not None and email.body == ""
 
     sign_in(page, "lead@example.test", "/dashboard")
     reminders = page.get_by_role("region", name="Reminders")
