@@ -53,6 +53,7 @@ from portal.grants import (
     indexing,
     phase_views,
     project_views,
+    report_autosave_views,
     report_history_views,
     team_views,
 )
@@ -116,6 +117,7 @@ ROUTES = (
     phase_views,
     project_views,
     report_history_views,
+    report_autosave_views,
     team_views,
     grants_review_views,
     indexing,

@@ -510,3 +510,48 @@ def test_sending_is_a_saved_version_and_the_history_pages(app: Any, as_role: Any
     first_page, second_page = _text(staff.get(history)), _text(staff.get(f"{history}?page=2"))
     assert f'value="{kept[-1].id}"' in first_page and f'value="{kept[0].id}"' not in first_page
     assert f'value="{kept[0].id}"' in second_page and "Page 2 of 2" in second_page
+
+
+# --- autosave of a report ----------------------------------------------------------------------
+
+
+def test_report_autosave_saves_says_when_and_refuses_a_stale_version(app: Any, team: dict[str, Any]) -> None:
+    project, report = team["project"], team["report"]
+    page = client_for(app, team["lead"]).get(f"/projects/{project.id}/reports/{report.id}/edit")
+    assert f'hx-post="/projects/{project.id}/reports/{report.id}/autosave"' in page.get_data(as_text=True)
+    url = f"/projects/{project.id}/reports/{report.id}/autosave"
+    opened = _report_form(report)
+    theirs, mine = "We met in the library every Tuesday.", "We met at the café on Fridays."
+    saved = client_for(app, team["lead"]).post(
+        url, headers={"HX-Request": "true"}, data={**opened, "what_happened": theirs}
+    )
+    text = _text(saved)
+    assert saved.status_code == 200 and re.search(r"Saved \d\d:\d\d", text)
+    now = _fresh(ProgressReport, report.id)
+    assert now.what_happened == theirs and now.state == report.state  # saved, not sent
+    assert f'id="version" value="{now.version}" hx-swap-oob="true"' in text  # the next save carries it
+
+    stale = client_for(app, team["member"]).post(
+        url, headers={"HX-Request": "true"}, data={**opened, "what_happened": mine}
+    )
+    text = _text(stale)
+    assert stale.status_code == 200 and not re.search(r"Saved \d", text)
+    assert "This was changed by Lead Person" in text and theirs in text and mine in text
+    assert 'id="autosave-mode" value="paused"' in text and "Save as draft" in text  # it stops by itself
+    assert 'id="version"' not in text  # the form keeps its version: saving by hand shows the conflict page
+    assert _fresh(ProgressReport, report.id).what_happened == theirs
+
+    paused = client_for(app, team["member"]).post(
+        url,
+        headers={"HX-Request": "true"},
+        data={**_report_form(_fresh(ProgressReport, report.id)), "what_happened": mine, "autosave": "paused"},
+    )
+    assert paused.status_code == 204 and _fresh(ProgressReport, report.id).what_happened == theirs
+
+
+def test_report_autosave_is_for_the_team_only(app: Any, team: dict[str, Any], users: dict[str, Any]) -> None:
+    project, report = team["project"], team["report"]
+    url = f"/projects/{project.id}/reports/{report.id}/autosave"
+    data = {**_report_form(report), "what_happened": "Not mine to write"}
+    assert client_for(app, users["member"]).post(url, headers={"HX-Request": "true"}, data=data).status_code == 403
+    assert _fresh(ProgressReport, report.id).what_happened == ""

@@ -133,6 +133,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "grants.project_expense_remove": ("POST", SIGNED_IN),
     "grants.project_report": ("GET", SIGNED_IN),
     "grants.project_report_edit": ("GET", SIGNED_IN),
+    "grants.autosave_report": ("POST", SIGNED_IN),  # and then the project's team only
     "grants.project_report_decide": ("POST", STAFF),
     "grants.project_report_publish": ("POST", SIGNED_IN),
     "grants.report_history": ("GET", SIGNED_IN),  # and then the project's team and staff only

@@ -150,3 +150,18 @@ def test_database_storage_counts_expires_and_clears(app: Flask) -> None:
     assert first.get("k") == 0
     first.incr("a", expiry=60)
     assert first.reset() == 1 and first.check()
+
+
+def test_an_app_made_with_limits_off_leaves_the_next_app_limited(app_factory: Any) -> None:
+    """The limiter is one object shared by every app in a process: each app says its own."""
+    from portal.core.extensions import limiter
+
+    app_factory(RATELIMIT_ENABLED=False)
+    assert limiter.enabled is False
+    app = app_factory()
+    assert limiter.enabled is True
+    with app.app_context():
+        factories.user(email="someone@example.test")
+        for number in range(5):
+            assert _post(app, "someone@example.test", f"guess {number}", "10.13.0.1").status_code == 422
+        assert _post(app, "someone@example.test", factories.PASSWORD, "10.13.0.1").status_code == 429

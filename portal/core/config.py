@@ -133,6 +133,9 @@ def finalise(config: dict[str, Any], instance_dir: str) -> None:
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "portal-database://"  # see core/rate_limits.py
     config["RATELIMIT_STRATEGY"] = "fixed-window"  # the only one the database storage supports
     config["RATELIMIT_HEADERS_ENABLED"] = True
+    # Said for every app: Flask-Limiter's one limiter otherwise keeps what the last app set, so one
+    # app made with limits off (a test's) would leave every later app in the process unlimited.
+    config.setdefault("RATELIMIT_ENABLED", True)
     config["WTF_CSRF_TIME_LIMIT"] = 60 * 60 * 8  # a long form filled in slowly still submits
     if not isinstance(config.get("MAX_CONTENT_LENGTH"), int) or config["MAX_CONTENT_LENGTH"] <= 0:
         raise RuntimeError("PORTAL_MAX_CONTENT_LENGTH must be a number of bytes above 0 (default 26214400: 25 MB).")

@@ -39,7 +39,7 @@ def test_two_people_one_report_neither_overwrites_the_other(new_page: Any, live_
     # Lee saves first.
     with_js.get_by_label("What happened").fill(LEAD_TEXT)
     with_js.get_by_role("button", name="Save as draft").click()
-    expect(with_js.get_by_role("status")).to_contain_text("Your draft is saved.")
+    expect(with_js.locator("div.flash[role=status]")).to_contain_text("Your draft is saved.")
     check_axe(with_js)
 
     # Mo, without JavaScript, saves from the page opened before: refused, with both versions.
@@ -56,7 +56,7 @@ def test_two_people_one_report_neither_overwrites_the_other(new_page: Any, live_
     # Mo merges the two and saves again: that goes through.
     without_js.get_by_label("What happened").fill(f"{LEAD_TEXT} {MEMBER_TEXT}")
     without_js.get_by_role("button", name="Save as draft").click()
-    expect(without_js.get_by_role("status")).to_contain_text("Your draft is saved.")
+    expect(without_js.locator("div.flash[role=status]")).to_contain_text("Your draft is saved.")
     check_axe(without_js)
 
     # Lee's page is now the stale one: with htmx the refusal is swapped in, in place.
@@ -78,6 +78,12 @@ def test_two_people_one_report_neither_overwrites_the_other(new_page: Any, live_
     check_axe(with_js)
     with_js.goto(edit)  # leaving and coming back: what was typed is there
     expect(with_js.get_by_label("Challenges")).to_have_value("Rain on the second walk.")
+    check_axe(with_js)
+    with_js.get_by_label("Challenges").fill("Rain on the second walk, so we moved indoors.")
+    expect(with_js.locator("#autosave-status")).to_contain_text(re.compile(r"Saved \d\d:\d\d"), timeout=10_000)
+    check_axe(with_js)
+    with_js.goto(edit)  # the autosaved words are the draft now
+    expect(with_js.get_by_label("Challenges")).to_have_value("Rain on the second walk, so we moved indoors.")
     check_axe(with_js)
 
     # Every save is kept: the history, and what changed between two of them.
@@ -113,7 +119,7 @@ def test_two_people_change_one_milestone(new_page: Any, live_server: LiveServer)
     sign_in(second, "mo@example.test", edit)
     first.get_by_label("Milestone").fill("First birdsong walk")
     first.get_by_role("button", name="Save the milestone").click()
-    expect(first.get_by_role("status")).to_contain_text("Milestone saved.")
+    expect(first.locator("div.flash[role=status]")).to_contain_text("Milestone saved.")
     check_axe(first)
     second.get_by_label("Milestone").fill("First walk, by the river")
     second.get_by_role("button", name="Save the milestone").click()
