@@ -210,6 +210,10 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "portal" / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    # Flask-Limiter's one limiter keeps the first key prefix it was given (``init_app`` only fills
+    # it in when empty), so every app states its own: a test app with a prefix would otherwise
+    # give every later app in the process keys no other process counts.
+    limiter._key_prefix = app.config.get("RATELIMIT_KEY_PREFIX", "")
     limiter.init_app(app)
     init_tasks(app)
     passwords.prepare(app)

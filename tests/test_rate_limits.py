@@ -165,3 +165,11 @@ def test_an_app_made_with_limits_off_leaves_the_next_app_limited(app_factory: An
         for number in range(5):
             assert _post(app, "someone@example.test", f"guess {number}", "10.13.0.1").status_code == 422
         assert _post(app, "someone@example.test", factories.PASSWORD, "10.13.0.1").status_code == 429
+
+
+def test_an_app_made_with_a_key_prefix_leaves_the_next_app_without_one(app_factory: Any) -> None:
+    from portal.core.extensions import limiter
+
+    app_factory(RATELIMIT_KEY_PREFIX="someone-elses")
+    app_factory()
+    assert limiter._key_prefix == ""
