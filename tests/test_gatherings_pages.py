@@ -205,7 +205,9 @@ def test_changing_the_time_tells_people_with_a_place(app: Any, users: dict[str, 
     changed = db.session.get(Gathering, gathering.id)
     assert changed.starts_at == datetime(2030, 7, 1, 9, 30, tzinfo=UTC) and changed.sequence == 1
     subjects = db.session.scalars(
-        sa.select(Notification.subject).where(Notification.recipient_id == users["member"].id)
+        sa.select(Notification.subject)
+        .where(Notification.recipient_id == users["member"].id)
+        .order_by(Notification.id)  # the newest last (without an order PostgreSQL may return any)
     ).all()
     assert subjects[-1] == "Planning morning has changed"
     assert not db.session.scalars(
