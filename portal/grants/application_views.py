@@ -18,10 +18,10 @@ from portal.core.changes import Outcome, apply, done
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken, RulesBroken
 from portal.core.extensions import db
-from portal.core.formatting import LONDON, london_today
+from portal.core.formatting import london_today
 from portal.core.permissions import can, permission_required, require
 from portal.core.web import is_htmx, paginate, redirect_to, render, wants_fragment
-from portal.grants import access, applications, bp, decisions, invitations, phases, reviews
+from portal.grants import access, applications, autosave, bp, decisions, invitations, phases, reviews
 from portal.grants.forms import (
     ActionForm,
     ApplicationForm,
@@ -267,14 +267,7 @@ def autosave_application(application_id: int) -> Response:
         show_errors=False,
     )
     saved = application_or_404(application_id) if outcome.error is not None else application
-    return render(
-        "grants/_autosave.html",
-        outcome=outcome,
-        conflict=outcome.conflict,
-        form=form,
-        version=saved.version if outcome.conflict is None else seen_version(form.version),
-        saved_at=utcnow().astimezone(LONDON).strftime("%H:%M"),
-    )
+    return autosave.reply(outcome, form, saved_version=saved.version, opened_version=seen_version(form.version))
 
 
 @bp.route("/applications/<int:application_id>/budget-lines", methods=["POST"])

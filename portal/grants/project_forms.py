@@ -54,8 +54,7 @@ def _strip(value: str | None) -> str | None:
 def seen(field: VersionField) -> int | None:
     """The version a form was opened at (``VersionField`` reads a number, or 0 for anything else,
     which never matches); None when the form was sent without one."""
-    data: object = field.data
-    return data if isinstance(data, int) else None
+    return field.seen
 
 
 class DatesForm(FlaskForm):

@@ -11,11 +11,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.core.changes import apply
-from portal.core.db import utcnow
-from portal.core.formatting import LONDON
 from portal.core.permissions import permission_required, require
-from portal.core.web import render
-from portal.grants import bp, reports
+from portal.grants import autosave, bp, reports
 from portal.grants.project_forms import ReportForm, seen
 from portal.grants.project_views import project_or_404
 
@@ -36,13 +33,11 @@ def autosave_report(project_id: int, report_id: int) -> Response:
         lambda: reports.save_draft(report, form.content(), by=current_user, seen=seen(form.version)),
         show_errors=False,
     )
-    return render(
-        "grants/_autosave.html",
-        outcome=outcome,
-        conflict=outcome.conflict,
-        form=form,
-        version=report.version if outcome.conflict is None else seen(form.version),
-        saved_at=utcnow().astimezone(LONDON).strftime("%H:%M"),
+    return autosave.reply(
+        outcome,
+        form,
+        saved_version=report.version,
+        opened_version=seen(form.version),
         save_label="Save as draft",
         keep_version=True,
     )

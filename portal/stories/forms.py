@@ -69,8 +69,7 @@ def phase_pairs() -> list[tuple[str, str]]:
 
 def seen_version(field: VersionField) -> int | None:
     """The version a form was opened at (``VersionField`` reads a number or 0; None when absent)."""
-    data: object = field.data
-    return data if isinstance(data, int) else None
+    return field.seen
 
 
 def optional_int(value: str | None) -> int | None:
