@@ -331,12 +331,12 @@ class SummaryFilterForm(FlaskForm):
         pairs = project_pairs()
         self.not_offered = 0 if offered is None else sum(1 for value, _ in pairs if int(value) not in offered)
         self.minimum = minimum
-        self.project.choices = choices(
-            [("", "All projects"), *(pair for pair in pairs if offered is None or int(pair[0]) in offered)]
-        )
+        shown = [pair for pair in pairs if offered is None or int(pair[0]) in offered]
+        self.offered_values = {value for value, _ in shown}
+        self.project.choices = choices([("", "All projects"), *shown])
 
     def validate_project(self, field: SelectField) -> None:
-        if field.data and field.data not in {choice.value for choice in field.choices or []}:
+        if field.data and field.data not in self.offered_values:
             raise ValidationError(
                 f"Figures for this project are not shown on their own: a project needs at least "
                 f"{self.minimum} storytellers, so that no one can be picked out. Choose all projects or "

@@ -114,7 +114,7 @@ def minimum_for(threshold: int) -> int:
     return VIEW_MINIMUM * max(threshold, 1)
 
 
-def population(project_id: int | None = None) -> sa.Select[tuple[int]]:
+def population(project_id: int | None = None) -> sa.Select[int]:
     """Storyteller ids in scope: everyone, or those gathered for a project or with a story in it."""
     query = sa.select(Storyteller.id)
     if project_id is not None:
@@ -178,7 +178,9 @@ def common_answers(threshold: int) -> CommonAnswers:
     rows = db.session.execute(sa.select(Demographics.ethnicity, Demographics.gender)).all()
     reserved = {_norm(label) for label in (PREFER_LABEL, NOT_RECORDED, ANOTHER_ETHNICITY, ANOTHER_GENDER)}
     return CommonAnswers(
-        ethnicities=_common((row.ethnicity for row in rows if _own_words_ethnicity(row.ethnicity)), threshold, reserved),
+        ethnicities=_common(
+            (row.ethnicity for row in rows if _own_words_ethnicity(row.ethnicity)), threshold, reserved
+        ),
         genders=_common(
             (row.gender for row in rows if _own_words_gender(row.gender)),
             threshold,
@@ -187,9 +189,7 @@ def common_answers(threshold: int) -> CommonAnswers:
     )
 
 
-def _multi(
-    key: str, title: str, names: dict[str, str], answers: list[tuple[int, list[str]]], total: int
-) -> Section:
+def _multi(key: str, title: str, names: dict[str, str], answers: list[tuple[int, list[str]]], total: int) -> Section:
     cells = []
     for value, label in [*names.items(), (PREFER_NOT_TO_SAY, PREFER_LABEL)]:
         ids = tuple(person for person, answer in answers if value in (answer or []))
