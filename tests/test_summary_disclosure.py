@@ -26,6 +26,7 @@ from portal.stories.telling import create_storyteller
 from portal.teams.models import Project
 from tests import factories
 from tests import stories_factories as make
+from tests.helpers import queries_for
 
 THRESHOLD = 5  # the default PORTAL_STATS_MIN_CELL
 SECRET = "a-secret-for-the-record-keys"
@@ -337,3 +338,26 @@ def test_suppression_alone_would_be_caught(app: Any, users: dict[str, Any], monk
 
     monkeypatch.setattr(disclosure, "publish", suppress_only)
     assert _attack(_pairs(_views(projects))) > 0
+
+
+def test_the_summary_makes_the_same_queries_for_many_storytellers(
+    app: Any, as_role: Any, users: dict[str, Any]
+) -> None:
+    staff = users["staff"]
+    rng = random.Random(5)
+    project = factories.project(title="Counted").id
+
+    def add(count: int) -> None:
+        for i in range(count):
+            person = create_storyteller(
+                display_name=f"P{rng.random()}", by=staff, project_id=project if i % 2 else None
+            )
+            record_demographics(person, _answers(rng), by=staff)
+        db.session.commit()
+
+    add(32)
+    visitor, staff_client = as_role("anonymous"), as_role("staff")
+    urls = ["/stories/summary", f"/stories/summary?project={project}", "/stories/export/summary.csv"]
+    few = [queries_for(visitor, urls[0]), queries_for(visitor, urls[1]), queries_for(staff_client, urls[2])]
+    add(60)
+    assert [queries_for(visitor, urls[0]), queries_for(visitor, urls[1]), queries_for(staff_client, urls[2])] == few
