@@ -204,8 +204,11 @@ def test_demo_data_reproduces_the_seed_summary(app: Any) -> None:
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Story)) == 13  # 12 published, 1 waiting
     assert summary.compute().total == 100
-    public = summary.for_public(figures, 5)
-    assert public.total == 100 and public.hidden_any  # e.g. the areas with fewer than five people
+    public = summary.public(None, 5, "a-record-key-secret")
+    assert public.total == 100 and public.hidden_any  # a multiple of 5 stays as it is
+    public_areas = {cell.label: cell.count for cell in public.section("lived_experience_areas").cells}
+    assert public_areas["Addiction"] == 5 and public_areas["Other"] is None  # 0 and small look the same
+    assert public.section("ethnicity").cells[0].label != "Another ethnicity"  # large groups keep their words
 
 
 def test_dashboard_cards_render_with_queue_counts(app: Any, users: dict[str, Any]) -> None:

@@ -6,6 +6,8 @@ Every setting below can be set as an environment variable by prefixing ``PORTAL_
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Any
@@ -65,9 +67,15 @@ DEFAULTS: dict[str, Any] = {
     "PAYMENT_TARGET_DAYS": 30,  # from submission to payment, shown on the staff dashboard
     "PEER_MESSAGES_PER_DAY": 10,  # messages one member may send through the directory in 24 hours
     "FLAG_THRESHOLD": 3,  # distinct members' flags that hide a post or comment until reviewed
-    # Public storyteller figures hide counts below this (and any figure that would reveal one):
-    # 5 is the usual small-number floor in UK health and care statistics; raise it for small groups.
+    # Public storyteller figures show counts below this as "fewer than" it and round every other
+    # count to a multiple of it (core/disclosure.py); a project gets figures of its own only with
+    # at least 3 times this many storytellers. 5 is the usual small-number floor in UK health and
+    # care statistics; raise it for small groups.
     "STATS_MIN_CELL": 5,
+    # The secret behind each storyteller's record key (core/disclosure.py), which decides how their
+    # cells are rounded. Empty: derived from SECRET_KEY. Keep it for good: a new secret re-rounds
+    # every figure, and two roundings of the same cells tell more than one.
+    "STATS_KEY_SECRET": "",
     "STORY_MEDIA_MAX_BYTES": 20 * 1024 * 1024,  # audio or video with a story; under the 25 MB request cap
     "HTMX_CDN_URL": "https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js",
     "HTMX_SRI": "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
@@ -120,6 +128,10 @@ def finalise(config: dict[str, Any], instance_dir: str) -> None:
         config["SECRET_KEY"] = DEVELOPMENT_SECRET_KEY
     if env == "production" and (config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY or len(config["SECRET_KEY"]) < 24):
         raise RuntimeError("PORTAL_SECRET_KEY must be a random string of at least 24 characters.")
+    if not config.get("STATS_KEY_SECRET"):
+        config["STATS_KEY_SECRET"] = hmac.new(
+            config["SECRET_KEY"].encode(), b"storyteller summary record keys", hashlib.sha256
+        ).hexdigest()
     if env != "production" and "PORTAL_SESSION_COOKIE_SECURE" not in os.environ:
         # Plain http://127.0.0.1 in development and the test client would drop Secure cookies.
         config["SESSION_COOKIE_SECURE"] = False

@@ -75,20 +75,28 @@ def _text(value: int | None, hidden: str = "hidden") -> str:
     return hidden if value is None else str(value)
 
 
-def summary_rows(exact: Summary, public: Summary) -> Iterator[list[str]]:
-    yield ["storytellers", "total", _text(exact.total), "100", _text(public.total), "100" if public.total else "hidden"]
-    for section, shown in zip(exact.sections, public.sections, strict=True):
-        for cell, shown_cell in zip(section.cells, shown.cells, strict=True):
+def summary_rows(exact: Summary, grouped: Summary, public: Summary) -> Iterator[list[str]]:
+    """Exact figures beside the published ones, in the public's rows (``grouped``: exact counts in
+    those rows); then the exact rows the public sees grouped (own-words answers), marked so."""
+    hidden = "not published" if public.total is None else f"fewer than {public.threshold}"
+    published_total = _text(public.total, hidden)
+    yield ["storytellers", "total", _text(exact.total), "100", published_total, "100" if public.total else hidden]
+    for section, in_rows, shown in zip(exact.sections, grouped.sections, public.sections, strict=True):
+        for cell, shown_cell in zip(in_rows.cells, shown.cells, strict=True):
             yield [
                 section.title,
                 text_cell(cell.label),
                 _text(cell.count),
                 _text(cell.percent),
-                _text(shown_cell.count),
-                _text(shown_cell.percent),
+                _text(shown_cell.count, hidden),
+                _text(shown_cell.percent, "not shown"),
             ]
-    yield ["age", "youngest", _text(exact.age_min, ""), "", _text(public.age_min), ""]
-    yield ["age", "oldest", _text(exact.age_max, ""), "", _text(public.age_max), ""]
+        public_labels = {cell.label for cell in in_rows.cells}
+        for cell in section.cells:
+            if cell.label not in public_labels:
+                yield [section.title, text_cell(cell.label), _text(cell.count), _text(cell.percent), "grouped", ""]
+    yield ["age", "youngest", _text(exact.age_min, ""), "", _text(public.age_min, "not shown"), ""]
+    yield ["age", "oldest", _text(exact.age_max, ""), "", _text(public.age_max, "not shown"), ""]
     yield ["stories", "published", str(exact.stories_published), "", str(public.stories_published), ""]
     for cell in exact.stories_by_theme:
         yield ["stories by theme", cell.label, _text(cell.count), "", _text(cell.count), ""]

@@ -17,7 +17,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.core import vocabulary
 from portal.core.extensions import db
@@ -314,19 +314,34 @@ class LibraryFilterForm(FlaskForm):
 
 
 class SummaryFilterForm(FlaskForm):
+    """``offered``: the projects with figures of their own (None: every project, for exact figures)."""
+
     class Meta:
         csrf = False
 
-    project = SelectField("Project", validators=[Optional()])
+    project = SelectField("Project", validators=[Optional()], validate_choice=False)
     view = SelectField(
         "Figures",
         choices=choices([("", "Exact (staff only)"), ("public", "As the public sees them")]),
         validators=[Optional()],
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, offered: set[int] | None = None, minimum: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.project.choices = choices([("", "All projects"), *project_pairs()])
+        pairs = project_pairs()
+        self.not_offered = 0 if offered is None else sum(1 for value, _ in pairs if int(value) not in offered)
+        self.minimum = minimum
+        shown = [pair for pair in pairs if offered is None or int(pair[0]) in offered]
+        self.offered_values = {value for value, _ in shown}
+        self.project.choices = choices([("", "All projects"), *shown])
+
+    def validate_project(self, field: SelectField) -> None:
+        if field.data and field.data not in self.offered_values:
+            raise ValidationError(
+                f"Figures for this project are not shown on their own: a project needs at least "
+                f"{self.minimum} storytellers, so that no one can be picked out. Choose all projects or "
+                "another project."
+            )
 
 
 class QueueFilterForm(FlaskForm):

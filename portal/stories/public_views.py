@@ -157,13 +157,18 @@ def feed() -> Response:
 @bp.route("/summary")
 @public
 def summary_page() -> Response:
-    form = SummaryFilterForm(request.args)
-    form.validate()
-    project_id = optional_int(form.project.data)
-    exact = summary.compute(project_id)
     staff = can(current_user, "stories.exact_summary")
+    exact = staff and request.args.get("view") != "public"
     threshold = current_app.config["STATS_MIN_CELL"]
-    shown = exact if staff and form.view.data != "public" else summary.for_public(exact, threshold)
+    minimum = summary.minimum_for(threshold)
+    offered = None if exact else summary.projects_with_enough(minimum)
+    form = SummaryFilterForm(request.args, offered=offered, minimum=minimum)
+    form.validate()
+    project_id = None if form.project.errors else optional_int(form.project.data)
+    if exact:
+        shown = summary.compute(project_id)
+    else:
+        shown = summary.public(project_id, threshold, current_app.config["STATS_KEY_SECRET"])
     return render(
         "stories/summary.html",
         block="results",
@@ -171,5 +176,7 @@ def summary_page() -> Response:
         figures=shown,
         staff=staff,
         threshold=threshold,
+        another_ethnicity=summary.ANOTHER_ETHNICITY,
+        another_gender=summary.ANOTHER_GENDER,
         title="Our storytellers",
     )

@@ -301,6 +301,9 @@ def export_stories() -> Response:
 @bp.route("/export/summary.csv")
 @permission_required("stories.export")
 def export_summary() -> Response:
-    exact = summary.compute(optional_int(request.args.get("project")))
-    public = summary.for_public(exact, current_app.config["STATS_MIN_CELL"])
-    return csv_response("storyteller-summary.csv", exports.SUMMARY_HEADER, list(exports.summary_rows(exact, public)))
+    project_id = optional_int(request.args.get("project"))
+    threshold = current_app.config["STATS_MIN_CELL"]
+    grouped = summary.compute(project_id, grouping=summary.common_answers(threshold))
+    public = summary.for_public(grouped, threshold, current_app.config["STATS_KEY_SECRET"])
+    rows = exports.summary_rows(summary.compute(project_id), grouped, public)
+    return csv_response("storyteller-summary.csv", exports.SUMMARY_HEADER, list(rows))

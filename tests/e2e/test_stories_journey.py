@@ -9,6 +9,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from portal.core.extensions import db
+from portal.stories.consent import DemographicAnswers, record_demographics
+from portal.stories.telling import create_storyteller
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
 from tests.e2e.helpers import sign_in
@@ -109,6 +112,14 @@ def test_library_filters_work_without_javascript(new_page: Any, live_server: Liv
         teller = make.storyteller(by=staff, name="Named Teller")
         make.story(teller, by=staff, title="A story of justice", themes=("social_justice",), scope=Scope.PUBLIC)
         make.story(teller, by=staff, title="A story of efficiency", themes=("efficiency",))
+        small = factories.project(title="A small pilot")  # too few storytellers for figures of its own
+        for i in range(17):  # enough for public figures: rounded counts, "fewer than 5" cells
+            record_demographics(
+                create_storyteller(display_name=f"Counted {i}", by=staff, project_id=small.id if i < 3 else None),
+                DemographicAnswers(gender="female" if i < 12 else "male", ethnicity="Cornish" if i == 0 else "Welsh"),
+                by=staff,
+            )
+        db.session.commit()
     page = new_page(java_script_enabled=False)
     page.goto("/stories")
     check_axe(page)
@@ -120,6 +131,13 @@ def test_library_filters_work_without_javascript(new_page: Any, live_server: Liv
     check_axe(page)
     page.goto("/stories/summary")
     expect(page.get_by_role("heading", level=1)).to_have_text("Our storytellers")
+    expect(page.get_by_role("note")).to_contain_text("rounded to a multiple of 5")
+    expect(page.locator("#results")).to_contain_text("Fewer than 5")
+    expect(page.locator("#results")).to_contain_text("Another ethnicity")
+    expect(page.locator("#results")).not_to_contain_text("Cornish")
+    expect(page.get_by_text("1 project has fewer")).to_be_visible()
+    check_axe(page)
+    page.set_viewport_size({"width": 390, "height": 844})
     check_axe(page)
 
 
