@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
+from portal.core import keystore
 from portal.core.changes import Outcome, apply, done, refused
 from portal.core.confirm import Confirmation, ask, confirmed
 from portal.core.errors import RuleBroken
@@ -58,22 +59,36 @@ def story_details(form: StoryForm) -> telling.StoryDetails:
     )
 
 
-def stored_upload(form: StoryForm) -> telling.Upload | None:
+def stored_upload(form: StoryForm, story: Story | None = None) -> telling.Upload | None:
+    """The chosen file, sealed with ``story``'s key, or with a new key for a story not yet made."""
     upload = form.media_file.data
     if upload is None or not getattr(upload, "filename", ""):
         return None
-    name, kind, content_type = media.store(upload.stream, max_bytes=current_app.config["STORY_MEDIA_MAX_BYTES"])
-    return telling.Upload(name, kind, content_type)
+    new_key = story is None or story.key_id is None
+    key_id = keystore.create() if new_key or story is None else story.key_id
+    try:
+        name, kind, content_type = media.store(
+            upload.stream, max_bytes=current_app.config["STORY_MEDIA_MAX_BYTES"], key_id=key_id
+        )
+    except RuleBroken:
+        if new_key:
+            keystore.destroy(key_id)
+        raise
+    return telling.Upload(name, kind, content_type, key_id=key_id, new_key=new_key)
 
 
-def save_story(form: StoryForm, action: Callable[[telling.StoryDetails, telling.Upload | None], T]) -> Outcome[T]:
+def save_story(
+    form: StoryForm,
+    action: Callable[[telling.StoryDetails, telling.Upload | None], T],
+    story: Story | None = None,
+) -> Outcome[T]:
     """``apply`` for a story form with a file: the upload is stored inside the change and removed
     again when nothing was kept. A service may return a file name the change made unused: it is
     deleted after the commit."""
     stored: list[telling.Upload] = []
 
     def change() -> T:
-        upload = stored_upload(form)
+        upload = stored_upload(form, story)
         stored.extend([upload] if upload is not None else [])
         return action(story_details(form), upload)
 
@@ -93,6 +108,8 @@ def save_story(form: StoryForm, action: Callable[[telling.StoryDetails, telling.
 def _remove(uploads: list[telling.Upload]) -> None:
     for upload in uploads:
         media.remove(upload.stored_name)
+        if upload.new_key:
+            keystore.destroy(upload.key_id)
 
 
 @bp.route("/mine")
@@ -163,6 +180,7 @@ def edit(story_id: int) -> Response:
             upload=upload,
             remove_media=bool(form.remove_media.data),
         ),
+        story,
     )
     if outcome:
         return done(url_for("stories.mine"), "Your changes have been sent. Our team will read the story again.")
