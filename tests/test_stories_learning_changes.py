@@ -74,7 +74,7 @@ def test_replacing_a_recording_deletes_the_old_file_after_the_commit(
     app: Any, as_role: Any, users: dict[str, Any]
 ) -> None:
     key_id = keystore.create()
-    stored, kind, content_type = media.store(_Stream(OGG, max_bytes=1000, key_id=key_id)
+    stored, kind, content_type = media.store(_Stream(OGG), max_bytes=1000, key_id=key_id)
     teller = make.storyteller(user=users["member"], by=users["member"])
     story = make.story(
         teller,

@@ -23,7 +23,7 @@ SECRET = "Zanzibarquill"  # a word that appears only in the withdrawn story
 
 def _media_story(users: dict[str, Any], project_id: int) -> Story:
     key_id = keystore.create()
-    stored, kind, content_type = media.store(Stream(b"OggS" + b"\x00" * 200, max_bytes=10_000, key_id=key_id)
+    stored, kind, content_type = media.store(Stream(b"OggS" + b"\x00" * 200), max_bytes=10_000, key_id=key_id)
     teller = make.storyteller(user=users["member"], by=users["member"])
     return make.story(
         teller,

@@ -111,12 +111,13 @@ def matching_words(text: str) -> sa.ColumnElement[bool]:
     return Story.id.in_(matches.columns(sa.column("object_id", sa.Integer)))
 
 
-def story_for_page(story_id: int) -> Story | None:
+def story_for_page(story_id: int, *, unreadable_too: bool = False) -> Story | None:
     """The story with what its pages show; None when its key is gone (a withdrawal that did not
-    finish leaves nothing readable, so every page answers as for a missing story)."""
+    finish leaves nothing readable, so every page answers as for a missing story), except to
+    withdrawal itself (``unreadable_too``), which finishes the erasure."""
     story = db.session.scalar(
         sa.select(Story)
         .options(joinedload(Story.storyteller), joinedload(Story.project), selectinload(Story.tags))
         .where(Story.id == story_id)
     )
-    return None if story is not None and story.unreadable else story
+    return None if story is not None and not unreadable_too and story.unreadable else story

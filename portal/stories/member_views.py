@@ -151,8 +151,8 @@ def tell() -> Response:
     return refused("stories/tell.html", form=form, title="Tell your story")
 
 
-def _story_or_404(story_id: int) -> Story:
-    story = library.story_for_page(story_id)
+def _story_or_404(story_id: int, *, unreadable_too: bool = False) -> Story:
+    story = library.story_for_page(story_id, unreadable_too=unreadable_too)
     if story is None:
         abort(404)
     return story
@@ -190,8 +190,9 @@ def edit(story_id: int) -> Response:
 @bp.route("/<int:story_id>/withdraw", methods=["GET", "POST"])
 @permission_required("stories.tell")
 def withdraw(story_id: int) -> Response:
-    """Withdrawing erases the story's words at once: its page asks first, and only its Confirm acts."""
-    story = _story_or_404(story_id)
+    """Withdrawing erases the story's words at once: its page asks first, and only its Confirm acts.
+    A story whose key is already gone can be withdrawn too, to finish erasing it."""
+    story = _story_or_404(story_id, unreadable_too=True)
     require("story.withdraw", story)
     own = library.owns(current_user, story)
     back = url_for("stories.mine") if own else url_for("stories.storyteller", storyteller_id=story.storyteller_id)
