@@ -97,9 +97,7 @@ def test_the_row_holds_no_words_and_the_page_shows_them(app: Any, as_role: Any, 
     assert _fresh(story.id).original_summary == f"{WORDS['summary']} summary"
 
 
-def test_sealed_text_does_not_open_in_another_field_or_with_another_story_key(
-    app: Any, users: dict[str, Any]
-) -> None:
+def test_sealed_text_does_not_open_in_another_field_or_with_another_story_key(app: Any, users: dict[str, Any]) -> None:
     story, other = _story(users), _story(users)
     sealed_title = _raw_row(story.id)["title"]
     key = keystore.data_key(story.key_id or "")

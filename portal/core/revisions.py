@@ -71,7 +71,7 @@ def register_sealing(
     kind: str,
     *,
     seal: Callable[[Any, dict[str, str]], dict[str, Any]],
-    open: Callable[[Any, dict[str, Any]], dict[str, Any]],  # noqa: A002 - the pair reads as seal/open
+    open: Callable[[Any, dict[str, Any]], dict[str, Any]],
 ) -> None:
     """Store ``kind``'s versions as ``seal(record, fields)`` returns them, read back with ``open``
     (registered by the domain that owns the table, so this module imports none)."""

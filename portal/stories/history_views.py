@@ -66,7 +66,5 @@ def story_compare(story_id: int) -> Response:
         history_url=url_for("stories.story_history", story_id=story.id),
         old=old,
         new=new,
-        changes=revisions.compare(
-            moderation.LABELS, revisions.fields_of(story, old), revisions.fields_of(story, new)
-        ),
+        changes=revisions.compare(moderation.LABELS, revisions.fields_of(story, old), revisions.fields_of(story, new)),
     )

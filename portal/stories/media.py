@@ -39,9 +39,7 @@ def sniff(head: bytes) -> tuple[MediaKind, str] | None:
 PURPOSE = "stories.media"
 
 
-def store(
-    stream: BinaryIO, *, max_bytes: int, key_id: str, field: str = "media_file"
-) -> tuple[str, MediaKind, str]:
+def store(stream: BinaryIO, *, max_bytes: int, key_id: str, field: str = "media_file") -> tuple[str, MediaKind, str]:
     """Save an upload sealed with the story's key ``key_id``; returns (stored name, kind, content
     type) or raises RuleBroken."""
     data = stream.read(max_bytes + 1)

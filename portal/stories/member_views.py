@@ -64,8 +64,9 @@ def stored_upload(form: StoryForm, story: Story | None = None) -> telling.Upload
     upload = form.media_file.data
     if upload is None or not getattr(upload, "filename", ""):
         return None
-    new_key = story is None or story.key_id is None
-    key_id = keystore.create() if new_key or story is None else story.key_id
+    existing = story.key_id if story is not None else None
+    new_key = existing is None
+    key_id = existing or keystore.create()
     try:
         name, kind, content_type = media.store(
             upload.stream, max_bytes=current_app.config["STORY_MEDIA_MAX_BYTES"], key_id=key_id
