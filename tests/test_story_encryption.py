@@ -273,6 +273,8 @@ def test_a_story_whose_key_file_is_gone_reads_as_withdrawn_and_never_errors(
     assert staff.get(f"/stories/{story.id}/history").status_code == 404
     assert staff.get(f"/stories/{story.id}/moderate").status_code == 404
     assert member.get("/stories/mine").status_code == 200
+    export = staff.get("/stories/export/stories.csv").get_data(as_text=True)
+    assert kept.title in export and WITHDRAWN_TITLE not in export
     feed = visitor.get("/stories/feed.xml")
     assert feed.status_code == 200 and kept.title in feed.get_data(as_text=True)
 
