@@ -1,5 +1,5 @@
 """Command-line tasks: ``flask --app portal.app create-user | seed-demo | send-outbox | send-digest |
-jobs | worker | serve``."""
+jobs | worker | serve | rotate-story-keys``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from werkzeug.serving import run_simple
 
 from portal.accounts import services
 from portal.accounts.models import Role
-from portal.core import schedule
+from portal.core import keystore, schedule
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.formatting import local_datetime
@@ -31,6 +31,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(jobs)
     app.cli.add_command(worker)
     app.cli.add_command(serve)
+    app.cli.add_command(rotate_story_keys)
 
 
 @click.command("create-user")
@@ -146,3 +147,24 @@ def serve(host: str, port: int) -> None:
         run_simple(host, port, app, use_reloader=False, use_debugger=app.debug, threaded=True)
     finally:
         consumer.stop(graceful=True)
+
+
+@click.command("rotate-story-keys")
+@click.option(
+    "--old-secret",
+    envvar="PORTAL_OLD_STORY_MASTER_KEY",
+    required=True,
+    help="The master secret the key files are wrapped with now (or set PORTAL_OLD_STORY_MASTER_KEY).",
+)
+def rotate_story_keys(old_secret: str) -> None:
+    """Re-wrap every story key file under the current STORY_MASTER_KEY (or SECRET_KEY).
+
+    Set the new secret in the configuration first, then run this with the old one. The database
+    is not touched; running it again after an interruption finishes the job."""
+    done = keystore.rotate(old_secret)
+    click.echo(f"Re-wrapped {done.rewrapped} story keys; {done.already_current} already used the current key.")
+    if done.unopened:
+        raise click.ClickException(
+            f"{len(done.unopened)} key files open with neither secret and were left as they are: "
+            + ", ".join(done.unopened[:10])
+        )

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal.core import keystore
 from portal.core.changes import CHANGED_BY_SOMEONE_ELSE
 from portal.core.extensions import db
 from portal.learning import comments, posts
@@ -72,14 +73,15 @@ def test_a_failure_after_the_upload_rolls_back_and_removes_the_file(
 def test_replacing_a_recording_deletes_the_old_file_after_the_commit(
     app: Any, as_role: Any, users: dict[str, Any]
 ) -> None:
-    stored, kind, content_type = media.store(_Stream(OGG), max_bytes=1000)
+    key_id = keystore.create()
+    stored, kind, content_type = media.store(_Stream(OGG), max_bytes=1000, key_id=key_id)
     teller = make.storyteller(user=users["member"], by=users["member"])
     story = make.story(
         teller,
         by=users["member"],
         state=StoryState.SUBMITTED,
         transcript="Hello.",
-        upload=Upload(stored, kind, content_type),
+        upload=Upload(stored, kind, content_type, key_id=key_id),
     )
     response = as_role("member").post(
         f"/stories/{story.id}/edit",

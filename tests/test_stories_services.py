@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from portal.core import keystore
 from portal.core.audit import AuditEntry
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -190,10 +191,15 @@ def test_invalid_moves_are_refused(app: Any, users: dict[str, Any]) -> None:
 
 
 def test_audio_story_needs_a_transcript_before_publishing(app: Any, users: dict[str, Any]) -> None:
-    stored, kind, content_type = media.store(Stream(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 40), max_bytes=1000)
+    key_id = keystore.create()
+    stored, kind, content_type = media.store(
+        Stream(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 40), max_bytes=1000, key_id=key_id
+    )
     assert kind == MediaKind.AUDIO and content_type == "audio/mp4"
     teller = make.storyteller(by=users["staff"])
-    story = make.story(teller, by=users["staff"], state=StoryState.IN_REVIEW, upload=Upload(stored, kind, content_type))
+    story = make.story(
+        teller, by=users["staff"], state=StoryState.IN_REVIEW, upload=Upload(stored, kind, content_type, key_id=key_id)
+    )
     with pytest.raises(RuleBroken, match="transcript"):
         moderation.publish(story, by=users["staff"])
     linked = make.story(teller, by=users["staff"], state=StoryState.IN_REVIEW, media_link="https://example.org/a")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from portal.core import permissions
+from portal.core import keystore, permissions
 from portal.stories.models import Scope, StoryState
 from tests import factories
 from tests import stories_factories as make
@@ -139,14 +139,16 @@ def test_network_story_media_is_for_members_only(as_role: Any, users: dict[str, 
     from portal.stories import media
     from portal.stories.telling import Upload
 
-    stored, kind, content_type = media.store(Stream(b"ID3" + b"\x00" * 64), max_bytes=1024)
+    key_id = keystore.create()
+
+    stored, kind, content_type = media.store(Stream(b"ID3" + b"\x00" * 64), max_bytes=1024, key_id=key_id)
     teller = make.storyteller(by=users["staff"])
     story = make.story(
         teller,
         by=users["staff"],
         scope=Scope.NETWORK,
         transcript="Every word.",
-        upload=Upload(stored, kind, content_type),
+        upload=Upload(stored, kind, content_type, key_id=key_id),
     )
     assert as_role("anonymous").get(f"/stories/{story.id}/media").status_code == 404  # as if missing
     response = as_role("member").get(f"/stories/{story.id}/media")

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.core import keystore
 from portal.core.audit import AuditEntry
 from portal.core.extensions import db
 from portal.stories import consent, media, summary
@@ -21,7 +22,8 @@ SECRET = "Zanzibarquill"  # a word that appears only in the withdrawn story
 
 
 def _media_story(users: dict[str, Any], project_id: int) -> Story:
-    stored, kind, content_type = media.store(Stream(b"OggS" + b"\x00" * 200), max_bytes=10_000)
+    key_id = keystore.create()
+    stored, kind, content_type = media.store(Stream(b"OggS" + b"\x00" * 200), max_bytes=10_000, key_id=key_id)
     teller = make.storyteller(user=users["member"], by=users["member"])
     return make.story(
         teller,
@@ -33,7 +35,7 @@ def _media_story(users: dict[str, Any], project_id: int) -> Story:
         transcript=f"{SECRET} transcript",
         themes=("outcomes", "connecting"),
         project_id=project_id,
-        upload=Upload(stored, kind, content_type),
+        upload=Upload(stored, kind, content_type, key_id=key_id),
         featured=True,
     )
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from portal.core.audit import AuditEntry
 from portal.core.extensions import db
 from portal.core.outbox import OutboxMessage
-from portal.core.revisions import Revision
+from portal.core.revisions import Revision, fields_of
 from portal.stories import approval
 from portal.stories.models import Scope, Story, StoryState
 from tests import factories
@@ -123,7 +123,7 @@ def test_save_edits_and_publish_publishes_exactly_the_text_in_the_form(
     assert EDITED in public and "Bloggs" not in public
     assert _audit("story.edited")[0].after == {"fields": ["body"]} and len(_audit("story.published")) == 1
     kept = _revisions(story.id)
-    assert [r.fields["body"] for r in kept] == [NAMED, EDITED]  # as told, then as edited (and published)
+    assert [fields_of(story, r)["body"] for r in kept] == [NAMED, EDITED]  # as told, then as edited (and published)
     assert kept[-1].by_id == users["staff"].id
 
 
@@ -204,7 +204,7 @@ def test_the_storyteller_and_a_moderator_cannot_overwrite_each_other(
     assert again.status_code == 422 and "you, in another window or tab" in text
     assert "My first change." in text and "My other change." in text
     assert _fresh(story.id).body == "My first change."
-    assert [r.fields["body"] for r in _revisions(story.id)] == [NAMED, "My first change."]
+    assert [fields_of(story, r)["body"] for r in _revisions(story.id)] == [NAMED, "My first change."]
 
 
 # --- ask me before publishing ---------------------------------------------------------------

@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_COUNT": 0,  # number of reverse proxies in front (for X-Forwarded-* headers)
     "PAGE_SIZE": 25,
     "UPLOAD_PATH": "",  # empty: the uploads folder in the instance folder
+    # One key file per story (core.keystore), kept outside the database: empty is the story-keys
+    # folder in the instance folder. Back it up apart from the database, with a short retention.
+    "STORY_KEY_PATH": "",
+    # The secret the story key files are wrapped with; empty falls back to SECRET_KEY.
+    "STORY_MASTER_KEY": "",
     "RECEIPT_MAX_BYTES": 5 * 1024 * 1024,
     # The largest request body accepted (25 MB): a larger one is refused with a 413 page before it is
     # read. Flask's own default is None (no limit), so the portal always sets it.

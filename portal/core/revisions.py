@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -55,16 +56,46 @@ class Revised(Protocol):
     version: int
 
 
+@dataclass(frozen=True)
+class Sealing:
+    """How one kind of record seals its saved versions (a story's, with the story's own key)."""
+
+    seal: Callable[[Any, dict[str, str]], dict[str, Any]]
+    open: Callable[[Any, dict[str, Any]], dict[str, Any]]
+
+
+_sealing: dict[str, Sealing] = {}
+
+
+def register_sealing(
+    kind: str,
+    *,
+    seal: Callable[[Any, dict[str, str]], dict[str, Any]],
+    open: Callable[[Any, dict[str, Any]], dict[str, Any]],
+) -> None:
+    """Store ``kind``'s versions as ``seal(record, fields)`` returns them, read back with ``open``
+    (registered by the domain that owns the table, so this module imports none)."""
+    _sealing[kind] = Sealing(seal, open)
+
+
+def fields_of(record: Revised, revision: Revision) -> dict[str, Any]:
+    """What a saved version of ``record`` said, opened when its kind seals its versions."""
+    sealing = _sealing.get(revision.kind)
+    return sealing.open(record, revision.fields) if sealing else revision.fields
+
+
 def keep(record: Revised, *, by: Any) -> Revision:
     """Keep ``record`` as it is now as a revision saved by ``by``. Call it after the change, in the
     same transaction; it flushes first so the version is the one the change is saved as."""
     db.session.flush()
+    fields: dict[str, Any] = {name: shown(getattr(record, name)) for name in record.__revised__}
+    sealing = _sealing.get(record.__tablename__)
     revision = Revision(
         kind=record.__tablename__,
         record_id=record.id,
         version=record.version,
         by_id=by.id if by is not None else None,
-        fields={name: shown(getattr(record, name)) for name in record.__revised__},
+        fields=sealing.seal(record, fields) if sealing else fields,
     )
     db.session.add(revision)
     return revision

@@ -53,6 +53,8 @@ def story_rows() -> Iterator[list[str]]:
         if not batch:
             return
         for story in batch:
+            if story.unreadable:  # its key is gone: treated as withdrawn, never exported
+                continue
             yield [
                 str(story.id),
                 text_cell(story.title),

@@ -17,7 +17,7 @@ from portal.stories.models import Story, StoryState
 
 def _story_or_404(story_id: int) -> Story:
     story = library.story_for_page(story_id)
-    if story is None or story.state == StoryState.WITHDRAWN:
+    if story is None or story.state == StoryState.WITHDRAWN or story.unreadable:
         abort(404)
     require("story.history", story)
     return story
@@ -66,5 +66,5 @@ def story_compare(story_id: int) -> Response:
         history_url=url_for("stories.story_history", story_id=story.id),
         old=old,
         new=new,
-        changes=revisions.compare(moderation.LABELS, old.fields, new.fields),
+        changes=revisions.compare(moderation.LABELS, revisions.fields_of(story, old), revisions.fields_of(story, new)),
     )

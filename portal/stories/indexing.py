@@ -17,7 +17,7 @@ from portal.stories.models import Scope, Story, StoryState, Storyteller
 
 def published(story: Story) -> None:
     """Call when a story is published or its published text is edited."""
-    if story.state != StoryState.PUBLISHED or story.scope == Scope.RESEARCH:
+    if story.state != StoryState.PUBLISHED or story.scope == Scope.RESEARCH or story.unreadable:
         removed(story)
         return
     teller = db.session.get(Storyteller, story.storyteller_id)  # usually already in the session

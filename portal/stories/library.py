@@ -45,7 +45,7 @@ def owns(user: Any, story: Story | None) -> bool:
 
 def may_view(user: Any, story: Story | None) -> bool:
     """The story page: the library's stories, plus the storyteller's own and (for moderation) staff."""
-    if story is None or story.state == StoryState.WITHDRAWN:
+    if story is None or story.state == StoryState.WITHDRAWN or story.unreadable:
         return False
     return is_published_for(user, story) or _is_staff(user) or owns(user, story)
 
@@ -111,9 +111,13 @@ def matching_words(text: str) -> sa.ColumnElement[bool]:
     return Story.id.in_(matches.columns(sa.column("object_id", sa.Integer)))
 
 
-def story_for_page(story_id: int) -> Story | None:
-    return db.session.scalar(
+def story_for_page(story_id: int, *, unreadable_too: bool = False) -> Story | None:
+    """The story with what its pages show; None when its key is gone (a withdrawal that did not
+    finish leaves nothing readable, so every page answers as for a missing story), except to
+    withdrawal itself (``unreadable_too``), which finishes the erasure."""
+    story = db.session.scalar(
         sa.select(Story)
         .options(joinedload(Story.storyteller), joinedload(Story.project), selectinload(Story.tags))
         .where(Story.id == story_id)
     )
+    return None if story is not None and not unreadable_too and story.unreadable else story

@@ -1,6 +1,7 @@
 """Story audio and video: size-limited, type checked from the first bytes, random names.
 
-Stored beside the receipts (``portal.uploads``) under ``PORTAL_UPLOAD_PATH/story-media``, never
+Each file is sealed with its story's own key (``core.keystore``), so withdrawing the story
+makes every copy of it unreadable. Stored beside the receipts (``portal.uploads``) under ``PORTAL_UPLOAD_PATH/story-media``, never
 under ``static/``, and served only through the story's media route after a visibility check,
 with the extension and type sniffed from the file's first bytes, never the client's.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-from portal.core import uploads
+from portal.core import keystore, uploads
 from portal.core.errors import RuleBroken
 from portal.stories.models import MediaKind
 
@@ -35,8 +36,12 @@ def sniff(head: bytes) -> tuple[MediaKind, str] | None:
     return None
 
 
-def store(stream: BinaryIO, *, max_bytes: int, field: str = "media_file") -> tuple[str, MediaKind, str]:
-    """Save an upload; returns (stored name, kind, content type) or raises RuleBroken."""
+PURPOSE = "stories.media"
+
+
+def store(stream: BinaryIO, *, max_bytes: int, key_id: str, field: str = "media_file") -> tuple[str, MediaKind, str]:
+    """Save an upload sealed with the story's key ``key_id``; returns (stored name, kind, content
+    type) or raises RuleBroken."""
     data = stream.read(max_bytes + 1)
     if not data:
         raise RuleBroken(field, "The file you chose is empty. Choose another file.")
@@ -47,7 +52,16 @@ def store(stream: BinaryIO, *, max_bytes: int, field: str = "media_file") -> tup
     found = sniff(data[:16])
     if found is None:
         raise RuleBroken(field, "The file must be audio (MP3, M4A, OGG or WAV) or video (MP4 or WebM).")
-    return uploads.write(KIND, data, found[1]), found[0], found[1]
+    sealed = keystore.seal_bytes(keystore.data_key(key_id), data, purpose=PURPOSE)
+    return uploads.write(KIND, sealed, found[1]), found[0], found[1]
+
+
+def read(stored_name: str, key_id: str | None) -> bytes:
+    """The file as it was uploaded; ``FileNotFoundError`` when it, or the story's key, is gone."""
+    try:
+        return keystore.open_bytes(keystore.data_key(key_id or ""), path_of(stored_name).read_bytes(), purpose=PURPOSE)
+    except keystore.KeyGone as error:
+        raise FileNotFoundError(stored_name) from error
 
 
 def remove(stored_name: str | None) -> None:
@@ -58,6 +72,7 @@ def path_of(stored_name: str) -> Path:
     return uploads.path_of(KIND, stored_name)
 
 
-def served_type(path: Path) -> str:
-    """The type a stored file is played with: sniffed again from its own first bytes."""
-    return uploads.served_type(path, lambda head: found[1] if (found := sniff(head)) else None)
+def served_type(data: bytes) -> str:
+    """The type a file is played with: sniffed again from its own first bytes."""
+    found = sniff(data[:16])
+    return found[1] if found else "application/octet-stream"

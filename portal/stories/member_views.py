@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
+from portal.core import keystore
 from portal.core.changes import Outcome, apply, done, refused
 from portal.core.confirm import Confirmation, ask, confirmed
 from portal.core.errors import RuleBroken
@@ -58,22 +59,37 @@ def story_details(form: StoryForm) -> telling.StoryDetails:
     )
 
 
-def stored_upload(form: StoryForm) -> telling.Upload | None:
+def stored_upload(form: StoryForm, story: Story | None = None) -> telling.Upload | None:
+    """The chosen file, sealed with ``story``'s key, or with a new key for a story not yet made."""
     upload = form.media_file.data
     if upload is None or not getattr(upload, "filename", ""):
         return None
-    name, kind, content_type = media.store(upload.stream, max_bytes=current_app.config["STORY_MEDIA_MAX_BYTES"])
-    return telling.Upload(name, kind, content_type)
+    existing = story.key_id if story is not None else None
+    new_key = existing is None
+    key_id = existing or keystore.create()
+    try:
+        name, kind, content_type = media.store(
+            upload.stream, max_bytes=current_app.config["STORY_MEDIA_MAX_BYTES"], key_id=key_id
+        )
+    except RuleBroken:
+        if new_key:
+            keystore.destroy(key_id)
+        raise
+    return telling.Upload(name, kind, content_type, key_id=key_id, new_key=new_key)
 
 
-def save_story(form: StoryForm, action: Callable[[telling.StoryDetails, telling.Upload | None], T]) -> Outcome[T]:
+def save_story(
+    form: StoryForm,
+    action: Callable[[telling.StoryDetails, telling.Upload | None], T],
+    story: Story | None = None,
+) -> Outcome[T]:
     """``apply`` for a story form with a file: the upload is stored inside the change and removed
     again when nothing was kept. A service may return a file name the change made unused: it is
     deleted after the commit."""
     stored: list[telling.Upload] = []
 
     def change() -> T:
-        upload = stored_upload(form)
+        upload = stored_upload(form, story)
         stored.extend([upload] if upload is not None else [])
         return action(story_details(form), upload)
 
@@ -93,6 +109,8 @@ def save_story(form: StoryForm, action: Callable[[telling.StoryDetails, telling.
 def _remove(uploads: list[telling.Upload]) -> None:
     for upload in uploads:
         media.remove(upload.stored_name)
+        if upload.new_key:
+            keystore.destroy(upload.key_id)
 
 
 @bp.route("/mine")
@@ -134,8 +152,8 @@ def tell() -> Response:
     return refused("stories/tell.html", form=form, title="Tell your story")
 
 
-def _story_or_404(story_id: int) -> Story:
-    story = library.story_for_page(story_id)
+def _story_or_404(story_id: int, *, unreadable_too: bool = False) -> Story:
+    story = library.story_for_page(story_id, unreadable_too=unreadable_too)
     if story is None:
         abort(404)
     return story
@@ -163,6 +181,7 @@ def edit(story_id: int) -> Response:
             upload=upload,
             remove_media=bool(form.remove_media.data),
         ),
+        story,
     )
     if outcome:
         return done(url_for("stories.mine"), "Your changes have been sent. Our team will read the story again.")
@@ -172,8 +191,9 @@ def edit(story_id: int) -> Response:
 @bp.route("/<int:story_id>/withdraw", methods=["GET", "POST"])
 @permission_required("stories.tell")
 def withdraw(story_id: int) -> Response:
-    """Withdrawing erases the story's words at once: its page asks first, and only its Confirm acts."""
-    story = _story_or_404(story_id)
+    """Withdrawing erases the story's words at once: its page asks first, and only its Confirm acts.
+    A story whose key is already gone can be withdrawn too, to finish erasing it."""
+    story = _story_or_404(story_id, unreadable_too=True)
     require("story.withdraw", story)
     own = library.owns(current_user, story)
     back = url_for("stories.mine") if own else url_for("stories.storyteller", storyteller_id=story.storyteller_id)

@@ -9,19 +9,24 @@ of content blanked.
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
+from portal.core import keystore, revisions
 from portal.core.db import UTCDateTime, str_enum, utcnow
 from portal.core.edits import Edited
+from portal.core.errors import RuleBroken
 from portal.core.extensions import Model
 from portal.teams.models import Project
 
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
+# What a withdrawn story (or one whose key is gone) is called wherever its tombstone shows.
+WITHDRAWN_TITLE = "Withdrawn story"
 
 # The storyteller vocabularies from DESIGN.md ("Community storytellers").
 ROLES: dict[str, str] = {
@@ -176,6 +181,29 @@ class Demographics(Model):
     storyteller: Mapped[Storyteller] = relationship(back_populates="demographics")
 
 
+class SealedText:
+    """One of a story's fields: plain text to Python, sealed with the story's key in the column
+    ``sealed_<name>`` (so the database, its WAL and its backups never hold the words)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.column = f"sealed_{name}"
+
+    @overload
+    def __get__(self, story: None, owner: type) -> SealedText: ...
+
+    @overload
+    def __get__(self, story: Story, owner: type) -> str: ...
+
+    def __get__(self, story: Story | None, owner: type) -> SealedText | str:
+        if story is None:
+            return self
+        return story.unseal(self.name, getattr(story, self.column))
+
+    def __set__(self, story: Story, value: str) -> None:
+        setattr(story, self.column, story.seal(self.name, value))
+
+
 class Story(Edited, Model):
     __tablename__ = "stories"
     # Every saved version of what the story says (core.revisions), erased with the story's words.
@@ -195,19 +223,22 @@ class Story(Edited, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     storyteller_id: Mapped[int] = mapped_column(sa.ForeignKey("storytellers.id"), index=True)
     project_id: Mapped[int | None] = mapped_column(sa.ForeignKey("projects.id"), index=True)
-    title: Mapped[str] = mapped_column(sa.String(200), default="")
-    summary: Mapped[str] = mapped_column(sa.Text, default="")
-    body: Mapped[str] = mapped_column(sa.Text, default="")  # Markdown
-    transcript: Mapped[str] = mapped_column(sa.Text, default="")
+    # The story's own key (core.keystore): every word below and the media file are sealed with it.
+    key_id: Mapped[str | None] = mapped_column(sa.String(32))
+    # Sealed text in the columns; ``story.title`` and the rest (SealedText) read and write it plain.
+    sealed_title: Mapped[str] = mapped_column("title", sa.Text, default="")
+    sealed_summary: Mapped[str] = mapped_column("summary", sa.Text, default="")
+    sealed_body: Mapped[str] = mapped_column("body", sa.Text, default="")  # Markdown
+    sealed_transcript: Mapped[str] = mapped_column("transcript", sa.Text, default="")
     media_kind: Mapped[MediaKind] = mapped_column(str_enum(MediaKind, "story_media_kind"), default=MediaKind.NONE)
     media_stored_name: Mapped[str | None] = mapped_column(sa.String(64))
     media_content_type: Mapped[str] = mapped_column(sa.String(80), default="")
     media_link: Mapped[str] = mapped_column(sa.String(500), default="")
     # What the storyteller sent, kept when staff edit out identifying details.
-    original_title: Mapped[str] = mapped_column(sa.String(200), default="")
-    original_summary: Mapped[str] = mapped_column(sa.Text, default="")
-    original_body: Mapped[str] = mapped_column(sa.Text, default="")
-    original_transcript: Mapped[str] = mapped_column(sa.Text, default="")
+    sealed_original_title: Mapped[str] = mapped_column("original_title", sa.Text, default="")
+    sealed_original_summary: Mapped[str] = mapped_column("original_summary", sa.Text, default="")
+    sealed_original_body: Mapped[str] = mapped_column("original_body", sa.Text, default="")
+    sealed_original_transcript: Mapped[str] = mapped_column("original_transcript", sa.Text, default="")
     edited_by_staff: Mapped[bool] = mapped_column(default=False)
     # Consent
     scope: Mapped[Scope] = mapped_column(str_enum(Scope, "story_scope"), default=Scope.PUBLIC)
@@ -237,6 +268,43 @@ class Story(Edited, Model):
     tags: Mapped[list[StoryTag]] = relationship(
         back_populates="story", lazy="raise_on_sql", cascade="all, delete-orphan", order_by="StoryTag.key"
     )
+
+    title = SealedText()
+    summary = SealedText()
+    body = SealedText()
+    transcript = SealedText()
+    original_title = SealedText()
+    original_summary = SealedText()
+    original_body = SealedText()
+    original_transcript = SealedText()
+
+    def seal(self, purpose: str, text: str) -> str:
+        """``text`` sealed with this story's key (made on first use, before the story has an id)."""
+        if not text:
+            return ""
+        if self.key_id is None:
+            self.key_id = keystore.create()
+        return keystore.seal_text(self.data_key(), text, purpose=f"stories.{purpose}")
+
+    def unseal(self, purpose: str, sealed: str) -> str:
+        """The plain text; a withdrawn story, or one whose key is gone, reads as its tombstone."""
+        if self.state == StoryState.WITHDRAWN or not sealed or self.key_id is None:
+            return WITHDRAWN_TITLE if purpose == "title" and self.state == StoryState.WITHDRAWN else ""
+        try:
+            return keystore.open_text(keystore.data_key(self.key_id), sealed, purpose=f"stories.{purpose}")
+        except keystore.KeyGone:
+            return WITHDRAWN_TITLE if purpose == "title" else ""
+
+    def data_key(self) -> bytes:
+        try:
+            return keystore.data_key(self.key_id or "")
+        except keystore.KeyGone as error:
+            raise RuleBroken("title", "This story has been withdrawn, so it can no longer be changed.") from error
+
+    @property
+    def unreadable(self) -> bool:
+        """The key is gone (a withdrawal that did not finish): the story is treated as withdrawn."""
+        return self.key_id is not None and not keystore.exists(self.key_id)
 
     @property
     def themes(self) -> list[str]:
@@ -278,3 +346,17 @@ class StoryTag(Model):
     key: Mapped[str] = mapped_column(sa.String(40))
 
     story: Mapped[Story] = relationship(back_populates="tags")
+
+
+def _seal_revision(story: Story, fields: dict[str, str]) -> dict[str, Any]:
+    return {"sealed": story.seal("revision", json.dumps(fields))}
+
+
+def _open_revision(story: Story, fields: dict[str, Any]) -> dict[str, Any]:
+    opened = story.unseal("revision", str(fields.get("sealed", "")))
+    found: dict[str, Any] = json.loads(opened) if opened else {}
+    return found
+
+
+# A story's saved versions hold its old words: sealed with the same key, gone with it.
+revisions.register_sealing(Story.__tablename__, seal=_seal_revision, open=_open_revision)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from xml.sax.saxutils import escape
 
-from flask import abort, current_app, make_response, request, send_file, url_for
+from flask import abort, current_app, make_response, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -91,10 +91,13 @@ def story_media(story_id: int) -> Response:
     found = _visible_story_or_404(story_id)
     if not found.media_stored_name:
         abort(404)
-    path = media.path_of(found.media_stored_name)
-    if not path.is_file():
+    try:
+        data = media.read(found.media_stored_name, found.key_id)
+    except FileNotFoundError:
         abort(404)
-    response = send_file(path, mimetype=media.served_type(path), conditional=True, max_age=0)
+    # The file is sealed on disk: its opened bytes are served, with ranges for seeking players.
+    response = Response(data, mimetype=media.served_type(data))
+    response.make_conditional(request, accept_ranges=True, complete_length=len(data))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -58,6 +58,8 @@ class Upload:
     stored_name: str
     kind: MediaKind
     content_type: str
+    key_id: str = ""  # the story key the file is sealed with
+    new_key: bool = False  # made for this upload (a new story): destroyed when nothing is kept
 
 
 def own_storyteller(user: User) -> Storyteller | None:
@@ -175,6 +177,7 @@ def tell_story(
         consent_given_on=consent.given_on,
         consent_recorded_by_id=by.id,
         consent_note=consent.note.strip()[:300],
+        key_id=upload.key_id if upload is not None else None,  # the key the file was sealed with
     )
     story.tags = []
     _apply(story, storyteller, details)
@@ -236,6 +239,7 @@ def edit_own(
     before = {"scope": story.scope.value, "anonymous": story.anonymous}
     _apply(story, story.storyteller, details)
     if upload is not None:
+        story.key_id = story.key_id or upload.key_id
         story.media_stored_name, story.media_kind = upload.stored_name, upload.kind
         story.media_content_type = upload.content_type
     elif remove_media:

@@ -1,5 +1,9 @@
 """Withdrawal: in one step a story leaves every page, feed, search, export and statistic.
 
+The story's key is destroyed first (``core.keystore``), so every copy of its sealed words and
+media anywhere (the database's old row versions and log, backups) is unreadable at once, even
+if what follows never commits; a story whose key is gone reads as withdrawn everywhere.
+
 Its words and media are erased from the database and the disk (with every saved version of
 them in ``revisions``); the row stays as a tombstone
 with its id, storyteller, who withdrew it and when. Every listing filters on the published
@@ -9,13 +13,13 @@ state, so the tombstone is invisible everywhere by construction.
 from __future__ import annotations
 
 from portal.accounts.models import User
-from portal.core import audit, revisions
+from portal.core import audit, keystore, revisions
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.stories import indexing, media
-from portal.stories.models import MediaKind, Story, StoryState
+from portal.stories.models import WITHDRAWN_TITLE, MediaKind, Story, StoryState
 
-WITHDRAWN_TITLE = "Withdrawn story"
+__all__ = ["WITHDRAWN_TITLE", "erase_media_file", "withdraw"]
 
 
 def withdraw(story: Story, *, by: User) -> str | None:
@@ -24,10 +28,15 @@ def withdraw(story: Story, *, by: User) -> str | None:
     if story.state == StoryState.WITHDRAWN:
         raise RuleBroken("story", "This story has already been withdrawn.")
     media_file = story.media_stored_name
+    # The key first: from here on no copy of the words (dead rows, WAL, backups, replicas) opens.
+    if story.key_id is not None:
+        keystore.destroy(story.key_id)
+    story.key_id = None
     story.state = StoryState.WITHDRAWN
     story.withdrawn_at = utcnow()
     story.withdrawn_by_id = by.id
     for name in (
+        "title",
         "summary",
         "body",
         "transcript",
@@ -42,7 +51,6 @@ def withdraw(story: Story, *, by: User) -> str | None:
         "consent_note",
     ):
         setattr(story, name, "")
-    story.title = WITHDRAWN_TITLE
     story.media_stored_name = None
     story.media_kind = MediaKind.NONE
     story.featured = False
