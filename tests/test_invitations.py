@@ -73,10 +73,11 @@ def sign_up(app: Flask, email: str) -> Any:
 
 def confirmation_link(email: str) -> str:
     """The path of the confirmation link in the last email sent to ``email``."""
-    body = db.session.scalars(
-        sa.select(OutboxMessage.body).where(OutboxMessage.to_email == email).order_by(OutboxMessage.id.desc())
+    message = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.to_email == email).order_by(OutboxMessage.id.desc())
     ).first()
-    found = re.search(r"(/account/verify/[^\s]+)", body or "")
+    body = message.body if message is not None else ""
+    found = re.search(r"(/account/verify/[^\s]+)", body)
     assert found is not None, body
     return found.group(1)
 

@@ -58,11 +58,11 @@ def _mailbox(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def emails_to(person: Any) -> list[str]:
     waiting = db.session.scalars(
-        sa.select(OutboxMessage.subject)
+        sa.select(OutboxMessage)
         .where(OutboxMessage.to_email == person.email, OutboxMessage.sent_at.is_(None))
         .order_by(OutboxMessage.id)
     )
-    return [subject for to, subject, _body in SENT if to == person.email] + list(waiting)
+    return [subject for to, subject, _body in SENT if to == person.email] + [m.subject for m in waiting]
 
 
 DUE = date(2026, 12, 21)

@@ -25,6 +25,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, overload
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -215,3 +216,38 @@ def open_text(key: bytes, sealed: str, *, purpose: str) -> str:
     except ValueError as error:
         raise KeyGone(purpose) from error
     return open_bytes(key, raw, purpose=purpose).decode()
+
+
+# --- sealed fields on a model ----------------------------------------------------------------------
+
+
+class Sealable(Protocol):
+    def seal(self, purpose: str, text: str) -> str: ...
+
+    def unseal(self, purpose: str, sealed: str) -> str: ...
+
+
+class SealedText:
+    """A field that is plain text to Python and sealed in the column ``sealed_<name>``, with the
+    owner's own key (its ``seal`` / ``unseal``): the database, its WAL and its backups never
+    hold the words."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.column = f"sealed_{name}"
+
+    @overload
+    def __get__(self, record: None, owner: type) -> SealedText: ...
+
+    @overload
+    def __get__(self, record: Any, owner: type) -> str: ...
+
+    def __get__(self, record: Any, owner: type) -> SealedText | str:
+        if record is None:
+            return self
+        sealable: Sealable = record
+        return sealable.unseal(self.name, getattr(record, self.column))
+
+    def __set__(self, record: Any, value: str) -> None:
+        sealable: Sealable = record
+        setattr(record, self.column, sealable.seal(self.name, value))

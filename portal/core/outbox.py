@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.core import keystore
 from portal.core.db import UTCDateTime, utcnow
 from portal.core.extensions import Model, db
 from portal.core.schedule import job
@@ -56,8 +57,12 @@ class OutboxMessage(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(60))
     to_email: Mapped[str] = mapped_column(sa.String(254))
-    subject: Mapped[str] = mapped_column(sa.String(200))
-    body: Mapped[str] = mapped_column(sa.Text)
+    # The message's own key (core.keystore, outside the database): subject and body are sealed
+    # with it, and it is destroyed once they are sent, cut or withheld, so no copy the database
+    # keeps (dead rows, WAL, backups) can be read afterwards.
+    key_id: Mapped[str | None] = mapped_column(sa.String(32))
+    sealed_subject: Mapped[str] = mapped_column("subject", sa.Text)
+    sealed_body: Mapped[str] = mapped_column("body", sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(default=0)
@@ -68,6 +73,39 @@ class OutboxMessage(Model):
     withheld_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Written with the message (one batched INSERT for many messages); read by query, never lazily.
     mentions: Mapped[list[OutboxMention]] = relationship(cascade="save-update", lazy="raise_on_sql")
+
+    subject = keystore.SealedText()
+    body = keystore.SealedText()
+
+    def seal(self, purpose: str, text: str) -> str:
+        if not text:
+            return ""
+        if self.key_id is None:
+            self.key_id = keystore.create()
+        return keystore.seal_text(keystore.data_key(self.key_id), text, purpose=f"outbox.{purpose}")
+
+    def unseal(self, purpose: str, sealed: str) -> str:
+        """The plain text, or empty once the key is gone (the message is then never sent)."""
+        if not sealed or self.key_id is None:
+            return ""
+        try:
+            return keystore.open_text(keystore.data_key(self.key_id), sealed, purpose=f"outbox.{purpose}")
+        except keystore.KeyGone:
+            return ""
+
+    def shred(self) -> None:
+        """Destroy the key, then the sealed words: nothing it said can be read again anywhere."""
+        if self.key_id is not None:
+            keystore.destroy(self.key_id)
+        self.key_id = None
+        self.sealed_subject = ""
+        self.sealed_body = ""
+
+    def reword(self, subject: str, body: str) -> None:
+        """Seal new words under a new key and destroy the old one, so the old words (still in
+        the database's older copies of the row) can no longer be opened."""
+        self.shred()
+        self.subject, self.body = subject, body
 
 
 class OutboxMention(Model):
@@ -120,7 +158,8 @@ def enqueue(
     mentions: Sequence[Mention] = (),
 ) -> OutboxMessage:
     """Add a message to the current transaction; nothing is sent unless the change commits."""
-    message = OutboxMessage(kind=kind, to_email=to_email, subject=subject, body=body)
+    message = OutboxMessage(kind=kind, to_email=to_email)
+    message.subject, message.body = subject, body  # sealed, with a key made for this message
     db.session.add(message)
     if about is not None:
         message.mentions.append(OutboxMention(kind=about[0], record_id=about[1]))
@@ -140,8 +179,7 @@ def _cut(message: OutboxMessage, gone: Iterable[OutboxMention], kept: Iterable[O
     if not gone:
         return
     if any(m.cut_from is None for m in gone) or not [m for m in kept if m.cut_from is not None]:
-        message.body = ""
-        message.subject = ""
+        message.shred()
         message.withheld_at = utcnow()
         db.session.execute(sa.delete(OutboxMention).where(OutboxMention.message_id == message.id))
         return
@@ -161,7 +199,7 @@ def _cut(message: OutboxMessage, gone: Iterable[OutboxMention], kept: Iterable[O
         mention.cut_to -= before
     for mention in gone:
         db.session.delete(mention)
-    message.body = body
+    message.reword(message.subject, body)
 
 
 def forget(kind: str, record_id: int) -> int:
@@ -200,8 +238,7 @@ def _sent(message: OutboxMessage) -> None:
     """Keep who it went to, what kind and when; erase what it said (links and words)."""
     message.sent_at = utcnow()
     message.claimed_until = None
-    message.subject = ""
-    message.body = ""
+    message.shred()
     db.session.execute(sa.delete(OutboxMention).where(OutboxMention.message_id == message.id))
 
 
@@ -276,6 +313,9 @@ def deliver_pending(config: dict[str, Any], *, limit: int = 200) -> tuple[int, i
         message = db.session.get(OutboxMessage, message_id, populate_existing=True)
         assert message is not None
         _check_mentions(message)
+        if message.withheld_at is None and not message.body:  # its key went (a cut that rolled back)
+            message.shred()
+            message.withheld_at = utcnow()
         if message.withheld_at is not None:
             db.session.commit()
             continue

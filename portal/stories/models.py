@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from datetime import datetime
-from typing import Any, ClassVar, overload
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -181,29 +181,6 @@ class Demographics(Model):
     storyteller: Mapped[Storyteller] = relationship(back_populates="demographics")
 
 
-class SealedText:
-    """One of a story's fields: plain text to Python, sealed with the story's key in the column
-    ``sealed_<name>`` (so the database, its WAL and its backups never hold the words)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-        self.column = f"sealed_{name}"
-
-    @overload
-    def __get__(self, story: None, owner: type) -> SealedText: ...
-
-    @overload
-    def __get__(self, story: Story, owner: type) -> str: ...
-
-    def __get__(self, story: Story | None, owner: type) -> SealedText | str:
-        if story is None:
-            return self
-        return story.unseal(self.name, getattr(story, self.column))
-
-    def __set__(self, story: Story, value: str) -> None:
-        setattr(story, self.column, story.seal(self.name, value))
-
-
 class Story(Edited, Model):
     __tablename__ = "stories"
     # Every saved version of what the story says (core.revisions), erased with the story's words.
@@ -233,7 +210,7 @@ class Story(Edited, Model):
     media_kind: Mapped[MediaKind] = mapped_column(str_enum(MediaKind, "story_media_kind"), default=MediaKind.NONE)
     media_stored_name: Mapped[str | None] = mapped_column(sa.String(64))
     media_content_type: Mapped[str] = mapped_column(sa.String(80), default="")
-    media_link: Mapped[str] = mapped_column(sa.String(500), default="")
+    sealed_media_link: Mapped[str] = mapped_column("media_link", sa.Text, default="")
     # What the storyteller sent, kept when staff edit out identifying details.
     sealed_original_title: Mapped[str] = mapped_column("original_title", sa.Text, default="")
     sealed_original_summary: Mapped[str] = mapped_column("original_summary", sa.Text, default="")
@@ -246,14 +223,14 @@ class Story(Edited, Model):
     consent_method: Mapped[ConsentMethod] = mapped_column(str_enum(ConsentMethod, "story_consent_method"))
     consent_given_on: Mapped[datetime] = mapped_column(UTCDateTime())
     consent_recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    consent_note: Mapped[str] = mapped_column(sa.String(300), default="")
+    sealed_consent_note: Mapped[str] = mapped_column("consent_note", sa.Text, default="")
     # "Ask me before publishing": staff edits wait for the storyteller's approval.
     ask_before_publishing: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Moderation
     state: Mapped[StoryState] = mapped_column(str_enum(StoryState, "story_state"), default=StoryState.SUBMITTED)
-    moderation_note: Mapped[str] = mapped_column(sa.Text, default="")  # to the storyteller
+    sealed_moderation_note: Mapped[str] = mapped_column("moderation_note", sa.Text, default="")  # to the storyteller
     # From the storyteller, saying why they declined the edits.
-    approval_note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    sealed_approval_note: Mapped[str] = mapped_column("approval_note", sa.Text, default="", server_default="")
     featured: Mapped[bool] = mapped_column(default=False)
     entered_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -269,14 +246,19 @@ class Story(Edited, Model):
         back_populates="story", lazy="raise_on_sql", cascade="all, delete-orphan", order_by="StoryTag.key"
     )
 
-    title = SealedText()
-    summary = SealedText()
-    body = SealedText()
-    transcript = SealedText()
-    original_title = SealedText()
-    original_summary = SealedText()
-    original_body = SealedText()
-    original_transcript = SealedText()
+    title = keystore.SealedText()
+    summary = keystore.SealedText()
+    body = keystore.SealedText()
+    transcript = keystore.SealedText()
+    original_title = keystore.SealedText()
+    original_summary = keystore.SealedText()
+    original_body = keystore.SealedText()
+    original_transcript = keystore.SealedText()
+    # A link to the recording, and notes that can quote the story or name the person: sealed too.
+    media_link = keystore.SealedText()
+    consent_note = keystore.SealedText()
+    moderation_note = keystore.SealedText()
+    approval_note = keystore.SealedText()
 
     def seal(self, purpose: str, text: str) -> str:
         """``text`` sealed with this story's key (made on first use, before the story has an id)."""

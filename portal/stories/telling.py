@@ -176,9 +176,9 @@ def tell_story(
         consent_method=consent.method,
         consent_given_on=consent.given_on,
         consent_recorded_by_id=by.id,
-        consent_note=consent.note.strip()[:300],
         key_id=upload.key_id if upload is not None else None,  # the key the file was sealed with
     )
+    story.consent_note = consent.note.strip()[:300]  # sealed, so only once the key is settled
     story.tags = []
     _apply(story, storyteller, details)
     if upload is not None:
@@ -197,8 +197,10 @@ def tell_story(
             "method": consent.method.value,
             "given_on": consent.given_on.date().isoformat(),
             "storyteller_id": storyteller.id,
+            # The note itself stays on the story, sealed with its words: an audit copy would
+            # outlive a withdrawal.
+            "note_written": bool(story.consent_note),
         },
-        note=story.consent_note,
     )
     revisions.keep(story, by=by)  # the version the storyteller sent, first in its history
     return story

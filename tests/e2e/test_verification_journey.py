@@ -23,11 +23,12 @@ PASSWORD = "lantern river morning"
 
 def link_sent_to(live_server: LiveServer, address: str, kind: str) -> str:
     with live_server.app.app_context():
-        body = db.session.scalars(
-            sa.select(OutboxMessage.body)
+        message = db.session.scalars(
+            sa.select(OutboxMessage)
             .where(OutboxMessage.to_email == address, OutboxMessage.kind == kind)
             .order_by(OutboxMessage.id.desc())
         ).first()
+        body = message.body if message is not None else None
     assert body is not None, f"no {kind} email to {address}"
     found = re.search(r"(/account/verify/\S+)", body)
     assert found is not None, body

@@ -7,7 +7,8 @@ Create Date: 2026-12-06 22:10:00
 ``key_id`` names the story's key file (``core.keystore``, outside the database). Every story
 not withdrawn gets a key here, and its title, summary, body, transcript, the storyteller's
 originals, its saved versions (``revisions``) and its media file are sealed with it in place.
-Titles become text: sealed, they are longer than 200 characters. A withdrawn story's tombstone
+The recording's link, the consent, moderation and approval notes
+(which can quote the story or name the person) are sealed too. Titles and the consent note become text: sealed, they are longer than 200 characters. A withdrawn story's tombstone
 keeps no words and no key. Going down opens everything again and destroys the keys.
 """
 import json
@@ -25,7 +26,8 @@ branch_labels = None
 depends_on = None
 
 FIELDS = ('title', 'summary', 'body', 'transcript',
-          'original_title', 'original_summary', 'original_body', 'original_transcript')
+          'original_title', 'original_summary', 'original_body', 'original_transcript',
+          'media_link', 'consent_note', 'moderation_note', 'approval_note')
 MEDIA = 'story-media'
 
 stories = sa.table(
@@ -59,6 +61,10 @@ def upgrade():
         batch_op.add_column(sa.Column('key_id', sa.String(length=32), nullable=True))
         batch_op.alter_column('title', existing_type=sa.String(length=200), type_=sa.Text(), existing_nullable=False)
         batch_op.alter_column('original_title', existing_type=sa.String(length=200), type_=sa.Text(),
+                              existing_nullable=False)
+        batch_op.alter_column('consent_note', existing_type=sa.String(length=300), type_=sa.Text(),
+                              existing_nullable=False)
+        batch_op.alter_column('media_link', existing_type=sa.String(length=500), type_=sa.Text(),
                               existing_nullable=False)
 
     connection = op.get_bind()
@@ -106,6 +112,10 @@ def downgrade():
         keystore.destroy(row['key_id'])
 
     with op.batch_alter_table('stories', schema=None) as batch_op:
+        batch_op.alter_column('consent_note', existing_type=sa.Text(), type_=sa.String(length=300),
+                              existing_nullable=False)
+        batch_op.alter_column('media_link', existing_type=sa.Text(), type_=sa.String(length=500),
+                              existing_nullable=False)
         batch_op.alter_column('original_title', existing_type=sa.Text(), type_=sa.String(length=200),
                               existing_nullable=False)
         batch_op.alter_column('title', existing_type=sa.Text(), type_=sa.String(length=200), existing_nullable=False)
