@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-from portal.core import uploads
+from portal.core import media_metadata, uploads
 from portal.core.errors import RuleBroken
 from portal.stories.models import MediaKind
 
@@ -47,6 +47,7 @@ def store(stream: BinaryIO, *, max_bytes: int, field: str = "media_file") -> tup
     found = sniff(data[:16])
     if found is None:
         raise RuleBroken(field, "The file must be audio (MP3, M4A, OGG or WAV) or video (MP4 or WebM).")
+    data = media_metadata.clean(data, found[1], field=field)  # no names, places or dates from its tags
     return uploads.write(KIND, data, found[1]), found[0], found[1]
 
 
