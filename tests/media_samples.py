@@ -12,6 +12,8 @@ import struct
 
 from PIL import Image
 
+from portal.core import media_metadata
+
 # One MPEG-1 Layer III frame: 128 kbit/s, 44.1 kHz, no padding (417 bytes with its header).
 _MP3_FRAME = b"\xff\xfb\x90\x64" + b"\x00" * 413
 
@@ -38,12 +40,12 @@ def mp3(*, title: str = "", artist: str = "", comment: str = "", frames: int = 8
 
 
 def jpeg(*, gps: bool = False, author: str = "", size: tuple[int, int] = (8, 6)) -> bytes:
-    """A small JPEG; with EXIF GPS position and an Artist field when asked."""
+    """A small JPEG; with EXIF GPS position, an Artist field and a rotation when asked."""
     picture = Image.new("RGB", size, (200, 120, 40))
     out = io.BytesIO()
-    if not (gps or author):
+    if not (gps or author):  # already as the portal stores it, so a served copy equals it
         picture.save(out, format="JPEG")
-        return out.getvalue()
+        return media_metadata.clean(out.getvalue(), "image/jpeg")
     exif = Image.Exif()
     if author:
         exif[0x013B] = author  # Artist
@@ -83,7 +85,8 @@ def pdf(*, author: str = "") -> bytes:
             meta["dc:creator"] = [author]
     out = io.BytesIO()
     document.save(out)
-    return out.getvalue()
+    # Without an author, already as the portal stores it, so a served copy equals it.
+    return out.getvalue() if author else media_metadata.clean(out.getvalue(), "application/pdf")
 
 
 def wav(*, artist: str = "") -> bytes:
@@ -134,5 +137,29 @@ def m4a(*, title: str = "", artist: str = "") -> bytes:
         tagged.tags["\xa9ART"] = [artist]
     buffer.seek(0)
     tagged.save(buffer)
-    xmp = b"\xbe\x7a\xcf\xcb\x97\xa9\x42\xe8\x9c\x71\x99\x94\x91\xe3\xaf\xac" + f"<x:xmpmeta>{artist}</x:xmpmeta>".encode()
+    xmp = (
+        b"\xbe\x7a\xcf\xcb\x97\xa9\x42\xe8\x9c\x71\x99\x94\x91\xe3\xaf\xac"
+        + f"<x:xmpmeta>{artist}</x:xmpmeta>".encode()
+    )
     return buffer.getvalue() + _box(b"uuid", xmp)
+
+
+def ogg(*, artist: str = "") -> bytes:
+    """The header pages of an Ogg Vorbis stream (no sound), with a comment naming ``artist`` when given."""
+    import mutagen.ogg
+
+    identification = (
+        b"\x01vorbis" + struct.pack("<IBIiiiB", 0, 1, 44100, 0, 128000, 0, 0xB8) + b"\x01"  # blocksizes, framing
+    )
+    vendor = b"test encoder"
+    comments = [f"ARTIST={artist}".encode()] if artist else []
+    comment = b"\x03vorbis" + struct.pack("<I", len(vendor)) + vendor + struct.pack("<I", len(comments))
+    comment += b"".join(struct.pack("<I", len(c)) + c for c in comments) + b"\x01"
+    setup = b"\x05vorbis" + b"\x00" * 32
+    first, second = mutagen.ogg.OggPage(), mutagen.ogg.OggPage()
+    first.serial = second.serial = 7
+    first.first, first.packets = True, [identification]
+    second.sequence, second.packets = 1, [comment, setup]
+    last = mutagen.ogg.OggPage()
+    last.serial, last.sequence, last.last, last.position, last.packets = 7, 2, True, 44100, [b"\x00" * 16]
+    return first.write() + second.write() + last.write()

@@ -13,7 +13,7 @@ from portal.core.extensions import db
 from portal.stories import consent, media, summary
 from portal.stories.models import Demographics, Story, StoryState, StoryTag
 from portal.stories.telling import Upload
-from tests import factories
+from tests import factories, media_samples
 from tests import stories_factories as make
 from tests.helpers import Stream, found_stories
 
@@ -21,7 +21,7 @@ SECRET = "Zanzibarquill"  # a word that appears only in the withdrawn story
 
 
 def _media_story(users: dict[str, Any], project_id: int) -> Story:
-    stored, kind, content_type = media.store(Stream(b"OggS" + b"\x00" * 200), max_bytes=10_000)
+    stored, kind, content_type = media.store(Stream(media_samples.ogg()), max_bytes=10_000)
     teller = make.storyteller(user=users["member"], by=users["member"])
     return make.story(
         teller,
