@@ -181,7 +181,9 @@ def payee(user_id: int) -> Response:
         form = PayeeForm(formdata=None, data={"payee_reference": preference.payee_reference if preference else ""})
     else:
         form = PayeeForm()
-    outcome = apply(form, lambda: payees.set_payee_reference(person, preference, form.payee_reference.data or "", by=current_user))
+    outcome = apply(
+        form, lambda: payees.set_payee_reference(person, preference, form.payee_reference.data or "", by=current_user)
+    )
     if outcome:
         return done(
             url_for("remuneration.payee", user_id=user_id),
