@@ -277,7 +277,9 @@ def test_demographics_are_stored_only_with_consent(app: Any, as_role: Any, users
     row = db.session.scalar(sa.select(Demographics))
     assert row.gender == "female" and row.age == 44 and row.roles == ["lived_experience"]
     assert row.consent_recorded_by_id == users["member"].id and row.consent_at is not None
-    assert _audit("storyteller.demographics_consent")[0].after.keys() == {"consent_at"}
+    # When and how consent was given (a member's own tick: online), never the answers themselves.
+    assert _audit("storyteller.demographics_consent")[0].after.keys() == {"consent_at", "consent_method"}
+    assert _audit("storyteller.demographics_consent")[0].after["consent_method"] == "self"
     # Self-described gender is kept as written and counted as "in another way".
     member.post(
         record_url,

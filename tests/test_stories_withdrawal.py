@@ -131,6 +131,7 @@ def test_withdrawing_demographic_consent_erases_the_answers(app: Any, as_role: A
             lived_experience_areas=["prison"],
         ),
         by=users["member"],
+        method=consent.ConsentMethod.SELF,
     )
     db.session.commit()
     assert summary.compute().section("ethnicity").cells[0].label == "Cornish Breton"

@@ -154,7 +154,7 @@ def test_staff_storyteller_pages_pass_axe(new_page: Any, live_server: LiveServer
     bad = tmp_path / "people.csv"
     bad.write_text(
         "name,pseudonym,email,roles,sectors,gender,lgbtqia,disability,ethnicity,age,lived_experience,"
-        "demographics_consent\nAda,,,carer,,,,,,,,yes\n",
+        "demographics_consent,consent_method\nAda,,,carer,,,,,,,,yes,in writing\n",
         encoding="utf-8",
     )
     page.get_by_label("CSV file").set_input_files(str(bad))
