@@ -163,3 +163,22 @@ def test_staff_see_how_demographics_consent_was_given(app: Any, as_role: Any, us
     ada = db.session.scalar(sa.select(Storyteller).where(Storyteller.display_name == "Ada Lovelace"))
     record = staff.get(f"/stories/storytellers/{ada.id}/record").get_data(as_text=True)
     assert "with consent recorded on" in record and "(in writing (signed form))" in record
+
+
+def test_staff_adding_answers_say_how_consent_was_given(app: Any, as_role: Any) -> None:
+    staff = as_role("staff")
+    form = {"display_name": "Interviewed Ian", "roles": ["facilitator"], "demographics_consent": "y"}
+    refused = staff.post("/stories/storytellers/new", data=form)
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    by_the_field = page[page.index('id="demographics_consent_method-error"') :][:300]
+    assert "Say how the storyteller gave their consent to store these answers." in by_the_field
+    assert _count() == 0 and db.session.scalar(sa.select(sa.func.count()).select_from(Demographics)) == 0
+    assert (
+        staff.post(
+            "/stories/storytellers/new", data={**form, "demographics_consent_method": "spoken_noted"}
+        ).status_code
+        == 303
+    )
+    stored = db.session.scalar(sa.select(Demographics))
+    assert stored.consent_method == ConsentMethod.SPOKEN_NOTED and stored.roles == ["facilitator"]
