@@ -90,7 +90,7 @@ class StoryForm(FlaskForm):
         "a blank line between paragraphs, and - for a list.",
     )
     media_file = FileField(
-        "Audio or video file (optional)", description="An MP3, M4A, OGG or WAV recording, or an MP4 or WebM video."
+        "Audio or video file (optional)", description="An MP3, M4A, OGG or WAV recording, or an MP4 video."
     )
     media_link = StringField(
         "Or a link to a recording (optional)",
