@@ -33,6 +33,7 @@ from portal.calendar import permissions as calendar_rules
 from portal.calendar import views as calendar_views
 from portal.core import config as settings
 from portal.core import formatting, housekeeping, permissions, revisions
+from portal.core.access_logs import keep_query_strings_out
 from portal.core.extensions import csrf, db, limiter, login_manager, migrate
 from portal.core.request_checks import register_request_checks, use_id_converter
 from portal.core.security import register_security_headers
@@ -177,6 +178,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Flask's documented way to add WSGI middleware; mypy refuses any assignment to a method.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO if app.config["ENV"] != "testing" else logging.WARNING)
+    keep_query_strings_out()  # search words travel in query strings; access logs keep the path only
 
     _init_extensions(app)
     register_request_checks(app)

@@ -33,13 +33,13 @@ from portal.remuneration.models import (
     PaymentPreference,
     Unit,
 )
-from tests import factories
+from tests import factories, media_samples
 from tests.helpers import queries_for, sign_in
 
 TODAY = london_today()
 NOW = datetime.now(UTC)
-PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = media_samples.pdf()
+PNG = media_samples.png()
 
 
 # --- test data, made here so other areas' factories stay untouched ------------------------------

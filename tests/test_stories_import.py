@@ -10,15 +10,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.core.audit import AuditEntry
 from portal.core.extensions import db
 from portal.stories import importer
-from portal.stories.models import PREFER_NOT_TO_SAY, Demographics, Storyteller
+from portal.stories.models import PREFER_NOT_TO_SAY, ConsentMethod, Demographics, Storyteller
 
 HEADER = ",".join(importer.COLUMNS)
 VALID = f"""{HEADER}
-Ada Lovelace,,ada@example.org,Lived Experience ; FACILITATOR,services,female,no,prefer not to say,White British,42,homelessness; Poverty,yes
-Interviewed Person,River,,professional,research;policy,male,yes,no,,,,no
-Sam Smith,Kestrel,sam@example.org,facilitator,Policy,prefer not to say,Prefer not to say,yes,Black British,,adverse childhood experiences,YES
+Ada Lovelace,,ada@example.org,Lived Experience ; FACILITATOR,services,female,no,prefer not to say,White British,42,homelessness; Poverty,yes,in writing
+Interviewed Person,River,,professional,research;policy,male,yes,no,,,,no,
+Sam Smith,Kestrel,sam@example.org,facilitator,Policy,prefer not to say,Prefer not to say,yes,Black British,,adverse childhood experiences,YES,"Spoken, and recorded"
 """
 
 
@@ -63,6 +64,12 @@ def test_a_valid_file_previews_then_imports_exactly(app: Any, as_role: Any) -> N
     assert people["Interviewed Person"].pseudonym == "River"
     sam = db.session.scalar(sa.select(Demographics).where(Demographics.storyteller_id == people["Sam Smith"].id))
     assert sam.gender == PREFER_NOT_TO_SAY and sam.lgbtqia == PREFER_NOT_TO_SAY and sam.roles == ["facilitator"]
+    # How each person agreed is kept with their answers, and in the audit entry.
+    assert ada.consent_method == ConsentMethod.WRITTEN and sam.consent_method == ConsentMethod.SPOKEN_RECORDED
+    entries = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "storyteller.demographics_consent").order_by(AuditEntry.id)
+    ).all()
+    assert [entry.after["consent_method"] for entry in entries] == ["written", "spoken_recorded"]
 
 
 def test_one_bad_row_saves_nothing_and_names_the_row_and_column(app: Any, as_role: Any) -> None:
@@ -81,16 +88,18 @@ def test_one_bad_row_saves_nothing_and_names_the_row_and_column(app: Any, as_rol
 
 def test_each_kind_of_bad_cell_is_reported(app: Any, users: dict[str, Any]) -> None:
     rows = [
-        ",,,,,,,,,,,yes",  # row 2: no name
-        "B,,not-an-email,,,,,,,,,no",  # row 3
-        "C,,,,,,maybe,,,,,yes",  # row 4: lgbtqia
-        "D,,,,,,,,,forty,,yes",  # row 5: age
-        "E,,,,,,,,,,,perhaps",  # row 6: consent
-        "F,,,,,,,,,,fishing,yes",  # row 7: area
-        "G,,dup@example.org,,,,,,,,,no",
-        "H,,dup@example.org,,,,,,,,,no",  # row 9: duplicate email
-        "I,,,,galaxy,,,,,,,yes",  # row 10: sector
-        "J,,,,,,,,,,,no,extra",  # row 11: wrong number of cells
+        ",,,,,,,,,,,yes,written",  # row 2: no name
+        "B,,not-an-email,,,,,,,,,no,",  # row 3
+        "C,,,,,,maybe,,,,,yes,by phone",  # row 4: lgbtqia
+        "D,,,,,,,,,forty,,yes,on paper",  # row 5: age
+        "E,,,,,,,,,,,perhaps,",  # row 6: consent
+        "F,,,,,,,,,,fishing,yes,recorded",  # row 7: area
+        "G,,dup@example.org,,,,,,,,,no,",
+        "H,,dup@example.org,,,,,,,,,no,",  # row 9: duplicate email
+        "I,,,,galaxy,,,,,,,yes,in person",  # row 10: sector
+        "J,,,,,,,,,,,no,,extra",  # row 11: wrong number of cells
+        "K,,,,,,,,,,,yes,",  # row 12: consent given, but not how
+        "L,,,,,,,,,,,yes,by pigeon",  # row 13: not a way we know
     ]
     preview = importer.read((HEADER + "\n" + "\n".join(rows) + "\n").encode())
     found = {(error.row, error.column) for error in preview.errors}
@@ -104,6 +113,8 @@ def test_each_kind_of_bad_cell_is_reported(app: Any, users: dict[str, Any]) -> N
         (9, "email"),
         (10, "sectors"),
         (11, ""),
+        (12, "consent_method"),
+        (13, "consent_method"),
     }
     assert not preview.ok
 
@@ -134,3 +145,40 @@ def test_template_downloads_and_imports_cleanly(app: Any, as_role: Any) -> None:
     assert rows[0] == importer.COLUMNS
     assert importer.read(response.get_data()).ok
     assert as_role("member").get("/stories/storytellers/import/template.csv").status_code == 403
+
+
+def test_consent_without_how_it_was_given_is_refused_with_the_choices(app: Any, as_role: Any) -> None:
+    text = f"{HEADER}\nAda Lovelace,,,facilitator,,,,,,,,yes,\n"
+    page = _upload(as_role("staff"), text).get_data(as_text=True)
+    assert "Row 2, column consent_method: Say how consent was given: in writing, spoken and recorded" in page
+    assert "Nothing has been saved" in page and _count() == 0
+
+
+def test_staff_see_how_demographics_consent_was_given(app: Any, as_role: Any, users: dict[str, Any]) -> None:
+    staff = as_role("staff")
+    page = _upload(staff, VALID).get_data(as_text=True)
+    assert "Yes: In writing (signed form)" in page and "Yes: Spoken, and recorded" in page
+    importer.commit(VALID.encode(), by=users["staff"])
+    db.session.commit()
+    ada = db.session.scalar(sa.select(Storyteller).where(Storyteller.display_name == "Ada Lovelace"))
+    record = staff.get(f"/stories/storytellers/{ada.id}/record").get_data(as_text=True)
+    assert "with consent recorded on" in record and "(in writing (signed form))" in record
+
+
+def test_staff_adding_answers_say_how_consent_was_given(app: Any, as_role: Any) -> None:
+    staff = as_role("staff")
+    form = {"display_name": "Interviewed Ian", "roles": ["facilitator"], "demographics_consent": "y"}
+    refused = staff.post("/stories/storytellers/new", data=form)
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    by_the_field = page[page.index('id="demographics_consent_method-error"') :][:300]
+    assert "Say how the storyteller gave their consent to store these answers." in by_the_field
+    assert _count() == 0 and db.session.scalar(sa.select(sa.func.count()).select_from(Demographics)) == 0
+    assert (
+        staff.post(
+            "/stories/storytellers/new", data={**form, "demographics_consent_method": "spoken_noted"}
+        ).status_code
+        == 303
+    )
+    stored = db.session.scalar(sa.select(Demographics))
+    assert stored.consent_method == ConsentMethod.SPOKEN_NOTED and stored.roles == ["facilitator"]

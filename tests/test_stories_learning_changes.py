@@ -20,12 +20,13 @@ from portal.learning.models import Comment, PostState
 from portal.stories import media, moderation, telling
 from portal.stories.models import Demographics, MediaKind, Story, StoryState
 from portal.stories.telling import Upload
+from tests import media_samples
 from tests import stories_factories as make
 from tests.helpers import Stream as _Stream
 from tests.test_learning_posts import make_post
 from tests.test_stories_services import TELL
 
-OGG = b"OggS" + b"\x00" * 100
+OGG = media_samples.ogg()
 
 
 def _stories() -> int:
@@ -86,7 +87,7 @@ def test_replacing_a_recording_deletes_the_old_file_after_the_commit(
     response = as_role("member").post(
         f"/stories/{story.id}/edit",
         content_type="multipart/form-data",
-        data={**TELL, "transcript": "Hello.", "media_file": (io.BytesIO(b"ID3" + b"\x00" * 50), "new.mp3")},
+        data={**TELL, "transcript": "Hello.", "media_file": (io.BytesIO(media_samples.mp3()), "new.mp3")},
     )
     assert response.status_code == 303 and response.headers["Location"].endswith("/stories/mine")
     row = db.session.get(Story, story.id)

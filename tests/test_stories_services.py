@@ -18,6 +18,7 @@ from portal.core.outbox import OutboxMessage
 from portal.stories import library, media, moderation
 from portal.stories.models import ConsentMethod, Demographics, MediaKind, Scope, Story, StoryState, Storyteller
 from portal.stories.telling import Upload
+from tests import media_samples
 from tests import stories_factories as make
 from tests.helpers import Stream
 
@@ -192,9 +193,7 @@ def test_invalid_moves_are_refused(app: Any, users: dict[str, Any]) -> None:
 
 def test_audio_story_needs_a_transcript_before_publishing(app: Any, users: dict[str, Any]) -> None:
     key_id = keystore.create()
-    stored, kind, content_type = media.store(
-        Stream(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 40), max_bytes=1000, key_id=key_id
-    )
+    stored, kind, content_type = media.store(Stream(media_samples.m4a()), max_bytes=1000, key_id=key_id)
     assert kind == MediaKind.AUDIO and content_type == "audio/mp4"
     teller = make.storyteller(by=users["staff"])
     story = make.story(
@@ -241,7 +240,7 @@ def test_a_good_upload_is_stored_outside_static_and_played(app: Any, as_role: An
             **TELL,
             "scope": "public",
             "transcript": "Hello.",
-            "media_file": (io.BytesIO(b"OggS" + b"\x00" * 100), "voice.ogg"),
+            "media_file": (io.BytesIO(media_samples.ogg()), "voice.ogg"),
         },
     )
     assert response.status_code == 303
@@ -282,7 +281,9 @@ def test_demographics_are_stored_only_with_consent(app: Any, as_role: Any, users
     row = db.session.scalar(sa.select(Demographics))
     assert row.gender == "female" and row.age == 44 and row.roles == ["lived_experience"]
     assert row.consent_recorded_by_id == users["member"].id and row.consent_at is not None
-    assert _audit("storyteller.demographics_consent")[0].after.keys() == {"consent_at"}
+    # When and how consent was given (a member's own tick: online), never the answers themselves.
+    assert _audit("storyteller.demographics_consent")[0].after.keys() == {"consent_at", "consent_method"}
+    assert _audit("storyteller.demographics_consent")[0].after["consent_method"] == "self"
     # Self-described gender is kept as written and counted as "in another way".
     member.post(
         record_url,
@@ -307,7 +308,7 @@ def test_removing_a_recording_while_changing_a_story_deletes_the_file(app: Any, 
     member.post(
         "/stories/tell",
         content_type="multipart/form-data",
-        data={**TELL, "media_file": (io.BytesIO(b"ID3" + b"\x00" * 100), "voice.mp3")},
+        data={**TELL, "media_file": (io.BytesIO(media_samples.mp3()), "voice.mp3")},
     )
     story = db.session.scalar(sa.select(Story))
     path = media.path_of(story.media_stored_name)

@@ -12,7 +12,7 @@ from portal.core import disclosure
 from portal.core.extensions import db
 from portal.stories import summary
 from portal.stories.consent import DemographicAnswers, record_demographics
-from portal.stories.models import PREFER_NOT_TO_SAY
+from portal.stories.models import PREFER_NOT_TO_SAY, ConsentMethod
 from portal.stories.telling import create_storyteller
 from tests import factories
 
@@ -39,6 +39,7 @@ def _people(staff: Any) -> None:
                 age=23 + i * 3 if i < 19 else None,
                 lived_experience_areas=["addiction"] * (i < 5) + ["prison"] * (i == 5),
             ),
+            method=ConsentMethod.WRITTEN,
             by=staff,
         )
     db.session.commit()
@@ -162,6 +163,7 @@ def test_too_few_storytellers_hides_everything(app: Any, users: dict[str, Any]) 
         record_demographics(
             create_storyteller(display_name=f"P{i}", by=users["staff"]),
             DemographicAnswers(gender="female", age=40 + i),
+            method=ConsentMethod.WRITTEN,
             by=users["staff"],
         )
     db.session.commit()
@@ -199,6 +201,7 @@ def test_the_threshold_is_a_setting(app_factory: Any, threshold: int, shown: boo
             record_demographics(
                 create_storyteller(display_name=f"P{i}", by=staff),
                 DemographicAnswers(disability="yes" if i < 3 else "no"),
+                method=ConsentMethod.WRITTEN,
                 by=staff,
             )
         db.session.commit()

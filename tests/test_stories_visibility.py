@@ -9,7 +9,7 @@ import pytest
 
 from portal.core import keystore, permissions
 from portal.stories.models import Scope, StoryState
-from tests import factories
+from tests import factories, media_samples
 from tests import stories_factories as make
 from tests.helpers import Stream, found_stories
 
@@ -141,7 +141,7 @@ def test_network_story_media_is_for_members_only(as_role: Any, users: dict[str, 
 
     key_id = keystore.create()
 
-    stored, kind, content_type = media.store(Stream(b"ID3" + b"\x00" * 64), max_bytes=1024, key_id=key_id)
+    stored, kind, content_type = media.store(Stream(media_samples.mp3()), max_bytes=10_000, key_id=key_id)
     teller = make.storyteller(by=users["staff"])
     story = make.story(
         teller,

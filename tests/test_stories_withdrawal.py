@@ -14,7 +14,7 @@ from portal.core.extensions import db
 from portal.stories import consent, media, summary
 from portal.stories.models import Demographics, Story, StoryState, StoryTag
 from portal.stories.telling import Upload
-from tests import factories
+from tests import factories, media_samples
 from tests import stories_factories as make
 from tests.helpers import Stream, found_stories
 
@@ -23,7 +23,7 @@ SECRET = "Zanzibarquill"  # a word that appears only in the withdrawn story
 
 def _media_story(users: dict[str, Any], project_id: int) -> Story:
     key_id = keystore.create()
-    stored, kind, content_type = media.store(Stream(b"OggS" + b"\x00" * 200), max_bytes=10_000, key_id=key_id)
+    stored, kind, content_type = media.store(Stream(media_samples.ogg()), max_bytes=10_000, key_id=key_id)
     teller = make.storyteller(user=users["member"], by=users["member"])
     return make.story(
         teller,
@@ -133,6 +133,7 @@ def test_withdrawing_demographic_consent_erases_the_answers(app: Any, as_role: A
             lived_experience_areas=["prison"],
         ),
         by=users["member"],
+        method=consent.ConsentMethod.SELF,
     )
     db.session.commit()
     assert summary.compute().section("ethnicity").cells[0].label == "Cornish Breton"

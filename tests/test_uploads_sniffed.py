@@ -18,14 +18,14 @@ from portal.remuneration import claims
 from portal.remuneration.models import Claim, ExpenseLine
 from portal.stories import media, moderation
 from portal.stories.models import Story
-from tests import factories
+from tests import factories, media_samples
 from tests.helpers import Stream, client_for, count
 
-PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+PDF = media_samples.pdf()
+PNG = media_samples.png()
+JPEG = media_samples.jpeg()
 HTML = b"<html><script>alert(1)</script></html>"
-MP3 = b"ID3" + b"\x00" * 100
+MP3 = media_samples.mp3()
 
 
 def _claim(member: Any) -> Claim:

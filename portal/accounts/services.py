@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal.accounts import sessions
+from portal.accounts import sessions, signals
 from portal.accounts.models import PasswordResetToken, Role, User
 from portal.accounts.passwords import (
     hash_password,
@@ -165,10 +165,13 @@ def reset_password(token: str, new_password: str) -> User:
 
 def update_profile(user: User, **fields: object) -> None:
     editable = {"name", "pronouns", "bio", "preferred_contact", "phone", "contact_notes", "access_needs"}
+    old_name = user.name
     for name, value in fields.items():
         if name not in editable:
             raise KeyError(name)
         setattr(user, name, value.strip() if isinstance(value, str) else value)
+    if user.name != old_name:
+        signals.renamed.send(user, old_name=old_name)  # bylines and the search index follow the new name
 
 
 def _admin_count() -> int:

@@ -22,6 +22,7 @@ from typing import BinaryIO
 from flask import current_app
 from werkzeug.utils import secure_filename
 
+from portal.core import media_metadata
 from portal.core.errors import RuleBroken
 
 # First bytes of each accepted type. Anything else is refused, whatever its name says.
@@ -84,6 +85,7 @@ def store(stream: BinaryIO, filename: str, *, kind: str, max_bytes: int, field: 
     content_type = sniff(data[:16])
     if content_type is None:
         raise RuleBroken(field, "The file must be a PDF, JPEG or PNG.")
+    data = media_metadata.clean(data, content_type, field=field)  # no EXIF, GPS or author fields
     stored_name = write(kind, data, content_type)
     return StoredFile(stored_name, download_name(filename, content_type, fallback="receipt"), content_type)
 

@@ -1,7 +1,8 @@
 """Learning posts: write, edit, delete, publish a report's learning, and the feed.
 
 Every change keeps the search index in step in the same transaction: a post is in the index
-exactly while it is visible, with its visibility as the index's audience.
+exactly while it is visible, with its visibility as the index's audience, under its author's
+current name (a renamed author's posts are indexed again, ``author_renamed``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal.accounts import signals as account_signals
 from portal.accounts.models import Role, User
 from portal.core import audit, edits, vocabulary
 from portal.core.db import utcnow
@@ -173,11 +175,13 @@ def url_path(post: LearningPost) -> str:
 def index(post: LearningPost) -> None:
     """Put a visible post in the search index (with its audience), or take it out."""
     if post.state == PostState.VISIBLE:
+        author = db.session.get(User, post.author_id)  # usually already in the session
+        byline = author.name if author is not None else ""
         documents.upsert(
             kind="post",
             object_id=post.id,
             title=post.title,
-            body=to_plain(post.body),
+            body="\n\n".join(part for part in (byline, to_plain(post.body)) if part),
             audience=post.visibility.value,
             url_path=url_path(post),
         )
@@ -386,3 +390,12 @@ def public_posts_since(since: datetime, limit: int = 20) -> list[LearningPost]:
 def share_final_learning(report: ProgressReport, *, by: User, **extra: Any) -> LearningPost:
     """A final report's published learning becomes a public learning post (once)."""
     return publish_report(report, by=by)
+
+
+@account_signals.renamed.connect
+def author_renamed(user: User, **extra: Any) -> None:
+    """Index the person's visible posts again under their new name; the old one finds nothing."""
+    for post in db.session.scalars(
+        sa.select(LearningPost).where(LearningPost.author_id == user.id, LearningPost.state == PostState.VISIBLE)
+    ):
+        index(post)

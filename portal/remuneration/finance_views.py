@@ -14,7 +14,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal.accounts.models import User
-from portal.core import audit
 from portal.core.changes import Outcome, apply, done, refused
 from portal.core.confirm import ask, confirmed
 from portal.core.csv_export import csv_response
@@ -24,7 +23,7 @@ from portal.core.formatting import london_today
 from portal.core.forms import given
 from portal.core.permissions import permission_required, require
 from portal.core.web import paginate, render
-from portal.remuneration import batches, bp, confirm_pages, dashboards
+from portal.remuneration import batches, bp, confirm_pages, dashboards, payees
 from portal.remuneration.models import BatchState, PaymentBatch, PaymentPreference
 from portal.remuneration.review_forms import CreateBatchForm, MarkPaidForm, PayeeForm
 
@@ -172,26 +171,6 @@ def batch_csv(batch_id: int) -> Response:
 # --- payees ------------------------------------------------------------------------------------------
 
 
-def _set_payee_reference(person: User, preference: PaymentPreference | None, reference: str) -> bool:
-    # Belongs in a service next to the payment preferences (see the report on issue 4).
-    before = preference.payee_reference if preference else ""
-    if reference == before:
-        return False
-    if preference is None:
-        preference = PaymentPreference(user_id=person.id, payee_reference=reference)
-        db.session.add(preference)
-    preference.payee_reference = reference
-    # PaymentPreference is keyed by its person, so the entry is filed under the person.
-    audit.record(
-        "payee_reference.set",
-        person,
-        actor=current_user,
-        before={"payee_reference": before},
-        after={"payee_reference": reference},
-    )
-    return True
-
-
 @bp.route("/finance/payees/<int:user_id>", methods=["GET", "POST"])
 @permission_required("payments.batches")
 def payee(user_id: int) -> Response:
@@ -202,7 +181,9 @@ def payee(user_id: int) -> Response:
         form = PayeeForm(formdata=None, data={"payee_reference": preference.payee_reference if preference else ""})
     else:
         form = PayeeForm()
-    outcome = apply(form, lambda: _set_payee_reference(person, preference, form.payee_reference.data or ""))
+    outcome = apply(
+        form, lambda: payees.set_payee_reference(person, preference, form.payee_reference.data or "", by=current_user)
+    )
     if outcome:
         return done(
             url_for("remuneration.payee", user_id=user_id),

@@ -19,6 +19,7 @@ from portal.stories.models import (
     ROLES,
     SECTORS,
     YES_NO,
+    ConsentMethod,
     Demographics,
     Storyteller,
 )
@@ -69,15 +70,31 @@ def check(answers: DemographicAnswers) -> DemographicAnswers:
 
 
 def record_demographics(
-    storyteller: Storyteller, answers: DemographicAnswers, *, by: User, consent_at: datetime | None = None
+    storyteller: Storyteller,
+    answers: DemographicAnswers,
+    *,
+    by: User,
+    method: ConsentMethod | None,
+    consent_at: datetime | None = None,
 ) -> Demographics:
-    """Store demographics with the consent that allows it; replaces any earlier answers."""
+    """Store demographics with the consent that allows it (when, by whom, how); replaces any earlier answers.
+
+    ``method`` is how the consent was given; it is needed when answers are first stored, and
+    answers stored later under the same consent keep the method recorded then.
+    """
     check(answers)
     row = db.session.scalar(sa.select(Demographics).where(Demographics.storyteller_id == storyteller.id))
     first = row is None
     if row is None:
+        if method is None:
+            raise RuleBroken(
+                "demographics_consent_method", "Say how the storyteller gave their consent to store these answers."
+            )
         row = Demographics(
-            storyteller_id=storyteller.id, consent_at=consent_at or utcnow(), consent_recorded_by_id=by.id
+            storyteller_id=storyteller.id,
+            consent_at=consent_at or utcnow(),
+            consent_recorded_by_id=by.id,
+            consent_method=method,
         )
         db.session.add(row)
     for name, value in vars(answers).items():
@@ -87,7 +104,10 @@ def record_demographics(
     if first:
         # What was consented to and by whom, never the answers themselves.
         audit.record(
-            "storyteller.demographics_consent", storyteller, actor=by, after={"consent_at": row.consent_at.isoformat()}
+            "storyteller.demographics_consent",
+            storyteller,
+            actor=by,
+            after={"consent_at": row.consent_at.isoformat(), "consent_method": str(method)},
         )
     return row
 

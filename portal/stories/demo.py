@@ -213,7 +213,7 @@ def seed(people: dict[str, Any]) -> int:
         name = f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {SURNAMES[i % len(SURNAMES)]}."
         tellers.append(create_storyteller(display_name=name, by=staff))
     for i, teller in enumerate(tellers):
-        record_demographics(teller, answers_for(i), by=staff)
+        record_demographics(teller, answers_for(i), by=staff, method=ConsentMethod.WRITTEN)
     db.session.flush()
     created = TOTAL * 2
     start = datetime(2026, 3, 2, 10, tzinfo=UTC)

@@ -90,7 +90,7 @@ class StoryForm(FlaskForm):
         "a blank line between paragraphs, and - for a list.",
     )
     media_file = FileField(
-        "Audio or video file (optional)", description="An MP3, M4A, OGG or WAV recording, or an MP4 or WebM video."
+        "Audio or video file (optional)", description="An MP3, M4A, OGG or WAV recording, or an MP4 video."
     )
     media_link = StringField(
         "Or a link to a recording (optional)",
@@ -234,6 +234,11 @@ class StorytellerForm(FlaskForm):
     )
     email = StringField("Email (optional)", validators=[Optional(), at_most(254)], filters=[_strip])
     project_id = SelectField("Gathered for project (optional)", validators=[Optional()])
+    demographics_consent_method = RadioField(
+        "How did the storyteller agree to these answers being stored?",
+        choices=choices(STAFF_CONSENT_PAIRS),
+        validators=[Optional()],
+    )
     demographics_consent = BooleanField(
         "Store these answers about me. They are kept private: only programme staff see them about a person, "
         "and they are counted (never named) in the storyteller summary. I can remove them at any time."

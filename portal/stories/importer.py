@@ -18,7 +18,15 @@ from portal.accounts.models import User
 from portal.core import audit
 from portal.core.extensions import db
 from portal.stories.consent import DemographicAnswers, record_demographics
-from portal.stories.models import GENDERS, LIVED_EXPERIENCE_AREAS, PREFER_NOT_TO_SAY, ROLES, SECTORS, Storyteller
+from portal.stories.models import (
+    GENDERS,
+    LIVED_EXPERIENCE_AREAS,
+    PREFER_NOT_TO_SAY,
+    ROLES,
+    SECTORS,
+    ConsentMethod,
+    Storyteller,
+)
 from portal.stories.telling import create_storyteller
 
 COLUMNS = [
@@ -34,6 +42,7 @@ COLUMNS = [
     "age",
     "lived_experience",
     "demographics_consent",
+    "consent_method",
 ]
 DEMOGRAPHIC_COLUMNS = COLUMNS[3:11]
 MAX_ROWS = 5000
@@ -53,8 +62,9 @@ TEMPLATE_ROWS = [
         "42",
         "homelessness; poverty",
         "yes",
+        "in writing",
     ],
-    ["Interviewed Person", "River", "", "professional", "research; policy", "", "", "", "", "", "", "no"],
+    ["Interviewed Person", "River", "", "professional", "research; policy", "", "", "", "", "", "", "no", ""],
 ]
 
 
@@ -77,6 +87,7 @@ class ImportRow:
     email: str
     consent: bool
     answers: DemographicAnswers | None
+    method: ConsentMethod | None = None
 
 
 @dataclass
@@ -104,6 +115,30 @@ ROLE_WORDS = _lookup(ROLES) | {"lived experience": "lived_experience", "living e
 SECTOR_WORDS = _lookup(SECTORS)
 AREA_WORDS = _lookup(LIVED_EXPERIENCE_AREAS) | {"aces": "adverse_childhood_experiences"}
 GENDER_WORDS = _lookup(GENDERS) | {"woman": "female", "man": "male", "nonbinary": "non_binary"}
+# How consent to store the answers was given (staff record it; "online" in the portal is the person's own tick).
+METHOD_WORDS = {
+    _norm(word.replace(",", " ")): method
+    for method, words in {
+        ConsentMethod.WRITTEN: ("written", "in writing", "on paper", "signed form", ConsentMethod.WRITTEN.label),
+        ConsentMethod.SPOKEN_RECORDED: (
+            "spoken recorded",
+            "spoken and recorded",
+            "recorded",
+            ConsentMethod.SPOKEN_RECORDED.label,
+        ),
+        ConsentMethod.SPOKEN_NOTED: (
+            "spoken noted",
+            "spoken and written down",
+            "in person",
+            "by phone",
+            ConsentMethod.SPOKEN_NOTED.label,
+        ),
+    }.items()
+    for word in (*words, method.value)
+}
+METHOD_HELP = (
+    "Say how consent was given: in writing, spoken and recorded, or spoken and written down (in person or by phone)."
+)
 ANSWER_WORDS = {"yes": "yes", "no": "no", "prefer not to say": PREFER_NOT_TO_SAY, "": ""}
 
 
@@ -232,12 +267,16 @@ def _row(values: dict[str, str], number: int, errors: list[RowError], emails_see
     elif email:
         emails_seen[email] = number
     consent_word = _norm(values["demographics_consent"])
-    answers = None
+    answers, method = None, None
     if consent_word not in ("yes", "no"):
         errors.append(RowError(number, "demographics_consent", "Use yes or no."))
     elif consent_word == "yes":
         answers = _answers(values, number, errors)
-    return ImportRow(number, name, values["pseudonym"].strip()[:120], email, consent_word == "yes", answers)
+        method = METHOD_WORDS.get(_norm(values["consent_method"].replace(",", " ")))
+        if method is None:
+            errors.append(RowError(number, "consent_method", METHOD_HELP))
+    row = ImportRow(number, name, values["pseudonym"].strip()[:120], email, consent_word == "yes", answers, method)
+    return row
 
 
 def _existing_emails(preview: Preview, emails_seen: dict[str, int]) -> None:
@@ -259,7 +298,7 @@ def commit(data: bytes, *, by: User, filename: str = "") -> int:
     for row in preview.rows:
         person = create_storyteller(display_name=row.name, pseudonym=row.pseudonym, email=row.email, by=by)
         if row.consent and row.answers is not None:
-            record_demographics(person, row.answers, by=by)
+            record_demographics(person, row.answers, by=by, method=row.method)
     audit.record(
         "storytellers.imported", by, actor=by, after={"count": len(preview.rows)}, note=f"CSV import {filename}"[:500]
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-from portal.core import keystore, uploads
+from portal.core import keystore, media_metadata, uploads
 from portal.core.errors import RuleBroken
 from portal.stories.models import MediaKind
 
@@ -51,7 +51,8 @@ def store(stream: BinaryIO, *, max_bytes: int, key_id: str, field: str = "media_
         )
     found = sniff(data[:16])
     if found is None:
-        raise RuleBroken(field, "The file must be audio (MP3, M4A, OGG or WAV) or video (MP4 or WebM).")
+        raise RuleBroken(field, "The file must be audio (MP3, M4A, OGG or WAV) or video (MP4).")
+    data = media_metadata.clean(data, found[1], field=field)  # no names, places or dates from its tags
     sealed = keystore.seal_bytes(keystore.data_key(key_id), data, purpose=PURPOSE)
     return uploads.write(KIND, sealed, found[1]), found[0], found[1]
 

@@ -354,7 +354,12 @@ def save_record(person: Storyteller, form: StorytellerForm) -> None:
         person.email = (form.email.data or "").lower()
         person.project_id = optional_int(form.project_id.data)
     if form.demographics_consent.data:
-        consent.record_demographics(person, answers_from(form), by=current_user)
+        # A person's own tick is their consent given online; staff say how the storyteller gave it.
+        chosen = form.demographics_consent_method.data
+        method = (
+            ConsentMethod.SELF if person.user_id == current_user.id else (ConsentMethod(chosen) if chosen else None)
+        )
+        consent.record_demographics(person, answers_from(form), by=current_user, method=method)
     elif _any_answer(form) and _demographics_of(person) is None:
         raise RuleBroken(
             "demographics_consent",

@@ -167,6 +167,10 @@ class Demographics(Model):
     storyteller_id: Mapped[int] = mapped_column(sa.ForeignKey("storytellers.id", ondelete="CASCADE"), unique=True)
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consent_recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # How the consent was given. None only for answers stored before the portal asked (migration 0028).
+    consent_method: Mapped[ConsentMethod | None] = mapped_column(
+        str_enum(ConsentMethod, "demographics_consent_method"), nullable=True
+    )
     # Lists of keys (or [PREFER_NOT_TO_SAY]); None or "" means not answered.
     roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     sectors: Mapped[list[str]] = mapped_column(sa.JSON, default=list)

@@ -160,8 +160,13 @@ def test_staff_storyteller_pages_pass_axe(new_page: Any, live_server: LiveServer
     expect(page.locator("[data-error-summary]")).to_contain_text("Without agreement they are not stored")
     check_axe(page)
     page.get_by_label("Store these answers", exact=False).check()
+    page.get_by_role("button", name="Save").click()  # consent, but not how it was given: refused
+    expect(page.locator("[data-error-summary]")).to_contain_text("Say how the storyteller gave their consent")
+    check_axe(page)
+    page.get_by_label("In writing (signed form)").check()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("The storyteller record has been saved.")
+    expect(page.get_by_text("(in writing (signed form))", exact=False)).to_be_visible()
     check_axe(page)
     page.get_by_role("link", name="Enter a story for Interviewed Iris").click()
     expect(page).to_have_url(re.compile(rf"/stories/storytellers/{teller_id}/tell$"))
@@ -172,7 +177,7 @@ def test_staff_storyteller_pages_pass_axe(new_page: Any, live_server: LiveServer
     bad = tmp_path / "people.csv"
     bad.write_text(
         "name,pseudonym,email,roles,sectors,gender,lgbtqia,disability,ethnicity,age,lived_experience,"
-        "demographics_consent\nAda,,,carer,,,,,,,,yes\n",
+        "demographics_consent,consent_method\nAda,,,carer,,,,,,,,yes,in writing\n",
         encoding="utf-8",
     )
     page.get_by_label("CSV file").set_input_files(str(bad))
