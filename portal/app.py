@@ -20,8 +20,8 @@ from portal import cli, digest, models
 from portal.accounts import bp as accounts_bp
 from portal.accounts import closing_views, passwords, session_views, two_factor_views, verification_views
 from portal.accounts import housekeeping as account_housekeeping
-from portal.accounts import retention as accounts_retention
 from portal.accounts import permissions as accounts_rules
+from portal.accounts import retention as accounts_retention
 from portal.accounts import sessions as account_sessions
 from portal.accounts import views as accounts_views
 from portal.accounts.models import User
@@ -32,8 +32,8 @@ from portal.admin import views as admin_views
 from portal.calendar import bp as calendar_bp
 from portal.calendar import permissions as calendar_rules
 from portal.calendar import views as calendar_views
-from portal.core import config as settings
 from portal.core import compaction, formatting, housekeeping, permissions, retention, revisions
+from portal.core import config as settings
 from portal.core.extensions import csrf, db, limiter, login_manager, migrate
 from portal.core.request_checks import register_request_checks, use_id_converter
 from portal.core.security import register_security_headers
@@ -61,8 +61,8 @@ from portal.grants import (
 )
 from portal.grants import bp as grants_bp
 from portal.grants import permissions as grants_rules
-from portal.grants import review_views as grants_review_views
 from portal.grants import retention as grants_retention
+from portal.grants import review_views as grants_review_views
 from portal.grants import schedule as grants_schedule
 from portal.learning import bp as learning_bp
 from portal.learning import moderation_views

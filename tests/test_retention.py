@@ -101,7 +101,10 @@ def test_access_needs_are_erased_after_the_gathering(app: Flask, users: dict[str
     db.session.commit()
 
     assert _apply()["access needs after a gathering"] == 1
-    needs = {row.gathering_id: row.access_needs for row in db.session.execute(sa.select(Rsvp.gathering_id, Rsvp.access_needs))}
+    needs = {
+        row.gathering_id: row.access_needs
+        for row in db.session.execute(sa.select(Rsvp.gathering_id, Rsvp.access_needs))
+    }
     assert needs == {ended_long_ago.id: "", ended_lately.id: "A quiet room and a hearing loop"}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Rsvp)) == 2  # the bookings stay
     assert _apply()["access needs after a gathering"] == 0  # nothing left to erase
@@ -139,9 +142,7 @@ def test_draft_claims_untouched_for_months_go_with_their_receipts(app: Flask, us
     stale = _draft(member, meeting.id, NOW - timedelta(days=200))
     receipt = uploads.write(RECEIPTS, b"%PDF-1.4 a receipt", "application/pdf")
     db.session.add(
-        ExpenseLine(
-            claim_id=stale.id, category=ExpenseCategory.TRAVEL, amount_pence=350, receipt_stored_name=receipt
-        )
+        ExpenseLine(claim_id=stale.id, category=ExpenseCategory.TRAVEL, amount_pence=350, receipt_stored_name=receipt)
     )
     db.session.commit()
     edited = _draft(member, meeting.id, NOW - timedelta(days=200))

@@ -133,4 +133,6 @@ def erasure_purge(now: datetime) -> str:
     checkpointed = vacuum_postgresql(tables)
     # Only once the files are clean: if VACUUM failed, the next try still finds these.
     db.session.execute(sa.delete(PendingErasure).where(PendingErasure.id <= last))
-    return f"{count} erasures: vacuumed {len(tables)} tables ({', '.join(sorted(VACUUM_FULL))} in full); {checkpointed}."
+    return (
+        f"{count} erasures: vacuumed {len(tables)} tables ({', '.join(sorted(VACUUM_FULL))} in full); {checkpointed}."
+    )
