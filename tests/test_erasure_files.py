@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import selectinload
 
+from portal.accounts.models import User
 from portal.core import compaction, schedule
-from portal.core.compaction import PendingErasure
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.schedule import RunState, TaskRun
@@ -25,6 +25,7 @@ from portal.core.search import documents
 from portal.core.search.models import SearchDocument
 from portal.stories import withdrawal
 from portal.stories.models import Story
+from tests import factories
 from tests import stories_factories as make
 from tests.helpers import TEST_DATABASE_URL, run_tasks
 
@@ -62,21 +63,21 @@ def _found_in(files: list[Path]) -> dict[str, int]:
     return found
 
 
-def _withdraw(story: Story, by: Any) -> None:
-    loaded = db.session.scalars(sa.select(Story).options(selectinload(Story.tags)).where(Story.id == story.id))
-    withdrawal.withdraw(loaded.one(), by=by)
+def _withdraw(story_id: int, by_id: int) -> None:
+    loaded = db.session.scalars(sa.select(Story).options(selectinload(Story.tags)).where(Story.id == story_id))
+    withdrawal.withdraw(loaded.one(), by=db.session.get_one(User, by_id))
     db.session.commit()
     db.session.close()  # nothing of this test holds the database open while the files are compacted
 
 
 @pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the SQLite files; PostgreSQL has its own test below")
 def test_sqlite_files_hold_no_withdrawn_words_after_the_compaction(app: Flask, users: dict[str, Any]) -> None:
-    story = _canary_story(users)
+    story_id = _canary_story(users).id
     assert db.session.scalar(sa.text("PRAGMA secure_delete")) == 1  # the app sets it on every connection
     files = _sqlite_files()
     assert sum(_found_in(files).values()) > 0  # indexed: the words are in the files
 
-    _withdraw(story, users["staff"])
+    _withdraw(story_id, users["staff"].id)
     # Withdrawn and gone from every table, yet FTS5's segments and the WAL still hold the words
     # until the compaction queued after the commit has run.
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SearchDocument)) == 0
@@ -97,6 +98,7 @@ def test_sqlite_files_hold_no_withdrawn_words_after_the_compaction(app: Flask, u
     assert finished.result.startswith("1 erasures")
     assert compaction.pending() == 0
     assert _found_in(files) == {name.name: 0 for name in files}
+    assert schedule.JOBS["erasure-rewrite"].run(utcnow()).startswith("Nothing to do on this database")
 
 
 def test_removing_what_was_never_indexed_records_no_erasure(app: Flask) -> None:
@@ -130,33 +132,51 @@ def _flush_buffers() -> None:
         connection.exec_driver_sql("CHECKPOINT")  # write shared buffers to the table's files
 
 
-@pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL's VACUUM; SQLite has its own test above")
-def test_postgresql_purge_vacuums_and_the_index_files_hold_no_withdrawn_words(
-    app: Flask, users: dict[str, Any]
-) -> None:
-    story = _canary_story(users)
-    readable = all(path.is_file() for path in _relation_files("search_documents"))
-    if readable:
-        _flush_buffers()
-        assert sum(_found_in(_relation_files("search_documents")).values()) > 0
-
-    _withdraw(story, users["staff"])
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(SearchDocument)) == 0  # gone at once
-    assert compaction.pending() == 1
-    if readable:
-        _flush_buffers()
-        db.session.close()
-        assert sum(_found_in(_relation_files("search_documents")).values()) > 0  # a dead row version
-
-    run_id = schedule.run_now("erasure-purge", utcnow()).id
+def _run(job_name: str) -> TaskRun:
+    run_id = schedule.run_now(job_name, utcnow()).id
     db.session.commit()
     db.session.close()
     run_tasks()
     finished = db.session.get(TaskRun, run_id)
     assert finished is not None and finished.state == RunState.SUCCEEDED, finished.error if finished else ""
-    assert "vacuumed" in finished.result and "search_documents in full" in finished.result
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(PendingErasure)) == 0
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(SearchDocument)) == 0
-    if readable:
-        files = _relation_files("search_documents")
-        assert _found_in(files) == {path.name: 0 for path in files}
+    return finished
+
+
+def _words_in_search_files() -> dict[str, int]:
+    _flush_buffers()
+    db.session.close()
+    return _found_in(_relation_files("search_documents"))
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL's VACUUM; SQLite has its own test above")
+@pytest.mark.parametrize("hourly", [False, True], ids=["rewritten-nightly", "rewritten-hourly"])
+def test_postgresql_purge_vacuums_and_the_index_files_hold_no_withdrawn_words(app_factory: Any, hourly: bool) -> None:
+    app = app_factory(ERASURE_REWRITE_HOURLY=hourly)
+    with app.app_context():
+        users = factories.one_of_each_role()
+        story_id = _canary_story(users).id
+        staff_id = users["staff"].id
+        # Where the test can read the data directory (it runs as root here), read the files.
+        readable = all(path.is_file() for path in _relation_files("search_documents"))
+        if readable:
+            assert sum(_words_in_search_files().values()) > 0
+
+        _withdraw(story_id, staff_id)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SearchDocument)) == 0  # gone at once
+        assert compaction.pending() == 1
+        if readable:
+            assert sum(_words_in_search_files().values()) > 0  # a dead row version, until vacuumed
+
+        purged = _run("erasure-purge")
+        assert "vacuumed" in purged.result and "checkpoint done" in purged.result
+        assert ("rewritten in full" in purged.result) is hourly
+        assert _run("erasure-purge").result == "Nothing erased since the last run."  # vacuumed once
+        assert compaction.pending() == (0 if hourly else 1)  # the nightly rewrite is still to come
+        if not hourly:
+            rewritten = _run("erasure-rewrite")
+            assert "search_documents rewritten in full" in rewritten.result
+            assert compaction.pending() == 0
+        assert _run("erasure-rewrite").result == "Nothing erased since the last run."
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SearchDocument)) == 0
+        if readable:
+            assert _words_in_search_files() == {path.name: 0 for path in _relation_files("search_documents")}

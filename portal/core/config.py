@@ -69,6 +69,10 @@ DEFAULTS: dict[str, Any] = {
     # 5 is the usual small-number floor in UK health and care statistics; raise it for small groups.
     "STATS_MIN_CELL": 5,
     "STORY_MEDIA_MAX_BYTES": 20 * 1024 * 1024,  # audio or video with a story; under the 25 MB request cap
+    # PostgreSQL: the hourly erasure purge VACUUMs; the search index's table is rewritten (VACUUM
+    # FULL, so no dead copy of an erased word stays in its file) nightly, as it locks the table for
+    # about 30 s per 100,000 documents. On: rewrite it in the hourly purge too (core/compaction.py).
+    "ERASURE_REWRITE_HOURLY": False,
     # The retention schedule (core/retention.py): how many days each kind of record is kept.
     "RETENTION_SENT_EMAIL_DAYS": 90,  # sent or withheld emails (kind, recipient and times by then)
     "RETENTION_NOTIFICATION_DAYS": 365,  # in-app notifications, read or not
