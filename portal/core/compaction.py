@@ -88,10 +88,17 @@ def pending() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(PendingErasure)) or 0
 
 
+CHECKPOINT_WAIT_MS = 200  # not the connection's 5 s: a busy database is retried later instead
+
+
 def checkpoint_sqlite() -> None:
     """Empty the ``-wal`` file; call outside any transaction."""
     with db.engine.connect() as connection:
-        busy, _log, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+        try:
+            busy, _log, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        finally:
+            connection.exec_driver_sql("PRAGMA busy_timeout=5000")  # as core/db.py sets it
     if busy:
         raise CompactionBusy("another connection was using the database; the WAL was not emptied")
 
