@@ -17,8 +17,9 @@ Deleting a row hides it from every query, but copies of its words can stay in th
   the database role may. Plain ``VACUUM`` makes dead rows unreachable and their space free, but
   need not overwrite the bytes; so the search index's table, where words are kept readable for
   searching, is also rewritten with ``VACUUM FULL`` by the nightly ``erasure-rewrite`` job
-  (``VACUUM_FULL``): measured, after a plain VACUUM its GIN index still held erased words. It locks the table while it runs (20 to 30 seconds for 100,000 documents,
-  measured here), which is why it is nightly; ``ERASURE_REWRITE_HOURLY`` does it every hour.
+  (``VACUUM_FULL``): measured, after a plain VACUUM its GIN index still held erased words. It
+  locks the table while it runs (20 to 30 seconds for 100,000 documents, measured here), which
+  is why it is nightly; ``ERASURE_REWRITE_HOURLY`` does it every hour.
 
 ``note(reason)`` is called in the transaction that erases something (``core.search.documents``
 does it whenever a document leaves the public index; a domain erasing content of its own calls
@@ -45,7 +46,7 @@ from portal.core.tasks import enqueue_after_commit, task
 
 log = logging.getLogger("portal.compaction")
 
-PURGE_EVERY_MINUTES = 60  # the longest an erased word waits in PostgreSQL's files (README)
+PURGE_EVERY_MINUTES = 60  # the longest an erased row waits for VACUUM on PostgreSQL (README)
 
 # Tables that can hold erased words, vacuumed on PostgreSQL after an erasure. Core's own are
 # here; a domain adds the tables it erases from with ``holds_erased_words``.
