@@ -23,6 +23,7 @@ from portal.core.extensions import db
 from portal.core.schedule import RunState, TaskRun
 from portal.core.search import documents
 from portal.core.search.models import SearchDocument
+from portal.learning import posts
 from portal.stories import withdrawal
 from portal.stories.models import Story
 from tests import factories
@@ -99,6 +100,29 @@ def test_sqlite_files_hold_no_withdrawn_words_after_the_compaction(app: Flask, u
     assert compaction.pending() == 0
     assert _found_in(files) == {name.name: 0 for name in files}
     assert schedule.JOBS["erasure-rewrite"].run(utcnow()).startswith("Nothing to do on this database")
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the SQLite files; PostgreSQL has its own test below")
+def test_a_deleted_posts_words_leave_the_sqlite_files(app: Flask, users: dict[str, Any]) -> None:
+    # In the body only: the audit entry of a deletion keeps the post's title (see the report).
+    post = factories.make_post(users["member"], body=f"We learned {CANARIES[2]} together.")
+    files = _sqlite_files()
+    assert sum(_found_in(files).values()) > 0
+    posts.delete_post(post, by=users["member"])
+    db.session.commit()
+    db.session.close()
+    assert compaction.pending() == 1 and sum(_found_in(files).values()) > 0
+    run_tasks()
+    assert _found_in(files) == {name.name: 0 for name in files}
+
+
+def test_a_retitled_document_counts_as_an_erasure(app: Flask) -> None:
+    documents.upsert(kind="post", object_id=7, title="A name", body="b", audience="public", url_path="/p/7")
+    db.session.commit()
+    assert compaction.pending() == 0
+    documents.upsert(kind="post", object_id=7, title="[name removed]", body="b", audience="public", url_path="/p/7")
+    db.session.commit()
+    assert compaction.pending() == 1  # the old title is still in the index's files until compacted
 
 
 def test_removing_what_was_never_indexed_records_no_erasure(app: Flask) -> None:
