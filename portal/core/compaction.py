@@ -19,7 +19,9 @@ Deleting a row hides it from every query, but copies of its words can stay in th
   searching, is also rewritten with ``VACUUM FULL`` by the nightly ``erasure-rewrite`` job
   (``VACUUM_FULL``): measured, after a plain VACUUM its GIN index still held erased words. It
   locks the table while it runs (20 to 30 seconds for 100,000 documents, measured here), which
-  is why it is nightly; ``ERASURE_REWRITE_HOURLY`` does it every hour.
+  is why it is nightly; ``ERASURE_REWRITE_HOURLY`` does it every hour. A transaction that began
+  before the erasure and is still open holds VACUUM back (it must keep rows that transaction
+  can see), so the job then keeps the erasure for its next run and says why.
 
 ``note(reason)`` is called in the transaction that erases something (``core.search.documents``
 does it whenever a document leaves the public index; a domain erasing content of its own calls
@@ -109,9 +111,13 @@ def compact_sqlite(task: Any = None) -> None:
     """Merge the search index without what was removed, then empty the WAL (SQLite only)."""
     if db.engine.dialect.name != "sqlite":
         return
+    last = db.session.scalar(sa.select(sa.func.max(PendingErasure.id)))
     db.session.execute(OPTIMIZE_INDEX)
     db.session.commit()
     checkpoint_sqlite()
+    if last is not None:  # only once the WAL is empty: a failed checkpoint is retried
+        db.session.execute(sa.delete(PendingErasure).where(PendingErasure.id <= last))
+        db.session.commit()
 
 
 def vacuum_postgresql(tables: list[str], *, rewrite: bool) -> str:
@@ -131,18 +137,33 @@ def vacuum_postgresql(tables: list[str], *, rewrite: bool) -> str:
     return checkpointed
 
 
+# Transactions (of any process, in this database) that began before an erasure and are still
+# open: VACUUM, even FULL, must keep a dead row any of them could still see.
+OLDER_TRANSACTIONS = sa.text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND backend_xmin IS NOT NULL AND xact_start <= :since"
+)
+
+
 def _vacuum(erasures: sa.ColumnElement[bool], *, rewrite: bool, now: datetime) -> str:
-    count = db.session.scalar(sa.select(sa.func.count()).where(erasures)) or 0
+    count, since = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(PendingErasure.created_at)).where(erasures)
+    ).one()
     db.session.commit()  # VACUUM cannot remove what an open transaction could still see
+    held = db.session.scalar(OLDER_TRANSACTIONS, {"since": since}) or 0
+    db.session.commit()
     tables = sorted(ERASED_FROM)
     checkpointed = vacuum_postgresql(tables, rewrite=rewrite)
-    # Only once the files are clean: if VACUUM failed, the next try still finds these.
+    rewritten = f"; {', '.join(sorted(VACUUM_FULL))} rewritten in full" if rewrite else ""
+    done = f"{count} erasures: vacuumed {len(tables)} tables{rewritten}; {checkpointed}"
+    if held:  # the dead rows may still be there: the erasures wait for the next run
+        return f"{done}; kept for the next run, as {held} older transactions were still open."
+    # Only once the files are clean: if VACUUM failed or was held back, the next run tries again.
     if rewrite:
         db.session.execute(sa.delete(PendingErasure).where(erasures))
     else:
         db.session.execute(sa.update(PendingErasure).where(erasures).values(vacuumed_at=now))
-    rewritten = f"; {', '.join(sorted(VACUUM_FULL))} rewritten in full" if rewrite else ""
-    return f"{count} erasures: vacuumed {len(tables)} tables{rewritten}; {checkpointed}."
+    return done + "."
 
 
 @job("erasure-purge", "Remove erased words from the database files", every_minutes=PURGE_EVERY_MINUTES)
