@@ -237,7 +237,7 @@ def test_a_transaction_older_than_the_erasure_holds_the_compaction_back(app: Fla
         run_tasks()  # SQLite: the compaction finds the WAL busy and fails every retry
         if run_id is not None:
             result = db.session.get_one(TaskRun, run_id).result
-            assert "kept for the next run, as 1 older transactions were still open" in result, result
+            assert "1 kept for the next run, as older transactions were still open" in result, result
         assert compaction.pending() == 1
         assert db.session.scalar(sa.select(PendingErasure.vacuumed_at)) is None
     finally:

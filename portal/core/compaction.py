@@ -19,9 +19,10 @@ Deleting a row hides it from every query, but copies of its words can stay in th
   searching, is also rewritten with ``VACUUM FULL`` by the nightly ``erasure-rewrite`` job
   (``VACUUM_FULL``): measured, after a plain VACUUM its GIN index still held erased words. It
   locks the table while it runs (20 to 30 seconds for 100,000 documents, measured here), which
-  is why it is nightly; ``ERASURE_REWRITE_HOURLY`` does it every hour. A transaction that began
-  before the erasure and is still open holds VACUUM back (it must keep rows that transaction
-  can see), so the job then keeps the erasure for its next run and says why.
+  is why it is nightly; ``ERASURE_REWRITE_HOURLY`` does it every hour. A transaction older than
+  the erasure (an open snapshot taken before it committed) holds VACUUM back: it must keep rows
+  that transaction may see. The erasure records its transaction id, so the job compares it with
+  the oldest open snapshot and keeps an erasure that is not clean yet for its next run.
 
 ``note(reason)`` is called in the transaction that erases something (``core.search.documents``
 does it whenever a document leaves the public index; a domain erasing content of its own calls
@@ -70,6 +71,7 @@ class PendingErasure(Model):
     # PostgreSQL: vacuumed by the hourly purge; the nightly rewrite of the search index's table
     # (VACUUM FULL) is still to come.
     vacuumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    xid: Mapped[int | None] = mapped_column(sa.BigInteger)  # PostgreSQL: the erasing transaction's id
 
 
 class CompactionBusy(RuntimeError):
@@ -82,9 +84,12 @@ def holds_erased_words(*tables: str) -> None:
 
 def note(reason: str) -> None:
     """Record an erasure in the current transaction; the files are compacted after it commits."""
-    db.session.add(PendingErasure(reason=reason[:40]))
+    erasure = PendingErasure(reason=reason[:40])
     if db.engine.dialect.name == "sqlite":
         enqueue_after_commit(compact_sqlite)
+    else:  # which transaction erased it: VACUUM can drop its dead rows once no older one is open
+        erasure.xid = int(db.session.scalar(sa.text("SELECT CAST(pg_current_xact_id() AS TEXT)")) or 0)
+    db.session.add(erasure)
 
 
 def pending() -> int:
@@ -137,32 +142,42 @@ def vacuum_postgresql(tables: list[str], *, rewrite: bool) -> str:
     return checkpointed
 
 
-# Transactions (of any process, in this database) that began before an erasure and are still
-# open: VACUUM, even FULL, must keep a dead row any of them could still see.
-OLDER_TRANSACTIONS = sa.text(
-    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    " AND backend_xmin IS NOT NULL AND xact_start <= :since"
+# How old (in transaction ids) the oldest snapshot or transaction still open in this database
+# is, other than ours; -1 when there is none. VACUUM, even FULL, must keep every dead row such a
+# transaction could still see, so an erasure younger than it is not clean yet.
+OPEN_HORIZON = sa.text(
+    "SELECT COALESCE(MAX(GREATEST(age(backend_xmin), age(backend_xid))), -1) AS horizon FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+ERASURE_AGE: sa.ColumnClause[int] = sa.literal_column(
+    "age(CAST(CAST(pending_erasures.xid % 4294967296 AS TEXT) AS xid))"
 )
 
 
 def _vacuum(erasures: sa.ColumnElement[bool], *, rewrite: bool, now: datetime) -> str:
-    count, since = db.session.execute(
-        sa.select(sa.func.count(), sa.func.min(PendingErasure.created_at)).where(erasures)
-    ).one()
     db.session.commit()  # VACUUM cannot remove what an open transaction could still see
-    held = db.session.scalar(OLDER_TRANSACTIONS, {"since": since}) or 0
+    count = db.session.scalar(sa.select(sa.func.count()).where(erasures)) or 0
+    # One statement, so both ages are counted from the same moment.
+    horizon: sa.Select[int] = sa.select(sa.literal_column("horizon", sa.BigInteger)).select_from(
+        OPEN_HORIZON.columns(horizon=sa.BigInteger).subquery()
+    )
+    clean_ids = list(
+        db.session.scalars(sa.select(PendingErasure.id).where(erasures, ERASURE_AGE > horizon.scalar_subquery()))
+    )
+    cleaned = len(clean_ids)
+    clean = PendingErasure.id.in_(clean_ids)
     db.session.commit()
     tables = sorted(ERASED_FROM)
     checkpointed = vacuum_postgresql(tables, rewrite=rewrite)
-    rewritten = f"; {', '.join(sorted(VACUUM_FULL))} rewritten in full" if rewrite else ""
-    done = f"{count} erasures: vacuumed {len(tables)} tables{rewritten}; {checkpointed}"
-    if held:  # the dead rows may still be there: the erasures wait for the next run
-        return f"{done}; kept for the next run, as {held} older transactions were still open."
     # Only once the files are clean: if VACUUM failed or was held back, the next run tries again.
     if rewrite:
-        db.session.execute(sa.delete(PendingErasure).where(erasures))
+        db.session.execute(sa.delete(PendingErasure).where(clean))
     else:
-        db.session.execute(sa.update(PendingErasure).where(erasures).values(vacuumed_at=now))
+        db.session.execute(sa.update(PendingErasure).where(clean).values(vacuumed_at=now))
+    rewritten = f"; {', '.join(sorted(VACUUM_FULL))} rewritten in full" if rewrite else ""
+    done = f"{count} erasures: vacuumed {len(tables)} tables{rewritten}; {checkpointed}"
+    if cleaned < count:
+        return f"{done}; {count - cleaned} kept for the next run, as older transactions were still open."
     return done + "."
 
 

@@ -46,6 +46,7 @@ def upgrade():
     sa.Column('reason', sa.String(length=40), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('vacuumed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('xid', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pending_erasures'))
     )
     op.create_table('audit_purge_permits',
