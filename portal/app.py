@@ -21,6 +21,7 @@ from portal.accounts import bp as accounts_bp
 from portal.accounts import closing_views, passwords, session_views, two_factor_views, verification_views
 from portal.accounts import housekeeping as account_housekeeping
 from portal.accounts import permissions as accounts_rules
+from portal.accounts import retention as accounts_retention
 from portal.accounts import sessions as account_sessions
 from portal.accounts import views as accounts_views
 from portal.accounts.models import User
@@ -31,8 +32,8 @@ from portal.admin import views as admin_views
 from portal.calendar import bp as calendar_bp
 from portal.calendar import permissions as calendar_rules
 from portal.calendar import views as calendar_views
+from portal.core import compaction, formatting, housekeeping, permissions, retention, revisions
 from portal.core import config as settings
-from portal.core import formatting, housekeeping, permissions, revisions
 from portal.core.access_logs import keep_query_strings_out
 from portal.core.extensions import csrf, db, limiter, login_manager, migrate
 from portal.core.request_checks import register_request_checks, use_id_converter
@@ -47,6 +48,7 @@ from portal.directory import views as directory_views
 from portal.gatherings import bp as gatherings_bp
 from portal.gatherings import permissions as gatherings_rules
 from portal.gatherings import reminders as gatherings_reminders
+from portal.gatherings import retention as gatherings_retention
 from portal.gatherings import views as gatherings_views
 from portal.grants import (
     application_history_views,
@@ -60,28 +62,33 @@ from portal.grants import (
 )
 from portal.grants import bp as grants_bp
 from portal.grants import permissions as grants_rules
+from portal.grants import retention as grants_retention
 from portal.grants import review_views as grants_review_views
 from portal.grants import schedule as grants_schedule
 from portal.learning import bp as learning_bp
 from portal.learning import moderation_views
 from portal.learning import permissions as learning_rules
+from portal.learning import retention as learning_retention
 from portal.learning import views as learning_views
 from portal.main import bp as main_bp
 from portal.main import permissions as main_rules
 from portal.main import views as main_views
 from portal.notifications import bp as notifications_bp
 from portal.notifications import permissions as notifications_rules
+from portal.notifications import retention as notifications_retention
 from portal.notifications import views as notifications_views
 from portal.remuneration import bp as remuneration_bp
 from portal.remuneration import claim_views, finance_views, rate_views
 from portal.remuneration import permissions as remuneration_rules
 from portal.remuneration import reminders as remuneration_reminders
+from portal.remuneration import retention as remuneration_retention
 from portal.remuneration import review_views as remuneration_review_views
 from portal.search import bp as search_bp
 from portal.search import views as search_views
 from portal.stories import approval_views, history_views, member_views, public_views, staff_views
 from portal.stories import bp as stories_bp
 from portal.stories import permissions as stories_rules
+from portal.stories import retention as stories_retention
 from portal.teams import permissions as teams_rules
 
 # Every domain's rules, registered with core.permissions when imported.
@@ -139,7 +146,27 @@ ROUTES = (
     models,
 )
 # The modules whose import declares scheduled jobs (``portal.core.schedule.job``).
-JOBS = (account_housekeeping, housekeeping, digest, gatherings_reminders, grants_schedule, remuneration_reminders)
+JOBS = (
+    account_housekeeping,
+    compaction,
+    housekeeping,
+    digest,
+    gatherings_reminders,
+    grants_schedule,
+    remuneration_reminders,
+    retention,
+)
+# The modules whose import declares retention rules (``portal.core.retention.rule``) or the
+# tables an erasure vacuums (``portal.core.compaction.holds_erased_words``).
+RETENTION = (
+    accounts_retention,
+    gatherings_retention,
+    grants_retention,
+    learning_retention,
+    notifications_retention,
+    remuneration_retention,
+    stories_retention,
+)
 BLUEPRINTS = (
     main_bp,
     accounts_bp,

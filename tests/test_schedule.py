@@ -166,13 +166,14 @@ def test_jobs_command_lists_jobs_and_runs_one(app: Flask) -> None:
     assert "Sent 0, failed 0." in listed.output
 
 
-def test_housekeeping_removes_old_records(app: Flask) -> None:
+def test_housekeeping_removes_old_heartbeats(app: Flask) -> None:
     old = datetime(2026, 1, 1, tzinfo=UTC)
-    db.session.add(TaskRun(job="emails", slot="old", state=RunState.SUCCEEDED, created_at=old))
     db.session.add(schedule.WorkerHeartbeat(name="gone:1", seen_at=old))
+    db.session.add(schedule.WorkerHeartbeat(name="alive:1", seen_at=datetime(2026, 12, 2, tzinfo=UTC)))
     db.session.commit()
     result = JOBS["housekeeping"].run(datetime(2026, 12, 3, tzinfo=UTC))
-    assert result == "Removed 1 job records and 1 heartbeats."
+    assert result == "Removed 1 heartbeats."
+    assert db.session.scalars(sa.select(schedule.WorkerHeartbeat.name)).all() == ["alive:1"]
 
 
 # --- funding rounds open and close by date ---------------------------------------------------

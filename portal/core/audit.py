@@ -1,7 +1,11 @@
 """Append-only audit records: who did what to which object, with before and after values.
 
 Rows are only ever inserted. The ORM refuses to flush a change to or deletion of an entry,
-and the migration adds database triggers that refuse UPDATE and DELETE as well.
+and the migration adds database triggers that refuse UPDATE and DELETE as well. The one
+exception is the retention schedule (``core/retention.py``): ``purge`` deletes entries older
+than a cut-off, which the triggers allow only for rows older than a ``AuditPurgePermit``
+written in the same transaction (and deleted before it commits, so no other transaction ever
+sees one).
 """
 
 from __future__ import annotations
@@ -32,6 +36,27 @@ class AuditEntry(Model):
 
     # The accounts package (above this one) owns User; the relationship names it.
     actor: Mapped[Any] = relationship("User", lazy="raise_on_sql")
+
+
+class AuditPurgePermit(Model):
+    """Lets the triggers delete entries created before ``before``, for one transaction only."""
+
+    __tablename__ = "audit_purge_permits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    before: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def purge(before: datetime, which: sa.ColumnElement[bool]) -> int:
+    """Delete the entries matching ``which`` created before ``before`` (the retention schedule)."""
+    permit = db.session.execute(sa.insert(AuditPurgePermit).values(before=before).returning(AuditPurgePermit.id))
+    permit_id = permit.scalar_one()
+    removed = db.session.execute(
+        sa.delete(AuditEntry).where(AuditEntry.created_at < before, which),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.execute(sa.delete(AuditPurgePermit).where(AuditPurgePermit.id == permit_id))
+    return int(getattr(removed, "rowcount", 0) or 0)
 
 
 class Actor(Protocol):

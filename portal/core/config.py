@@ -82,6 +82,21 @@ DEFAULTS: dict[str, Any] = {
     # every figure, and two roundings of the same cells tell more than one.
     "STATS_KEY_SECRET": "",
     "STORY_MEDIA_MAX_BYTES": 20 * 1024 * 1024,  # audio or video with a story; under the 25 MB request cap
+    # PostgreSQL: the hourly erasure purge VACUUMs; the search index's table is rewritten (VACUUM
+    # FULL, so no dead copy of an erased word stays in its file) nightly, as it locks the table for
+    # about 30 s per 100,000 documents. On: rewrite it in the hourly purge too (core/compaction.py).
+    "ERASURE_REWRITE_HOURLY": False,
+    # The retention schedule (core/retention.py): how many days each kind of record is kept.
+    "RETENTION_SENT_EMAIL_DAYS": 90,  # sent or withheld emails (kind, recipient and times by then)
+    "RETENTION_NOTIFICATION_DAYS": 365,  # in-app notifications, read or not
+    "RETENTION_ACCESS_NEEDS_DAYS": 30,  # a booking's access needs, counted from the end of the gathering
+    "RETENTION_SESSION_DAYS": 90,  # signed-in devices (with their IP address), after they end or go idle
+    "RETENTION_DRAFT_CLAIM_DAYS": 183,  # draft claims untouched for 6 months (with their receipts)
+    "RETENTION_JOB_RECORD_DAYS": 90,  # finished scheduled job runs
+    "RETENTION_AUDIT_DAYS": 3 * 365 + 1,  # audit entries about anything but money, consent and decisions
+    # Money, consent and decisions: HMRC asks for payment records for 6 years after the tax year
+    # they belong to, and claims against a decision can be brought for 6 years; 7 years covers both.
+    "RETENTION_AUDIT_RECORDS_KEPT_DAYS": 7 * 365 + 2,
     "HTMX_CDN_URL": "https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js",
     "HTMX_SRI": "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
 }

@@ -71,4 +71,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted content is overwritten with zeros in the file, not just marked free (see
+        # core/compaction.py for the search index and the -wal file).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()

@@ -1,4 +1,6 @@
-"""The portal's own upkeep, as scheduled jobs: old job records, old heartbeats, the search index."""
+"""The portal's own upkeep, as scheduled jobs: old heartbeats, the search index.
+
+Finished job records are removed by the retention schedule (``core/retention.py``)."""
 
 from __future__ import annotations
 
@@ -7,21 +9,15 @@ from datetime import datetime, time, timedelta
 import sqlalchemy as sa
 
 from portal.core.extensions import db
-from portal.core.schedule import RunState, TaskRun, WorkerHeartbeat, job
+from portal.core.schedule import WorkerHeartbeat, job
 
-KEEP_RUNS = timedelta(days=90)
 KEEP_HEARTBEATS = timedelta(days=7)
 
 
-@job("housekeeping", "Remove old job records and worker heartbeats", daily_at=time(3, 30))
+@job("housekeeping", "Remove old worker heartbeats", daily_at=time(3, 30))
 def housekeeping(now: datetime) -> str:
-    runs = db.session.execute(
-        sa.delete(TaskRun).where(
-            TaskRun.created_at < now - KEEP_RUNS, TaskRun.state.in_([RunState.SUCCEEDED, RunState.FAILED])
-        )
-    )
     beats = db.session.execute(sa.delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < now - KEEP_HEARTBEATS))
-    return f"Removed {getattr(runs, 'rowcount', 0)} job records and {getattr(beats, 'rowcount', 0)} heartbeats."
+    return f"Removed {getattr(beats, 'rowcount', 0)} heartbeats."
 
 
 @job("search-upkeep", "Compact the search index", daily_at=time(3, 45))

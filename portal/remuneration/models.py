@@ -182,6 +182,8 @@ class Claim(Model):
     question: Mapped[str] = mapped_column(sa.Text, default="")  # the latest query to the claimant
     decision_reason: Mapped[str] = mapped_column(sa.Text, default="")  # rejection or cancellation
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Any change to the claim's row; a draft untouched for RETENTION_DRAFT_CLAIM_DAYS is deleted.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

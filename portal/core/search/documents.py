@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.core import outbox
+from portal.core import compaction, outbox
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.search.models import Audience, SearchDocument
@@ -31,6 +31,8 @@ def upsert(*, kind: str, object_id: int, title: str, body: str, audience: str, u
         )
     if audience != Audience.PUBLIC.value or (shown_title is not None and shown_title != title[:300]):
         outbox.forget(kind, object_id)
+        if shown_title is not None:
+            compaction.note(kind)  # the old words are still in the index's files until compacted
     _upsert(
         db.session,
         kind=kind,
@@ -46,7 +48,8 @@ def upsert(*, kind: str, object_id: int, title: str, body: str, audience: str, u
 def remove(*, kind: str, object_id: int) -> None:
     """Take the document out of the index at once (hidden, withdrawn, deleted)."""
     outbox.forget(kind, object_id)
-    _remove(db.session, kind=kind, object_id=object_id)
+    if _remove(db.session, kind=kind, object_id=object_id):
+        compaction.note(kind)  # its words leave the database files once this commits
 
 
 def still_public(kind: str, object_ids: list[int]) -> set[int]:
@@ -84,8 +87,10 @@ def _upsert(
         session.flush()
 
 
-def _remove(session: Any, *, kind: str, object_id: int) -> None:
-    session.execute(
+def _remove(session: Any, *, kind: str, object_id: int) -> bool:
+    """Delete the document; true when there was one."""
+    removed = session.execute(
         sa.delete(SearchDocument).where(SearchDocument.kind == kind, SearchDocument.object_id == object_id),
         execution_options={"synchronize_session": "fetch"},
     )
+    return bool(getattr(removed, "rowcount", 0))
