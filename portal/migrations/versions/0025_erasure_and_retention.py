@@ -1,7 +1,7 @@
 """Erasures waiting for the files to be compacted; the retention schedule
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-06 22:10:00
 
 ``pending_erasures`` records that something was erased, so the ``erasure-purge`` job vacuums the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0025'
-down_revision = '0023'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 
