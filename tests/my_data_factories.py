@@ -42,10 +42,10 @@ class Everything:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def everything(word: str, *, other: User, staff: User, activity: ActivityType) -> Everything:
+def everything(word: str, *, other: User, staff: User, activity: ActivityType, first: str = "Ottilie") -> Everything:
     """``word`` (letters only) names the person and is in their words in every area."""
     person = factories.user(
-        name=f"Ottilie {word}",
+        name=f"{first} {word}",
         email=f"{word.lower()}@example.test",
         bio=f"I grow {word} tomatoes.",
         access_needs=f"{word} large print please",
@@ -138,5 +138,5 @@ def world() -> dict[str, Any]:
     activity = factories.rate_card()["Meeting"]
     placeholder = factories.user(name="Placeholder Person")
     alice = everything("Quokkafern", other=placeholder, staff=staff, activity=activity)
-    bob = everything("Wombatmoss", other=alice.person, staff=staff, activity=activity)
+    bob = everything("Wombatmoss", other=alice.person, staff=staff, activity=activity, first="Barnaby")
     return {"staff": staff, "admin": admin, "alice": alice, "bob": bob, "activity": activity}
