@@ -72,7 +72,9 @@ def test_after_erasing_no_page_shows_their_name_or_words(app: Flask) -> None:
         "admin": client_for(app, people["admin"]),
     }
     # Before: her words are there to be found (else the checks below prove nothing).
-    seen_before = {page for who, page in _pages(alice, bob) if alice.word in clients[who].get(page).get_data(as_text=True)}
+    seen_before = {
+        page for who, page in _pages(alice, bob) if alice.word in clients[who].get(page).get_data(as_text=True)
+    }
     assert {f"/learning/{alice.post.id}", f"/stories/{alice.story.id}", f"/claims/{alice.paid_claim.id}"} <= seen_before
 
     found = text_of(clients["bob"].get(f"/search?q={alice.word}")).lower()
@@ -96,7 +98,12 @@ def test_after_erasing_no_page_shows_their_name_or_words(app: Flask) -> None:
 def test_their_content_is_erased_and_the_money_records_stay_under_a_reference(app: Flask) -> None:
     people = world()
     alice = people["alice"]
-    person_id, draft_id, paid_id, fee = alice.person.id, alice.draft_claim.id, alice.paid_claim.id, alice.paid_claim.fee_pence
+    person_id, draft_id, paid_id, fee = (
+        alice.person.id,
+        alice.draft_claim.id,
+        alice.paid_claim.id,
+        alice.paid_claim.fee_pence,
+    )
     _erase_themselves(app, alice)
     db.session.expire_all()
     person = db.session.get_one(User, person_id)
@@ -160,7 +167,12 @@ def test_they_cannot_sign_in_and_every_device_is_signed_out(app: Flask) -> None:
     email = alice.person.email
     client = _erase_themselves(app, alice)
     assert client.get("/account/profile").status_code in (302, 303)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(UserSession).where(UserSession.user_id == alice.person.id)) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(UserSession).where(UserSession.user_id == alice.person.id)
+        )
+        == 0
+    )
     refused = sign_in(app.test_client(), email)
     assert refused.status_code != 303
     assert db.session.scalar(sa.select(User).where(User.email == email)) is None

@@ -143,7 +143,9 @@ def test_queries_do_not_grow_with_the_records(app: Flask) -> None:
     with count_queries() as few:
         before = my_data.collect(alice.person)
     # Twice as much of everything (more posts, comments, claims, bookings, messages...).
-    more = everything("Numbatreed", other=alice.person, staff=people["staff"], activity=people["activity"], first="Carys")
+    more = everything(
+        "Numbatreed", other=alice.person, staff=people["staff"], activity=people["activity"], first="Carys"
+    )
     for _ in range(3):
         factories.make_post(alice.person, title="Another", body="More words.")
         factories.submitted(alice.person, people["activity"])

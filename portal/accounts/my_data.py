@@ -114,7 +114,7 @@ def erase_account(person: User, reference: str) -> list[StoredFile]:
     email = person.email
     db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.to_email == email))
     for model in (UserSession, PasswordResetToken, EmailVerification, RecoveryCode):
-        db.session.execute(sa.delete(model).where(model.user_id == person.id))  # type: ignore[attr-defined]
+        db.session.execute(sa.delete(model).where(model.user_id == person.id))
     now = utcnow()
     person.name = reference
     person.email = f"erased-{person.id}-{secrets.token_hex(4)}"  # unique, and no address at all

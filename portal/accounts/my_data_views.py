@@ -36,7 +36,9 @@ KEPT = [
 
 def _page(form: DownloadMyDataForm | None = None, status: int = 200) -> Response:
     kinds = [(e.kind, e.description, e.tabular) for e in sorted(my_data.EXPORTS.values(), key=lambda e: e.kind)]
-    return render("accounts/my_data.html", status=status, form=form or DownloadMyDataForm(), kinds=kinds, title="Your data")
+    return render(
+        "accounts/my_data.html", status=status, form=form or DownloadMyDataForm(), kinds=kinds, title="Your data"
+    )
 
 
 @bp.route("/my-data", methods=["GET", "POST"])

@@ -7,8 +7,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.accounts import erasure, services, sessions, two_factor
-from portal.accounts.my_data_views import ERASES, KEPT, remove_files
 from portal.accounts.models import Role, User
+from portal.accounts.my_data_views import ERASES, KEPT, remove_files
 from portal.admin import bp
 from portal.admin.forms import (
     AuditFilterForm,

@@ -12,7 +12,9 @@ from portal.core.my_data import Row, StoredFile, register_eraser, register_expor
 
 @register_export("calendar_links", "the private calendar links you made, and when each was turned off")
 def calendar_links(person: User) -> list[Row]:
-    found = db.session.scalars(sa.select(CalendarFeed).where(CalendarFeed.user_id == person.id).order_by(CalendarFeed.id))
+    found = db.session.scalars(
+        sa.select(CalendarFeed).where(CalendarFeed.user_id == person.id).order_by(CalendarFeed.id)
+    )
     return [{"made_at": f.created_at, "turned_off_at": f.revoked_at} for f in found]
 
 

@@ -132,23 +132,22 @@ def pseudonymise(*, person_id: int, words: list[str], reference: str) -> int:
             for column in (AuditEntry.note, sa.cast(AuditEntry.before, sa.Text), sa.cast(AuditEntry.after, sa.Text))
         ),
     )
-    found = db.session.execute(sa.select(AuditEntry.id, AuditEntry.before, AuditEntry.after, AuditEntry.note).where(about))
+    found = db.session.execute(
+        sa.select(AuditEntry.id, AuditEntry.before, AuditEntry.after, AuditEntry.note).where(about)
+    )
     changes = []
     for entry_id, before, after, note in found:
         new = (_replaced(before, patterns), _replaced(after, patterns), _replaced(note, patterns))
         if new != (before, after, note):
-            changes.append({"entry_id": entry_id, "before": new[0], "after": new[1], "note": new[2]})
+            changes.append({"id": entry_id, "before": new[0], "after": new[1], "note": new[2]})
     if not changes:
         return 0
-    table = AuditEntry.__table__
-    permit = db.session.execute(sa.insert(AuditRewrite).values(reference=reference, created_at=utcnow())).inserted_primary_key
-    db.session.execute(
-        table.update()
-        .where(table.c.id == sa.bindparam("entry_id"))
-        .values(before=sa.bindparam("before"), after=sa.bindparam("after"), note=sa.bindparam("note")),
-        changes,
-    )
-    db.session.execute(sa.delete(AuditRewrite).where(AuditRewrite.id == permit[0]))
+    permit = AuditRewrite(reference=reference, created_at=utcnow())
+    db.session.add(permit)
+    db.session.flush()
+    db.session.execute(sa.update(AuditEntry), changes)  # by primary key, one executemany
+    db.session.delete(permit)
+    db.session.flush()
     for entry in [obj for obj in db.session.identity_map.values() if isinstance(obj, AuditEntry)]:
         db.session.expire(entry)  # loaded copies would show the words the database no longer has
     return len(changes)

@@ -100,7 +100,5 @@ def erase_learning(person: User, reference: str) -> list[StoredFile]:
             post.edited_at = None
         else:
             db.session.delete(post)
-    db.session.execute(
-        sa.delete(PostTag).where(PostTag.post_id.in_([p.id for p in written if p.id in replied]))
-    )
+    db.session.execute(sa.delete(PostTag).where(PostTag.post_id.in_([p.id for p in written if p.id in replied])))
     return []

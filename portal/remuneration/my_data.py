@@ -18,7 +18,9 @@ RECEIPTS = "receipts"  # the upload kind receipts are stored under (claim_views)
 ON_THE_WAY = (ClaimState.SUBMITTED, ClaimState.CONFIRMED, ClaimState.APPROVED, ClaimState.IN_BATCH, ClaimState.QUERIED)
 
 
-@register_export("claims", "your claims for payment: activity, date, fee and expenses in pence, and where each got to", tabular=True)
+@register_export(
+    "claims", "your claims for payment: activity, date, fee and expenses in pence, and where each got to", tabular=True
+)
 def claims(person: User) -> list[Row]:
     found = db.session.execute(
         sa.select(Claim, ActivityType.name)
@@ -102,9 +104,7 @@ def erase_claims(person: User, reference: str) -> list[StoredFile]:
         )
     )
     db.session.execute(sa.delete(ExpenseLine).where(ExpenseLine.claim_id.in_(drafts)))
-    db.session.execute(
-        sa.delete(Claim).where(Claim.claimant_id == person.id, Claim.state == ClaimState.DRAFT)
-    )
+    db.session.execute(sa.delete(Claim).where(Claim.claimant_id == person.id, Claim.state == ClaimState.DRAFT))
     db.session.execute(sa.update(Claim).where(Claim.claimant_id == person.id).values(notes=""))
     db.session.execute(sa.delete(PaymentPreference).where(PaymentPreference.user_id == person.id))
     return [(RECEIPTS, name) for name in receipts if name]
