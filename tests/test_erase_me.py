@@ -11,8 +11,10 @@ from flask import Flask
 
 from portal.accounts import erasure
 from portal.accounts.models import Role, User, UserSession
+from portal.core import outbox
 from portal.core.audit import AuditEntry
 from portal.core.extensions import db
+from portal.core.outbox import OutboxMessage
 from portal.directory.models import DirectoryEntry, PeerMessage
 from portal.gatherings.models import Rsvp
 from portal.learning.models import Comment, LearningPost
@@ -98,6 +100,10 @@ def test_after_erasing_no_page_shows_their_name_or_words(app: Flask) -> None:
 def test_their_content_is_erased_and_the_money_records_stay_under_a_reference(app: Flask) -> None:
     people = world()
     alice = people["alice"]
+    outbox.enqueue(
+        "comment", people["bob"].person.email, f"{alice.person.name} commented", f"{alice.person.name} said hello."
+    )
+    db.session.commit()
     person_id, draft_id, paid_id, fee = (
         alice.person.id,
         alice.draft_claim.id,
@@ -130,6 +136,9 @@ def test_their_content_is_erased_and_the_money_records_stay_under_a_reference(ap
     paid = db.session.get_one(Claim, paid_id)
     assert paid.state == ClaimState.PAID and paid.fee_pence == fee and paid.notes == ""
     assert db.session.get(Claim, draft_id) is None
+    waiting = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "comment")).all()
+    assert [m.subject for m in waiting if m.to_email == people["bob"].person.email][-1] == "A former member commented"
+    assert not [m for m in db.session.scalars(sa.select(OutboxMessage)) if "ottilie" in (m.subject + m.body).lower()]
     staff_page = client_for(app, people["staff"]).get(f"/claims/{paid.id}").get_data(as_text=True)
     assert reference in staff_page
 

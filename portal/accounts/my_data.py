@@ -5,6 +5,7 @@ reference that nothing can sign in with."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from portal.core.extensions import db
 from portal.core.my_data import Row, StoredFile, register_eraser, register_export
 from portal.core.outbox import OutboxMessage
 
+FORMER_MEMBER = "A former member"
 ERASED_PASSWORD = "!erased"  # not an Argon2 hash: no password ever matches it
 
 
@@ -104,6 +106,26 @@ def audit_entries(person: User) -> list[Row]:
     return rows
 
 
+def _unname_in_waiting_emails(name: str) -> None:
+    """Emails still waiting to other people ("Sam replied to your comment") say "A former member"."""
+    name = name.strip()
+    if len(name) < 2:
+        return
+    pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
+    waiting = db.session.scalars(
+        sa.select(OutboxMessage).where(
+            OutboxMessage.sent_at.is_(None),
+            sa.or_(
+                sa.func.lower(OutboxMessage.subject).contains(name.lower(), autoescape=True),
+                sa.func.lower(OutboxMessage.body).contains(name.lower(), autoescape=True),
+            ),
+        )
+    )
+    for message in waiting:
+        message.subject = pattern.sub(FORMER_MEMBER, message.subject)
+        message.body = pattern.sub(FORMER_MEMBER, message.body)
+
+
 def new_reference() -> str:
     return f"Former member #{secrets.token_hex(3).upper()}"
 
@@ -113,6 +135,7 @@ def erase_account(person: User, reference: str) -> list[StoredFile]:
     """The account becomes the reference: no name, email, password, second factor or sessions."""
     email = person.email
     db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.to_email == email))
+    _unname_in_waiting_emails(person.name)
     for model in (UserSession, PasswordResetToken, EmailVerification, RecoveryCode):
         db.session.execute(sa.delete(model).where(model.user_id == person.id))
     now = utcnow()
