@@ -18,8 +18,9 @@ from werkzeug.wrappers import Response
 
 from portal import cli, digest, models
 from portal.accounts import bp as accounts_bp
-from portal.accounts import closing_views, passwords, session_views, two_factor_views, verification_views
+from portal.accounts import closing_views, my_data_views, passwords, session_views, two_factor_views, verification_views
 from portal.accounts import housekeeping as account_housekeeping
+from portal.accounts import my_data as accounts_data
 from portal.accounts import permissions as accounts_rules
 from portal.accounts import retention as accounts_retention
 from portal.accounts import sessions as account_sessions
@@ -30,6 +31,7 @@ from portal.admin import jobs_views
 from portal.admin import permissions as admin_rules
 from portal.admin import views as admin_views
 from portal.calendar import bp as calendar_bp
+from portal.calendar import my_data as calendar_data
 from portal.calendar import permissions as calendar_rules
 from portal.calendar import views as calendar_views
 from portal.core import compaction, formatting, housekeeping, permissions, retention, revisions
@@ -41,11 +43,13 @@ from portal.core.security import register_security_headers
 from portal.core.tasks import init_tasks
 from portal.core.web import is_htmx, redirect_to, register_error_handlers
 from portal.directory import bp as directory_bp
+from portal.directory import my_data as directory_data
 from portal.directory import permissions as directory_rules
 from portal.directory import report_views as directory_report_views
 from portal.directory import safety_views as directory_safety_views
 from portal.directory import views as directory_views
 from portal.gatherings import bp as gatherings_bp
+from portal.gatherings import my_data as gatherings_data
 from portal.gatherings import permissions as gatherings_rules
 from portal.gatherings import reminders as gatherings_reminders
 from portal.gatherings import retention as gatherings_retention
@@ -61,12 +65,14 @@ from portal.grants import (
     team_views,
 )
 from portal.grants import bp as grants_bp
+from portal.grants import my_data as grants_data
 from portal.grants import permissions as grants_rules
 from portal.grants import retention as grants_retention
 from portal.grants import review_views as grants_review_views
 from portal.grants import schedule as grants_schedule
 from portal.learning import bp as learning_bp
 from portal.learning import moderation_views
+from portal.learning import my_data as learning_data
 from portal.learning import permissions as learning_rules
 from portal.learning import retention as learning_retention
 from portal.learning import views as learning_views
@@ -74,11 +80,13 @@ from portal.main import bp as main_bp
 from portal.main import permissions as main_rules
 from portal.main import views as main_views
 from portal.notifications import bp as notifications_bp
+from portal.notifications import my_data as notifications_data
 from portal.notifications import permissions as notifications_rules
 from portal.notifications import retention as notifications_retention
 from portal.notifications import views as notifications_views
 from portal.remuneration import bp as remuneration_bp
 from portal.remuneration import claim_views, finance_views, rate_views
+from portal.remuneration import my_data as remuneration_data
 from portal.remuneration import permissions as remuneration_rules
 from portal.remuneration import reminders as remuneration_reminders
 from portal.remuneration import retention as remuneration_retention
@@ -87,8 +95,10 @@ from portal.search import bp as search_bp
 from portal.search import views as search_views
 from portal.stories import approval_views, history_views, member_views, public_views, staff_views
 from portal.stories import bp as stories_bp
+from portal.stories import my_data as stories_data
 from portal.stories import permissions as stories_rules
 from portal.stories import retention as stories_retention
+from portal.teams import my_data as teams_data
 from portal.teams import permissions as teams_rules
 
 # Every domain's rules, registered with core.permissions when imported.
@@ -106,10 +116,24 @@ RULES = (
     stories_rules,
     teams_rules,
 )
+# Each area's part of "Download my data" and "Erase me", registered with core.my_data when imported.
+MY_DATA = (
+    accounts_data,
+    calendar_data,
+    directory_data,
+    gatherings_data,
+    grants_data,
+    learning_data,
+    notifications_data,
+    remuneration_data,
+    stories_data,
+    teams_data,
+)
 # The modules whose import puts routes on the blueprints (and, for indexing, session hooks in place).
 ROUTES = (
     accounts_views,
     closing_views,
+    my_data_views,
     verification_views,
     session_views,
     two_factor_views,

@@ -8,7 +8,7 @@ from portal.accounts.models import (  # noqa: F401
     UserSession,
 )
 from portal.calendar.models import CalendarFeed  # noqa: F401
-from portal.core.audit import AuditEntry  # noqa: F401
+from portal.core.audit import AuditEntry, AuditRewrite  # noqa: F401
 from portal.core.compaction import PendingErasure  # noqa: F401
 from portal.core.outbox import OutboxMention, OutboxMessage  # noqa: F401
 from portal.core.rate_limits import RateLimitCounter  # noqa: F401

@@ -171,3 +171,15 @@ class ConfirmWithCodeForm(FlaskForm):
 
 class EndSessionForm(FlaskForm):
     """A button: signing a device out (the form carries only the CSRF token)."""
+
+
+class DownloadMyDataForm(FlaskForm):
+    """Only the CSRF token: making the zip is a POST, so a link or a preloader never starts one."""
+
+
+class EraseMeForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[InputRequired(message="Enter your password to erase your data.")],
+        description="So we know it is you asking.",
+    )

@@ -59,6 +59,10 @@ class User(UserMixin, Model):
     # ``suspension_note`` is the reason the person was told.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     suspension_note: Mapped[str] = mapped_column(sa.String(500), default="")
+    # "Erase me" (accounts/erasure.py): the name is now a reference ("Former member #A1B2C3"),
+    # the email a placeholder, and nothing can sign in; the row stays for the records that
+    # point at it (claims the law keeps, the audit log).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Second factor (accounts.two_factor): the TOTP secret, encrypted with a key derived from
     # SECRET_KEY (Fernet), never shown again after set-up; the last 30-second time step a code
@@ -82,6 +86,11 @@ class User(UserMixin, Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses to sign in inactive users
         return self.deactivated_at is None and self.suspended_at is None
+
+    @property
+    def byline(self) -> str:
+        """How posts and comments name their author: an erased person is "A former member"."""
+        return "A former member" if self.erased_at is not None else self.name
 
     @property
     def verified(self) -> bool:

@@ -34,6 +34,10 @@ class DeactivateForm(FlaskForm):
     )
 
 
+class EraseForm(FlaskForm):
+    """Only the CSRF token: what will happen is said on the confirmation page."""
+
+
 class ReactivateForm(FlaskForm):
     pass
 

@@ -16,6 +16,10 @@ register(
             lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id,
             NOT_YOURSELF,
         ),
+        "users.erase": (
+            lambda user, obj: is_admin(user) and obj is not None and obj.id != user.id and obj.erased_at is None,
+            NOT_YOURSELF,
+        ),
         "audit.read": (lambda user, obj: is_admin(user), ADMINS_ONLY),
         "jobs.read": (lambda user, obj: is_staff(user), "Only programme staff can see the scheduled jobs."),
         "jobs.run": (lambda user, obj: is_staff(user), "Only programme staff can run a scheduled job."),

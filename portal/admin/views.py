@@ -6,12 +6,14 @@ from flask import abort, current_app, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.accounts import services, sessions, two_factor
+from portal.accounts import erasure, services, sessions, two_factor
 from portal.accounts.models import Role, User
+from portal.accounts.my_data_views import ERASES, KEPT, remove_files
 from portal.admin import bp
 from portal.admin.forms import (
     AuditFilterForm,
     DeactivateForm,
+    EraseForm,
     ReactivateForm,
     ResetTwoFactorForm,
     RoleForm,
@@ -56,6 +58,7 @@ def _user_page(user: User, status: int = 200, **forms: object) -> Response:
         deactivate_form=forms.get("deactivate_form") or DeactivateForm(),
         reactivate_form=ReactivateForm(),
         reset_two_factor_form=ResetTwoFactorForm(),
+        erase_form=EraseForm(),
         entries=entries,
         title=user.name,
     )
@@ -107,6 +110,40 @@ def _deactivation_question(person: User) -> Confirmation:
         action=url_for("admin.deactivate", user_id=person.id),
         cancel=_user_url(person),
         cancel_label="No, keep it open",
+    )
+
+
+@bp.route("/users/<int:user_id>/erase", methods=["POST"])
+@permission_required("users.manage")
+def erase(user_id: int) -> Response:
+    """Erase a person's data on their behalf (they asked by letter or phone): checked, confirmed, audited."""
+    person = _user_or_404(user_id)
+    require("users.erase", person)
+    form = EraseForm()
+    if not confirmed():
+        if not apply(form, lambda: erasure.check_erase(person, by=current_user)):
+            return _user_page(person, status=422)
+        return ask(_erase_question(person))
+    outcome = apply(form, lambda: erasure.erase(person, by=current_user))
+    if not outcome:
+        return _user_page(person, status=422)
+    remove_files(outcome.result[1])
+    return done(_user_url(person), f"Their data is erased. They are now {outcome.result[0]}.")
+
+
+def _erase_question(person: User) -> Confirmation:
+    return Confirmation(
+        title=f"Erase {person.name}'s data?",
+        will=[
+            f"This will erase everything the portal holds about {person.name} ({person.email}), as they asked.",
+            *ERASES,
+            "Their account ends at once. They are not emailed, because their address is erased too.",
+        ],
+        stays=KEPT,
+        button="Yes, erase their data",
+        action=url_for("admin.erase", user_id=person.id),
+        cancel=_user_url(person),
+        cancel_label="No, keep their data",
     )
 
 

@@ -10,6 +10,7 @@ sees one).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -57,6 +58,19 @@ def purge(before: datetime, which: sa.ColumnElement[bool]) -> int:
     )
     db.session.execute(sa.delete(AuditPurgePermit).where(AuditPurgePermit.id == permit_id))
     return int(getattr(removed, "rowcount", 0) or 0)
+
+
+class AuditRewrite(Model):
+    """A permit to rewrite words in the audit log, held only inside the one transaction that
+    pseudonymises an erased person (``pseudonymise``): while a row is here the database lets
+    that transaction change an entry's before, after and note, never who, what or when. The
+    row is deleted before the transaction commits, so no other transaction ever sees one."""
+
+    __tablename__ = "audit_rewrites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Actor(Protocol):
@@ -114,3 +128,51 @@ def entries_query(*, action: str = "", object_type: str = "", actor_id: int | No
 
 def known_actions() -> list[str]:
     return list(db.session.scalars(sa.select(AuditEntry.action).distinct().order_by("action")))
+
+
+def _replaced(value: Any, patterns: list[tuple[re.Pattern[str], str]]) -> Any:
+    if isinstance(value, str):
+        for pattern, reference in patterns:
+            value = pattern.sub(reference, value)
+        return value
+    if isinstance(value, dict):
+        return {key: _replaced(item, patterns) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item, patterns) for item in value]
+    return value
+
+
+def pseudonymise(*, person_id: int, words: list[str], reference: str) -> int:
+    """Replace ``words`` (an erased person's names and email addresses) with ``reference`` in
+    every audit entry's before, after and note; ids, actions and times stay. Returns how many
+    entries changed. Runs in the caller's transaction, under an ``AuditRewrite`` permit."""
+    words = sorted({word.strip() for word in words if len(word.strip()) >= 2}, key=len, reverse=True)
+    patterns = [(re.compile(re.escape(word), re.IGNORECASE), reference) for word in words]
+    about = sa.or_(
+        AuditEntry.actor_id == person_id,
+        sa.and_(AuditEntry.object_type == "User", AuditEntry.object_id == str(person_id)),
+        *(
+            sa.func.lower(column).contains(word.lower(), autoescape=True)
+            for word in words
+            for column in (AuditEntry.note, sa.cast(AuditEntry.before, sa.Text), sa.cast(AuditEntry.after, sa.Text))
+        ),
+    )
+    found = db.session.execute(
+        sa.select(AuditEntry.id, AuditEntry.before, AuditEntry.after, AuditEntry.note).where(about)
+    )
+    changes = []
+    for entry_id, before, after, note in found:
+        new = (_replaced(before, patterns), _replaced(after, patterns), _replaced(note, patterns))
+        if new != (before, after, note):
+            changes.append({"id": entry_id, "before": new[0], "after": new[1], "note": new[2]})
+    if not changes:
+        return 0
+    permit = AuditRewrite(reference=reference, created_at=utcnow())
+    db.session.add(permit)
+    db.session.flush()
+    db.session.execute(sa.update(AuditEntry), changes)  # by primary key, one executemany
+    db.session.delete(permit)
+    db.session.flush()
+    for entry in [obj for obj in db.session.identity_map.values() if isinstance(obj, AuditEntry)]:
+        db.session.expire(entry)  # loaded copies would show the words the database no longer has
+    return len(changes)

@@ -5,6 +5,7 @@ password. Every page visited is checked with axe-core, the phone-width one too."
 
 from __future__ import annotations
 
+import zipfile
 from typing import Any
 
 from playwright.sync_api import expect
@@ -108,3 +109,35 @@ def test_close_your_own_account_without_javascript(new_page: Any, live_server: L
     with live_server.app.app_context():
         person = db.session.get(User, person_id)
         assert person is not None and not person.is_active
+
+
+def test_download_then_erase_your_data_without_javascript(new_page: Any, live_server: LiveServer) -> None:
+    with live_server.app.app_context():
+        person_id = factories.user(name="Dora Downloader", email="dora@example.test", bio="Dora likes kites.").id
+
+    page = new_page(java_script_enabled=False)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    sign_in(page, "dora@example.test", "/account/profile")
+    check_axe(page)
+    page.get_by_role("link", name="Download your data").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your data")
+    check_axe(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data").click()
+    archive = zipfile.ZipFile(download.value.path())
+    assert "README.txt" in archive.namelist()
+    assert "Dora likes kites." in archive.read("profile.json").decode()
+
+    page.get_by_role("link", name="Erase my data").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Erase your data?")
+    check_axe(page)
+    page.get_by_role("button", name="Yes, erase my data").click()  # without the password
+    expect(page.locator(".error-summary")).to_contain_text("Enter your password to erase your data.")
+    check_axe(page)
+    page.get_by_label("Your password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Yes, erase my data").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your data is erased")
+    check_axe(page)
+    with live_server.app.app_context():
+        person = db.session.get(User, person_id)
+        assert person is not None and person.erased_at is not None and person.name.startswith("Former member #")
