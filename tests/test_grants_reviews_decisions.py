@@ -367,7 +367,10 @@ def test_staff_assign_reviewers_by_email(panel: dict[str, Any], users: dict[str,
     )
     assert response.status_code == 303
     assert permissions.can(users["finance"], "application.review", application)
-    assert [m.subject for m in db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_email == users["finance"].email))]
+    assert [
+        m.subject
+        for m in db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_email == users["finance"].email))
+    ]
     page = staff.get(f"/staff/phases/{phase.id}/panel").get_data(as_text=True)
     assert "Finance Person" in page and "Every application in this round" in page
     again = staff.post(f"/staff/phases/{phase.id}/panel", data={"email": "nobody@example.test", "application_id": ""})

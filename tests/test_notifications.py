@@ -225,9 +225,9 @@ def test_claim_and_application_changes_reach_the_inbox_and_claim_emails_can_be_s
     db.session.commit()
     told = db.session.scalars(sa.select(Notification).where(Notification.kind == "application")).all()
     assert [(n.recipient_id, n.url_path) for n in told] == [(member.id, f"/applications/{application.id}")]
-    assert [m.subject for m in db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_email == member.email))] == [
-        "Your application 'Peer-led recovery cafés' is withdrawn"
-    ]  # still wanted
+    assert [
+        m.subject for m in db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_email == member.email))
+    ] == ["Your application 'Peer-led recovery cafés' is withdrawn"]  # still wanted
 
 
 # --- grouping -------------------------------------------------------------------------------------
