@@ -21,7 +21,7 @@ from portal.learning.models import Flag, FlagReason, LearningPost
 from portal.remuneration import claims as claim_services
 from portal.remuneration.models import ActivityType, Claim, ClaimState, PaymentMethod, PaymentPreference
 from portal.stories import consent
-from portal.stories.models import Story, Storyteller
+from portal.stories.models import ConsentMethod, Story, Storyteller
 from portal.teams.models import Project
 from tests import factories, stories_factories
 
@@ -52,7 +52,9 @@ def everything(word: str, *, other: User, staff: User, activity: ActivityType, f
     )
     # Stories: a storyteller record linked to the account, demographics, a published story.
     teller = stories_factories.storyteller(user=person, by=person)
-    consent.record_demographics(teller, consent.DemographicAnswers(ethnicity=f"{word} heritage", age=44), by=person)
+    consent.record_demographics(
+        teller, consent.DemographicAnswers(ethnicity=f"{word} heritage", age=44), by=person, method=ConsentMethod.SELF
+    )
     db.session.commit()
     story = stories_factories.story(
         teller, by=person, staff=staff, title=f"{word} by the river", body=f"The {word} story body.", summary="Summary."

@@ -21,7 +21,7 @@ from portal.core import disclosure
 from portal.core.extensions import db
 from portal.stories import importer, summary
 from portal.stories.consent import DemographicAnswers, record_demographics, withdraw_demographics
-from portal.stories.models import PREFER_NOT_TO_SAY, Storyteller
+from portal.stories.models import PREFER_NOT_TO_SAY, ConsentMethod, Storyteller
 from portal.stories.telling import create_storyteller
 from portal.teams.models import Project
 from tests import factories
@@ -84,7 +84,7 @@ def _programme(staff: Any) -> dict[str, int]:
             if name == "A" and i < 6:
                 answers.lived_experience_areas = [*answers.lived_experience_areas, "adoption"]
             if number % 11 != 0:  # a few gave no consent: nothing stored, "not recorded"
-                record_demographics(person, answers, by=staff)
+                record_demographics(person, answers, by=staff, method=ConsentMethod.WRITTEN)
     db.session.commit()
     # One storyteller gathered for B also told a story in A: counted in both.
     teller = db.session.scalar(
@@ -232,7 +232,7 @@ def test_before_and_after_one_storyteller_recovers_no_cell(app: Any, users: dict
         def add(name: str = f"New {round_number}") -> None:
             person = create_storyteller(display_name=name, by=staff, project_id=projects["A"])
             answers = _answers(rng, lived_experience_areas=["prison", "care"], ethnicity="Mixed")
-            record_demographics(person, answers, by=staff)
+            record_demographics(person, answers, by=staff, method=ConsentMethod.WRITTEN)
 
         changed, pairs = _before_after(staff, add)
         assert changed >= 5  # the total and several cells moved by exactly one person
@@ -265,7 +265,7 @@ def test_an_import_of_one_person_recovers_no_cell(app: Any, users: dict[str, Any
     _programme(staff)
     csv = (
         ",".join(importer.COLUMNS) + "\n"
-        "Imported Person,,,lived experience,services,non_binary,yes,yes,Asian British,34,prison; poverty,yes\n"
+        "Imported Person,,,lived experience,services,non_binary,yes,yes,Asian British,34,prison; poverty,yes,in writing\n"
     ).encode()
 
     def import_one() -> None:
@@ -352,7 +352,7 @@ def test_the_summary_makes_the_same_queries_for_many_storytellers(
             person = create_storyteller(
                 display_name=f"P{rng.random()}", by=staff, project_id=project if i % 2 else None
             )
-            record_demographics(person, _answers(rng), by=staff)
+            record_demographics(person, _answers(rng), by=staff, method=ConsentMethod.WRITTEN)
         db.session.commit()
 
     add(32)

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from portal.core.extensions import db
 from portal.stories.consent import DemographicAnswers, record_demographics
+from portal.stories.models import ConsentMethod
 from portal.stories.telling import create_storyteller
 from tests import factories
 from tests.e2e.conftest import LiveServer, check_axe
@@ -118,6 +119,7 @@ def test_library_filters_work_without_javascript(new_page: Any, live_server: Liv
                 create_storyteller(display_name=f"Counted {i}", by=staff, project_id=small.id if i < 3 else None),
                 DemographicAnswers(gender="female" if i < 12 else "male", ethnicity="Cornish" if i == 0 else "Welsh"),
                 by=staff,
+                method=ConsentMethod.WRITTEN,
             )
         db.session.commit()
     page = new_page(java_script_enabled=False)
