@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from portal.core import keystore
 from portal.core.extensions import db
 from portal.core.schedule import WorkerHeartbeat, job
 
@@ -29,3 +30,12 @@ def search_upkeep(now: datetime) -> str:
         return "Nothing to do on this database (autovacuum keeps the index)."
     db.session.execute(sa.text("INSERT INTO search_documents_fts(search_documents_fts) VALUES ('optimize')"))
     return "Search index compacted."
+
+
+KEEP_UNHELD_KEYS = timedelta(days=1)  # far longer than any transaction that made a key lasts
+
+
+@job("key-sweep", "Destroy key files no story or email holds", daily_at=time(3, 55))
+def key_sweep(now: datetime) -> str:
+    removed = keystore.sweep(older_than_seconds=KEEP_UNHELD_KEYS.total_seconds())
+    return f"Destroyed {removed} key files that nothing held."

@@ -23,6 +23,8 @@ import base64
 import os
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, overload
@@ -149,6 +151,28 @@ def destroy(key_id: str) -> None:
         os.fsync(stored.fileno())
     path.unlink()
     _sync_dir(path.parent)
+
+
+# Who holds keys: each returns the key ids its records still use (stories, waiting emails).
+HOLDERS: list[Callable[[], set[str]]] = []
+
+
+def register_holder(holder: Callable[[], set[str]]) -> Callable[[], set[str]]:
+    HOLDERS.append(holder)
+    return holder
+
+
+def sweep(*, older_than_seconds: float) -> int:
+    """Destroy key files no record holds (made for a story never saved, or an email whose
+    transaction rolled back), once older than any transaction could be. Returns how many."""
+    held: set[str] = set().union(*(holder() for holder in HOLDERS))
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for path in key_dir().glob("*.key"):
+        if KEY_ID.fullmatch(path.stem) and path.stem not in held and path.stat().st_mtime < cutoff:
+            destroy(path.stem)
+            removed += 1
+    return removed
 
 
 @dataclass(frozen=True)

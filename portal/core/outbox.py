@@ -137,6 +137,11 @@ class Mention:
 CHECKS: dict[str, Callable[[list[int]], set[int]]] = {}
 
 
+@keystore.register_holder
+def _waiting_keys() -> set[str]:
+    return set(db.session.scalars(sa.select(OutboxMessage.key_id).where(OutboxMessage.key_id.is_not(None))))
+
+
 def register_check(kind: str) -> Callable[[Callable[[list[int]], set[int]]], Callable[[list[int]], set[int]]]:
     """Register how to tell, just before sending, which mentioned ``kind`` records may still be
     emailed. A mention of a kind with no check is kept."""

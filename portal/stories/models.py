@@ -21,7 +21,7 @@ from portal.core import keystore, revisions
 from portal.core.db import UTCDateTime, str_enum, utcnow
 from portal.core.edits import Edited
 from portal.core.errors import RuleBroken
-from portal.core.extensions import Model
+from portal.core.extensions import Model, db
 from portal.teams.models import Project
 
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
@@ -346,3 +346,8 @@ def _open_revision(story: Story, fields: dict[str, Any]) -> dict[str, Any]:
 
 # A story's saved versions hold its old words: sealed with the same key, gone with it.
 revisions.register_sealing(Story.__tablename__, seal=_seal_revision, open=_open_revision)
+
+
+@keystore.register_holder
+def _story_keys() -> set[str]:
+    return set(db.session.scalars(sa.select(Story.key_id).where(Story.key_id.is_not(None))))
