@@ -162,7 +162,7 @@ def rotate_story_keys(old_secret: str) -> None:
     Set the new secret in the configuration first, then run this with the old one. The database
     is not touched; running it again after an interruption finishes the job."""
     done = keystore.rotate(old_secret)
-    click.echo(f"Re-wrapped {done.rewrapped} story keys; {done.already_current} already used the current key.")
+    click.echo(f"Re-wrapped {done.rewrapped} keys; {done.already_current} already used the current key.")
     if done.unopened:
         raise click.ClickException(
             f"{len(done.unopened)} key files open with neither secret and were left as they are: "

@@ -21,7 +21,7 @@ from portal.core import media_metadata
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.remuneration.models import ExpenseLine
-from portal.stories import moderation
+from portal.stories import media, moderation
 from portal.stories.models import Story
 from tests import media_samples
 from tests.helpers import client_for, count
@@ -72,9 +72,10 @@ def test_an_anonymous_storys_mp3_is_played_without_its_id3_tags(app: Flask, user
     assert isinstance(audio, mutagen.mp3.MP3) and audio.tags is None and audio.info.length > 0
     assert NAME.encode() not in played.data and STREET.encode() not in played.data
     assert b"Marigold" not in played.data and not played.data.startswith(b"ID3") and b"TAG" not in played.data[-128:]
-    # What is on disk is the cleaned copy too, not only what is served.
+    # What is on disk is the cleaned copy too (sealed with the story's key), not only what is served.
     (stored,) = _media_files(app)
-    assert stored.read_bytes() == played.data
+    assert media.read(stored.name, story.key_id) == played.data
+    assert NAME.encode() not in stored.read_bytes() and STREET.encode() not in stored.read_bytes()
 
 
 def test_a_receipt_photo_is_downloaded_without_its_gps_position(app: Flask, users: dict[str, Any]) -> None:
