@@ -337,7 +337,7 @@ def test_a_person_closes_their_own_account(app: Flask) -> None:
 
     said = asks(client.get("/account/close"), "Close your account?")
     assert "signed out on every device, including this one" in said and "What stays for now" in said
-    assert "Stories you told, and the posts and comments you wrote, stay as they are for now." in said
+    assert "Stories you told, and the posts and comments you wrote, stay as they are: closing can be undone." in said
     assert 'type="password"' in raw(client.get("/account/close"))
 
     asks(client.post("/account/close", data={"password": factories.PASSWORD}), "Close your account?")

@@ -1,7 +1,8 @@
 """A person closes their own account: they confirm with their password, the account is closed
 (as an admin would close it: ``services.deactivate``), every device is signed out, the audit log
 says they did it themselves, and they are emailed so a stranger with the password cannot do it
-unseen. What they made stays for now; the closing page says so."""
+unseen. What they made stays (closing can be undone); the closing page says so and points to
+"Erase your data" (``accounts.erasure``) for taking everything down for good."""
 
 from __future__ import annotations
 

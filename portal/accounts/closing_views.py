@@ -16,8 +16,8 @@ from portal.core.forms import given
 from portal.core.permissions import permission_required
 
 STAYS = [
-    "Stories you told, and the posts and comments you wrote, stay as they are for now. To take a story "
-    "down, withdraw it before you close your account.",
+    "Stories you told, and the posts and comments you wrote, stay as they are: closing can be undone. "
+    "To take everything down for good, use “Erase your data” on your profile instead.",
     "Claims you made, and their payment records, are kept.",
     "Projects and applications you are on keep you on their team lists.",
 ]
