@@ -126,6 +126,12 @@ def _words_in_files() -> int:
     return sum(_found_in(_database_files()).values())
 
 
+# On PostgreSQL the search index is UNLOGGED (revision 0028): CHECKPOINT does not write its
+# pages, so whether the words are in its files before the purge depends on the buffer cache.
+# Only the after-purge check (0 copies) is certain there; the canary test (test_canary.py)
+# shows with a control word that the files and the WAL are really read.
+
+
 def _readable() -> bool:
     readable = bool(_database_files())
     db.session.close()
@@ -139,13 +145,13 @@ def test_a_withdrawn_storys_words_leave_the_database_files(app_factory: Any, hou
         users = factories.one_of_each_role()
         story_id, staff_id = _canary_story(users).id, users["staff"].id
         readable = _readable()
-        if readable:
+        if readable and not TEST_DATABASE_URL:  # (not on PostgreSQL: see the note above)
             assert _words_in_files() > 0  # indexed: the words are in the files
 
         _withdraw(story_id, staff_id)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(SearchDocument)) == 0  # gone at once
         assert compaction.pending() == 1
-        if readable:
+        if readable and not TEST_DATABASE_URL:
             # Gone from every table, yet FTS5's segments and the WAL (SQLite), or a dead row
             # version (PostgreSQL), still hold the words until the compaction.
             assert _words_in_files() > 0
@@ -189,13 +195,13 @@ def test_a_deleted_posts_words_leave_the_database_files(app: Flask, users: dict[
     post = factories.make_post(users["member"], body=f"We learned {CANARIES[2]} together.")
     post_id, author_id = post.id, post.author_id
     readable = _readable()
-    if readable:
+    if readable and not TEST_DATABASE_URL:
         assert _words_in_files() > 0
     posts.delete_post(db.session.get_one(LearningPost, post_id), by=db.session.get_one(User, author_id))
     db.session.commit()
     db.session.close()
     assert compaction.pending() == 1
-    if readable:
+    if readable and not TEST_DATABASE_URL:
         assert _words_in_files() > 0
     _compact()
     assert compaction.pending() == 0
