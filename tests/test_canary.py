@@ -51,7 +51,6 @@ class Found:
     """Where any of the words turned up."""
 
     def __init__(self, words: dict[str, str], control: str = "") -> None:
-        self.words = words
         self.text = re.compile("|".join(words.values()), re.IGNORECASE)
         self.raw = re.compile("|".join(words.values()).encode(), re.IGNORECASE)
         self.places: list[str] = []
@@ -223,6 +222,8 @@ def test_a_withdrawn_story_leaves_no_word_anywhere(
     # Before: the words are where they should be, so the search below can find them.
     assert words["title"] in clients["anonymous"].get(f"/stories/{story_id}").get_data(as_text=True)
     assert story_id in found_stories(words["body"], None)
+    listed = clients["anonymous"].get(f"/search?q={words['body']}").get_data(as_text=True)
+    assert f'href="/stories/{story_id}"' in listed  # so its absence after the withdrawal means something
     assert words["title"] in clients["staff"].get("/stories/export/stories.csv").get_data(as_text=True)
     assert digest.send_digest(now=datetime.now(UTC) + timedelta(minutes=1)) == 1
     db.session.commit()
@@ -253,6 +254,7 @@ def test_a_withdrawn_story_leaves_no_word_anywhere(
         found.places += others.places
         if asked:
             assert "0 " in page.get_data(as_text=True) or "No " in page.get_data(as_text=True), url
+            assert f'href="/stories/{story_id}"' not in page.get_data(as_text=True), url  # not among the results
     _tables(found)
     if db.engine.dialect.name == "sqlite":
         _sqlite_files(found)
