@@ -85,7 +85,7 @@ from portal.notifications import permissions as notifications_rules
 from portal.notifications import retention as notifications_retention
 from portal.notifications import views as notifications_views
 from portal.remuneration import bp as remuneration_bp
-from portal.remuneration import claim_views, finance_views, rate_views
+from portal.remuneration import claim_views, export_views, finance_views, rate_views
 from portal.remuneration import my_data as remuneration_data
 from portal.remuneration import permissions as remuneration_rules
 from portal.remuneration import reminders as remuneration_reminders
@@ -158,6 +158,7 @@ ROUTES = (
     main_views,
     notifications_views,
     claim_views,
+    export_views,
     finance_views,
     rate_views,
     remuneration_review_views,

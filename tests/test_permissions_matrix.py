@@ -82,6 +82,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "remuneration.create_batch": ("POST", FINANCE),
     "remuneration.batch": ("GET", FINANCE),
     "remuneration.batch_csv": ("GET", FINANCE),
+    "remuneration.claims_export": ("GET", FINANCE),
     "remuneration.mark_batch_paid": ("POST", FINANCE),
     "remuneration.payee": ("GET", FINANCE),
     "remuneration.rates": ("GET", ADMIN),

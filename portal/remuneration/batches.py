@@ -151,8 +151,10 @@ def pounds(pence: int) -> str:
 
 def batch_rows(batch: PaymentBatch) -> Iterator[list[str]]:
     """One row per claim; streamed in chunks so a large batch never loads at once."""
-    expenses = (
+    expenses = (  # the batch's expenses only, not every expense line there is
         sa.select(ExpenseLine.claim_id, sa.func.sum(ExpenseLine.amount_pence).label("total"))
+        .join(Claim, Claim.id == ExpenseLine.claim_id)
+        .where(Claim.batch_id == batch.id)
         .group_by(ExpenseLine.claim_id)
         .subquery()
     )

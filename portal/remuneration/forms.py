@@ -28,7 +28,7 @@ from portal.core.form_fields import (
 from portal.core.formatting import money
 from portal.core.forms import choices
 from portal.remuneration.claims import ClaimDetails
-from portal.remuneration.models import ActivityType, ExpenseCategory, PaymentMethod, Rate, Unit
+from portal.remuneration.models import ActivityType, ClaimState, ExpenseCategory, PaymentMethod, Rate, Unit
 from portal.teams.models import Project
 
 _RATE_WORDS = {Unit.HOUR: "an hour", Unit.HALF_DAY: "a half day", Unit.DAY: "a day", Unit.FIXED_FEE: "fixed fee"}
@@ -247,3 +247,18 @@ class StatementForm(FlaskForm):
 
     def period(self, default: tuple[date, date]) -> tuple[date, date]:
         return self.start.data or default[0], self.end.data or default[1]
+
+
+class ClaimExportForm(StatementForm):
+    """Which claims finance downloads: a state (or every state but drafts) and activity dates."""
+
+    state = SelectField("State", validators=[Optional()], default="")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state.choices = [("", "Every state (drafts are not included)")] + [
+            (state.value, state.label) for state in ClaimState if state != ClaimState.DRAFT
+        ]
+
+    def chosen_state(self) -> ClaimState | None:
+        return ClaimState(self.state.data) if self.state.data else None

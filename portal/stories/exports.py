@@ -7,12 +7,13 @@ and withdrawn ones (erased) cannot appear. Anonymous stories carry the pseudonym
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.core import vocabulary
-from portal.core.csv_export import text_cell
+from portal.core.csv_export import key_batches, text_cell
 from portal.core.extensions import db
 from portal.stories.markdown import plain_text
 from portal.stories.models import Scope, Story, StoryState
@@ -35,25 +36,28 @@ STORY_HEADER = [
 ]
 SUMMARY_HEADER = ["section", "category", "count", "percent", "public_count", "public_percent"]
 BATCH = 500
+EXPORTED_SCOPES = (Scope.PUBLIC, Scope.NETWORK)
 
 
-def story_query() -> sa.Select[Story]:
-    return (
-        sa.select(Story)
-        .options(joinedload(Story.storyteller), joinedload(Story.project), selectinload(Story.tags))
-        .where(Story.state == StoryState.PUBLISHED, Story.scope.in_((Scope.PUBLIC, Scope.NETWORK)))
-        .order_by(Story.id)
-    )
+def _exported(state: StoryState, scope: Scope) -> bool:
+    return state == StoryState.PUBLISHED and scope in EXPORTED_SCOPES
+
+
+def _exported_row(row: sa.Row[Any]) -> bool:
+    return _exported(row.state, row.scope)
 
 
 def story_rows() -> Iterator[list[str]]:
-    last_id = 0
-    while True:  # keyset batches: constant memory for any number of stories
-        batch = db.session.scalars(story_query().where(Story.id > last_id).limit(BATCH)).unique().all()
-        if not batch:
-            return
+    """Every exported story once, in id order; the primary key walked BATCH rows a step."""
+    for ids in key_batches(Story.id, (Story.state, Story.scope), keep=_exported_row, size=BATCH):
+        batch = db.session.scalars(
+            sa.select(Story)
+            .options(joinedload(Story.storyteller), joinedload(Story.project), selectinload(Story.tags))
+            .where(Story.id.in_(ids))
+            .order_by(Story.id)
+        ).unique()
         for story in batch:
-            if story.unreadable:  # its key is gone: treated as withdrawn, never exported
+            if not _exported(story.state, story.scope) or story.unreadable:  # changed meanwhile, or its key is gone
                 continue
             yield [
                 str(story.id),
@@ -70,7 +74,6 @@ def story_rows() -> Iterator[list[str]]:
                 "yes" if story.featured else "no",
                 story.published_at.isoformat() if story.published_at else "",
             ]
-        last_id = batch[-1].id
 
 
 def _text(value: int | None, hidden: str = "hidden") -> str:

@@ -11,7 +11,7 @@ import io
 import re
 import struct
 import zlib
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from playwright.sync_api import expect
@@ -352,6 +352,26 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
         f"Paid on {today.day} {today:%B %Y}"
     )
     check_axe(finance)
+    # Every claim as a spreadsheet, from the dashboard's link; a wrong date range is told, not downloaded.
+    finance.goto("/finance")
+    finance.get_by_role("link", name="Download claims").click()
+    expect(finance.get_by_role("heading", level=1)).to_have_text("Download claims")
+    check_axe(finance)
+    finance.get_by_label("From", exact=True).fill(today.isoformat())
+    finance.get_by_label("To", exact=True).fill((today - timedelta(days=1)).isoformat())
+    finance.get_by_role("button", name="Download claims (CSV file)").click()
+    expect(finance.locator("[data-error-summary]")).to_contain_text("The end date must be the same as the start date")
+    check_axe(finance)
+    finance.get_by_label("To", exact=True).fill(today.isoformat())
+    finance.get_by_label("State").select_option("paid")
+    with finance.expect_download() as all_claims:
+        finance.get_by_role("button", name="Download claims (CSV file)").click()
+    claims_path = tmp_path / "claims.csv"
+    all_claims.value.save_as(claims_path)
+    exported = list(csv.DictReader(io.StringIO(claims_path.read_text(encoding="utf-8-sig"))))
+    assert [(r["claim_id"], r["state"], r["batch_reference"]) for r in exported] == [
+        (str(claim_id), "Paid", "PAY-2026-11")
+    ]
 
     # --- the member sees it paid, and their statement ----------------------------------------------------
     member.get_by_role("navigation", name="Your account").get_by_role("link", name="Your payments").click()
