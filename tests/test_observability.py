@@ -317,3 +317,64 @@ def test_gunicorn_workers_figures_add_up_in_multiprocess_mode(tmp_path: Path) ->
     text = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, timeout=60, capture_output=True).stdout
     assert _metric(text.decode(), "portal_request_duration_seconds_count", endpoint="main.home", method="GET") == 2
     assert _metric(text.decode(), "portal_request_duration_seconds_sum", endpoint="main.home", method="GET") == 0.4
+
+
+def test_the_development_servers_request_line_carries_the_request_id(app_factory: Any) -> None:
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    app = app_factory(LOG_FORMAT="text", LOG_LEVEL="INFO")
+    stream = _log_stream()
+    server = make_server("127.0.0.1", 0, app)
+    serving = threading.Thread(target=server.serve_forever)
+    serving.start()
+    try:
+        asked = urllib.request.Request(
+            f"http://127.0.0.1:{server.server_port}/search?q=Zanzibarquill", headers={"X-Request-ID": "dev-server-42"}
+        )
+        with urllib.request.urlopen(asked) as answer:
+            assert answer.status == 200 and answer.headers["X-Request-ID"] == "dev-server-42"
+    finally:
+        server.shutdown()
+        serving.join()
+        server.server_close()
+    line = next(line for line in stream.getvalue().splitlines() if "GET /search HTTP" in line)
+    assert line.endswith("[request_id=dev-server-42]") and "Zanzibarquill" not in line
+
+
+def test_metrics_still_answer_when_the_database_does_not(app_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from portal.core import metrics
+
+    def database_down() -> None:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    app = app_factory(METRICS_TOKEN=TOKEN)
+    monkeypatch.setattr(metrics, "queue_summary", database_down)
+    answer = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    assert _metric(text, "portal_metrics_database_up") == 0
+    assert "portal_outbox_waiting" not in text and "portal_request_duration_seconds_count" in text
+
+
+def test_a_request_whose_error_page_fails_counts_as_a_500(app_factory: Any) -> None:
+    app = _production_app(app_factory, METRICS_TOKEN=TOKEN)
+
+    def error_page_fails(error: Exception) -> str:
+        raise RuntimeError("the error page needs the database, which is down")
+
+    app.register_error_handler(500, error_page_fails)
+    client = app.test_client()
+
+    def errors() -> float:
+        text = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).get_data(as_text=True)
+        return _metric_or_zero(text, "portal_request_errors_total", status="500", endpoint="test_broken")
+
+    before = errors()
+    with pytest.raises(RuntimeError, match="database, which is down"):
+        client.get("/test-broken")  # gunicorn would answer with its own bare page
+    assert errors() == before + 1
