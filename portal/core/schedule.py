@@ -54,7 +54,11 @@ class TaskRun(Model):
     """One slot of one job: claimed once, then run (and perhaps retried) until it ends."""
 
     __tablename__ = "task_runs"
-    __table_args__ = (sa.UniqueConstraint("job", "slot"), sa.Index("ix_task_runs_job_id", "job", "id"))
+    __table_args__ = (
+        sa.UniqueConstraint("job", "slot"),
+        sa.Index("ix_task_runs_job_id", "job", "id"),
+        sa.Index("ix_task_runs_state_job", "state", "job"),  # the failed runs /metrics counts (core/metrics.py)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(sa.String(80))
