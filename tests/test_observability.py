@@ -168,7 +168,10 @@ def test_a_scheduled_job_logs_with_its_name_and_run(app_factory: Any) -> None:
     assert line["job"] == "test-logging-job" and line["job_run"] == str(run.id)
 
 
-def test_gunicorns_json_access_line_has_the_request_id_and_no_query_string() -> None:
+def test_gunicorns_json_access_line_has_the_request_id_and_no_query_string(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # so reading gunicorn.conf.py makes no folder
     environ = {
         "REQUEST_METHOD": "GET",
         "RAW_URI": "/search?q=Zanzibarquill+Marigold",
