@@ -7,7 +7,6 @@ routes are on the blueprints before they are registered. Nothing imports this mo
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -38,6 +37,8 @@ from portal.core import compaction, formatting, housekeeping, permissions, reten
 from portal.core import config as settings
 from portal.core.access_logs import keep_query_strings_out
 from portal.core.extensions import csrf, db, limiter, login_manager, migrate
+from portal.core.logging_setup import configure_logging, init_request_ids
+from portal.core.metrics import init_metrics
 from portal.core.request_checks import register_request_checks, use_id_converter
 from portal.core.security import register_security_headers
 from portal.core.tasks import init_tasks
@@ -229,7 +230,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         count = app.config["PROXY_COUNT"]
         # Flask's documented way to add WSGI middleware; mypy refuses any assignment to a method.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
-    logging.basicConfig(level=logging.INFO if app.config["ENV"] != "testing" else logging.WARNING)
+    configure_logging(app)  # JSON lines in production, each with its request, task or job id
+    init_request_ids(app)
+    init_metrics(app)
     keep_query_strings_out()  # search words travel in query strings; access logs keep the path only
 
     _init_extensions(app)

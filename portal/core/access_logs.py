@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
+ACCESS_ATOMS = "portal_access_atoms"  # see core/logging_setup.py: AccessJsonFormatter
 
 # A path, or a whole address, followed by its query string: keep the path, drop the rest.
 _QUERY_STRING = re.compile(r"((?:https?://[^\s/?\"']+)?/[^\s?\"']*)\?[^\s\"']*")
@@ -28,6 +30,8 @@ class QueryStringFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "?" in message:
+            if isinstance(record.args, Mapping):  # gunicorn's atoms: the JSON access log picks safe ones
+                setattr(record, ACCESS_ATOMS, record.args)
             record.msg, record.args = without_query_strings(message), None
         return True
 

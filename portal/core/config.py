@@ -97,6 +97,13 @@ DEFAULTS: dict[str, Any] = {
     # Money, consent and decisions: HMRC asks for payment records for 6 years after the tax year
     # they belong to, and claims against a decision can be brought for 6 years; 7 years covers both.
     "RETENTION_AUDIT_RECORDS_KEPT_DAYS": 7 * 365 + 2,
+    # Logs (core/logging_setup.py): json or text; empty is json in production, text otherwise.
+    "LOG_FORMAT": "",
+    "LOG_LEVEL": "",  # empty: INFO (WARNING in tests)
+    # /metrics (core/metrics.py) answers a bearer token of at least 16 characters, or requests from
+    # these comma-separated addresses or networks; with neither set there is no /metrics (404).
+    "METRICS_TOKEN": "",
+    "METRICS_ALLOW": "",
     "HTMX_CDN_URL": "https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js",
     "HTMX_SRI": "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
 }

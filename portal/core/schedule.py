@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.core.db import UTCDateTime, str_enum, utcnow
 from portal.core.extensions import Model, db
 from portal.core.formatting import LONDON
+from portal.core.logging_setup import log_context
 from portal.core.tasks import current_app_for_tasks, enqueue_after_commit, queue, task
 
 STALE_RUN = timedelta(minutes=30)  # a run still "running" after this was lost with its worker
@@ -53,7 +54,11 @@ class TaskRun(Model):
     """One slot of one job: claimed once, then run (and perhaps retried) until it ends."""
 
     __tablename__ = "task_runs"
-    __table_args__ = (sa.UniqueConstraint("job", "slot"), sa.Index("ix_task_runs_job_id", "job", "id"))
+    __table_args__ = (
+        sa.UniqueConstraint("job", "slot"),
+        sa.Index("ix_task_runs_job_id", "job", "id"),
+        sa.Index("ix_task_runs_state_job", "state", "job"),  # the failed runs /metrics counts (core/metrics.py)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(sa.String(80))
@@ -198,7 +203,8 @@ def run_job(run_id: int, task: Any = None) -> None:
     try:
         if found is None:
             raise LookupError(f"no job called {run.job!r} in this version of the portal")
-        result = found.run(utcnow())
+        with log_context(job=run.job, job_run=run_id):  # every line the job logs names it (core/logging_setup.py)
+            result = found.run(utcnow())
     except Exception as error:
         db.session.rollback()
         run = db.session.get(TaskRun, run_id)

@@ -32,6 +32,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from portal.core.extensions import db
+from portal.core.logging_setup import log_context
 
 log = logging.getLogger("portal.tasks")
 
@@ -71,18 +72,21 @@ def task(*, retries: int = 0, retry_delay: int = 0, retry_backoff: float = 0) ->
     """Declare a task. It runs in an app context; its session is closed however it ends."""
 
     def decorator(fn: Callable[..., Any]) -> Any:
+        name = f"{fn.__module__}.{fn.__name__}"
+
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            with current_app_for_tasks().app_context():
-                try:
-                    return fn(*args, **kwargs)
-                except Exception:
-                    db.session.rollback()
-                    raise
-                finally:
-                    db.session.remove()
+            # Every line the task logs names it and its Huey id (core/logging_setup.py).
+            with log_context(task=name, task_id=getattr(kwargs.get("task"), "id", "-")):
+                with current_app_for_tasks().app_context():
+                    try:
+                        return fn(*args, **kwargs)
+                    except Exception:
+                        db.session.rollback()
+                        raise
+                    finally:
+                        db.session.remove()
 
-        name = f"{fn.__module__}.{fn.__name__}"
         return queue.task(
             retries=retries, retry_delay=retry_delay, retry_backoff=retry_backoff, name=name, context=True
         )(run)
