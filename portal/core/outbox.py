@@ -5,11 +5,19 @@ anything left every minute (a message whose task was lost, or one waiting to be 
 Both deliver by SMTP when ``PORTAL_SMTP_HOST`` is set, otherwise to the log (development);
 ``flask --app portal.app send-outbox`` does the same by hand.
 
-Each message is *claimed* before it is sent, by an UPDATE that only succeeds while nobody else
-holds it (``claimed_until`` empty or past): on SQLite and PostgreSQL alike, two workers never
-send the same message. A failed message is retried later, each wait twice the last, up to
-``MAX_ATTEMPTS`` times, and its last error is kept. A worker killed while sending leaves its
-claim to run out (``CLAIM``), and the message is sent by the next sweep.
+Each message is *claimed* before it is sent, by one UPDATE that chooses the next waiting message
+and takes it (``claimed_until`` and a ``claim_token`` for this run) and says which (RETURNING):
+SQLite runs it under its single write lock, PostgreSQL locks the row (skipping one another
+worker is taking), so two workers never hold the same message. The claim commits before
+anything is sent, and no transaction is open while it is. A worker held up past its claim
+(``CLAIM``, far longer than an SMTP send can take) leaves the message alone; a message is marked
+sent or failed only while the claim is still the marking worker's; once the SMTP server has
+taken a message, an error after that (QUIT) does not count as a failure, so it is not sent
+again. A failed message is retried later, each wait twice the last, up to ``MAX_ATTEMPTS``
+times, and its last error is kept; after the last it is failed for good (``failed_at``), logged
+at WARNING and listed for staff on ``/admin/emails/failed``, where "Send again" gives it its
+attempts back. A worker killed while sending leaves its claim to run out, and the message is
+sent by the next sweep.
 
 An email never carries words that were withdrawn or hidden after it was written. A message can
 name what it is *about* (``about=("story", 12)``: the whole message goes with it) and what it
