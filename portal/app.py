@@ -26,7 +26,7 @@ from portal.accounts import sessions as account_sessions
 from portal.accounts import views as accounts_views
 from portal.accounts.models import User
 from portal.admin import bp as admin_bp
-from portal.admin import jobs_views
+from portal.admin import email_views, jobs_views
 from portal.admin import permissions as admin_rules
 from portal.admin import views as admin_views
 from portal.calendar import bp as calendar_bp
@@ -140,6 +140,7 @@ ROUTES = (
     two_factor_views,
     admin_views,
     jobs_views,
+    email_views,
     calendar_views,
     directory_views,
     directory_safety_views,

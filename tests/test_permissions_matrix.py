@@ -58,6 +58,9 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "admin.jobs": ("GET", STAFF),
     "admin.job": ("GET", STAFF),
     "admin.run_job": ("POST", STAFF),
+    "admin.failed_emails": ("GET", STAFF),
+    "admin.send_email_again": ("POST", STAFF),
+    "admin.send_all_emails_again": ("POST", STAFF),
     # remuneration: claimant pages (object rules on a real claim are tested in the remuneration tests)
     "remuneration.payments": ("GET", SIGNED_IN),
     "remuneration.preferences": ("GET", SIGNED_IN),

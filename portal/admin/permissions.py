@@ -23,5 +23,7 @@ register(
         "audit.read": (lambda user, obj: is_admin(user), ADMINS_ONLY),
         "jobs.read": (lambda user, obj: is_staff(user), "Only programme staff can see the scheduled jobs."),
         "jobs.run": (lambda user, obj: is_staff(user), "Only programme staff can run a scheduled job."),
+        "emails.read_failed": (lambda user, obj: is_staff(user), "Only programme staff can see emails that failed."),
+        "emails.send_again": (lambda user, obj: is_staff(user), "Only programme staff can send an email again."),
     }
 )

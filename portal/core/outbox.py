@@ -5,11 +5,19 @@ anything left every minute (a message whose task was lost, or one waiting to be 
 Both deliver by SMTP when ``PORTAL_SMTP_HOST`` is set, otherwise to the log (development);
 ``flask --app portal.app send-outbox`` does the same by hand.
 
-Each message is *claimed* before it is sent, by an UPDATE that only succeeds while nobody else
-holds it (``claimed_until`` empty or past): on SQLite and PostgreSQL alike, two workers never
-send the same message. A failed message is retried later, each wait twice the last, up to
-``MAX_ATTEMPTS`` times, and its last error is kept. A worker killed while sending leaves its
-claim to run out (``CLAIM``), and the message is sent by the next sweep.
+Each message is *claimed* before it is sent, by one UPDATE that chooses the next waiting message
+and takes it (``claimed_until`` and a ``claim_token`` for this run) and says which (RETURNING):
+SQLite runs it under its single write lock, PostgreSQL locks the row (skipping one another
+worker is taking), so two workers never hold the same message. The claim commits before
+anything is sent, and no transaction is open while it is. A worker held up past its claim
+(``CLAIM``, far longer than an SMTP send can take) leaves the message alone; a message is marked
+sent or failed only while the claim is still the marking worker's; once the SMTP server has
+taken a message, an error after that (QUIT) does not count as a failure, so it is not sent
+again. A failed message is retried later, each wait twice the last, up to ``MAX_ATTEMPTS``
+times, and its last error is kept; after the last it is failed for good (``failed_at``), logged
+at WARNING and listed for staff on ``/admin/emails/failed``, where "Send again" gives it its
+attempts back. A worker killed while sending leaves its claim to run out, and the message is
+sent by the next sweep.
 
 An email never carries words that were withdrawn or hidden after it was written. A message can
 name what it is *about* (``about=("story", 12)``: the whole message goes with it) and what it
@@ -27,7 +35,9 @@ the kind and recipient to the log; development writes the body too, so links can
 from __future__ import annotations
 
 import logging
+import secrets
 import smtplib
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +48,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core import keystore
+from portal.core import audit, keystore
 from portal.core.db import UTCDateTime, utcnow
 from portal.core.extensions import Model, db
 from portal.core.schedule import job
@@ -46,7 +56,11 @@ from portal.core.tasks import enqueue_after_commit, task
 
 log = logging.getLogger("portal.outbox")
 MAX_ATTEMPTS = 5
-CLAIM = timedelta(minutes=10)  # how long a worker holds a message it is sending
+# How long a worker holds a message it is sending: far longer than an SMTP send can take (a
+# dozen exchanges of at most SMTP_TIMEOUT each).
+CLAIM = timedelta(minutes=10)
+SMTP_TIMEOUT = 30  # seconds, for each exchange with the SMTP server
+MARK_TRIES = 5  # recording that a message went, when the database is busy
 FIRST_RETRY = timedelta(minutes=2)  # then 4, 8, 16 minutes
 
 
@@ -71,6 +85,11 @@ class OutboxMessage(Model):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Not sent, because everything it said was withdrawn or hidden before it could be.
     withheld_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Whose claim ``claimed_until`` is (a random token per sending run): a worker records a
+    # message as sent, or as failed, only while the claim is still its own.
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    # Failed for good after ``MAX_ATTEMPTS`` attempts: shown to staff, who can send it again.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Written with the message (one batched INSERT for many messages); read by query, never lazily.
     mentions: Mapped[list[OutboxMention]] = relationship(cascade="save-update", lazy="raise_on_sql")
 
@@ -239,101 +258,215 @@ def _check_mentions(message: OutboxMessage) -> None:
     _cut(message, gone, [m for m in mentions if m not in gone])
 
 
-def _sent(message: OutboxMessage) -> None:
-    """Keep who it went to, what kind and when; erase what it said (links and words)."""
-    message.sent_at = utcnow()
-    message.claimed_until = None
-    message.shred()
-    db.session.execute(sa.delete(OutboxMention).where(OutboxMention.message_id == message.id))
+@dataclass(frozen=True)
+class Outgoing:
+    """What a sender needs of a claimed message, read before its transaction ends, so no
+    transaction is open while it is sent (an SMTP server can take a while)."""
+
+    id: int
+    kind: str
+    to_email: str
+    subject: str
+    body: str
 
 
-def _send_smtp(config: dict[str, Any], message: OutboxMessage) -> None:
+def _send_smtp(config: dict[str, Any], message: Outgoing) -> None:
+    """Hand the message to the SMTP server. Once ``send_message`` returns, the server has it:
+    an error while saying goodbye (QUIT) is not a failure, or the message would be sent again."""
     email = EmailMessage()
     email["From"] = config["MAIL_FROM"]
     email["To"] = message.to_email
     email["Subject"] = message.subject
     email.set_content(message.body)
-    with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=30) as smtp:
-        if config["SMTP_STARTTLS"]:
-            smtp.starttls()
-        if config["SMTP_USERNAME"]:
-            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
-        smtp.send_message(email)
+    handed_over = False
+    try:
+        with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=SMTP_TIMEOUT) as smtp:
+            if config["SMTP_STARTTLS"]:
+                smtp.starttls()
+            if config["SMTP_USERNAME"]:
+                smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+            smtp.send_message(email)
+            handed_over = True
+    except (OSError, smtplib.SMTPException) as error:
+        if not handed_over:
+            raise
+        log.info("Email %s was handed over; the SMTP server then said: %s", message.id, error)
 
 
-def _write_to_log(config: dict[str, Any], message: OutboxMessage) -> None:
+def _write_to_log(config: dict[str, Any], message: Outgoing) -> None:
     if config.get("ENV") == "production":  # the log is kept and read by more people than email
         log.info("Email (%s) to %s, not sent: no SMTP server is set", message.kind, message.to_email)
         return
     log.info("Email to %s: %s\n%s", message.to_email, message.subject, message.body)
 
 
-def _pending(now: datetime, after_id: int) -> sa.Select[int]:
-    return (
+def _pending_filter(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.withheld_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.attempts < MAX_ATTEMPTS,
+        sa.or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    )
+
+
+def _claim_next(now: datetime, after_id: int, token: str) -> int | None:
+    """Take the next waiting message after ``after_id`` for this worker, in one statement.
+
+    The UPDATE chooses and claims the message at once and says which (RETURNING): on SQLite it
+    runs under the database's single write lock, on PostgreSQL the row is locked (another
+    worker's choice is skipped, not waited for) and its conditions are checked again on the
+    latest version. Either way only one worker's UPDATE can match a message, and the claim is
+    committed before anything is sent. The token says whose claim it is."""
+    candidate = (
         sa.select(OutboxMessage.id)
-        .where(
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.withheld_at.is_(None),
-            OutboxMessage.attempts < MAX_ATTEMPTS,
-            sa.or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            OutboxMessage.id > after_id,
-        )
+        .where(_pending_filter(now), OutboxMessage.id > after_id)
         .order_by(OutboxMessage.id)
         .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time anyway
+        .scalar_subquery()
     )
-
-
-def _claim(message_id: int, now: datetime) -> bool:
-    """Take the message for this worker; false when another worker took it first."""
-    taken = db.session.execute(
+    claimed = db.session.execute(
         sa.update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.sent_at.is_(None),
-            sa.or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-        )
-        .values(claimed_until=now + CLAIM, attempts=OutboxMessage.attempts + 1)
+        .where(OutboxMessage.id == candidate, _pending_filter(now))
+        .values(claimed_until=now + CLAIM, claim_token=token, attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
-    )
+    ).scalar()
     db.session.commit()
-    return getattr(taken, "rowcount", 0) == 1
+    return claimed
+
+
+def _ours(message_id: int, token: str) -> sa.ColumnElement[bool]:
+    """The message, while this worker's claim on it holds (nobody took it after it lapsed)."""
+    return sa.and_(OutboxMessage.id == message_id, OutboxMessage.claim_token == token, OutboxMessage.sent_at.is_(None))
+
+
+def _with_retries(change: Callable[[], bool]) -> bool:
+    """Run ``change`` and commit, again after a moment if the database was busy: the message has
+    already gone, and an unrecorded delivery would be sent again once the claim ran out."""
+    for attempt in range(MARK_TRIES):
+        try:
+            done = change()
+            db.session.commit()
+            return done
+        except sa.exc.OperationalError:
+            db.session.rollback()
+            if attempt == MARK_TRIES - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    return False  # pragma: no cover (the loop returns or raises)
+
+
+def _mark_sent(message_id: int, token: str, key_id: str | None) -> bool:
+    """Keep who it went to, what kind and when; erase what it said (links and words). False when
+    this worker's claim had lapsed and another worker took the message meanwhile."""
+
+    def change() -> bool:
+        marked = db.session.execute(
+            sa.update(OutboxMessage)
+            .where(_ours(message_id, token))
+            .values(
+                sent_at=utcnow(), claimed_until=None, claim_token=None, key_id=None, sealed_subject="", sealed_body=""
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(marked, "rowcount", 0) != 1:
+            return False
+        db.session.execute(sa.delete(OutboxMention).where(OutboxMention.message_id == message_id))
+        return True
+
+    marked = _with_retries(change)
+    if marked and key_id is not None:
+        keystore.destroy(key_id)  # after the commit; a key left by a crash here goes with the key sweep
+    return marked
+
+
+def _mark_failed(message_id: int, token: str, attempts: int, error: str, outgoing: Outgoing) -> None:
+    """Try again later (each wait twice the last) or, after the last attempt, fail it for good:
+    shown to staff (``/admin/emails/failed``) and logged at WARNING."""
+    now = utcnow()
+    final = attempts >= MAX_ATTEMPTS
+    retry_at = None if final else now + FIRST_RETRY * 2 ** (attempts - 1)
+
+    def change() -> bool:
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(_ours(message_id, token))
+            .values(last_error=error[:500], claimed_until=retry_at, claim_token=None, failed_at=now if final else None)
+            .execution_options(synchronize_session=False)
+        )
+        return True
+
+    _with_retries(change)
+    if final:
+        log.warning(
+            "Email %s (%s) to %s could not be sent after %d attempts: %s",
+            message_id,
+            outgoing.kind,
+            outgoing.to_email,
+            attempts,
+            error[:500],
+        )
+    else:
+        log.info(
+            "Email %s (%s) not sent (attempt %d), tried again later: %s", message_id, outgoing.kind, attempts, error
+        )
+
+
+def _lapsed(claimed_until: datetime | None) -> bool:
+    """True when this worker was held up (a pause, a slow check) past its claim: another worker
+    may have the message by now, so this one leaves it alone, sending and recording nothing."""
+    if claimed_until is not None and utcnow() < claimed_until:
+        return False
+    db.session.rollback()
+    log.warning("An email was left to another sender: this one's claim on it ran out before it was sent")
+    return True
 
 
 def deliver_pending(config: dict[str, Any], *, limit: int = 200) -> tuple[int, int]:
     """Send up to ``limit`` pending messages; returns (sent, failed).
 
-    Each message is claimed first (see the module's notes) and committed on its own, so one
-    failure loses nothing and two workers never send the same message."""
+    Each message is claimed first (see the module's notes), then sent with no transaction open,
+    then marked sent only if the claim is still this worker's: one failure loses nothing and
+    two workers never send the same message."""
     send = _send_smtp if config["SMTP_HOST"] else _write_to_log
+    token = secrets.token_hex(16)  # this run's claims
     sent = failed = 0
     last_id = 0  # each message is tried at most once per run
     for _ in range(limit):
         now = utcnow()
-        message_id = db.session.scalar(_pending(now, last_id))
+        message_id = _claim_next(now, last_id, token)
         if message_id is None:
             break
         last_id = message_id
-        if not _claim(message_id, now):
-            continue
         message = db.session.get(OutboxMessage, message_id, populate_existing=True)
         assert message is not None
+        claimed_until = message.claimed_until
         _check_mentions(message)
+        if _lapsed(claimed_until):
+            continue
         if message.withheld_at is None and not message.body:  # its key went (a cut that rolled back)
             message.shred()
             message.withheld_at = utcnow()
         if message.withheld_at is not None:
+            message.claimed_until = message.claim_token = None
             db.session.commit()
             continue
+        outgoing = Outgoing(message.id, message.kind, message.to_email, message.subject, message.body)
+        attempts, key_id = message.attempts, message.key_id
+        db.session.commit()  # any cut is kept; nothing is held while the message is sent
+        if _lapsed(claimed_until):
+            continue
         try:
-            send(config, message)
-        except (OSError, smtplib.SMTPException) as error:
-            message.last_error = str(error)[:500]
-            message.claimed_until = utcnow() + FIRST_RETRY * 2 ** (message.attempts - 1)
+            send(config, outgoing)
+        except Exception as error:  # any failure of one message (a bad address too) is that message's
+            _mark_failed(message_id, token, attempts, str(error) or type(error).__name__, outgoing)
             failed += 1
-        else:
-            _sent(message)
-            sent += 1
-        db.session.commit()
+            continue
+        if not _mark_sent(message_id, token, key_id):
+            log.warning("Email %s was sent after this worker's claim on it ran out", message_id)
+        sent += 1
     return sent, failed
 
 
@@ -344,23 +477,88 @@ class QueueSummary:
     oldest_waiting: datetime | None
 
 
+def _failed_filter() -> sa.ColumnElement[bool]:
+    """Failed for good: its last attempt failed (``failed_at``; rows from before that column
+    have only their attempts) and nobody has sent it again since."""
+    return sa.and_(
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.withheld_at.is_(None),
+        sa.or_(OutboxMessage.failed_at.is_not(None), OutboxMessage.attempts >= MAX_ATTEMPTS),
+    )
+
+
 def queue_summary() -> QueueSummary:
     """How many emails wait, how many failed for good, and since when the oldest waits (one query)."""
-    pending = sa.and_(
-        OutboxMessage.sent_at.is_(None), OutboxMessage.withheld_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS
-    )
+    failed = _failed_filter()
+    pending = sa.and_(OutboxMessage.withheld_at.is_(None), sa.not_(failed))
     row = db.session.execute(
         sa.select(
             sa.func.count().filter(pending),
-            sa.func.count().filter(
-                OutboxMessage.sent_at.is_(None),
-                OutboxMessage.withheld_at.is_(None),
-                OutboxMessage.attempts >= MAX_ATTEMPTS,
-            ),
+            sa.func.count().filter(failed),
             sa.func.min(OutboxMessage.created_at).filter(pending),
         ).where(OutboxMessage.sent_at.is_(None))
     ).one()
     return QueueSummary(row[0] or 0, row[1] or 0, row[2])
+
+
+def failed_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(_failed_filter())) or 0
+
+
+def failed_page(*, before_id: int | None, size: int) -> tuple[list[OutboxMessage], int | None]:
+    """Up to ``size`` failed messages, newest first, older than ``before_id`` (keyset: the same
+    cost on every page), and the id to ask for the next page with (None on the last page)."""
+    query = sa.select(OutboxMessage).where(_failed_filter()).order_by(OutboxMessage.id.desc()).limit(size + 1)
+    if before_id is not None:
+        query = query.where(OutboxMessage.id < before_id)
+    rows = list(db.session.scalars(query))
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def failed_message(message_id: int) -> OutboxMessage | None:
+    return db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.id == message_id, _failed_filter()))
+
+
+def _send_again_values() -> dict[str, Any]:
+    return {"attempts": 0, "failed_at": None, "claimed_until": None, "claim_token": None}
+
+
+def send_again(message: OutboxMessage, *, by: Any) -> None:
+    """Give a failed message its attempts back: the next sending run takes it (and queue one)."""
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message.id, _failed_filter())
+        .values(**_send_again_values())
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        "email.send_again",
+        message,
+        actor=by,
+        before={"attempts": message.attempts, "last_error": message.last_error},
+        after={"kind": message.kind},
+    )
+    enqueue_after_commit(deliver)
+
+
+def send_all_again(*, by: Any) -> int:
+    """Every failed message gets its attempts back, in one statement; returns how many."""
+    ids = sorted(
+        db.session.scalars(
+            sa.update(OutboxMessage)
+            .where(_failed_filter())
+            .values(**_send_again_values())
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if not ids:
+        return 0
+    audit.record("email.send_all_again", by, actor=by, after={"messages": len(ids), "first": ids[0], "last": ids[-1]})
+    enqueue_after_commit(deliver)
+    return len(ids)
 
 
 @task()
