@@ -97,8 +97,14 @@ ERROR_PAGES = {
 }
 
 
-def _error_page(template: str, status: int, **context: Any) -> Response:
-    response = render(template, status=status, **context)
+def _error_page(template: str, status: int, *, bare: bool = False, **context: Any) -> Response:
+    """An error page; ``bare`` renders it without Flask's context processors: Flask-Login's
+    loads the signed-in person (a query) for every template it renders, so the 500 and 503
+    pages (errors/_minimal.html, which needs only ``url_for``) are rendered straight by Jinja."""
+    if bare:
+        response = make_response(current_app.jinja_env.get_template(template).render(**context), status)
+    else:
+        response = render(template, status=status, **context)
     if is_htmx():
         # Show the error in place of the page's main content, not inside a small fragment.
         response.headers["HX-Retarget"] = "#main"
@@ -126,7 +132,7 @@ def _unreachable_page() -> Response:
     """503 from the minimal layout (errors/503.html): it asks the database nothing, not even who
     is signed in, so it shows while the database is down or hung."""
     _rollback_quietly()
-    response = _error_page("errors/503.html", 503, title="We cannot reach our records")
+    response = _error_page("errors/503.html", 503, bare=True, title="We cannot reach our records")
     response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return response
 
@@ -200,4 +206,4 @@ def register_error_handlers(app: Flask) -> None:
         if original is not None and database_unreachable(original):
             return _unreachable_page()
         template, title = ERROR_PAGES[500]
-        return _error_page(template, 500, title=title)
+        return _error_page(template, 500, bare=True, title=title)
