@@ -9,7 +9,6 @@ another connection holds it locked.
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import sqlite3
@@ -31,7 +30,7 @@ from portal.core import schedule
 from portal.core.db import database_unreachable, unlimited_statements, utcnow
 from portal.core.extensions import db
 from tests import factories
-from tests.helpers import TEST_DATABASE_URL, sign_in
+from tests.helpers import TEST_DATABASE_URL, make_app, sign_in
 
 ON_POSTGRESQL = bool(TEST_DATABASE_URL)
 only_postgresql = pytest.mark.skipif(not ON_POSTGRESQL, reason="PostgreSQL's case; SQLite's is its own test")
@@ -44,31 +43,31 @@ class Proxy:
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.mode = "forward"
+        self.closed = False
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
         self.listener = self._listen(0)
         self.port = self.listener.getsockname()[1]
-        self._start_accepting()
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
 
     def _listen(self, port: int) -> socket.socket:
         listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", port))
         listener.listen(32)
         listener.settimeout(0.05)
         return listener
 
-    def _start_accepting(self) -> None:
-        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
-
     def _accept(self, listener: socket.socket) -> None:
-        while self.mode != "down":
+        while not self.closed:
             try:
                 client, _ = listener.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
+            if self.mode == "down":
+                _close(client)  # the server is gone: each connection is dropped as it comes
+                continue
             with self.lock:
                 self.sockets.append(client)
             if self.mode == "hang":
@@ -81,7 +80,7 @@ class Proxy:
 
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         try:
-            while self.mode != "down":
+            while self.mode != "down" and not self.closed:
                 if self.mode == "hang":
                     time.sleep(0.02)  # what arrives stays unread: nothing goes either way
                     continue
@@ -101,23 +100,20 @@ class Proxy:
         self.mode = "hang"
 
     def down(self) -> None:
-        """Every connection dropped and the port closed: connecting is refused."""
+        """Every connection dropped, and each new one dropped as it comes (a server gone)."""
         self.mode = "down"
-        self.listener.close()
         with self.lock:
             for each in self.sockets:
                 _close(each)
             self.sockets.clear()
 
     def forward(self) -> None:
-        if self.mode == "down":
-            self.listener = self._listen(self.port)
-            self.mode = "forward"
-            self._start_accepting()
         self.mode = "forward"
 
     def close(self) -> None:
         self.down()
+        self.closed = True
+        self.listener.close()
 
 
 def _close(each: socket.socket) -> None:
@@ -141,7 +137,7 @@ def proxy() -> Iterator[Proxy]:
 
 
 @pytest.fixture
-def faulty(app_factory: Any, migrated_database: str, proxy: Proxy) -> Iterator[dict[str, Any]]:
+def faulty(proxy: Proxy, app_factory: Any, migrated_database: str) -> Iterator[dict[str, Any]]:
     """An app whose database can be taken down and brought back: ``down()`` / ``up()``, and on
     PostgreSQL ``hang()`` through the proxy. The database is up again when the test ends."""
     if ON_POSTGRESQL:
@@ -352,7 +348,9 @@ def test_after_postgresql_drops_every_pooled_connection_the_next_requests_succee
     try:
         with killer.connect() as connection:
             killed = connection.execute(
-                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pg_terminate_backend(pid) AND pid = ANY(:pids)"),
+                sa.text(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM unnest(CAST(:pids AS int[])) AS pid"
+                ),
                 {"pids": pids},
             ).scalar()
     finally:
@@ -397,6 +395,25 @@ def test_healthz_answers_503_fast_when_the_database_is_down(faulty: dict[str, An
     assert status == 503 and body == {"status": "error", "database": "unreachable"} and took < 1
     faulty["up"]()
     assert _timed_healthz(app)[0] == 200
+
+
+@only_postgresql
+def test_healthz_and_pages_answer_503_fast_when_nothing_listens_on_postgresqls_port(
+    tmp_path: Path, migrated_database: str
+) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: connecting is refused
+    url = sa.engine.make_url(migrated_database).set(host="127.0.0.1", port=port)
+    # not app_factory's: it would empty the tables through this app afterwards
+    app = make_app(url.render_as_string(hide_password=False), tmp_path / "instance", PROPAGATE_EXCEPTIONS=False)
+    status, body, took = _timed_healthz(app)
+    assert status == 503 and body == {"status": "error", "database": "unreachable"} and took < 1
+    started = time.monotonic()
+    page = app.test_client().get("/stories")
+    assert page.status_code == 503 and "We cannot reach our records" in page.get_data(as_text=True)
+    assert time.monotonic() - started < 1
 
 
 @only_postgresql
