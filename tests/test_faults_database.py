@@ -91,7 +91,7 @@ class Proxy:
                 if not data:
                     break
                 target.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # the other direction closed both sockets first
             pass
         for each in (source, target):
             _close(each)
@@ -190,7 +190,8 @@ def test_timeouts_are_set_on_every_connection(app_factory: Any) -> None:
         if ON_POSTGRESQL:
             assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == "12345ms"
             assert connection.exec_driver_sql("SHOW lock_timeout").scalar() == "2345ms"
-            assert connection.connection.dbapi_connection.info.get_parameters()["connect_timeout"] == "7"
+            parameters = connection.connection.dbapi_connection.info.get_parameters()
+            assert parameters["connect_timeout"] == "7" and parameters["tcp_user_timeout"] == "7000"
             # the URL's own options (the test schema's search_path) are kept alongside
             assert connection.exec_driver_sql("SHOW search_path").scalar().startswith("test_")
         else:

@@ -114,9 +114,18 @@ def engine_options(uri: str, config: dict[str, Any]) -> dict[str, Any]:
     if url.get_backend_name() == "postgresql":
         existing = url.query.get("options", "")
         existing = " ".join(existing) if isinstance(existing, tuple) else existing
+        connect_seconds = int(config["DB_CONNECT_TIMEOUT"])
         options["connect_args"] = {
-            "connect_timeout": int(config["DB_CONNECT_TIMEOUT"]),
+            "connect_timeout": connect_seconds,
             "options": _libpq_options(existing, int(config["DB_STATEMENT_TIMEOUT_MS"]), lock_ms),
+            # A server that vanished from the network (no answer at all, not even the TCP
+            # acknowledgement) is given up on: a query sent and not acknowledged within the
+            # connect timeout, and an idle pooled connection whose keepalives go unanswered.
+            "tcp_user_timeout": connect_seconds * 1000,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
         }
     elif url.get_backend_name() == "sqlite":
         # sqlite3's ``timeout`` (seconds) is SQLite's busy timeout: how long a statement waits for
