@@ -14,7 +14,6 @@ from flask.testing import FlaskClient
 
 from portal.core import schedule
 from portal.core.db import utcnow
-from portal.core.extensions import db
 from tests.helpers import sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +119,7 @@ def test_healthz_checks_the_database_and_the_workers(app: Flask, client: FlaskCl
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("database is down"))
 
-    monkeypatch.setattr(db.session, "execute", unreachable)
+    monkeypatch.setattr(sa.engine.Connection, "exec_driver_sql", unreachable)  # the probe's query (core/db.py)
     down = client.get("/healthz")
     assert down.status_code == 503 and down.get_json()["database"] == "unreachable"
 

@@ -42,7 +42,7 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.db import UTCDateTime, utcnow
+from portal.core.db import UTCDateTime, unlimited_statements, utcnow
 from portal.core.extensions import Model, db
 from portal.core.schedule import job
 from portal.core.tasks import enqueue_after_commit, task
@@ -106,7 +106,8 @@ def checkpoint_sqlite() -> None:
         try:
             busy, _log, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
         finally:
-            connection.exec_driver_sql("PRAGMA busy_timeout=5000")  # as core/db.py sets it
+            # back to the connection's own (PORTAL_DB_LOCK_TIMEOUT_MS, core/db.py engine_options)
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(current_app.config['DB_LOCK_TIMEOUT_MS'])}")
     if busy:
         raise CompactionBusy("another connection was using the database; the WAL was not emptied")
 
@@ -133,7 +134,8 @@ def vacuum_postgresql(tables: list[str], *, rewrite: bool) -> str:
         preparer = db.engine.dialect.identifier_preparer
         for table in tables:
             full = "FULL " if rewrite and table in VACUUM_FULL else ""
-            connection.exec_driver_sql(f"VACUUM {full}{preparer.quote(table)}")
+            with unlimited_statements(connection):  # VACUUM FULL can take longer than a page may
+                connection.exec_driver_sql(f"VACUUM {full}{preparer.quote(table)}")
         try:
             connection.exec_driver_sql("CHECKPOINT")
         except DBAPIError as error:  # needs superuser or pg_checkpoint

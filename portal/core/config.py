@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from portal.core.db import engine_options
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 # The key shipped for development; outside development the app refuses to start with it.
@@ -21,6 +23,14 @@ DEFAULTS: dict[str, Any] = {
     "ENV": "production",  # development | testing | production
     "SECRET_KEY": "",
     "DATABASE_URL": "",  # empty: SQLite file portal.sqlite3 in the instance folder
+    # How long the portal waits for its database (core/db.py engine_options). Past these a page
+    # answers 503 ("we cannot reach our records") instead of holding its worker; 0 is no limit.
+    "DB_CONNECT_TIMEOUT": 5,  # PostgreSQL: seconds to open a connection (libpq's smallest is 2)
+    # PostgreSQL: the longest one statement may run. VACUUM FULL and migrations lift it for themselves.
+    "DB_STATEMENT_TIMEOUT_MS": 30_000,
+    # The longest a statement waits for a lock another holds: PostgreSQL's lock_timeout, SQLite's busy_timeout.
+    "DB_LOCK_TIMEOUT_MS": 5_000,
+    "HEALTHZ_TIMEOUT_MS": 1_500,  # /healthz answers 503 when the database has not answered by then
     # Empty: rate-limit counters are kept in the portal's database (rate_limit_counters), so every
     # worker process shares them; redis://... keeps them in Redis instead.
     "REDIS_URL": "",
@@ -163,6 +173,15 @@ def finalise(config: dict[str, Any], instance_dir: str) -> None:
         # Plain http://127.0.0.1 in development and the test client would drop Secure cookies.
         config["SESSION_COOKIE_SECURE"] = False
     config.setdefault("SQLALCHEMY_DATABASE_URI", sqlalchemy_url(config["DATABASE_URL"], instance_dir))
+    for name in ("DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT_MS", "DB_LOCK_TIMEOUT_MS", "HEALTHZ_TIMEOUT_MS"):
+        if not isinstance(config.get(name), int) or isinstance(config[name], bool) or config[name] < 0:
+            raise RuntimeError(f"PORTAL_{name} must be a whole number of at least 0 (0 means no limit).")
+    if config["HEALTHZ_TIMEOUT_MS"] == 0:
+        raise RuntimeError("PORTAL_HEALTHZ_TIMEOUT_MS must be above 0 (default 1500).")
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(config["SQLALCHEMY_DATABASE_URI"], config),
+        **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]

@@ -6,10 +6,16 @@ kept for display only; it never becomes part of a path. The stored name's extens
 type a file is served with come from its first bytes (``sniff``), never from the client's
 file name or the type its browser claimed: a script named ``receipt.pdf`` is refused, and a
 PDF named ``photo.html`` is stored as ``<random>.pdf`` and downloaded as ``photo.pdf``.
+
+A file is written whole or not at all: when the disk is full or cannot be written (``ENOSPC``,
+``EROFS``, ``EACCES`` ...) the part already written is removed and ``StorageUnavailable`` is
+raised, which the error handler (core/web.py) answers with a 507 or 503 page after rolling back,
+so no row points at a file that is not there.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -48,6 +54,20 @@ EXTENSIONS = {
 # Our own random names: 32 hex digits, with the sniffed type's extension (files stored before
 # extensions were added have none).
 STORED_NAME = re.compile(r"[0-9a-f]{32}(\.[a-z0-9]{2,4})?")
+
+
+# The disk has no room left (or the account's quota is used up): a 507 page; any other failure
+# to write is a 503 ("cannot save files at the moment").
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class StorageUnavailable(Exception):
+    """An upload could not be written; nothing of it was kept."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"could not write an upload: {error}")
+        self.full = error.errno in DISK_FULL
+        self.status = 507 if self.full else 503
 
 
 @dataclass(frozen=True)
@@ -93,7 +113,20 @@ def store(stream: BinaryIO, filename: str, *, kind: str, max_bytes: int, field: 
 def write(kind: str, data: bytes, content_type: str) -> str:
     """Keep ``data`` under a new random name with the extension of its sniffed type; returns the name."""
     stored_name = f"{secrets.token_hex(16)}.{EXTENSIONS[content_type]}"
-    (upload_dir(kind) / stored_name).write_bytes(data)
+    path: Path | None = None
+    try:
+        path = upload_dir(kind) / stored_name
+        with path.open("xb") as stored:
+            stored.write(data)
+            stored.flush()
+            os.fsync(stored.fileno())  # a full disk can show only now (delayed allocation)
+    except OSError as error:
+        if path is not None:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # a read-only disk never let it be made
+                pass
+        raise StorageUnavailable(error) from error
     return stored_name
 
 

@@ -7,9 +7,12 @@ with ``HX-Redirect`` instead of a 302 that htmx would swap into a fragment.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 from typing import Any
 
-from flask import Flask, Response, current_app, make_response, redirect, render_template, request
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, g, make_response, redirect, render_template, request
 from flask_sqlalchemy.pagination import Pagination
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
@@ -17,8 +20,10 @@ from sqlalchemy import Select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from portal.core.db import database_unreachable
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
+from portal.core.uploads import DISK_FULL, StorageUnavailable
 
 
 def is_htmx() -> bool:
@@ -92,13 +97,53 @@ ERROR_PAGES = {
 }
 
 
-def _error_page(template: str, status: int, **context: Any) -> Response:
-    response = render(template, status=status, **context)
+def _error_page(template: str, status: int, *, bare: bool = False, **context: Any) -> Response:
+    """An error page; ``bare`` renders it without Flask's context processors: Flask-Login's
+    loads the signed-in person (a query) for every template it renders, so the 500 and 503
+    pages (errors/_minimal.html, which needs only ``url_for``) are rendered straight by Jinja."""
+    if bare:
+        page = current_app.jinja_env.get_template(template)
+        response = make_response(page.render(request_id=getattr(g, "request_id", ""), **context), status)
+    else:
+        response = render(template, status=status, **context)
     if is_htmx():
         # Show the error in place of the page's main content, not inside a small fragment.
         response.headers["HX-Retarget"] = "#main"
         response.headers["HX-Reselect"] = "#main"
         response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
+# Writing failed because the disk is full or will not be written: a 507 or 503 page, not a 500.
+STORAGE_ERRNOS = DISK_FULL | {errno.EROFS, errno.EACCES, errno.EPERM}
+RETRY_AFTER_SECONDS = "120"
+
+
+def _rollback_quietly() -> None:
+    """Roll back what the request began; with the database gone the rollback fails too, and the
+    connection is then thrown away (the pool pings before it hands out another)."""
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            db.session().invalidate()
+
+
+def _unreachable_page() -> Response:
+    """503 from the minimal layout (errors/503.html): it asks the database nothing, not even who
+    is signed in, so it shows while the database is down or hung."""
+    _rollback_quietly()
+    response = _error_page("errors/503.html", 503, bare=True, title="We cannot reach our records")
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def _storage_page(full: bool) -> Response:
+    db.session.rollback()  # no row for a file that was not kept
+    status = 507 if full else 503
+    title = "Our file storage is full" if full else "We cannot save files at the moment"
+    response = _error_page("errors/storage.html", status, title=title, full=full)
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return response
 
 
@@ -132,8 +177,34 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         return _error_page("errors/422.html", 422, title="That could not be done", reason=error.message)
 
+    @app.errorhandler(sa.exc.DBAPIError)
+    @app.errorhandler(sa.exc.TimeoutError)
+    def database_error(error: sa.exc.SQLAlchemyError) -> Response:
+        if not database_unreachable(error):
+            raise error  # a bug, not an outage: the 500 page (or the test sees it)
+        app.logger.warning("The database could not be reached: %s", error)
+        return _unreachable_page()
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(error: StorageUnavailable) -> Response:
+        app.logger.error("An upload could not be written: %s", error.__cause__)
+        return _storage_page(error.full)
+
+    @app.errorhandler(OSError)
+    def disk_error(error: OSError) -> Response:
+        if error.errno not in STORAGE_ERRNOS:
+            raise error
+        app.logger.error("A file could not be written: %s", error)
+        return _storage_page(error.errno in DISK_FULL)
+
     @app.errorhandler(500)
     def server_error(error: Exception) -> Response:
-        db.session.rollback()  # nothing half-done is committed by a later request
+        # The 500 and 503 pages use the minimal layout (errors/_minimal.html), which asks the
+        # database nothing (not who is signed in, nor their unread count), so they render even
+        # when the fault is the database.
+        _rollback_quietly()  # nothing half-done is committed by a later request
+        original = getattr(error, "original_exception", None)
+        if original is not None and database_unreachable(original):
+            return _unreachable_page()
         template, title = ERROR_PAGES[500]
-        return _error_page(template, 500, title=title)
+        return _error_page(template, 500, bare=True, title=title)

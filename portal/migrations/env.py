@@ -120,6 +120,10 @@ def run_migrations_online() -> None:
             # the migrations run (the pragma only works outside a transaction) and checked after.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
+        else:
+            # A migration may rewrite a large table: PORTAL_DB_STATEMENT_TIMEOUT_MS is for pages.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
@@ -130,6 +134,9 @@ def run_migrations_online() -> None:
                     raise RuntimeError(f"the migrations left rows whose foreign keys point nowhere: {broken[:5]}")
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+        else:
+            connection.exec_driver_sql("RESET statement_timeout")
             connection.commit()
 
 

@@ -71,7 +71,7 @@ def stored_upload(form: StoryForm, story: Story | None = None) -> telling.Upload
         name, kind, content_type = media.store(
             upload.stream, max_bytes=current_app.config["STORY_MEDIA_MAX_BYTES"], key_id=key_id
         )
-    except RuleBroken:
+    except Exception:  # refused, or the disk would not take it (core/uploads.py): no key without its file
         if new_key:
             keystore.destroy(key_id)
         raise
