@@ -182,14 +182,23 @@ def rotate_story_keys(old_secret: str) -> None:
     default=None,
     help="The archive to write (a .tar.gz), or a folder for it. Default: instance/backups/portal-<time>.tar.gz.",
 )
-def backup(to: Path | None) -> None:
+@click.option(
+    "--keep",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Then delete all but the newest KEEP portal-<time>.tar.gz archives in that folder (0: delete none).",
+)
+def backup(to: Path | None, keep: int) -> None:
     """Write one consistent archive: the database, the uploads and the story key files (still
     wrapped: keep STORY_MASTER_KEY / SECRET_KEY apart from it). Safe while the portal runs."""
     try:
-        written = backups.backup(to)
+        written = backups.backup(to, keep=keep)
     except backups.BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Backed up {written.rows} rows and {written.files} files (migration {written.head}) to {written.path}")
+    if written.removed:
+        click.echo(f"Deleted {len(written.removed)} older archives: " + ", ".join(p.name for p in written.removed))
 
 
 @click.command("restore")

@@ -321,3 +321,22 @@ def test_restore_refuses_a_damaged_archive_a_wrong_secret_and_an_instance_with_d
         db.session.remove()
         assert full_dataset.read_story(filled.story_id)[0] == full_dataset.STORY_TITLE
         assert db.session.scalar(sa.text("SELECT count(*) FROM users WHERE name = 'Someone New Here'")) == 0
+
+
+def test_a_nightly_backup_into_a_folder_keeps_the_newest_archives(instances: Instances, tmp_path: Path) -> None:
+    source = instances.source
+    with source.app_context():
+        upgrade()
+    folder = tmp_path / "nightly"
+    folder.mkdir()
+    for name in ("portal-20260101T020000Z.tar.gz", "portal-20260102T020000Z.tar.gz", "notes.txt"):
+        (folder / name).write_text("an older archive")
+    result = _invoke(source, "backup", "--to", str(folder), "--keep", "2")
+    assert result.exit_code == 0, result.output
+    left = sorted(path.name for path in folder.iterdir())
+    assert len(left) == 3 and "notes.txt" in left and "portal-20260102T020000Z.tar.gz" in left
+    (made,) = [name for name in left if name not in ("notes.txt", "portal-20260102T020000Z.tar.gz")]
+    assert backup.ARCHIVE_NAME.fullmatch(made) and "Deleted 1 older archives" in result.output
+    assert oct((folder / made).stat().st_mode & 0o777) == "0o600"
+    again = _invoke(source, "backup", "--to", str(folder), "--keep", "-1")
+    assert again.exit_code != 0 and "--keep must be" in again.output

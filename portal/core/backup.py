@@ -73,6 +73,7 @@ class Written:
     files: int
     rows: int
     head: str
+    removed: tuple[Path, ...] = ()  # older archives let go by ``keep``
 
 
 @dataclass(frozen=True)
@@ -275,8 +276,24 @@ def _copy_tree(source: Path, target: Path) -> list[Path]:
     return copied
 
 
-def backup(to: Path | None = None) -> Written:
-    """Write one archive of the database, the uploads and the key files; returns where and what."""
+ARCHIVE_NAME = re.compile(r"portal-\d{8}T\d{6}Z\.tar\.gz")
+
+
+def prune(folder: Path, keep: int) -> tuple[Path, ...]:
+    """Delete all but the newest ``keep`` archives this command named (``portal-<time>.tar.gz``)
+    in ``folder``; any other file there is left alone."""
+    archives = sorted(path for path in folder.iterdir() if path.is_file() and ARCHIVE_NAME.fullmatch(path.name))
+    doomed = tuple(archives[: max(len(archives) - keep, 0)])
+    for path in doomed:
+        path.unlink()
+    return doomed
+
+
+def backup(to: Path | None = None, *, keep: int = 0) -> Written:
+    """Write one archive of the database, the uploads and the key files; returns where and what.
+    With ``keep``, only the newest ``keep`` archives named by this command stay in its folder."""
+    if keep < 0:
+        raise BackupError("--keep must be 0 (keep every archive) or more.")
     path = Path(to) if to else default_archive_path()
     if path.exists() and path.is_dir():
         path = path / default_archive_path().name
@@ -325,7 +342,8 @@ def backup(to: Path | None = None) -> Written:
                 archive.add(staging / member, arcname=member.as_posix(), recursive=False)
         os.chmod(partial, 0o600)  # it holds everyone's records: readable by this user only
         os.replace(partial, path)
-    return Written(path, len(members), sum(rows.values()), head)
+    removed = prune(path.parent, keep) if keep else ()
+    return Written(path, len(members), sum(rows.values()), head, removed)
 
 
 # --- restoring -------------------------------------------------------------------------------------
