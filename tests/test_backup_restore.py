@@ -340,3 +340,10 @@ def test_a_nightly_backup_into_a_folder_keeps_the_newest_archives(instances: Ins
     assert oct((folder / made).stat().st_mode & 0o777) == "0o600"
     again = _invoke(source, "backup", "--to", str(folder), "--keep", "-1")
     assert again.exit_code != 0 and "--keep must be" in again.output
+    with source.app_context():
+        uploads = backup.upload_root()
+    inside = _invoke(source, "backup", "--to", str(uploads / "backup.tar.gz"))
+    assert inside.exit_code != 0 and "part of what is backed up" in inside.output
+    blocked = _invoke(source, "backup", "--to", str(folder / "notes.txt" / "backup.tar.gz"))  # a file, not a folder
+    assert blocked.exit_code != 0 and "could not be written" in blocked.output
+    assert sorted(path.name for path in folder.iterdir()) == left  # nothing half-written left behind

@@ -37,7 +37,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,8 +153,9 @@ def _sqlite_head(connection: sqlite3.Connection) -> str:
 
 
 def _backup_sqlite(target: Path) -> tuple[dict[str, int], str]:
-    """SQLite's online backup: a copy of the database as committed, pages still in the WAL included,
-    taken while other connections go on writing (a page changed mid-copy restarts the copy)."""
+    """SQLite's online backup: a copy of the database as committed, pages still in the WAL included.
+    It is copied in one step, inside one read transaction: a snapshot, while other connections go
+    on writing (in WAL mode a reader never blocks a writer)."""
     source = sqlite3.connect(_sqlite_path())
     copy = sqlite3.connect(target)
     try:
@@ -299,9 +300,27 @@ def backup(to: Path | None = None, *, keep: int = 0) -> Written:
         path = path / default_archive_path().name
     if path.exists():
         raise BackupError(f"{path} already exists. Choose another name; a backup never overwrites one.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = path.resolve()
+    for root in (upload_root(), key_root()):
+        if path.is_relative_to(root.resolve()):
+            raise BackupError(f"Write the backup outside {root}: that folder is part of what is backed up.")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = _write(path, partial)
+    except OSError as error:
+        with suppress(OSError):  # the folder itself may be what failed
+            partial.unlink(missing_ok=True)
+        raise BackupError(f"The backup could not be written to {path.parent} ({error}). Nothing was kept.") from error
+    removed = prune(path.parent, keep) if keep else ()
+    return Written(path, written[0], written[1], written[2], removed)
+
+
+def _write(path: Path, partial: Path) -> tuple[int, int, str]:
+    """Stage the database and files beside ``path``, then write the archive as ``partial`` and
+    move it into place (so a half-written archive never has an archive's name)."""
     dialect = _dialect()
-    with tempfile.TemporaryDirectory(prefix="portal-backup-", dir=path.parent) as staging_name:
+    with tempfile.TemporaryDirectory(prefix=".portal-backup-", dir=path.parent) as staging_name:
         staging = Path(staging_name)
         schema = ""
         if dialect == "sqlite":
@@ -332,18 +351,20 @@ def backup(to: Path | None = None, *, keep: int = 0) -> Written:
                 for member in members
             ],
         }
-        partial = path.with_name(f".{path.name}.partial")
-        with tarfile.open(partial, "w:gz") as archive:
-            data = json.dumps(manifest, indent=2, sort_keys=True).encode()
-            info = tarfile.TarInfo(MANIFEST)
-            info.size, info.mtime, info.mode = len(data), int(utcnow().timestamp()), 0o600
-            archive.addfile(info, io.BytesIO(data))
-            for member in members:
-                archive.add(staging / member, arcname=member.as_posix(), recursive=False)
-        os.chmod(partial, 0o600)  # it holds everyone's records: readable by this user only
+        # It holds everyone's records: readable by this user only, from its first byte.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
+            with tarfile.open(fileobj=stream, mode="w:gz") as archive:
+                data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+                info = tarfile.TarInfo(MANIFEST)
+                info.size, info.mtime, info.mode = len(data), int(utcnow().timestamp()), 0o600
+                archive.addfile(info, io.BytesIO(data))
+                for member in members:
+                    archive.add(staging / member, arcname=member.as_posix(), recursive=False)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(partial, path)
-    removed = prune(path.parent, keep) if keep else ()
-    return Written(path, len(members), sum(rows.values()), head, removed)
+    return len(members), sum(rows.values()), head
 
 
 # --- restoring -------------------------------------------------------------------------------------
@@ -523,11 +544,17 @@ def restore(path: Path, *, force: bool = False) -> Restored:
             raise BackupError(f"This backup is of a {dialect} database; this instance uses {_dialect()}.")
         if not force:
             _check_empty()
-        if dialect == "sqlite":
-            _restore_sqlite(folder / SQLITE_FILE)
-        else:
-            _restore_postgresql(folder / PG_FILE, manifest)
-        placed = _put_files(folder / UPLOADS, upload_root()) + _put_files(folder / KEYS, key_root())
+        try:
+            if dialect == "sqlite":
+                _restore_sqlite(folder / SQLITE_FILE)
+            else:
+                _restore_postgresql(folder / PG_FILE, manifest)
+            placed = _put_files(folder / UPLOADS, upload_root()) + _put_files(folder / KEYS, key_root())
+        except OSError as error:
+            raise BackupError(
+                f"The restore stopped part-way ({error}). Free some space or fix the folder's permissions, "
+                "then run it again with --force."
+            ) from error
         g.pop("_content_keys", None)  # keys unwrapped before the restore are not this instance's
         counts = _counts_now()
         expected = manifest["tables"]
