@@ -485,15 +485,28 @@ def _restore_postgresql(source: Path, manifest: dict[str, Any]) -> None:
                 f"This backup holds the PostgreSQL schema {backed_up!r}, and this instance uses {schema!r}. "
                 f"Restore into a database whose search_path is {backed_up!r}."
             )
-        # Empty (or --force): start from a bare schema, which pg_restore fills.
-        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {_quoted(schema)} CASCADE"))
-        connection.execute(sa.text(f"CREATE SCHEMA {_quoted(schema)}"))
+        # Empty (or --force): start from a bare schema, which pg_restore fills. One that exists
+        # and holds nothing is kept as it is (its owner and grants: public's, say).
+        objects = connection.execute(
+            sa.text(
+                "SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = n.oid)"
+                " + (SELECT count(*) FROM pg_proc WHERE pronamespace = n.oid)"
+                " + (SELECT count(*) FROM pg_type WHERE typnamespace = n.oid)"
+                " FROM pg_namespace AS n WHERE n.nspname = :schema"
+            ),
+            {"schema": schema},
+        ).scalar()
+        if objects:
+            connection.execute(sa.text(f"DROP SCHEMA {_quoted(schema)} CASCADE"))
+        if objects is None or objects:
+            connection.execute(sa.text(f"CREATE SCHEMA {_quoted(schema)}"))
     db.engine.dispose()
-    # The dump's own CREATE SCHEMA is left out of the list: the schema was just made.
+    # The dump's own CREATE SCHEMA (and its comment) is left out of the list: the schema is there.
     listing = subprocess.run([pg_restore, "--list", str(source)], capture_output=True, text=True, check=False)
     if listing.returncode != 0:
         raise BackupError(f"pg_restore could not read the database dump: {listing.stderr.strip()}")
-    entries = [line for line in listing.stdout.splitlines() if not re.search(r"^\d+; \d+ \d+ SCHEMA - ", line)]
+    schema_entry = re.compile(r"^\d+; \d+ \d+ (SCHEMA - |COMMENT - SCHEMA )")
+    entries = [line for line in listing.stdout.splitlines() if not schema_entry.search(line)]
     with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as chosen:
         chosen.write("\n".join(entries) + "\n")
     try:
