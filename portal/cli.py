@@ -211,3 +211,8 @@ def restore(path: Path, force: bool) -> None:
     except backups.BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Restored {restored.rows} rows and {restored.files} files (migration {restored.head}) from {path}")
+    head = backups.code_head()
+    if restored.head != head:
+        click.echo(
+            f"This release's migrations end at {head}: run `flask --app portal.app db upgrade` before starting the portal."
+        )

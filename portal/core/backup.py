@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app, g
@@ -92,6 +93,12 @@ def upload_root() -> Path:
 
 def key_root() -> Path:
     return keystore.key_dir()
+
+
+def code_head() -> str:
+    """The newest migration this release has (what ``flask db upgrade`` brings a database to)."""
+    directory = current_app.extensions["migrate"].directory
+    return str(ScriptDirectory(directory).get_current_head() or "")
 
 
 def _dialect() -> str:
