@@ -1,9 +1,10 @@
 """Command-line tasks: ``flask --app portal.app create-user | seed-demo | send-outbox | send-digest |
-jobs | worker | serve | rotate-story-keys``."""
+jobs | worker | serve | rotate-story-keys | backup | restore``."""
 
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -13,6 +14,7 @@ from werkzeug.serving import run_simple
 
 from portal.accounts import services
 from portal.accounts.models import Role
+from portal.core import backup as backups
 from portal.core import keystore, schedule
 from portal.core.db import utcnow
 from portal.core.extensions import db
@@ -32,6 +34,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(serve)
     app.cli.add_command(rotate_story_keys)
+    app.cli.add_command(backup)
+    app.cli.add_command(restore)
 
 
 @click.command("create-user")
@@ -167,4 +171,48 @@ def rotate_story_keys(old_secret: str) -> None:
         raise click.ClickException(
             f"{len(done.unopened)} key files open with neither secret and were left as they are: "
             + ", ".join(done.unopened[:10])
+        )
+
+
+@click.command("backup")
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The archive to write (a .tar.gz), or a folder for it. Default: instance/backups/portal-<time>.tar.gz.",
+)
+@click.option(
+    "--keep",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Then delete all but the newest KEEP portal-<time>.tar.gz archives in that folder (0: delete none).",
+)
+def backup(to: Path | None, keep: int) -> None:
+    """Write one consistent archive: the database, the uploads and the story key files (still
+    wrapped: keep STORY_MASTER_KEY / SECRET_KEY apart from it). Safe while the portal runs."""
+    try:
+        written = backups.backup(to, keep=keep)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up {written.rows} rows and {written.files} files (migration {written.head}) to {written.path}")
+    if written.removed:
+        click.echo(f"Deleted {len(written.removed)} older archives: " + ", ".join(p.name for p in written.removed))
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Restore even though this instance has data or files (they are replaced).")
+def restore(path: Path, force: bool) -> None:
+    """Bring an archive made by ``backup`` back into this (empty) instance. Stop the portal first."""
+    try:
+        restored = backups.restore(path, force=force)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored {restored.rows} rows and {restored.files} files (migration {restored.head}) from {path}")
+    head = backups.code_head()
+    if restored.head != head:
+        click.echo(
+            f"This release's migrations end at {head}: run `flask --app portal.app db upgrade` before starting the portal."
         )
