@@ -56,11 +56,28 @@ class FlagOutcome(enum.StrEnum):
     DISMISSED = "dismissed"  # staff kept or restored the content
 
 
+# The posts a signed-in member's feed shows, as the partial index's condition and as the
+# feed's own (literal values, so that both planners see the query is inside the index).
+FEED_MEMBERS = "state = 'visible'"
+FEED_MEMBERS_SQL = "learning_posts.state = 'visible'"
+FEED_PUBLIC_SQL = "learning_posts.state = 'visible' AND learning_posts.visibility = 'public'"
+
+
 class LearningPost(Edited, Model):
     """A post its author writes and changes (``Edited``: a save from a stale form never overwrites)."""
 
     __tablename__ = "learning_posts"
-    __table_args__ = (sa.Index("ix_learning_posts_feed", "state", "visibility", "created_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_learning_posts_feed", "state", "visibility", "created_at", "id"),  # visitors' feed
+        # Members' feed (revision 0029): every visible post, newest first, whatever its audience.
+        sa.Index(
+            "ix_learning_posts_feed_members",
+            "created_at",
+            "id",
+            sqlite_where=sa.text(FEED_MEMBERS),
+            postgresql_where=sa.text(FEED_MEMBERS),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)

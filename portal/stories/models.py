@@ -185,6 +185,15 @@ class Demographics(Model):
     storyteller: Mapped[Storyteller] = relationship(back_populates="demographics")
 
 
+# The stories each audience's library shows, as the partial indexes' conditions and (qualified
+# with the table, for queries) as the library's own: literal values, so that both planners see
+# that a query's rows are inside the index.
+LIBRARY_PUBLIC = "state = 'published' AND scope = 'public'"
+LIBRARY_MEMBERS = "state = 'published' AND scope IN ('public', 'network')"
+LIBRARY_PUBLIC_SQL = "stories.state = 'published' AND stories.scope = 'public'"
+LIBRARY_MEMBERS_SQL = "stories.state = 'published' AND stories.scope IN ('public', 'network')"
+
+
 class Story(Edited, Model):
     __tablename__ = "stories"
     # Every saved version of what the story says (core.revisions), erased with the story's words.
@@ -199,6 +208,23 @@ class Story(Edited, Model):
         sa.Index("ix_stories_library", "state", "scope", "featured", "published_at"),
         sa.Index("ix_stories_feed", "state", "scope", "published_at"),  # newest first, for the feed
         sa.Index("ix_stories_state_submitted_at", "state", "submitted_at"),
+        # Each audience's library, in its order (revision 0029): visitors', and members'.
+        sa.Index(
+            "ix_stories_library_public",
+            "featured",
+            "published_at",
+            "id",
+            sqlite_where=sa.text(LIBRARY_PUBLIC),
+            postgresql_where=sa.text(LIBRARY_PUBLIC),
+        ),
+        sa.Index(
+            "ix_stories_library_members",
+            "featured",
+            "published_at",
+            "id",
+            sqlite_where=sa.text(LIBRARY_MEMBERS),
+            postgresql_where=sa.text(LIBRARY_MEMBERS),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
