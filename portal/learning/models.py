@@ -56,11 +56,15 @@ class FlagOutcome(enum.StrEnum):
     DISMISSED = "dismissed"  # staff kept or restored the content
 
 
-# The posts a signed-in member's feed shows, as the partial index's condition and as the
-# feed's own (literal values, so that both planners see the query is inside the index).
-FEED_MEMBERS = "state = 'visible'"
-FEED_MEMBERS_SQL = "learning_posts.state = 'visible'"
-FEED_PUBLIC_SQL = "learning_posts.state = 'visible' AND learning_posts.visibility = 'public'"
+# The posts a signed-in member's feed shows (every visible one, whatever its audience): the
+# partial index's condition (revision 0029) and, qualified, the feed's own. Literal values, so
+# both planners see the query is inside the index; on SQLite written ``+state`` (in both), which
+# keeps the planner from preferring the visitors' index on (state, visibility, ...) and sorting.
+def members_feed_condition(*, dialect: str, table: str = "") -> str:
+    return f"{'+' if dialect == 'sqlite' else ''}{table + '.' if table else ''}state = 'visible'"
+
+
+FEED_PUBLIC_SQL = "learning_posts.state = 'visible' AND learning_posts.visibility = 'public'"  # the visitors' index
 
 
 class LearningPost(Edited, Model):
@@ -74,8 +78,8 @@ class LearningPost(Edited, Model):
             "ix_learning_posts_feed_members",
             "created_at",
             "id",
-            sqlite_where=sa.text(FEED_MEMBERS),
-            postgresql_where=sa.text(FEED_MEMBERS),
+            sqlite_where=sa.text(members_feed_condition(dialect="sqlite")),
+            postgresql_where=sa.text(members_feed_condition(dialect="postgresql")),
         ),
     )
 

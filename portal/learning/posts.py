@@ -23,7 +23,6 @@ from portal.core.search import documents
 from portal.grants import signals as grants_signals
 from portal.grants.models import Phase, ProgressReport, ReportState
 from portal.learning.models import (
-    FEED_MEMBERS_SQL,
     FEED_PUBLIC_SQL,
     Comment,
     CommentState,
@@ -33,6 +32,7 @@ from portal.learning.models import (
     PostTag,
     Validation,
     Visibility,
+    members_feed_condition,
 )
 from portal.learning.text import to_html, to_plain
 from portal.teams.models import Project, TeamMembership
@@ -306,7 +306,9 @@ def viewable(query: sa.Select[Any], viewer: Any) -> sa.Select[Any]:
     """Only visible posts; visitors see only public ones. Written as literal SQL identical to the
     indexes' conditions (``models.FEED_*``), so both planners read the feed from the index that
     holds exactly this viewer's posts, newest first (members: revision 0029's partial index)."""
-    return query.where(sa.text(FEED_MEMBERS_SQL if _signed_in(viewer) else FEED_PUBLIC_SQL))
+    if _signed_in(viewer):
+        return query.where(sa.text(members_feed_condition(dialect=db.engine.dialect.name, table="learning_posts")))
+    return query.where(sa.text(FEED_PUBLIC_SQL))
 
 
 def feed_filtered(

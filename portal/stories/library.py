@@ -18,14 +18,13 @@ from portal.core.extensions import db
 from portal.core.permissions import is_staff
 from portal.core.search import service
 from portal.stories.models import (
-    LIBRARY_MEMBERS_SQL,
-    LIBRARY_PUBLIC_SQL,
     Scope,
     Story,
     StoryState,
     StoryTag,
     Storyteller,
     TagVocabulary,
+    library_condition,
 )
 from portal.teams.models import Project
 
@@ -76,10 +75,11 @@ class Filters:
 # Each audience's library is read from a partial index holding exactly its stories, in the
 # library's order (featured first, newest first, then id): no sort and no scan past the page,
 # however many stories there are. The conditions are written out as literal SQL, identical to
-# the indexes' own (``models.LIBRARY_PUBLIC`` / ``LIBRARY_MEMBERS``), so that both planners can
+# the indexes' own (``models.library_condition``), so that both planners can
 # prove a query is inside an index (a bound parameter would hide the value from them).
 def _visible(user: Any) -> sa.TextClause:
-    return sa.text(LIBRARY_MEMBERS_SQL if _signed_in(user) else LIBRARY_PUBLIC_SQL)
+    audience = "members" if _signed_in(user) else "public"
+    return sa.text(library_condition(audience, dialect=db.engine.dialect.name, table="stories"))
 
 
 def published_query(user: Any) -> sa.Select[Story]:

@@ -185,13 +185,18 @@ class Demographics(Model):
     storyteller: Mapped[Storyteller] = relationship(back_populates="demographics")
 
 
-# The stories each audience's library shows, as the partial indexes' conditions and (qualified
-# with the table, for queries) as the library's own: literal values, so that both planners see
-# that a query's rows are inside the index.
-LIBRARY_PUBLIC = "state = 'published' AND scope = 'public'"
-LIBRARY_MEMBERS = "state = 'published' AND scope IN ('public', 'network')"
-LIBRARY_PUBLIC_SQL = "stories.state = 'published' AND stories.scope = 'public'"
-LIBRARY_MEMBERS_SQL = "stories.state = 'published' AND stories.scope IN ('public', 'network')"
+# The stories each audience's library shows: the partial indexes' conditions (revision 0029)
+# and, qualified with the table, the library's own. Literal values, so that both planners see
+# that a query's rows are inside the index; on SQLite each column is written ``+column`` (the
+# same no-op in the index and the query), which keeps the planner from preferring an index on
+# (state, scope, ...) that would make it sort every published story.
+LIBRARY_SCOPES = {"public": "= 'public'", "members": "IN ('public', 'network')"}
+
+
+def library_condition(audience: str, *, dialect: str, table: str = "") -> str:
+    mark = "+" if dialect == "sqlite" else ""
+    column = f"{mark}{table + '.' if table else ''}"
+    return f"{column}state = 'published' AND {column}scope {LIBRARY_SCOPES[audience]}"
 
 
 class Story(Edited, Model):
@@ -214,16 +219,16 @@ class Story(Edited, Model):
             "featured",
             "published_at",
             "id",
-            sqlite_where=sa.text(LIBRARY_PUBLIC),
-            postgresql_where=sa.text(LIBRARY_PUBLIC),
+            sqlite_where=sa.text(library_condition("public", dialect="sqlite")),
+            postgresql_where=sa.text(library_condition("public", dialect="postgresql")),
         ),
         sa.Index(
             "ix_stories_library_members",
             "featured",
             "published_at",
             "id",
-            sqlite_where=sa.text(LIBRARY_MEMBERS),
-            postgresql_where=sa.text(LIBRARY_MEMBERS),
+            sqlite_where=sa.text(library_condition("members", dialect="sqlite")),
+            postgresql_where=sa.text(library_condition("members", dialect="postgresql")),
         ),
     )
 
