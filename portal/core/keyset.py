@@ -206,9 +206,10 @@ def choose_by_name(
 
 
 def link_args(args: Any, choice: NameChoice, *, name: str = "project", typed: str = "project_name") -> dict[str, str]:
-    """The query's arguments for a page's links: every filter kept, the page's own cursor and the
-    typed name dropped, and the thing chosen by its id."""
-    kept = {key: value for key, value in args.items() if key not in ("after", "before", "page", "suggest", typed, name)}
+    """The query's arguments for a page's links: every filter set kept (empty ones left out), the
+    page's own cursor and the typed name dropped, and the thing chosen by its id."""
+    dropped = ("after", "before", "page", "suggest", typed, name)
+    kept = {key: value for key, value in args.items() if value and key not in dropped}
     if choice.chosen_id is not None:
         kept[name] = str(choice.chosen_id)
     return kept
