@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, RadioField, SearchField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from portal.core import vocabulary
@@ -63,5 +63,11 @@ class FeedFilterForm(FlaskForm):
         csrf = False
 
     tag = SelectField("Value or theme", validate_choice=False)
-    project = SelectField("Project", validate_choice=False)
+    # Thousands of projects: a name to type, matched on the server (see ``core.keyset.NameChoice``).
+    project_name = SearchField(
+        "Project",
+        description="Type part of a project's name.",
+        validators=[Optional(), Length(max=100, message="Keep this to 100 characters or fewer.")],
+    )
+    project = HiddenField(validators=[Optional()])
     phase = SelectField("Funding round", validate_choice=False)

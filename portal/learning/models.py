@@ -56,11 +56,32 @@ class FlagOutcome(enum.StrEnum):
     DISMISSED = "dismissed"  # staff kept or restored the content
 
 
+# The posts a signed-in member's feed shows (every visible one, whatever its audience): the
+# partial index's condition (revision 0029) and, qualified, the feed's own. Literal values, so
+# both planners see the query is inside the index; on SQLite written ``+state`` (in both), which
+# keeps the planner from preferring the visitors' index on (state, visibility, ...) and sorting.
+def members_feed_condition(*, dialect: str, table: str = "") -> str:
+    return f"{'+' if dialect == 'sqlite' else ''}{table + '.' if table else ''}state = 'visible'"
+
+
+FEED_PUBLIC_SQL = "learning_posts.state = 'visible' AND learning_posts.visibility = 'public'"  # the visitors' index
+
+
 class LearningPost(Edited, Model):
     """A post its author writes and changes (``Edited``: a save from a stale form never overwrites)."""
 
     __tablename__ = "learning_posts"
-    __table_args__ = (sa.Index("ix_learning_posts_feed", "state", "visibility", "created_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_learning_posts_feed", "state", "visibility", "created_at", "id"),  # visitors' feed
+        # Members' feed (revision 0029): every visible post, newest first, whatever its audience.
+        sa.Index(
+            "ix_learning_posts_feed_members",
+            "created_at",
+            "id",
+            sqlite_where=sa.text(members_feed_condition(dialect="sqlite")),
+            postgresql_where=sa.text(members_feed_condition(dialect="postgresql")),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal.accounts import signals as account_signals
 from portal.accounts.models import Role, User
-from portal.core import audit, edits, vocabulary
+from portal.core import audit, edits, keyset, vocabulary
 from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
@@ -23,6 +23,7 @@ from portal.core.search import documents
 from portal.grants import signals as grants_signals
 from portal.grants.models import Phase, ProgressReport, ReportState
 from portal.learning.models import (
+    FEED_PUBLIC_SQL,
     Comment,
     CommentState,
     LearningPost,
@@ -31,11 +32,13 @@ from portal.learning.models import (
     PostTag,
     Validation,
     Visibility,
+    members_feed_condition,
 )
 from portal.learning.text import to_html, to_plain
 from portal.teams.models import Project, TeamMembership
 
 TITLE_MAX = 200
+PROJECT_CHOICES = 10  # projects offered for a typed name; more means "type more of the name"
 BODY_MAX = 20_000
 
 # What the comparison calls each part of a post, when a save from a stale form is refused.
@@ -295,12 +298,44 @@ def publish_report(report: ProgressReport, *, by: User) -> LearningPost:
 # --- reading ----------------------------------------------------------------------------------
 
 
+def _signed_in(viewer: Any) -> bool:
+    return bool(viewer is not None and viewer.is_authenticated)
+
+
 def viewable(query: sa.Select[Any], viewer: Any) -> sa.Select[Any]:
-    """Only visible posts; visitors see only public ones."""
-    query = query.where(LearningPost.state == PostState.VISIBLE)
-    if not (viewer is not None and viewer.is_authenticated):
-        query = query.where(LearningPost.visibility == Visibility.PUBLIC)
+    """Only visible posts; visitors see only public ones. Written as literal SQL identical to the
+    indexes' conditions (``models.FEED_*``), so both planners read the feed from the index that
+    holds exactly this viewer's posts, newest first (members: revision 0029's partial index)."""
+    if _signed_in(viewer):
+        return query.where(sa.text(members_feed_condition(dialect=db.engine.dialect.name, table="learning_posts")))
+    return query.where(sa.text(FEED_PUBLIC_SQL))
+
+
+def feed_filtered(
+    viewer: Any,
+    *,
+    tag: str = "",
+    project_id: int | None = None,
+    phase_id: int | None = None,
+    author_id: int | None = None,
+) -> sa.Select[LearningPost]:
+    """The posts this viewer's feed shows for these filters, unordered."""
+    query = viewable(sa.select(LearningPost), viewer)
+    if tag:
+        query = query.where(LearningPost.id.in_(sa.select(PostTag.post_id).where(PostTag.tag == tag)))
+    if project_id:
+        query = query.where(LearningPost.project_id == project_id)
+    if phase_id:
+        query = query.where(LearningPost.project_id.in_(sa.select(Project.id).where(Project.phase_id == phase_id)))
+    if author_id:
+        query = query.where(LearningPost.author_id == author_id)
     return query
+
+
+def _shown(query: sa.Select[LearningPost]) -> sa.Select[LearningPost]:
+    return query.options(
+        joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags)
+    )
 
 
 def feed_query(
@@ -311,18 +346,61 @@ def feed_query(
     phase_id: int | None = None,
     author_id: int | None = None,
 ) -> sa.Select[LearningPost]:
-    query = viewable(sa.select(LearningPost), viewer).options(
-        joinedload(LearningPost.author), joinedload(LearningPost.project), selectinload(LearningPost.tags)
+    query = feed_filtered(viewer, tag=tag, project_id=project_id, phase_id=phase_id, author_id=author_id)
+    return _shown(query).order_by(LearningPost.created_at.desc(), LearningPost.id.desc())
+
+
+# The feed's order as keyset keys: newest first, then id.
+FEED_KEYS = (keyset.Key(LearningPost.created_at, datetime), keyset.Key(LearningPost.id, int))
+
+
+def feed_page(
+    viewer: Any,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = 25,
+    tag: str = "",
+    project_id: int | None = None,
+    phase_id: int | None = None,
+    author_id: int | None = None,
+) -> keyset.Page[LearningPost]:
+    """One page of the feed after (older) or before (newer) a cursor, with a count capped at
+    ``keyset.COUNT_CAP``; ``keyset.BadCursor`` for a cursor the feed did not make."""
+    query = feed_filtered(viewer, tag=tag, project_id=project_id, phase_id=phase_id, author_id=author_id)
+    page = keyset.paginate(
+        _shown(query),
+        FEED_KEYS,
+        values_of=lambda post: (post.created_at, post.id),
+        after=after,
+        before=before,
+        per_page=per_page,
     )
-    if tag:
-        query = query.where(LearningPost.id.in_(sa.select(PostTag.post_id).where(PostTag.tag == tag)))
-    if project_id:
-        query = query.where(LearningPost.project_id == project_id)
-    if phase_id:
-        query = query.where(LearningPost.project_id.in_(sa.select(Project.id).where(Project.phase_id == phase_id)))
-    if author_id:
-        query = query.where(LearningPost.author_id == author_id)
-    return query.order_by(LearningPost.created_at.desc(), LearningPost.id.desc())
+    page.total = keyset.capped_count(query, LearningPost.id)
+    return page
+
+
+def matching_projects(text: str, viewer: Any, *, limit: int = PROJECT_CHOICES) -> list[tuple[int, str]]:
+    """Projects whose title contains ``text`` and that have a post in this viewer's feed, by
+    title, at most ``limit`` + 1 (so the page can say there are more)."""
+    words = text.strip()[:100]
+    if not words:
+        return []
+    pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    has_post = viewable(sa.select(LearningPost.id), viewer).where(LearningPost.project_id == Project.id).exists()
+    rows = db.session.execute(
+        sa.select(Project.id, Project.title)
+        .where(Project.title.ilike(pattern, escape="\\"), has_post)
+        .order_by(Project.title, Project.id)
+        .limit(limit + 1)
+    ).all()
+    return [(row.id, row.title) for row in rows]
+
+
+def project_title(project_id: int | None) -> str | None:
+    if not project_id:
+        return None
+    return db.session.scalar(sa.select(Project.title).where(Project.id == project_id))
 
 
 def tag_choices() -> list[tuple[str, str]]:
@@ -331,15 +409,10 @@ def tag_choices() -> list[tuple[str, str]]:
     ]
 
 
-def filter_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """Projects that have posts, and funding phases (for the feed's filters): two queries."""
-    projects = db.session.execute(
-        sa.select(Project.id, Project.title)
-        .where(Project.id.in_(sa.select(LearningPost.project_id).where(LearningPost.project_id.is_not(None))))
-        .order_by(Project.title)
-    ).all()
-    phases = db.session.execute(sa.select(Phase.id, Phase.name).order_by(Phase.opens_on, Phase.id)).all()
-    return [(p.id, p.title) for p in projects], [(p.id, p.name) for p in phases]
+def phase_choices() -> list[tuple[int, str]]:
+    """Funding phases, for the feed's filter (a handful; projects are typed, not listed)."""
+    rows = db.session.execute(sa.select(Phase.id, Phase.name).order_by(Phase.opens_on, Phase.id)).all()
+    return [(row.id, row.name) for row in rows]
 
 
 def post_counts(post_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, request, url_for
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.accounts.models import User
-from portal.core import vocabulary
+from portal.core import keyset, vocabulary
 from portal.core.changes import apply, done, refused
 from portal.core.confirm import Confirmation, ask, confirmed, counted
 from portal.core.extensions import db
 from portal.core.forms import choices
 from portal.core.permissions import can, permission_required, public, require
-from portal.core.web import page_number, paginate, redirect_to, render, wants_fragment, whole_number
+from portal.core.web import page_number, redirect_to, render, wants_fragment, whole_number
 from portal.learning import bp, comments, moderation, posts, validations
 from portal.learning.forms import CommentForm, FeedFilterForm, FlagForm, PostForm
 from portal.learning.models import Comment, LearningPost
@@ -44,29 +44,50 @@ def _comment_or_404(comment_id: int) -> Comment:
 # --- the feed ---------------------------------------------------------------------------------
 
 
+BROKEN_LINK = "This link to more posts is broken (part of it may be missing). Start again from the newest posts."
+
+
 @bp.route("/", endpoint="feed")
 @public
 def feed() -> Response:
     filters = FeedFilterForm(request.args)
-    project_choices, phase_choices = posts.filter_choices()
+    filters.validate()
+    suggesting = request.args.get("suggest") == "projects" and wants_fragment()
+    choice = keyset.choose_by_name(
+        (filters.project_name.data or "") if not filters.project_name.errors else "",
+        whole_number(request.args.get("project")),
+        matching=lambda typed: posts.matching_projects(typed, current_user),
+        title_of=posts.project_title,
+        limit=posts.PROJECT_CHOICES,
+        choose_one=not suggesting,
+    )
+    args = keyset.link_args(request.args, choice)
+    if suggesting:  # as someone types a project's name: only the matches, for the list under the field
+        return render("learning/feed.html", block="project_choices", choice=choice, args=args)
     filters.tag.choices = choices([("", "Any value or theme"), *posts.tag_choices()])
-    filters.project.choices = choices([("", "Any project"), *[(str(i), t) for i, t in project_choices]])
-    filters.phase.choices = choices([("", "Any funding round"), *[(str(i), n) for i, n in phase_choices]])
+    filters.phase.choices = choices([("", "Any funding round"), *[(str(i), n) for i, n in posts.phase_choices()]])
     author_id = whole_number(request.args.get("author"))
     author = db.session.get(User, author_id) if author_id else None
-    query = posts.feed_query(
-        current_user,
-        tag=request.args.get("tag", ""),
-        project_id=whole_number(request.args.get("project")),
-        phase_id=whole_number(request.args.get("phase")),
-        author_id=author_id,
-    )
-    page = paginate(query)
+    try:
+        page = posts.feed_page(
+            current_user,
+            after=request.args.get("after") or None,
+            before=request.args.get("before") or None,
+            per_page=current_app.config["PAGE_SIZE"],
+            tag=request.args.get("tag", ""),
+            project_id=choice.chosen_id,
+            phase_id=whole_number(request.args.get("phase")),
+            author_id=author_id,
+        )
+    except keyset.BadCursor:
+        abort(400, description=BROKEN_LINK)
     return render(
         "learning/feed.html",
         block="more",
         page=page,
         filters=filters,
+        choice=choice,
+        args=args,
         author=author,
         counts=posts.post_counts([p.id for p in page.items]),
         title="Shared learning",

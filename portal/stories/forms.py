@@ -310,12 +310,17 @@ class LibraryFilterForm(FlaskForm):
         "Value", choices=choices([("", "Any value"), *vocabulary.VALUES.items()]), validators=[Optional()]
     )
     phase = SelectField("Funding phase", validators=[Optional()])
-    project = SelectField("Project", validators=[Optional()])
+    # Thousands of projects: not a menu but a name to type, matched on the server (the page lists
+    # the projects that match as links; with htmx they appear as you type). ``project`` is the
+    # one chosen, kept in the links and in a hidden field.
+    project_name = SearchField(
+        "Project", description="Type part of a project's name.", validators=[Optional(), at_most(100)]
+    )
+    project = HiddenField(validators=[Optional()])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.phase.choices = choices([("", "Any phase"), *phase_pairs()])
-        self.project.choices = choices([("", "Any project"), *project_pairs()])
 
 
 class SummaryFilterForm(FlaskForm):

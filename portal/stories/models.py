@@ -185,6 +185,20 @@ class Demographics(Model):
     storyteller: Mapped[Storyteller] = relationship(back_populates="demographics")
 
 
+# The stories each audience's library shows: the partial indexes' conditions (revision 0029)
+# and, qualified with the table, the library's own. Literal values, so that both planners see
+# that a query's rows are inside the index; on SQLite each column is written ``+column`` (the
+# same no-op in the index and the query), which keeps the planner from preferring an index on
+# (state, scope, ...) that would make it sort every published story.
+LIBRARY_SCOPES = {"public": "= 'public'", "members": "IN ('public', 'network')"}
+
+
+def library_condition(audience: str, *, dialect: str, table: str = "") -> str:
+    mark = "+" if dialect == "sqlite" else ""
+    column = f"{mark}{table + '.' if table else ''}"
+    return f"{column}state = 'published' AND {column}scope {LIBRARY_SCOPES[audience]}"
+
+
 class Story(Edited, Model):
     __tablename__ = "stories"
     # Every saved version of what the story says (core.revisions), erased with the story's words.
@@ -199,6 +213,23 @@ class Story(Edited, Model):
         sa.Index("ix_stories_library", "state", "scope", "featured", "published_at"),
         sa.Index("ix_stories_feed", "state", "scope", "published_at"),  # newest first, for the feed
         sa.Index("ix_stories_state_submitted_at", "state", "submitted_at"),
+        # Each audience's library, in its order (revision 0029): visitors', and members'.
+        sa.Index(
+            "ix_stories_library_public",
+            "featured",
+            "published_at",
+            "id",
+            sqlite_where=sa.text(library_condition("public", dialect="sqlite")),
+            postgresql_where=sa.text(library_condition("public", dialect="postgresql")),
+        ),
+        sa.Index(
+            "ix_stories_library_members",
+            "featured",
+            "published_at",
+            "id",
+            sqlite_where=sa.text(library_condition("members", dialect="sqlite")),
+            postgresql_where=sa.text(library_condition("members", dialect="postgresql")),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

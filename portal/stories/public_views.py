@@ -10,10 +10,10 @@ from flask import abort, current_app, make_response, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.core import vocabulary
+from portal.core import keyset, vocabulary
 from portal.core.extensions import db
 from portal.core.permissions import can, public
-from portal.core.web import paginate, render
+from portal.core.web import paginate, render, wants_fragment
 from portal.stories import bp, library, media, moderation, summary
 from portal.stories.forms import AskSettingForm, LibraryFilterForm, SummaryFilterForm, optional_int
 from portal.stories.markdown import plain_text
@@ -21,6 +21,9 @@ from portal.stories.markdown import render as render_markdown
 from portal.stories.models import Story, StoryState, Storyteller
 
 FEED_SIZE = 30
+BROKEN_LINK = (
+    "This link to a page of stories is broken (part of it may be missing). Start again from the first page of stories."
+)
 
 
 @bp.app_template_filter("story_markdown")
@@ -43,20 +46,54 @@ def _atom_time(moment: datetime | None) -> str:
     return moment.isoformat() if moment else "2026-01-01T00:00:00+00:00"
 
 
+def _project_choice(form: LibraryFilterForm, *, choose_one: bool) -> keyset.NameChoice:
+    return keyset.choose_by_name(
+        (form.project_name.data or "") if not form.project_name.errors else "",
+        optional_int(form.project.data),
+        matching=lambda typed: library.matching_projects(typed, current_user),
+        title_of=library.project_title,
+        limit=library.PROJECT_CHOICES,
+        choose_one=choose_one,
+    )
+
+
 @bp.route("")
 @public
 def library_page() -> Response:
     form = LibraryFilterForm(request.args)
     form.validate()
+    suggesting = request.args.get("suggest") == "projects" and wants_fragment()
+    choice = _project_choice(form, choose_one=not suggesting)
+    args = keyset.link_args(request.args, choice)
+    if suggesting:  # as someone types a project's name: only the matches, for the list under the field
+        return render("stories/library.html", block="project_choices", choice=choice, args=args)
     filters = library.Filters(
         theme=form.theme.data if form.theme.data in vocabulary.THEMES else "",
         value=form.value.data if form.value.data in vocabulary.VALUES else "",
         phase_id=optional_int(form.phase.data),
-        project_id=optional_int(form.project.data),
-        words=(form.q.data or "").strip(),
+        project_id=choice.chosen_id,
+        words=(form.q.data or "").strip() if not form.q.errors else "",
     )
-    page = paginate(library.library_query(current_user, filters))
-    return render("stories/library.html", block="results", form=form, page=page, title="Stories")
+    try:
+        page = library.library_page(
+            current_user,
+            filters,
+            after=request.args.get("after") or None,
+            before=request.args.get("before") or None,
+            per_page=current_app.config["PAGE_SIZE"],
+        )
+    except keyset.BadCursor:
+        abort(400, description=BROKEN_LINK)
+    return render(
+        "stories/library.html",
+        block="results",
+        form=form,
+        page=page,
+        choice=choice,
+        args=args,
+        fragment=wants_fragment(),
+        title="Stories",
+    )
 
 
 def _visible_story_or_404(story_id: int) -> Story:

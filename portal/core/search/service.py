@@ -137,11 +137,35 @@ def search(text: str, *, viewer: Any, page: int = 1, per_page: int = 20, kind: s
     return Results(hits, min(total, MAX_COUNTED), page, per_page, more=total > MAX_COUNTED)
 
 
+def ranked_ids(text: str, *, viewer: Any, kind: str, limit: int = MAX_COUNTED) -> list[int]:
+    """The ids of the ``kind`` documents a search for ``text`` finds for this viewer, best first
+    (the same bounded ranking as ``search``: title matches, then relevance, among at most the
+    newest ``MAX_RANKED`` matches), at most ``limit``; no snippets. For a list that searches one
+    kind of thing with filters of its own (the story library): it keeps those it shows."""
+    words = terms(text)
+    if not words or kind not in KINDS:
+        return []
+    params: dict[str, Any] = {
+        "audiences": audiences_for(viewer),
+        "kinds": [kind],
+        "limit": min(limit, MAX_COUNTED),
+        "offset": 0,
+        "counted": MAX_COUNTED + 1,
+        "ranked": MAX_RANKED,
+        "floor": 0,
+    }
+    if db.engine.dialect.name == "postgresql":
+        rows, _total = _postgresql(words, params, snippets=False)
+    else:
+        rows, _total = _sqlite(words, params, snippets=False)
+    return [row.object_id for row in rows]
+
+
 def _expanding(statement: str, *names: str) -> sa.TextClause:
     return sa.text(statement).bindparams(*(sa.bindparam(name, expanding=True) for name in names))
 
 
-def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[Sequence[Any], int]:
+def _sqlite(words: list[str], params: dict[str, Any], *, snippets: bool = True) -> tuple[Sequence[Any], int]:
     """Steps each led by the FTS5 table, so SQLite never probes the index once per document: the
     bounded count; for a very common word, the id below which nothing is ranked; the page of ids
     (title matches first, then BM25) among the documents this viewer may see; their snippets;
@@ -200,16 +224,20 @@ def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[Sequence[Any], in
     ids = [row.id for row in ranked]
     if not ids:
         return [], total
-    snippets: dict[int, str] = dict(
-        db.session.execute(
-            _expanding(
-                """
+    shown: dict[int, str] = (
+        dict(
+            db.session.execute(
+                _expanding(
+                    """
         SELECT rowid, snippet(search_documents_fts, 1, :start, :stop, '…', 24) FROM search_documents_fts
         WHERE search_documents_fts MATCH :match AND rowid IN :ids""",
-                "ids",
-            ),
-            params | {"ids": ids},
-        ).all()
+                    "ids",
+                ),
+                params | {"ids": ids},
+            ).all()
+        )
+        if snippets
+        else {}
     )
     found = {
         row.id: row
@@ -224,7 +252,7 @@ def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[Sequence[Any], in
             object_id=found[i].object_id,
             title=found[i].title,
             url_path=found[i].url_path,
-            snip=snippets.get(i, ""),
+            snip=shown.get(i, ""),
         )
         for i in ids
         if i in found
@@ -232,7 +260,7 @@ def _sqlite(words: list[str], params: dict[str, Any]) -> tuple[Sequence[Any], in
     return rows, total
 
 
-def _postgresql(words: list[str], params: dict[str, Any]) -> tuple[Sequence[Any], int]:
+def _postgresql(words: list[str], params: dict[str, Any], *, snippets: bool = True) -> tuple[Sequence[Any], int]:
     """Matches, ranks and the title test all read the stored ``search_vector`` (revision 0008):
     no document's text is parsed again at search time. Only the page's rows get a headline."""
     params |= {
@@ -240,6 +268,7 @@ def _postgresql(words: list[str], params: dict[str, Any]) -> tuple[Sequence[Any]
         "headline": f"StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=12, ShortWord=2",
     }
     query = "(SELECT plainto_tsquery('english'::regconfig, :words) AS query) AS q"
+    snip = "ts_headline('english'::regconfig, d.body, q.query, :headline)" if snippets else "''"
     where = "d.search_vector @@ q.query AND d.audience IN :audiences AND d.kind IN :kinds"
     total = db.session.execute(
         _expanding(
@@ -267,7 +296,7 @@ def _postgresql(words: list[str], params: dict[str, Any]) -> tuple[Sequence[Any]
         _expanding(
             f"""
         SELECT d.kind, d.object_id, d.title, d.url_path,
-               ts_headline('english'::regconfig, d.body, q.query, :headline) AS snip
+               {snip} AS snip
         FROM (SELECT d.id, ts_filter(d.search_vector, '{{a}}') @@ q.query AS title_hit,
                      ts_rank(d.search_vector, q.query) AS score
               FROM search_documents AS d, {query}
