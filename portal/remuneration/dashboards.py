@@ -21,6 +21,7 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from portal.accounts.models import User
 from portal.core.extensions import db
 from portal.core.formatting import LONDON
+from portal.core.keyset_lists import KeysetPage, keyset_page
 from portal.remuneration.models import (
     BatchState,
     Claim,
@@ -93,10 +94,19 @@ def queue_condition(state: str) -> sa.ColumnElement[bool]:
 
 
 def queue_query(state: str) -> sa.Select[Claim]:
-    """Claims in the chosen part of the queue, the longest waiting first."""
+    """Claims in the chosen part of the queue, the longest waiting first (``queue_page`` pages it)."""
     return (
         sa.select(Claim).where(queue_condition(state)).options(*_with_people()).order_by(Claim.submitted_at, Claim.id)
     )
+
+
+def by_waiting(query: sa.Select[Claim]) -> KeysetPage[Claim]:
+    """A page of claims the longest waiting first, by (sent, id); never sent last."""
+    return keyset_page(query, Claim.submitted_at, Claim.id, descending=False, nullable=True)
+
+
+def queue_page(state: str) -> KeysetPage[Claim]:
+    return by_waiting(queue_query(state))
 
 
 @dataclass(frozen=True)
@@ -110,16 +120,25 @@ class Totals:
         return self.fees_pence + self.expenses_pence
 
 
-def totals_where(condition: sa.ColumnElement[bool]) -> Totals:
-    """Count, payable fees and expenses of every claim matching ``condition`` (two queries)."""
-    count, fees = db.session.execute(
-        sa.select(sa.func.count(Claim.id), sa.func.coalesce(sa.func.sum(payable_fee()), 0)).where(condition)
-    ).one()
-    expenses = db.session.scalar(
+def claim_expenses() -> sa.ScalarSelect[int]:
+    """The claim's expenses, in SQL (a correlated sum over the expense lines' claim index)."""
+    return (
         sa.select(sa.func.coalesce(sa.func.sum(ExpenseLine.amount_pence), 0))
-        .join(Claim, Claim.id == ExpenseLine.claim_id)
-        .where(condition)
+        .where(ExpenseLine.claim_id == Claim.id)
+        .correlate(Claim)
+        .scalar_subquery()
     )
+
+
+def totals_where(condition: sa.ColumnElement[bool]) -> Totals:
+    """Count, payable fees and expenses of every claim matching ``condition`` (one query)."""
+    count, fees, expenses = db.session.execute(
+        sa.select(
+            sa.func.count(Claim.id),
+            sa.func.coalesce(sa.func.sum(payable_fee()), 0),
+            sa.func.coalesce(sa.func.sum(claim_expenses()), 0),
+        ).where(condition)
+    ).one()
     return Totals(int(count), int(fees), int(expenses or 0))
 
 
@@ -165,28 +184,21 @@ class StateRow:
 
 
 def waiting_by_state() -> list[StateRow]:
-    """Claims at each open state with their fees and expenses (two GROUP BY queries)."""
-    fees = {
-        state: (int(count), int(total))
-        for state, count, total in db.session.execute(
-            sa.select(Claim.state, sa.func.count(Claim.id), sa.func.coalesce(sa.func.sum(payable_fee()), 0))
+    """Claims at each open state with their fees and expenses (one GROUP BY over the state index)."""
+    found = {
+        state: Totals(int(count), int(fees), int(expenses))
+        for state, count, fees, expenses in db.session.execute(
+            sa.select(
+                Claim.state,
+                sa.func.count(Claim.id),
+                sa.func.coalesce(sa.func.sum(payable_fee()), 0),
+                sa.func.coalesce(sa.func.sum(claim_expenses()), 0),
+            )
             .where(Claim.state.in_(DASHBOARD_STATES))
             .group_by(Claim.state)
         )
     }
-    expenses = {
-        state: int(total)
-        for state, total in db.session.execute(
-            sa.select(Claim.state, sa.func.coalesce(sa.func.sum(ExpenseLine.amount_pence), 0))
-            .join(Claim, Claim.id == ExpenseLine.claim_id)
-            .where(Claim.state.in_(DASHBOARD_STATES))
-            .group_by(Claim.state)
-        )
-    }
-    return [
-        StateRow(state, Totals(fees.get(state, (0, 0))[0], fees.get(state, (0, 0))[1], expenses.get(state, 0)))
-        for state in DASHBOARD_STATES
-    ]
+    return [StateRow(state, found.get(state, Totals(0, 0, 0))) for state in DASHBOARD_STATES]
 
 
 def local_day(moment: datetime) -> date:
@@ -265,8 +277,16 @@ def unbatched_query() -> sa.Select[Claim]:
     return sa.select(Claim).where(UNBATCHED).options(*_with_people()).order_by(Claim.approved_at, Claim.id)
 
 
+def unbatched_page() -> KeysetPage[Claim]:
+    return keyset_page(unbatched_query(), Claim.approved_at, Claim.id, descending=False, nullable=True)
+
+
 def batch_claims_query(batch_id: int) -> sa.Select[Claim]:
     return sa.select(Claim).where(Claim.batch_id == batch_id).options(*_with_people()).order_by(Claim.id)
+
+
+def batch_claims_page(batch_id: int) -> KeysetPage[Claim]:
+    return keyset_page(batch_claims_query(batch_id), Claim.id, Claim.id, descending=False)
 
 
 @dataclass(frozen=True)
@@ -321,6 +341,10 @@ def batches_query(state: BatchState | None = None) -> sa.Select[PaymentBatch]:
     if state is not None:
         query = query.where(PaymentBatch.state == state)
     return query
+
+
+def batches_page(state: BatchState | None = None) -> KeysetPage[PaymentBatch]:
+    return keyset_page(batches_query(state), PaymentBatch.created_at, PaymentBatch.id, descending=True)
 
 
 def awaiting_batches(limit: int) -> list[PaymentBatch]:
