@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import statistics
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from portal.core import audit
 from portal.core.extensions import db
 from portal.core.keyset_lists import BadCursor, decode, encode
 from portal.grants.models import ProgressReport, ProjectStatus, ReportState
+from portal.remuneration import dashboards
 from portal.remuneration.models import (
     BatchState,
     Claim,
@@ -383,3 +385,48 @@ def test_each_list_and_dashboard_makes_as_many_queries_for_5_rows_as_for_80(
     queue = text_of(clients["staff"].get("/claims/queue?state=approved"))
     assert "40 claims" in queue and "Next" in queue
     assert "80 entries" in text_of(clients["admin"].get("/admin/audit?action=test.event"))
+
+
+# --- the staff payments dashboard's days to payment, counted by the database ---------------------
+
+
+def test_days_to_payment_are_counted_from_the_london_day_each_claim_was_sent(
+    app: Flask, card: Any, users: dict[str, Any]
+) -> None:
+    today = date(2026, 8, 20)
+    member = users["member"]
+    sent_and_paid = [
+        (datetime(2026, 7, 1, 23, 30, tzinfo=UTC), date(2026, 7, 31)),  # 2 July in London (summer time): 29 days
+        (datetime(2026, 7, 1, 22, 59, tzinfo=UTC), date(2026, 7, 31)),  # still 1 July: 30 days
+        (datetime(2026, 3, 28, 23, 30, tzinfo=UTC), date(2026, 5, 30)),  # winter time: 28 March, 63 days
+        (datetime(2026, 3, 29, 23, 30, tzinfo=UTC), date(2026, 6, 1)),  # summer time began: 30 March, 63 days
+        (datetime(2026, 6, 10, 0, 15, tzinfo=UTC), date(2026, 6, 12)),
+        (datetime(2026, 6, 10, 0, 15, tzinfo=UTC), date(2026, 6, 12)),
+        (datetime(2026, 1, 2, 9, 0, tzinfo=UTC), date(2026, 3, 1)),  # paid before the 90 days: left out
+    ]
+    for sent, paid_on in sent_and_paid:
+        db.session.add(
+            Claim(
+                claimant_id=member.id,
+                activity_type_id=card["Meeting"].id,
+                activity_date=sent.date(),
+                units=Decimal("1"),
+                unit=Unit.HOUR,
+                rate_pence=2000,
+                full_fee_pence=2000,
+                fee_pence=2000,
+                state=ClaimState.PAID,
+                submitted_at=sent,
+                paid_on=paid_on,
+            )
+        )
+    db.session.commit()
+
+    speed = dashboards.payment_speed(today, 30)
+    counted = [
+        (paid_on - dashboards.local_day(sent)).days
+        for sent, paid_on in sent_and_paid
+        if today - timedelta(days=90) <= paid_on <= today
+    ]
+    assert sorted(counted) == [2, 2, 29, 30, 63, 63]
+    assert (speed.claims, speed.median_days, speed.within_target) == (6, statistics.median(counted), 4)
