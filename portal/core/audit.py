@@ -23,7 +23,14 @@ from portal.core.extensions import Model, db
 
 class AuditEntry(Model):
     __tablename__ = "audit_entries"
-    __table_args__ = (sa.Index("ix_audit_entries_object", "object_type", "object_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_entries_object", "object_type", "object_id"),
+        # The audit log's pages, newest first, whole or filtered (portal/admin/views.py, keyset).
+        sa.Index("ix_audit_entries_created_id", "created_at", "id"),
+        sa.Index("ix_audit_entries_action_created_id", "action", "created_at", "id"),
+        sa.Index("ix_audit_entries_actor_created_id", "actor_id", "created_at", "id"),
+        sa.Index("ix_audit_entries_type_created_id", "object_type", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -126,8 +133,20 @@ def entries_query(*, action: str = "", object_type: str = "", actor_id: int | No
     return query
 
 
+# Each action once, in order, by stepping through the action index one value at a time (a loose
+# index scan): a few dozen index probes however many entries there are, where DISTINCT reads them all.
+_ACTIONS_IN_ORDER = sa.text(
+    "WITH RECURSIVE found(action) AS ("
+    " SELECT min(action) FROM audit_entries"
+    " UNION ALL"
+    " SELECT (SELECT min(action) FROM audit_entries WHERE action > found.action) FROM found"
+    " WHERE found.action IS NOT NULL"
+    ") SELECT action FROM found WHERE action IS NOT NULL"
+)
+
+
 def known_actions() -> list[str]:
-    return list(db.session.scalars(sa.select(AuditEntry.action).distinct().order_by("action")))
+    return list(db.session.scalars(_ACTIONS_IN_ORDER))
 
 
 def _replaced(value: Any, patterns: list[tuple[re.Pattern[str], str]]) -> Any:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from portal.core.extensions import db
+from portal.core.keyset_lists import KeysetPage, keyset_page
 from portal.grants.models import (
     Application,
     ApplicationState,
@@ -268,6 +269,12 @@ def at_risk_query() -> sa.Select[Project]:
         .options(joinedload(Project.phase))
         .order_by(Project.title, Project.id)
     )
+
+
+def at_risk_page() -> KeysetPage[Project]:
+    """A page of them by (title, id): the projects are read in title order only until a page is
+    found, with no count of them all (the dashboard links to the reports list for that)."""
+    return keyset_page(at_risk_query(), Project.title, Project.id, descending=False)
 
 
 # --- public pilot pages ---------------------------------------------------------------------

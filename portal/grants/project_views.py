@@ -570,7 +570,7 @@ def staff_dashboard() -> Response:
         phases=dashboards.phase_money(),
         counts=dashboards.report_counts(today),
         awaiting=dashboards.awaiting_review_count(),
-        at_risk=paginate(dashboards.at_risk_query()),
+        at_risk=dashboards.at_risk_page(),
         title="Grants dashboard",
     )
 

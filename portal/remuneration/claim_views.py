@@ -26,8 +26,9 @@ from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.form_fields import number_text, pounds_text
 from portal.core.formatting import local_date, london_today, money
+from portal.core.keyset_lists import capped_count, keyset_page
 from portal.core.permissions import permission_required, require
-from portal.core.web import paginate, redirect_to, render
+from portal.core.web import redirect_to, render
 from portal.remuneration import benefits, bp, claims, rates
 from portal.remuneration.batches import pounds
 from portal.remuneration.forms import (
@@ -141,12 +142,14 @@ def _current_periods(
 @bp.route("/payments")
 @permission_required("claims.own")
 def payments() -> Response:
-    page = paginate(
+    query = (
         sa.select(Claim)
         .where(Claim.claimant_id == current_user.id)
         .options(joinedload(Claim.activity_type), joinedload(Claim.project))
-        .order_by(Claim.activity_date.desc(), Claim.id.desc())
     )
+    # Newest activity first, a page at a time by (date, id) over the claimant's index.
+    page = keyset_page(query, Claim.activity_date, Claim.id, descending=True)
+    total, more = capped_count(query)
     today = london_today()
     totals = benefits.period_totals(current_user.id, today)
     preference = db.session.get(PaymentPreference, current_user.id)
@@ -154,6 +157,8 @@ def payments() -> Response:
         "remuneration/payments.html",
         block="claims",
         page=page,
+        total=total,
+        more=more,
         title="Your payments",
         expenses=_expenses_by_claim([c.id for c in page.items]),
         totals=totals,

@@ -21,8 +21,9 @@ from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.forms import given
+from portal.core.keyset_lists import capped_count
 from portal.core.permissions import permission_required, require
-from portal.core.web import paginate, render
+from portal.core.web import render
 from portal.remuneration import batches, bp, confirm_pages, dashboards, payees
 from portal.remuneration.models import BatchState, PaymentBatch, PaymentPreference
 from portal.remuneration.review_forms import CreateBatchForm, MarkPaidForm, PayeeForm
@@ -48,7 +49,7 @@ def _apply_to_claims(form: FlaskForm, field: str, change: Callable[[], T]) -> Ou
 
 
 def _dashboard(form: CreateBatchForm, status: int = 200) -> Response:
-    page = paginate(dashboards.unbatched_query())
+    page = dashboards.unbatched_page()
     awaiting = dashboards.awaiting_batches(AWAITING_SHOWN)
     return render(
         "remuneration/finance/dashboard.html",
@@ -97,10 +98,13 @@ def create_batch() -> Response:
 def batches_list() -> Response:
     state = request.args.get("state", "")
     chosen = BatchState(state) if state in BatchState._value2member_map_ else None
-    page = paginate(dashboards.batches_query(chosen))
+    page = dashboards.batches_page(chosen)
+    total, more = capped_count(dashboards.batches_query(chosen))
     return render(
         "remuneration/finance/batches.html",
         page=page,
+        total=total,
+        more=more,
         state=chosen,
         batch_totals=dashboards.batch_totals(b.id for b in page.items),
         title="Payment batches",
@@ -108,7 +112,7 @@ def batches_list() -> Response:
 
 
 def _batch_page(batch: PaymentBatch, form: MarkPaidForm, status: int = 200) -> Response:
-    page = paginate(dashboards.batch_claims_query(batch.id))
+    page = dashboards.batch_claims_page(batch.id)
     return render(
         "remuneration/finance/batch.html",
         status=status,

@@ -155,9 +155,13 @@ COMMITTED_STATES = (ClaimState.APPROVED, ClaimState.IN_BATCH, ClaimState.PAID)
 class Claim(Model):
     __tablename__ = "claims"
     __table_args__ = (
-        sa.Index("ix_claims_state_submitted_at", "state", "submitted_at"),
+        # Each list's filter, then its keyset order (sort key, id): the queue and confirmations,
+        # the finance dashboard, a claimant's own claims, a batch's claims.
+        sa.Index("ix_claims_state_submitted_id", "state", "submitted_at", "id"),
+        sa.Index("ix_claims_state_approved_id", "state", "approved_at", "id"),
         sa.Index("ix_claims_state_paid_on", "state", "paid_on"),  # days to payment over the last 90 days
-        sa.Index("ix_claims_claimant_activity_date", "claimant_id", "activity_date"),
+        sa.Index("ix_claims_claimant_activity_id", "claimant_id", "activity_date", "id"),
+        sa.Index("ix_claims_batch_id_id", "batch_id", "id"),
         sa.CheckConstraint("units > 0", name="units_positive"),
         sa.CheckConstraint("fee_pence >= 0", name="fee_not_negative"),
         sa.CheckConstraint("fee_pence <= full_fee_pence", name="fee_at_most_full_fee"),
@@ -189,7 +193,7 @@ class Claim(Model):
     confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_batches.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_batches.id"))  # indexed with id
     paid_on: Mapped[date | None]
     # Optimistic locking: two people acting on the same claim at once, one wins, one is told.
     version: Mapped[int] = mapped_column(default=1)
@@ -255,6 +259,10 @@ class BatchState(enum.StrEnum):
 
 class PaymentBatch(Model):
     __tablename__ = "payment_batches"
+    __table_args__ = (
+        sa.Index("ix_payment_batches_created_id", "created_at", "id"),  # the batches list, newest first
+        sa.Index("ix_payment_batches_state_created_id", "state", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(60), unique=True)

@@ -26,8 +26,9 @@ from portal.core.confirm import Confirmation, ask, confirmed
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.formatting import london_today
+from portal.core.keyset_lists import capped_count
 from portal.core.permissions import permission_required, require
-from portal.core.web import paginate, redirect_to, render
+from portal.core.web import redirect_to, render
 from portal.remuneration import bp, claims, confirm_pages, dashboards
 from portal.remuneration.models import TRANSITIONS, Claim, ClaimState
 from portal.remuneration.review_forms import ACTION_FORMS, QueueFilterForm, action_form
@@ -212,7 +213,7 @@ def queue() -> Response:
     form = QueueFilterForm(request.args)
     form.validate()
     state = form.chosen()
-    page = paginate(dashboards.queue_query(state))
+    page = dashboards.queue_page(state)
     return render(
         "remuneration/queue.html",
         block="results",
@@ -229,11 +230,15 @@ def queue() -> Response:
 @bp.route("/claims/confirmations")
 @permission_required("claims.confirmations")
 def confirmations() -> Response:
-    page = paginate(dashboards.confirmations_query(current_user))
+    query = dashboards.confirmations_query(current_user)
+    page = dashboards.by_waiting(query)
+    total, more = capped_count(query)
     return render(
         "remuneration/confirmations.html",
         block="results",
         page=page,
+        total=total,
+        more=more,
         expenses=dashboards.expenses_by_claim(c.id for c in page.items),
         confirm_form=action_form("confirm", blank=True),
         title="Claims for you to confirm",

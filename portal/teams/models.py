@@ -38,6 +38,7 @@ class ReportingSchedule(enum.StrEnum):
 
 class Project(Edited, Model):
     __tablename__ = "projects"
+    __table_args__ = (sa.Index("ix_projects_title_id", "title", "id"),)  # lists in title order, by keyset
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200))
