@@ -5,8 +5,8 @@ The audit log (whole, or by action, actor or object), the claims queue and confi
 a batch's claims (batch, id), the batches list (state, created) and projects by title. Each
 replaces an index that was its prefix, where there was one.
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0032
+Revises: 0031
 Create Date: 2026-12-07 03:30:00
 
 """
@@ -14,8 +14,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0029'
-down_revision = '0028'
+revision = "0032"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Partial indexes for each audience's story library and the members' learning feed
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-07 03:00:00
 
 A member's library shows published stories of two scopes (public and network) featured first,
@@ -20,8 +20,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0029'
-down_revision = '0028'
+revision = "0031"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
