@@ -83,6 +83,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "remuneration.batch": ("GET", FINANCE),
     "remuneration.batch_csv": ("GET", FINANCE),
     "remuneration.mark_batch_paid": ("POST", FINANCE),
+    "remuneration.carry_on_run": ("POST", FINANCE),
     "remuneration.payee": ("GET", FINANCE),
     "remuneration.rates": ("GET", ADMIN),
     "remuneration.add_activity": ("POST", ADMIN),

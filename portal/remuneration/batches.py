@@ -111,9 +111,15 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
     batch = PaymentBatch(reference=reference, created_by_id=by.id)
     try:
         # Two people making batches with one reference at the same moment both pass the check
-        # above; the unique constraint stops the second, and the savepoint keeps the session usable.
-        with db.session.begin_nested():
+        # above; the unique constraint stops the second, and the savepoint keeps the session
+        # usable. Not on SQLite: there a savepoint opened before any write *is* the transaction
+        # (pysqlite begins none), and releasing it would commit the batch on its own.
+        if db.session.get_bind().dialect.name == "sqlite":
             db.session.add(batch)
+            db.session.flush()
+        else:
+            with db.session.begin_nested():
+                db.session.add(batch)
     except IntegrityError:
         raise RuleBroken("reference", DUPLICATE_REFERENCE) from None
     run = PaymentRun(batch_id=batch.id, kind=RunKind.CREATE, by_id=by.id, claims_total=len(ids))
