@@ -203,5 +203,33 @@ def record_many(
         for object_id, before, after, note in entries
     ]
     if rows:
-        db.session.execute(sa.insert(AuditEntry), rows)
+        # RETURNING makes SQLAlchemy send multi-row VALUES (1,000 rows a statement) on every
+        # driver, rather than one row at a time, which psycopg's executemany would do.
+        db.session.execute(sa.insert(AuditEntry).returning(AuditEntry.id), rows)
     return len(rows)
+
+
+def record_for_each(
+    action: str,
+    object_type: str,
+    ids: sa.Select[Any],
+    *,
+    actor: Actor | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    note: str = "",
+) -> None:
+    """One entry per id that ``ids`` (a one-column SELECT) finds, all with the same before, after
+    and note: the database writes them itself (INSERT ... SELECT), sending nothing per row."""
+    query = sa.select(
+        sa.literal(utcnow(), UTCDateTime()),
+        sa.literal(actor.id if actor is not None else None, sa.Integer),
+        sa.literal(action, sa.String),
+        sa.literal(object_type, sa.String),
+        sa.cast(ids.subquery().c[0], sa.String(60)),
+        sa.literal(before, sa.JSON),
+        sa.literal(after, sa.JSON),
+        sa.literal(note, sa.String),
+    )
+    columns = ["created_at", "actor_id", "action", "object_type", "object_id", "before", "after", "note"]
+    db.session.execute(sa.insert(AuditEntry).from_select(columns, query))

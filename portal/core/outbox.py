@@ -210,8 +210,8 @@ def seal_many(emails: Sequence[Email]) -> list[dict[str, Any]]:
 
 def insert_sealed(rows: list[dict[str, Any]]) -> int:
     """Add rows from ``seal_many`` to the current transaction in one multi-row INSERT."""
-    if rows:
-        db.session.execute(sa.insert(OutboxMessage), rows)
+    if rows:  # RETURNING: multi-row VALUES on every driver, not one row at a time
+        db.session.execute(sa.insert(OutboxMessage).returning(OutboxMessage.id), rows)
         enqueue_after_commit(deliver)
     return len(rows)
 

@@ -151,12 +151,16 @@ def move_for(run: PaymentRun, batch: PaymentBatch) -> Move:
 
 def record_moves(move: Move, facts: list[Fact], *, by: User, note: str) -> None:
     """The audit entries and in-app notifications for claims just moved (in this transaction)."""
-    audit.record_many(
-        f"claim.{move.action}",
-        "Claim",
-        ((f.claim_id, {"state": move.start.value}, {"state": move.to.value}, note) for f in facts),
-        actor=by,
-    )
+    for chunk in chunks([f.claim_id for f in facts]):
+        audit.record_for_each(
+            f"claim.{move.action}",
+            "Claim",
+            sa.select(Claim.id).where(Claim.id.in_(chunk)).order_by(Claim.id),
+            actor=by,
+            before={"state": move.start.value},
+            after={"state": move.to.value},
+            note=note,
+        )
     wanted = wanted_many((f.claimant_id for f in facts), "claim")
     notify_many(
         "claim",
