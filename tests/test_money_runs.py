@@ -25,6 +25,8 @@ from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
 from portal.core.outbox import OutboxMessage
+from portal.gatherings import services as gathering_services
+from portal.gatherings.models import Rsvp, RsvpState
 from portal.notifications.models import Notification, NotificationSetting
 from portal.remuneration import batches, claims, runs
 from portal.remuneration.models import (
@@ -506,3 +508,70 @@ def test_another_writer_gets_in_while_ten_thousand_claims_are_batched(
     assert outcome == ["written"]
     assert db.session.scalar(sa.select(sa.func.count()).where(Claim.batch_id == batch.id)) == 10_000
     assert db.session.scalar(sa.select(sa.func.count()).where(AuditEntry.action == "claim.batched")) == 10_000
+
+
+# --- drafting attendance claims for everyone who came --------------------------------------------
+
+
+def people_who_came(gathering: Any, count: int, tag: str) -> list[int]:
+    """``count`` people with lived experience booked on ``gathering`` (written directly: fast)."""
+    password = factories.user(name=f"Template {tag}").password_hash
+    db.session.execute(
+        sa.insert(User),
+        [
+            {
+                "email": f"{tag}{n}@example.test",
+                "name": f"{tag} {n}",
+                "password_hash": password,
+                "session_token": f"{tag}{n}",
+            }
+            for n in range(count)
+        ],
+    )
+    people = list(db.session.scalars(sa.select(User.id).where(User.email.like(f"{tag}%@example.test"))))
+    db.session.execute(
+        sa.insert(Rsvp),
+        [
+            {"gathering_id": gathering.id, "user_id": p, "state": RsvpState.GOING, "lived_experience": True}
+            for p in people
+        ],
+    )
+    db.session.commit()
+    return list(db.session.scalars(sa.select(Rsvp.id).where(Rsvp.gathering_id == gathering.id)))
+
+
+def test_marking_attendance_drafts_every_claim_in_statements_that_do_not_grow(
+    app: Flask, users: dict[str, Any]
+) -> None:
+    organiser = users["staff"]
+
+    def mark(count: int, tag: str) -> tuple[int, Any]:
+        gathering = factories.make_gathering(organiser, paid=True, capacity=100, title=f"Workshop {tag}")
+        rsvps = people_who_came(gathering, count, tag)
+        gathering.starts_at = utcnow() - timedelta(hours=4)
+        gathering.ends_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        with count_queries() as statements:
+            result = gathering_services.mark_attendance(gathering, rsvps, by=organiser)
+            db.session.commit()
+        return len(statements), result
+
+    (small, _), (large, many) = mark(4, "few"), mark(40, "many")
+    assert small == large
+    assert (many.marked, many.claims_drafted, many.no_rate) == (40, 40, 0)
+    drafted = db.session.scalars(sa.select(Claim).where(Claim.notes.like('%"Workshop many"%'))).all()
+    assert len(drafted) == 40 and {(c.state, c.fee_pence, c.cost_code) for c in drafted} == {
+        (ClaimState.DRAFT, 8250, claims.PROGRAMME_COST_CODE)
+    }
+    came = db.session.scalars(sa.select(Rsvp).where(Rsvp.claim_id.in_([c.id for c in drafted]))).all()
+    assert len(came) == 40 and all(r.attended_at is not None for r in came)
+    attended = db.session.scalars(sa.select(AuditEntry.object_id).where(AuditEntry.action == "gathering.attended"))
+    assert {str(r.id) for r in came} <= set(attended)
+    told = db.session.scalars(
+        sa.select(Notification).where(Notification.subject == "A claim for Workshop many is ready for you")
+    ).all()
+    assert sorted(n.url_path for n in told) == sorted(f"/claims/{c.id}" for c in drafted)
+    emails = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "notification.claim")).all()
+    mine = [m for m in emails if m.subject == "A claim for Workshop many is ready for you"]
+    assert len(mine) == 40 and len({m.key_id for m in mine}) == 40
+    assert all("so we started a claim for your time" in m.body and "/claims/" in m.body for m in mine)

@@ -264,3 +264,32 @@ def notify_many(kind: str, notices: Sequence[Notice]) -> None:
         db.session.execute(sa.update(Notification), changed)  # by primary key, one executemany
     for key in latest:
         db.session.expire(latest[key])
+
+
+def notify_each(kind: str, notices: Sequence[tuple[Any, str, str, str]]) -> None:
+    """``notify`` (ungrouped, the kind's own email wording) for many people at once, each
+    ``(recipient, subject, body, url_path)``: one query of their choices, one INSERT of the
+    notifications and one of the emails (``outbox.enqueue_many``, each with its own key)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    notices = [n for n in notices if n[0] is not None and getattr(n[0], "deactivated_at", None) is None]
+    wanted = wanted_many((n[0].id for n in notices), kind)
+    rows = [
+        {"recipient_id": person.id, "kind": kind, "subject": subject[:SUBJECT_LENGTH], "body": body}
+        | {"url_path": url_path[:300], "created_at": utcnow()}
+        for person, subject, body, url_path in notices
+        if wanted[person.id][0]
+    ]
+    if rows:
+        db.session.execute(sa.insert(Notification), rows)
+    base = current_app.config["BASE_URL"].rstrip("/")
+    emails = []
+    for person, subject, body, url_path in notices:
+        if not wanted[person.id][1]:
+            continue
+        text = f"Hello {person.name},\n\n{body}\n"
+        if url_path:
+            text += f"\n{base}{url_path}\n"
+        text += "\nYou can choose which emails you get on your notification settings page.\n"
+        emails.append(outbox.Email(f"notification.{kind}", person.email, subject[:SUBJECT_LENGTH], text))
+    outbox.enqueue_many(emails)
