@@ -14,7 +14,6 @@ from sqlalchemy.orm import joinedload
 from portal.accounts.models import User
 from portal.core import audit, permissions
 from portal.core.csv_export import text_cell
-from portal.core.db import utcnow
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
 from portal.core.outbox import insert_sealed
@@ -30,7 +29,6 @@ from portal.remuneration.models import (
     PaymentPreference,
     PaymentRun,
     RunKind,
-    RunState,
 )
 
 DUPLICATE_REFERENCE = "A payment batch already has this reference. Choose another."
@@ -123,10 +121,10 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
     except IntegrityError:
         raise RuleBroken("reference", DUPLICATE_REFERENCE) from None
     run = PaymentRun(batch_id=batch.id, kind=RunKind.CREATE, by_id=by.id, claims_total=len(ids))
-    db.session.add(run)
     audit.record("batch.created", batch, actor=by, after={"reference": reference, "claims": ids})
     if not inline:
         run.claim_ids = ids
+        db.session.add(run)
         db.session.flush()
         enqueue_after_commit(runs.carry_on, run.id)
         return batch
@@ -141,12 +139,13 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
 
 
 def _finish(run: PaymentRun, sealed: list[dict[str, Any]] | None) -> None:
+    """A run done in the request keeps a row only while its emails are still to be written."""
     if sealed is None:
+        db.session.add(run)
         db.session.flush()
         runs.emails_later(run)
         return
     insert_sealed(sealed)
-    run.state, run.finished_at = RunState.DONE, utcnow()
 
 
 def reference_taken(reference: str) -> bool:
@@ -219,7 +218,6 @@ def mark_batch_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: st
     batch.paid_on = paid_on
     batch.payment_reference = reference
     batch.marked_paid_by_id = by.id
-    db.session.add(run)
     ids = [f.claim_id for f in facts]
     if runs.move_claims(move, ids, batch=batch, by=by) != ids:
         raise RuleBroken("paid_on", runs.CHANGED_MEANWHILE)
