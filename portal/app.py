@@ -92,6 +92,7 @@ from portal.remuneration import permissions as remuneration_rules
 from portal.remuneration import reminders as remuneration_reminders
 from portal.remuneration import retention as remuneration_retention
 from portal.remuneration import review_views as remuneration_review_views
+from portal.remuneration import runs as remuneration_runs
 from portal.search import bp as search_bp
 from portal.search import views as search_views
 from portal.stories import approval_views, history_views, member_views, public_views, staff_views
@@ -181,6 +182,7 @@ JOBS = (
     gatherings_reminders,
     grants_schedule,
     remuneration_reminders,
+    remuneration_runs,
     retention,
 )
 # The modules whose import declares retention rules (``portal.core.retention.rule``) or the

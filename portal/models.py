@@ -40,6 +40,7 @@ from portal.remuneration.models import (  # noqa: F401
     ExpenseLine,
     PaymentBatch,
     PaymentPreference,
+    PaymentRun,
     Rate,
 )
 from portal.stories.models import Demographics, Story, StoryTag, Storyteller  # noqa: F401

@@ -87,6 +87,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "remuneration.batch_csv": ("GET", FINANCE),
     "remuneration.claims_export": ("GET", FINANCE),
     "remuneration.mark_batch_paid": ("POST", FINANCE),
+    "remuneration.carry_on_run": ("POST", FINANCE),
     "remuneration.payee": ("GET", FINANCE),
     "remuneration.rates": ("GET", ADMIN),
     "remuneration.add_activity": ("POST", ADMIN),

@@ -76,6 +76,12 @@ DEFAULTS: dict[str, Any] = {
     "MILEAGE_RATE_PENCE": 45,  # per mile; HMRC's approved rate for cars
     # The most one claim's expense lines may come to together (£500); 0 for no cap.
     "EXPENSE_CLAIM_CAP_PENCE": 500_00,
+    # Payment batches: a run of more claims than this (making or paying a batch) is done by a
+    # background task in chunks, with progress on the batch page; up to it, in the request.
+    "BATCH_INLINE_MAX": 10_000,
+    # Up to this many claims, a run's emails are written in its own transaction; beyond it a task
+    # writes them just after (each email has its own key file, a few milliseconds to write).
+    "BATCH_EMAILS_INLINE_MAX": 100,
     # An award's project starts today or later; to record an award made earlier it may start up
     # to this many days ago, with a reason.
     "AWARD_BACKDATE_DAYS": 90,

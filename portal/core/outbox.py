@@ -195,6 +195,51 @@ def enqueue(
     return message
 
 
+@dataclass(frozen=True)
+class Email:
+    """One message for ``enqueue_many``."""
+
+    kind: str
+    to_email: str
+    subject: str
+    body: str
+
+
+def seal_many(emails: Sequence[Email]) -> list[dict[str, Any]]:
+    """The rows for ``emails``, each sealed with a key of its own. The keys are made here, so a
+    caller can do this before its transaction writes anything (no database lock is held while
+    the key files are synced), then ``insert_sealed`` the rows."""
+    rows = []
+    for email, key_id in zip(emails, keystore.create_many(len(emails)), strict=True):
+        key = keystore.data_key(key_id)
+        rows.append(
+            {
+                "kind": email.kind,
+                "to_email": email.to_email,
+                "key_id": key_id,
+                "sealed_subject": keystore.seal_text(key, email.subject, purpose="outbox.subject"),
+                "sealed_body": keystore.seal_text(key, email.body, purpose="outbox.body"),
+                "created_at": utcnow(),
+                "attempts": 0,
+                "last_error": "",
+            }
+        )
+    return rows
+
+
+def insert_sealed(rows: list[dict[str, Any]]) -> int:
+    """Add rows from ``seal_many`` to the current transaction in one multi-row INSERT."""
+    if rows:  # RETURNING: multi-row VALUES on every driver, not one row at a time
+        db.session.execute(sa.insert(OutboxMessage).returning(OutboxMessage.id), rows)
+        enqueue_after_commit(deliver)
+    return len(rows)
+
+
+def enqueue_many(emails: Sequence[Email]) -> int:
+    """``enqueue`` for many messages at once (each with its own key). Returns how many."""
+    return insert_sealed(seal_many(emails))
+
+
 def _cut(message: OutboxMessage, gone: Iterable[OutboxMention], kept: Iterable[OutboxMention]) -> None:
     """Take the ``gone`` mentions out of a waiting message: all of it when one is about the whole
     message or nothing but the greeting would be left, else their characters (``kept`` mentions

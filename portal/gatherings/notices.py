@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from portal.core.formatting import local_datetime
-from portal.notifications.service import notify
+from portal.notifications.service import notify, notify_each
 
 
 def send(recipient: Any, kind: str, subject: str, body: str, url_path: str) -> None:
     notify(recipient, kind, subject, body, url_path)
+
+
+def send_each(kind: str, notices: list[tuple[Any, str, str, str]]) -> None:
+    """``send`` to many people at once: (recipient, subject, body, url path) each."""
+    notify_each(kind, notices)
 
 
 def _where(gathering: Any) -> str:

@@ -27,7 +27,7 @@ from portal.core.extensions import db
 from portal.core.formatting import LONDON, local_datetime
 from portal.gatherings import notices
 from portal.gatherings.models import Gathering, Rsvp, RsvpState
-from portal.remuneration.claims import MAX_UNITS, draft_claim_for_activity
+from portal.remuneration.claims import MAX_UNITS, ActivityDraft, draft_claims_for_activity
 from portal.remuneration.models import ActivityType
 from portal.teams.models import Project, TeamMembership, TeamRole
 
@@ -427,35 +427,50 @@ def mark_attendance(
     if project is not None:
         team = set(db.session.scalars(sa.select(TeamMembership.user_id).where(TeamMembership.project_id == project.id)))
     people = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_([r.user_id for r in rsvps])))}
-    for rsvp in rsvps:
-        if rsvp.attended_at is None:
-            rsvp.attended_at = now or utcnow()
-            result.marked += 1
-            audit.record("gathering.attended", rsvp, actor=by, after={"gathering_id": locked.id})
-        if activity is None or not rsvp.lived_experience or rsvp.claim_id is not None:
-            continue
-        claim = draft_claim_for_activity(
-            people[rsvp.user_id],
-            activity_name=activity.name,
-            activity_date=activity_date(locked),
-            units=locked.units or Decimal(0),
-            # the claim goes to the project only for its own team; anyone else's to the programme
-            project=project if rsvp.user_id in team else None,
-            notes=f'Attended the gathering "{locked.title}" (drafted when the organiser marked attendance).',
-        )
-        if claim is None:
+    # As a set, however many came: one UPDATE of the RSVPs, one INSERT of their audit entries,
+    # one of the claims, and the notices (``notices.send_each``).
+    newly = [rsvp for rsvp in rsvps if rsvp.attended_at is None]
+    for rsvp in newly:
+        rsvp.attended_at = now or utcnow()
+    audit.record_many(
+        "gathering.attended", "Rsvp", [(r.id, None, {"gathering_id": locked.id}, "") for r in newly], actor=by
+    )
+    result.marked = len(newly)
+    paid = [r for r in rsvps if activity is not None and r.lived_experience and r.claim_id is None]
+    if activity is None or not paid:
+        db.session.flush()
+        return result
+    drafted = draft_claims_for_activity(
+        [
+            ActivityDraft(
+                people[rsvp.user_id],
+                # the claim goes to the project only for its own team; anyone else's to the programme
+                project if rsvp.user_id in team else None,
+                f'Attended the gathering "{locked.title}" (drafted when the organiser marked attendance).',
+            )
+            for rsvp in paid
+        ],
+        activity_name=activity.name,
+        activity_date=activity_date(locked),
+        units=locked.units or Decimal(0),
+    )
+    told = []
+    for rsvp, claim_id in zip(paid, drafted, strict=True):
+        if claim_id is None:
             result.no_rate += 1
             continue
-        rsvp.claim_id = claim.id
+        rsvp.claim_id = claim_id
         result.claims_drafted += 1
-        notices.send(
-            people[rsvp.user_id],
-            "claim",
-            f"A claim for {locked.title} is ready for you",
-            f"You came to {locked.title} as someone with lived experience, so we started a claim for "
-            "your time. Check it, add any expenses, and send it.",
-            f"/claims/{claim.id}",
+        told.append(
+            (
+                people[rsvp.user_id],
+                f"A claim for {locked.title} is ready for you",
+                f"You came to {locked.title} as someone with lived experience, so we started a claim for "
+                "your time. Check it, add any expenses, and send it.",
+                f"/claims/{claim_id}",
+            )
         )
+    notices.send_each("claim", told)
     db.session.flush()
     return result
 

@@ -8,6 +8,7 @@ be grouped into one unread notification that names each of them: pass a ``Group`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,3 +157,139 @@ def notify(
             text += f"\n{link}\n"
         text += "\nYou can choose which emails you get on your notification settings page.\n"
         outbox.enqueue(email_kind or f"notification.{kind}", recipient.email, subject[:SUBJECT_LENGTH], text)
+
+
+# --- many at once (a payment run) --------------------------------------------------------------
+
+CHUNK = 500  # ids per IN (...): well under every database's limit on bound values
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
+
+
+def wanted_many(user_ids: Iterable[int], kind: str) -> dict[int, tuple[bool, bool]]:
+    """``wanted`` for many people in one query per 500 of them."""
+    ids = sorted(set(user_ids))
+    found: dict[int, tuple[bool, bool]] = {}
+    for chunk in _chunks(ids):
+        rows = db.session.execute(
+            sa.select(NotificationSetting.user_id, NotificationSetting.enabled, NotificationSetting.email).where(
+                NotificationSetting.user_id.in_(chunk), NotificationSetting.kind == kind
+            )
+        )
+        for user_id, enabled, email in rows:
+            if kind == DIGEST:
+                found[user_id] = (False, bool(enabled) and bool(email))
+            else:
+                found[user_id] = (bool(enabled), bool(enabled) and bool(email))
+    default = (False, False) if kind == DIGEST else (True, True)
+    return {user_id: found.get(user_id, default) for user_id in ids}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One in-app notification for ``notify_many``: what ``notify`` would be called with."""
+
+    recipient_id: int
+    subject: str
+    body: str
+    url_path: str
+    group: Group
+
+
+def notify_many(kind: str, notices: Sequence[Notice]) -> None:
+    """The in-app side of ``notify`` for many grouped notices at once, with the same result as
+    calling it for each in turn: per person, their newest unread notification of the group is
+    updated (or one is added), in a few statements whatever the number. The caller checks
+    ``wanted_many`` and who is deactivated, and writes the emails (``outbox.enqueue_many``)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    if not notices:
+        return
+    keys = sorted({n.group.key for n in notices})
+    latest: dict[tuple[int, str], Notification] = {}
+    for chunk in _chunks(sorted({n.recipient_id for n in notices})):
+        for existing in db.session.scalars(
+            sa.select(Notification)
+            .where(
+                Notification.recipient_id.in_(chunk),
+                Notification.kind == kind,
+                Notification.group_key.in_(keys),
+                Notification.read_at.is_(None),
+            )
+            .order_by(Notification.id)
+        ):
+            latest[(existing.recipient_id, existing.group_key)] = existing  # the newest wins
+    now = utcnow()
+    state: dict[tuple[int, str], dict[str, Any]] = {}
+    for notice in notices:
+        key = (notice.recipient_id, notice.group.key)
+        if key not in state:
+            found = latest.get(key)
+            state[key] = (
+                {"id": found.id, "count": found.count, "names": found.item_names}
+                if found is not None
+                else {"id": None, "count": 0, "names": []}
+            )
+        row = state[key]
+        row["names"] = [*row["names"], notice.group.item][-MAX_ITEMS:]
+        row["count"] += 1
+        if row["id"] is None and row["count"] == 1:
+            row.update(subject=notice.subject[:SUBJECT_LENGTH], body=notice.body, url_path=notice.url_path[:300])
+        else:
+            row.update(
+                subject=grouped_subject(notice.group.plural, row["count"], row["names"]),
+                body=f"The latest, '{notice.group.item}': {notice.body}",
+                url_path=notice.group.url_path[:300],
+            )
+    added, changed = [], []
+    for (recipient_id, group_key), row in state.items():
+        values = {
+            "subject": row["subject"],
+            "body": row["body"],
+            "url_path": row["url_path"],
+            "count": row["count"],
+            "items": json.dumps(row["names"]),
+        }
+        if row["id"] is None:
+            added.append(
+                {"recipient_id": recipient_id, "kind": kind, "group_key": group_key[:120], "created_at": now, **values}
+            )
+        else:
+            changed.append({"id": row["id"], "created_at": now, **values})
+    if added:
+        db.session.execute(sa.insert(Notification), added)
+    if changed:
+        db.session.execute(sa.update(Notification), changed)  # by primary key, one executemany
+    for key in latest:
+        db.session.expire(latest[key])
+
+
+def notify_each(kind: str, notices: Sequence[tuple[Any, str, str, str]]) -> None:
+    """``notify`` (ungrouped, the kind's own email wording) for many people at once, each
+    ``(recipient, subject, body, url_path)``: one query of their choices, one INSERT of the
+    notifications and one of the emails (``outbox.enqueue_many``, each with its own key)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    notices = [n for n in notices if n[0] is not None and getattr(n[0], "deactivated_at", None) is None]
+    wanted = wanted_many((n[0].id for n in notices), kind)
+    rows = [
+        {"recipient_id": person.id, "kind": kind, "subject": subject[:SUBJECT_LENGTH], "body": body}
+        | {"url_path": url_path[:300], "created_at": utcnow()}
+        for person, subject, body, url_path in notices
+        if wanted[person.id][0]
+    ]
+    if rows:
+        db.session.execute(sa.insert(Notification), rows)
+    base = current_app.config["BASE_URL"].rstrip("/")
+    emails = []
+    for person, subject, body, url_path in notices:
+        if not wanted[person.id][1]:
+            continue
+        text = f"Hello {person.name},\n\n{body}\n"
+        if url_path:
+            text += f"\n{base}{url_path}\n"
+        text += "\nYou can choose which emails you get on your notification settings page.\n"
+        emails.append(outbox.Email(f"notification.{kind}", person.email, subject[:SUBJECT_LENGTH], text))
+    outbox.enqueue_many(emails)

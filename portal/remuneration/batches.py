@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -14,7 +16,9 @@ from portal.core import audit, permissions
 from portal.core.csv_export import text_cell
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
-from portal.remuneration import claims as claim_rules
+from portal.core.outbox import insert_sealed
+from portal.core.tasks import enqueue_after_commit
+from portal.remuneration import runs
 from portal.remuneration.models import (
     BatchState,
     Claim,
@@ -23,6 +27,8 @@ from portal.remuneration.models import (
     PaymentBatch,
     PaymentMethod,
     PaymentPreference,
+    PaymentRun,
+    RunKind,
 )
 
 DUPLICATE_REFERENCE = "A payment batch already has this reference. Choose another."
@@ -53,6 +59,9 @@ def _require_finance(user: User) -> None:
 
 
 def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBatch:
+    """Put the chosen approved claims in a new batch, as a set (``runs``): up to
+    ``BATCH_INLINE_MAX`` claims here, in the caller's transaction; more in a background run
+    (the batch is made now and its claims join it chunk by chunk, shown on its page)."""
     _require_finance(by)
     reference = reference.strip()
     if not reference:
@@ -61,8 +70,15 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
         raise RuleBroken("reference", DUPLICATE_REFERENCE)
     if not claim_ids:
         raise RuleBroken("claim_ids", "Choose at least one approved claim.")
-    chosen = list(db.session.scalars(sa.select(Claim).where(Claim.id.in_(claim_ids)).order_by(Claim.id)))
-    not_ready = sorted(set(claim_ids) - {c.id for c in chosen if c.state == ClaimState.APPROVED})
+    ids = sorted(set(claim_ids))
+    chosen: list[tuple[int, ClaimState, int, int | None]] = []
+    for chunk in runs.chunks(ids):
+        rows = db.session.execute(
+            sa.select(Claim.id, Claim.state, Claim.claimant_id, Claim.batch_id).where(Claim.id.in_(chunk))
+        )
+        chosen += [(claim_id, state, claimant_id, batch_id) for claim_id, state, claimant_id, batch_id in rows]
+    ready = {claim_id for claim_id, state, _, _ in chosen if state == ClaimState.APPROVED}
+    not_ready = [i for i in ids if i not in ready]
     if not_ready:
         raise RuleBroken(
             "claim_ids",
@@ -70,25 +86,66 @@ def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBa
             + ", ".join(str(i) for i in not_ready)
             + ". Reload the page and choose again.",
         )
-    own = [c.id for c in chosen if c.claimant_id == by.id]
+    own = sorted(claim_id for claim_id, _, claimant_id, _ in chosen if claimant_id == by.id)
     if own:
         raise RuleBroken(
             "claim_ids",
             f"{_claims(own)} {'is' if len(own) == 1 else 'are'} your own. Another person in the finance team "
             "must put your claims in a batch: untick them and try again.",
         )
+    already = sorted(claim_id for claim_id, _, _, batch_id in chosen if batch_id is not None)
+    if already:
+        raise RuleBroken(
+            "claim_ids", f"{_claims(already)} {'is' if len(already) == 1 else 'are'} already in a payment batch."
+        )
+    inline = len(ids) <= current_app.config["BATCH_INLINE_MAX"]
+    move = runs.batched_move(reference)
+    facts: list[runs.Fact] = []
+    sealed = None
+    if inline:  # read and seal before writing anything: the write lock is held only for the writes
+        for chunk in runs.chunks(ids):
+            facts += runs.claim_facts(Claim.id.in_(chunk))
+        sealed = runs.sealed_emails_now(move, facts)
     batch = PaymentBatch(reference=reference, created_by_id=by.id)
     try:
         # Two people making batches with one reference at the same moment both pass the check
-        # above; the unique constraint stops the second, and the savepoint keeps the session usable.
-        with db.session.begin_nested():
+        # above; the unique constraint stops the second, and the savepoint keeps the session
+        # usable. Not on SQLite: there a savepoint opened before any write *is* the transaction
+        # (pysqlite begins none), and releasing it would commit the batch on its own.
+        if db.session.get_bind().dialect.name == "sqlite":
             db.session.add(batch)
+            db.session.flush()
+        else:
+            with db.session.begin_nested():
+                db.session.add(batch)
     except IntegrityError:
         raise RuleBroken("reference", DUPLICATE_REFERENCE) from None
-    for claim in chosen:
-        claim_rules.move_into_batch(claim, by=by, batch_id=batch.id, reference=reference)
-    audit.record("batch.created", batch, actor=by, after={"reference": reference, "claims": [c.id for c in chosen]})
+    run = PaymentRun(batch_id=batch.id, kind=RunKind.CREATE, by_id=by.id, claims_total=len(ids))
+    audit.record("batch.created", batch, actor=by, after={"reference": reference, "claims": ids})
+    if not inline:
+        run.claim_ids = ids
+        db.session.add(run)
+        db.session.flush()
+        enqueue_after_commit(runs.carry_on, run.id)
+        return batch
+    moved = runs.move_claims(move, ids, batch=batch, by=by)
+    if moved != ids:  # someone changed one of them since the checks above: nothing is kept
+        raise RuleBroken("claim_ids", runs.CHANGED_MEANWHILE)
+    runs.expire_claims()
+    runs.record_moves(move, facts, by=by, note=reference)
+    run.claims_done = len(ids)
+    _finish(run, sealed)
     return batch
+
+
+def _finish(run: PaymentRun, sealed: list[dict[str, Any]] | None) -> None:
+    """A run done in the request keeps a row only while its emails are still to be written."""
+    if sealed is None:
+        db.session.add(run)
+        db.session.flush()
+        runs.emails_later(run)
+        return
+    insert_sealed(sealed)
 
 
 def reference_taken(reference: str) -> bool:
@@ -113,6 +170,14 @@ def check_mark_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: st
     _require_finance(by)
     if batch.state == BatchState.PAID:
         raise RuleBroken("paid_on", "This batch is already marked as paid.")
+    busy = runs.unfinished_run(batch.id)
+    if busy is not None:
+        raise RuleBroken(
+            "paid_on",
+            "This batch is still being made. Wait until all its claims are in it, then mark it paid."
+            if busy.kind == RunKind.CREATE
+            else "This batch is being marked paid now. Its page shows how far that has got.",
+        )
     own = own_claims_in(batch, by)
     if own:
         raise RuleBroken(
@@ -127,13 +192,39 @@ def check_mark_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: st
 
 
 def mark_batch_paid(batch: PaymentBatch, *, paid_on: date, payment_reference: str, by: User, today: date) -> None:
+    """Pay every claim in the batch, as a set (``runs``): up to ``BATCH_INLINE_MAX`` claims here,
+    in the caller's transaction; more in a background run (the batch becomes paid when its last
+    claim is)."""
     check_mark_paid(batch, paid_on=paid_on, payment_reference=payment_reference, by=by, today=today)
+    reference = payment_reference.strip()
+    total = db.session.scalar(sa.select(sa.func.count()).where(Claim.batch_id == batch.id)) or 0
+    run = PaymentRun(
+        batch_id=batch.id,
+        kind=RunKind.PAY,
+        by_id=by.id,
+        claims_total=total,
+        paid_on=paid_on,
+        payment_reference=reference,
+    )
+    if total > current_app.config["BATCH_INLINE_MAX"]:
+        db.session.add(run)
+        db.session.flush()
+        enqueue_after_commit(runs.carry_on, run.id)
+        return
+    move = runs.paid_move(paid_on)
+    facts = runs.claim_facts(Claim.batch_id == batch.id)
+    sealed = runs.sealed_emails_now(move, facts)
     batch.state = BatchState.PAID
     batch.paid_on = paid_on
-    batch.payment_reference = payment_reference.strip()
+    batch.payment_reference = reference
     batch.marked_paid_by_id = by.id
-    for claim in db.session.scalars(sa.select(Claim).where(Claim.batch_id == batch.id)):
-        claim_rules.mark_paid(claim, by=by, paid_on=paid_on, reference=batch.payment_reference)
+    ids = [f.claim_id for f in facts]
+    if runs.move_claims(move, ids, batch=batch, by=by) != ids:
+        raise RuleBroken("paid_on", runs.CHANGED_MEANWHILE)
+    runs.expire_claims()
+    runs.record_moves(move, facts, by=by, note=reference)
+    run.claims_done = total
+    _finish(run, sealed)
     audit.record(
         "batch.paid",
         batch,

@@ -8,9 +8,11 @@ same claim fail at commit (``StaleDataError``) instead of applying twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -18,6 +20,7 @@ from flask import current_app
 from portal.accounts.models import User
 from portal.accounts.verification import require_verified
 from portal.core import audit, permissions
+from portal.core.db import utcnow
 from portal.core.errors import NotAllowed, RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import money
@@ -89,20 +92,22 @@ def outside_project_dates(project: Project, day: date) -> str | None:
 OUTSIDE_ADVICE = " Choose a date in that time, or claim for the programme instead."
 
 
+def _check_units(units: Decimal, unit: Unit) -> None:
+    if units <= 0:
+        raise RuleBroken("units", f"Enter how many {unit.label}s, more than 0.")
+    if units > MAX_UNITS[unit]:
+        raise RuleBroken("units", f"Enter no more than {MAX_UNITS[unit]} {unit.label}s for one claim.")
+    if units != units.quantize(Decimal("0.01")):
+        raise RuleBroken("units", "Enter units with no more than two decimal places, like 1.5.")
+
+
 def _apply(claim: Claim, details: ClaimDetails, claimant: User, today: date) -> None:
     activity = db.session.get(ActivityType, details.activity_type_id)
     if activity is None or not activity.is_active:
         raise RuleBroken("activity_type_id", "Choose the kind of activity.")
     if details.activity_date > today:
         raise RuleBroken("activity_date", "The activity date must be today or in the past.")
-    if details.units <= 0:
-        raise RuleBroken("units", f"Enter how many {activity.unit.label}s, more than 0.")
-    if details.units > MAX_UNITS[activity.unit]:
-        raise RuleBroken(
-            "units", f"Enter no more than {MAX_UNITS[activity.unit]} {activity.unit.label}s for one claim."
-        )
-    if details.units != details.units.quantize(Decimal("0.01")):
-        raise RuleBroken("units", "Enter units with no more than two decimal places, like 1.5.")
+    _check_units(details.units, activity.unit)
     rate = rate_in_force(activity.id, details.activity_date)
     if rate is None:
         raise RuleBroken("activity_date", "There is no rate for this activity on that date. Ask the programme team.")
@@ -205,13 +210,92 @@ def draft_claim_for_activity(
     An activity outside the project's dates is not the project's to pay: it is drafted for the
     programme.
     """
+    [claim_id] = draft_claims_for_activity(
+        [ActivityDraft(claimant, project, notes)], activity_name=activity_name, activity_date=activity_date, units=units
+    )
+    return db.session.get(Claim, claim_id) if claim_id is not None else None
+
+
+@dataclass(frozen=True)
+class ActivityDraft:
+    """One person's claim in ``draft_claims_for_activity``."""
+
+    claimant: User
+    project: Project | None = None
+    notes: str = ""
+
+
+def draft_claims_for_activity(
+    drafts: Sequence[ActivityDraft], *, activity_name: str, activity_date: date, units: Decimal
+) -> list[int | None]:
+    """``draft_claim_for_activity`` for many people at once (everyone who came to a gathering):
+    the same checks and the same claims, in a handful of statements whatever their number. The
+    list says, in order, each person's claim's id (None for all when the activity has no rate)."""
     activity = db.session.scalar(sa.select(ActivityType).where(ActivityType.name == activity_name))
-    if activity is None or rate_in_force(activity.id, activity_date) is None:
-        return None
-    if project is not None and outside_project_dates(project, activity_date):
-        project = None
-    details = ClaimDetails(activity.id, activity_date, units, project.id if project else None, notes)
-    return create_claim(claimant, details, today=activity_date)
+    rate = rate_in_force(activity.id, activity_date) if activity is not None else None
+    if activity is None or rate is None:
+        return [None] * len(drafts)
+    if not activity.is_active:
+        raise RuleBroken("activity_type_id", "Choose the kind of activity.")
+    _check_units(units, activity.unit)
+    projects = {d.project.id: d.project for d in drafts if d.project is not None}
+    in_dates = {pid: outside_project_dates(p, activity_date) is None for pid, p in projects.items()}
+    on_team: set[tuple[int, int]] = set()
+    if projects:
+        people = sorted({d.claimant.id for d in drafts if d.project is not None})
+        for start in range(0, len(people), 500):
+            members = db.session.execute(
+                sa.select(TeamMembership.project_id, TeamMembership.user_id).where(
+                    TeamMembership.project_id.in_(sorted(projects)),
+                    TeamMembership.user_id.in_(people[start : start + 500]),
+                )
+            )
+            on_team |= {(project_id, user_id) for project_id, user_id in members}
+    fee = fee_for(units, rate.amount_pence)
+    rows: list[dict[str, Any]] = []
+    for draft in drafts:
+        project = draft.project if draft.project is not None and in_dates[draft.project.id] else None
+        if project is not None and (project.id, draft.claimant.id) not in on_team:
+            raise RuleBroken("project_id", "Choose one of your own projects, or the programme.")
+        rows.append(
+            {
+                "claimant_id": draft.claimant.id,
+                "state": ClaimState.DRAFT,
+                "payment_declined": False,
+                "activity_type_id": activity.id,
+                "activity_date": activity_date,
+                "units": units,
+                "unit": activity.unit,
+                "rate_pence": rate.amount_pence,
+                "full_fee_pence": fee,
+                "fee_pence": fee,
+                "project_id": project.id if project is not None else None,
+                "cost_code": "" if project is not None else PROGRAMME_COST_CODE,
+                "notes": draft.notes.strip(),
+                "version": 1,
+            }
+        )
+    # One INSERT for them all (the ORM's unit of work sends one per claim: they are versioned),
+    # then their ids, found by the moment they share, in the order of ``drafts``.
+    stamp = utcnow()
+    for row in rows:
+        row["created_at"] = row["updated_at"] = stamp
+    db.session.execute(sa.insert(Claim), rows)
+    found: dict[int, list[int]] = {}
+    people = sorted({row["claimant_id"] for row in rows})
+    for start in range(0, len(people), 500):
+        for claim_id, claimant_id in db.session.execute(
+            sa.select(Claim.id, Claim.claimant_id)
+            .where(
+                Claim.created_at == stamp,
+                Claim.activity_type_id == activity.id,
+                Claim.activity_date == activity_date,
+                Claim.claimant_id.in_(people[start : start + 500]),
+            )
+            .order_by(Claim.id)
+        ):
+            found.setdefault(claimant_id, []).append(claim_id)
+    return [found[row["claimant_id"]].pop(0) for row in rows]
 
 
 def expenses_pence(claim: Claim) -> int:

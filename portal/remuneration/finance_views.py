@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import request, url_for
+from flask import abort, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,9 +24,9 @@ from portal.core.forms import given
 from portal.core.keyset_lists import capped_count
 from portal.core.permissions import permission_required, require
 from portal.core.web import render
-from portal.remuneration import batches, bp, confirm_pages, dashboards, payees
-from portal.remuneration.models import BatchState, PaymentBatch, PaymentPreference
-from portal.remuneration.review_forms import CreateBatchForm, MarkPaidForm, PayeeForm
+from portal.remuneration import batches, bp, confirm_pages, dashboards, payees, runs
+from portal.remuneration.models import BatchState, PaymentBatch, PaymentPreference, RunKind, RunState
+from portal.remuneration.review_forms import CarryOnForm, CreateBatchForm, MarkPaidForm, PayeeForm
 
 AWAITING_SHOWN = 10  # batches awaiting payment listed on the dashboard; the rest are a link away
 CHANGED_MEANWHILE = "Someone else changed one of these claims at the same time. Check the list and try again."
@@ -86,6 +86,12 @@ def create_batch() -> Response:
     if not outcome:
         return _dashboard(form, status=422)
     batch = outcome.result
+    if runs.unfinished_run(batch.id) is not None:
+        return done(
+            url_for("remuneration.batch", batch_id=batch.id),
+            f"Batch {batch.reference} is being made: its claims are joining it in the background. "
+            "Its page shows how far it has got.",
+        )
     return done(
         url_for("remuneration.batch", batch_id=batch.id),
         f"Batch {batch.reference} is ready. Download its file for the finance system, "
@@ -113,9 +119,14 @@ def batches_list() -> Response:
 
 def _batch_page(batch: PaymentBatch, form: MarkPaidForm, status: int = 200) -> Response:
     page = dashboards.batch_claims_page(batch.id)
+    run = runs.latest_run(batch.id)
     return render(
         "remuneration/finance/batch.html",
+        block="run_progress",  # htmx polls the run's progress while it works
         status=status,
+        run=run,
+        busy=run is not None
+        and (run.moving_claims or (run.state == RunState.FAILED and run.claims_done < run.claims_total)),
         batch=batch,
         form=form,
         page=page,
@@ -159,6 +170,12 @@ def mark_batch_paid(batch_id: int) -> Response:
     outcome = _apply_to_claims(form, "paid_on", lambda: batches.mark_batch_paid(found, **_paid(form)))
     if not outcome:
         return _batch_page(db.get_or_404(PaymentBatch, batch_id), form, status=422)
+    if runs.unfinished_run(batch_id) is not None:
+        return done(
+            url_for("remuneration.batch", batch_id=batch_id),
+            f"Batch {found.reference} is being marked paid in the background. Its page shows how far it has got; "
+            "its claimants are told as their claims are paid.",
+        )
     return done(
         url_for("remuneration.batch", batch_id=batch_id),
         f"Batch {found.reference} is marked paid. Its claimants have been told.",
@@ -169,7 +186,27 @@ def mark_batch_paid(batch_id: int) -> Response:
 @permission_required("payments.batches")
 def batch_csv(batch_id: int) -> Response:
     found = db.get_or_404(PaymentBatch, batch_id)
+    busy = runs.unfinished_run(found.id)
+    if busy is not None and busy.kind == RunKind.CREATE:
+        return done(
+            url_for("remuneration.batch", batch_id=batch_id),
+            f"Batch {found.reference} is still being made. Download its file once all its claims are in it.",
+        )
     return csv_response(f"batch-{found.reference}.csv", batches.CSV_COLUMNS, batches.batch_rows(found))
+
+
+@bp.route("/finance/batches/<int:batch_id>/carry-on", methods=["POST"])
+@permission_required("payments.batches")
+def carry_on_run(batch_id: int) -> Response:
+    """Start a run that stopped (its page says why) again from where it stopped."""
+    found = db.get_or_404(PaymentBatch, batch_id)
+    run = runs.latest_run(found.id)
+    if run is None:
+        abort(404)
+    outcome = apply(CarryOnForm(), lambda: runs.resume(run))
+    if not outcome:
+        return _batch_page(found, MarkPaidForm(formdata=None, data={"paid_on": london_today()}), status=422)
+    return done(url_for("remuneration.batch", batch_id=batch_id), f"Batch {found.reference}'s run is carrying on.")
 
 
 # --- payees ------------------------------------------------------------------------------------------

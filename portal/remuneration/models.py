@@ -276,3 +276,45 @@ class PaymentBatch(Model):
     marked_paid_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     claims: Mapped[list[Claim]] = relationship(back_populates="batch", lazy="raise_on_sql")
+
+
+class RunKind(enum.StrEnum):
+    CREATE = "create"  # claims moving into a new batch
+    PAY = "pay"  # a batch's claims being marked paid
+
+
+class RunState(enum.StrEnum):
+    WORKING = "working"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class PaymentRun(Model):
+    """One making or paying of a batch, as a set: how far it has gone, so a run too big for one
+    request (``BATCH_INLINE_MAX``) carries on in a task, chunk by chunk, and picks up where it
+    stopped; and which of its claims still wait for their email (``emails_after_id``)."""
+
+    __tablename__ = "payment_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(sa.ForeignKey("payment_batches.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[RunKind] = mapped_column(str_enum(RunKind, "run_kind"))
+    state: Mapped[RunState] = mapped_column(str_enum(RunState, "run_state"), default=RunState.WORKING)
+    by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # The claims chosen, for a batch made in the background (the first ``claims_done`` are done).
+    claim_ids: Mapped[list[int] | None] = mapped_column(sa.JSON)
+    claims_total: Mapped[int] = mapped_column(default=0)
+    claims_done: Mapped[int] = mapped_column(default=0)
+    # Claims the run left out because they changed while it ran (voided meanwhile, say).
+    skipped: Mapped[list[int] | None] = mapped_column(sa.JSON)
+    emails_pending: Mapped[bool] = mapped_column(default=False)
+    emails_after_id: Mapped[int] = mapped_column(default=0)
+    paid_on: Mapped[date | None]
+    payment_reference: Mapped[str] = mapped_column(sa.String(80), default="")
+    error: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def moving_claims(self) -> bool:
+        return self.state == RunState.WORKING and self.claims_done < self.claims_total

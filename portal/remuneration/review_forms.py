@@ -149,6 +149,10 @@ class MarkPaidForm(FlaskForm):
     )
 
 
+class CarryOnForm(FlaskForm):
+    """Carry on a payment run that stopped: only the CSRF token."""
+
+
 class PayeeForm(FlaskForm):
     payee_reference = StringField(
         "Payee reference",
