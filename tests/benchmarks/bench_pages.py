@@ -23,6 +23,7 @@ import contextlib
 import http.client
 import json
 import os
+import queue
 import random
 import re
 import shutil
@@ -437,7 +438,7 @@ class Minute:
     requests: int = 0
     writes: int = 0
     errors: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # "comment 400": 1, "busy": 3 ...
     seconds: list[float] = field(default_factory=list)
 
 
@@ -448,22 +449,25 @@ def soak(
     10% a comment on a learning post, 10% a claim saved as a draft; per minute the requests,
     errors (5xx, refused writes, failed connections) and each worker's memory."""
     post = report.ids["post"]
-    member = sessions["member"]
+    # Writers: a few member sessions of their own, each used by one write at a time (a write is
+    # a GET for the form's CSRF token, then the POST).
+    writers: queue.Queue[HttpSession] = queue.Queue()
+    for _ in range(4):
+        writers.put(sign_in_http(server.port, report.who["member"]))
     lock = threading.Lock()
     current: list[Minute] = [Minute()]
     lines: list[str] = []
     rng = random.Random(11)
-    reads = [p for p in PAGES]
     semaphore = threading.BoundedSemaphore(32)
 
-    def comment() -> int:
+    def comment(member: HttpSession) -> int:
         token = member.token(f"/learning/{post}")
         status, _, _ = member.request(
             "POST", f"/learning/{post}/comments", {"body": f"Soak comment {time.time():.3f}", "csrf_token": token}
         )
         return status
 
-    def draft() -> int:
+    def draft(member: HttpSession) -> int:
         token = member.token("/claims/new")
         form = {
             "activity_type_id": str(report.ids["activity"]),
@@ -484,7 +488,11 @@ def soak(
                 status = session.request("GET", page.path)[0]
                 failed = status >= 400
             else:
-                status = comment() if kind == "comment" else draft()
+                member = writers.get()
+                try:
+                    status = comment(member) if kind == "comment" else draft(member)
+                finally:
+                    writers.put(member)
                 failed = status not in (302, 303)  # a saved write redirects
         except OSError:
             status, failed = 0, True
@@ -495,7 +503,9 @@ def soak(
             minute.requests += 1
             minute.writes += page is None
             minute.errors += failed
-            minute.statuses[status] = minute.statuses.get(status, 0) + 1
+            if failed:
+                what = f"{kind} {status or 'no answer'}"
+                minute.failures[what] = minute.failures.get(what, 0) + 1
             minute.seconds.append(time.perf_counter() - began)
 
     start = time.perf_counter()
@@ -514,8 +524,8 @@ def soak(
             p95 = statistics.quantiles(done.seconds, n=20)[-1] * 1000 if len(done.seconds) > 1 else 0.0
             rss = " ".join(f"{rss_kb(pid) / 1024:.0f}" for pid in server.workers())
             line = f"{number:6} {done.requests:9} {done.writes:7} {done.errors:7} {p95:8.0f}  {rss}"
-            if done.errors:
-                line += f"  statuses {dict(sorted(done.statuses.items()))}"
+            if done.failures:
+                line += "  " + ", ".join(f"{what}: {count}" for what, count in sorted(done.failures.items()))
             print(line, flush=True)
             lines.append(line)
             minute_start += 60
@@ -524,11 +534,12 @@ def soak(
             continue
         next_at += 1 / rate
         roll = rng.random()
-        kind, page = ("comment", None) if roll < 0.1 else ("draft", None) if roll < 0.2 else ("read", rng.choice(reads))
-        if not semaphore.acquire(blocking=False):  # more than 32 in flight: count it as an error
+        kind, page = ("comment", None) if roll < 0.1 else ("draft", None) if roll < 0.2 else ("read", rng.choice(PAGES))
+        if not semaphore.acquire(blocking=False):  # 32 already waiting: the portal is not keeping up
             with lock:
                 current[0].requests += 1
                 current[0].errors += 1
+                current[0].failures["busy (32 waiting)"] = current[0].failures.get("busy (32 waiting)", 0) + 1
             continue
         threading.Thread(target=one, args=(kind, page), daemon=True).start()
     return lines
