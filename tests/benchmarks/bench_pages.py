@@ -349,21 +349,63 @@ def queries(app: Flask, client: FlaskClient, path: str) -> tuple[int, int, int, 
 # --- EXPLAIN -------------------------------------------------------------------------------------
 
 
-def explain(app: Flask, client: FlaskClient, path: str, table: str) -> list[str]:
-    """The plan of the slowest query ``path`` runs on ``table`` (captured with a SQLAlchemy event),
-    EXPLAIN QUERY PLAN on SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL."""
+def _plan(app: Flask, statement: str, parameters: Any) -> list[str]:
+    """EXPLAIN QUERY PLAN on SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL, of a statement as
+    it was sent to the database (with its parameters)."""
+    with app.app_context():
+        prefix = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
+        with db.engine.connect() as connection:
+            rows = connection.exec_driver_sql(prefix + statement, parameters).all()
+    return [str(row[-1]) for row in rows]
+
+
+def explain_page(app: Flask, client: FlaskClient, path: str, table: str) -> list[str]:
+    """The plan of the slowest query ``path`` runs on ``table`` (captured with a SQLAlchemy event)."""
     _status, _count, _size, captured = queries(app, client, path)
     mentioning = [s for s in captured.statements if re.search(rf"\bFROM\s+{table}\b|\bJOIN\s+{table}\b", s[0])]
     if not mentioning:
         return [f"(no query on {table} captured)"]
     statement, parameters, seconds = max(mentioning, key=lambda s: s[2])
+    return [
+        f"-- slowest query on {table}, {seconds * 1000:.1f} ms:",
+        *_short(statement),
+        "-- plan:",
+        *_plan(app, statement, parameters),
+    ]
+
+
+def explain_helper(app: Flask, email: str, name: str, build: Callable[[Any], sa.Select[Any]]) -> list[str]:
+    """The plan of the domain's own list query for ``email`` (its first page of 25), as sent."""
+    from portal.accounts.models import User
+
     with app.app_context():
-        dialect = db.engine.dialect.name
-        prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
-        with db.engine.connect() as connection:
-            rows = connection.exec_driver_sql(prefix + statement, parameters).all()
-    plan = [" | ".join(str(v) for v in row[-1:]) for row in rows]
-    return [f"-- {seconds * 1000:.1f} ms in the test client; the query:", *_short(statement), "-- plan:", *plan]
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        with capture(db.engine) as captured:
+            began = time.perf_counter()
+            db.session.execute(build(user).limit(25)).unique().all()
+            seconds = time.perf_counter() - began
+        db.session.rollback()
+    statement, parameters, _ = captured.statements[0]
+    return [
+        f"-- {name}, first page, {seconds * 1000:.1f} ms:",
+        *_short(statement),
+        "-- plan:",
+        *_plan(app, statement, parameters),
+    ]
+
+
+def helper_queries() -> list[tuple[str, Callable[[Any], sa.Select[Any]]]]:
+    """The members' library and feed queries, from the functions the pages build them with."""
+    from portal.learning import posts
+    from portal.stories import library
+
+    return [
+        (
+            "stories.library.library_query(member, Filters())",
+            lambda user: library.library_query(user, library.Filters()),
+        ),
+        ("learning.posts.feed_query(member)", lambda user: posts.feed_query(user)),
+    ]
 
 
 def _short(statement: str) -> list[str]:
@@ -611,9 +653,13 @@ def measure(args: argparse.Namespace, folder: str, uri: str, report: fill.FillRe
             measure_exports(app, portal, sessions, formats)
         if not args.skip_explain:
             print(f"\nEXPLAIN ({report.dialect})")
+            for name, build in helper_queries():
+                print(f"\n{name}")
+                for line in explain_helper(app, report.who["member"], name, build):
+                    print(f"  {line}")
             for page, table in EXPLAINED:
-                print(f"\n{page.name}: {page.path} as {page.who}")
-                for line in explain(app, test_client_for(app, sessions, page.who), page.path, table):
+                print(f"\n{page.name} page: {page.path} as {page.who}")
+                for line in explain_page(app, test_client_for(app, sessions, page.who), page.path, table):
                     print(f"  {line}")
     finally:
         portal.stop()
