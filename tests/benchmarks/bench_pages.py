@@ -625,11 +625,13 @@ def print_fill(report: fill.FillReport, folder: str) -> None:
     print("  " + ", ".join(f"{name} {count:,}" for name, count in report.counts.items()))
     if report.key_files:
         per = report.key_seconds / max(1, report.counts.get("story key files", 1))
-        total = sum(f.stat().st_size for f in Path(folder, "story-keys").glob("*.key"))
+        stats = [f.stat() for f in Path(folder, "story-keys").glob("*.key")]
+        size, disk = sum(s.st_size for s in stats), sum(s.st_blocks * 512 for s in stats)
         print(
-            f"  story keys: {report.counts.get('story key files', 0):,} key files made and sealed with in "
+            f"  story keys: {report.counts.get('story key files', 0):,} story key files made and their words sealed in "
             f"{report.key_seconds:.0f} s ({per * 1000:.2f} ms each with {fill.KEY_THREADS} threads; "
-            f"100,000 would take about {per * 100_000:.0f} s); {report.key_files:,} key files, {total / 1e6:.1f} MB"
+            f"100,000 would take about {per * 100_000:.0f} s); {len(stats):,} key files (with the waiting emails'), "
+            f"{size / 1e6:.1f} MB of keys in {disk / 1e6:.0f} MB of disk blocks"
         )
 
 

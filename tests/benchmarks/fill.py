@@ -80,7 +80,7 @@ class FillReport:
     who: dict[str, str] = field(default_factory=dict)  # role -> email
     ids: dict[str, int] = field(default_factory=dict)  # batch, post, phase ...
     seconds: float = 0.0
-    key_seconds: float = 0.0  # making and sealing the stories' keys (part of ``seconds``)
+    key_seconds: float = 0.0  # making the stories' key files and sealing with them (part of ``seconds``)
     key_files: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -150,9 +150,9 @@ def fill(app: Flask, scale: float, *, seed: int = 7, log: Any = print) -> FillRe
     report.ids["phase"] = phase
     _fill_claims(n, finance, member, person, now, rng, step, report)
     _fill_audit(n["audit"], admin, staff, first_user, n["users"], now, step)
-    key_began = time.perf_counter()
-    report.key_files = _fill_stories(app, n["stories"], projects, admin, staff, person, now, rng, step)
-    report.key_seconds = time.perf_counter() - key_began
+    report.key_files, report.key_seconds = _fill_stories(
+        app, n["stories"], projects, admin, staff, person, now, rng, step
+    )
     report.ids["post"] = _fill_learning(n["posts"], n["comments"], projects, person, member, now, rng, step)
     report.key_files += _fill_outbox(n["outbox"], n["users"], now, step)
     db.session.execute(sa.text("ANALYZE"))  # both databases: the planner sees the real sizes
@@ -422,7 +422,7 @@ def _fill_stories(
     now: datetime,
     rng: random.Random,
     step: Any,
-) -> int:
+) -> tuple[int, float]:
     """Stories: 85% published, the rest waiting, in review, declined or withdrawn; scopes
     public 60%, members-only 30%, research-only 10%; a third from a project; every one sealed,
     and every published, shown one in the search index (plain words, as ``stories.indexing`` does)."""
@@ -450,9 +450,11 @@ def _fill_stories(
     scopes = ["public"] * 6 + ["network"] * 3 + ["research"]
     # A withdrawn story's key was destroyed and its words emptied (stories.withdrawal): no key file.
     kept = [k for k in range(count) if states[(k * 37) % 100] != "withdrawn"]
+    key_began = time.perf_counter()
     with ThreadPoolExecutor(KEY_THREADS) as pool:
         made = pool.map(lambda k: _sealed_story(app, *plain[k], "Consent form on file."), kept, chunksize=64)
         sealed = dict(zip(kept, made, strict=True))
+    key_seconds = time.perf_counter() - key_began
     step("story key files", len(sealed))
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -500,7 +502,7 @@ def _fill_stories(
             ),
         ),
     )
-    return len(sealed)
+    return len(sealed), key_seconds
 
 
 def _fill_learning(
