@@ -233,13 +233,14 @@ class Server:
             self.process.wait()
 
 
-def serve(app_spec: str, env: dict[str, str], workers: int, log: Path) -> Server:
+def serve(app_spec: str, env: dict[str, str], workers: int, log: Path, timeout: int = 30) -> Server:
     """gunicorn with the project's gunicorn.conf.py (run from the project folder), ``workers``
-    sync workers, no access log (as by default); waits until it answers."""
+    sync workers, gunicorn's default 30 s worker timeout and no access log (as in production);
+    waits until it answers."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "gunicorn.conf.py"),
-        "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "120", app_spec,
+        "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", str(timeout), app_spec,
     ]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT
@@ -454,13 +455,18 @@ def export(server: Server, session: HttpSession, path: str) -> Export:
         received[1] += chunk.count(b"\n")
 
     began = time.perf_counter()
-    status, _headers, _ = session.request("GET", path, stream=take)
+    try:
+        status, _headers, _ = session.request("GET", path, stream=take)
+    except (http.client.HTTPException, OSError):
+        status = 0  # cut off: gunicorn's worker timeout killed the worker (see gunicorn.log)
     seconds = time.perf_counter() - began
     running = False
     sampler.join()
     time.sleep(0.2)
     after = {pid: rss_kb(pid) for pid in workers}
     pid = max(workers, key=lambda p: peak[p] - before[p])
+    if not after[pid]:  # the worker was killed: its last sample stands for "after"
+        after[pid] = peak[pid]
     return Export(
         status,
         seconds,
@@ -639,8 +645,8 @@ def measure(args: argparse.Namespace, folder: str, uri: str, report: fill.FillRe
     logs = Path(folder, "gunicorn.log")
     env = fill.environment(folder, uri)
     app = fill.make_app(folder, uri)
-    portal = serve("wsgi:app", env, args.workers, logs)
-    reference = serve("tests.benchmarks.reference_app:create()", env, args.workers, logs)
+    portal = serve("wsgi:app", env, args.workers, logs, args.timeout)
+    reference = serve("tests.benchmarks.reference_app:create()", env, args.workers, logs, args.timeout)
     try:
         sessions = {role: sign_in_http(portal.port, email) for role, email in report.who.items()}
         formats = {**report.ids, "claims_csv": claims_export_path(app)}
@@ -735,6 +741,12 @@ def measure_exports(app: Flask, portal: Server, sessions: dict[str, HttpSession]
             print(f"{page.name:20} (the portal has no such export yet)")
             continue
         found = export(portal, sessions[page.who], path)
+        if not found.status:
+            print(
+                f"{page.name:20} CUT OFF after {found.seconds:.1f} s and {found.megabytes:.1f} MB (a worker timeout? "
+                f"see gunicorn.log); RSS {found.before_mb:.0f}M before, {found.peak_mb:.0f}M at the peak"
+            )
+            continue
         print(
             f"{page.name:20} {found.status:6} {found.seconds:8.2f} {found.megabytes:7.1f} {found.rows:9,} "
             f"{found.before_mb:10.0f}M {found.peak_mb:6.0f}M {found.after_mb:6.0f}M {found.peak_mb - found.before_mb:6.0f}M"
@@ -754,6 +766,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=10, help="wrk's duration per page")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--timeout", type=int, default=30, help="gunicorn's worker timeout (its default: 30 s)")
     parser.add_argument("--only", default="", help="load only the pages whose name contains this")
     parser.add_argument("--skip-exports", action="store_true")
     parser.add_argument("--skip-explain", action="store_true")
