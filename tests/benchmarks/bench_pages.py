@@ -704,7 +704,8 @@ def measure_pages(
         print(
             f"{name:32} {who:8} {load.requests_per_second:7.1f} {load.requests_per_second / near.requests_per_second:6.2f} "
             f"{load.p50:7.1f} {load.p95:7.1f} {load.p99:7.1f} {load.p95 / max(near.p95, 1e-9):6.2f} "
-            f"{count!s:>7} {size / 1024:6.1f} {status!s:>6} {load.errors:6} {near.requests_per_second:7.1f}",
+            f"{count!s:>7} {size / 1024:6.1f} {status!s:>6} {load.errors:6} {near.requests_per_second:7.1f}"
+            + ("  (no request finished within the run: each took longer)" if not load.requests_per_second else ""),
             flush=True,
         )
 
