@@ -162,6 +162,9 @@ class Claim(Model):
         sa.Index("ix_claims_state_paid_on", "state", "paid_on"),  # days to payment over the last 90 days
         sa.Index("ix_claims_claimant_activity_id", "claimant_id", "activity_date", "id"),
         sa.Index("ix_claims_batch_id_id", "batch_id", "id"),
+        # A project's spend (fees and expenses of its claims in the committed states): with the
+        # state beside the project, SQLite no longer reads every committed claim for each project.
+        sa.Index("ix_claims_project_state", "project_id", "state"),
         sa.CheckConstraint("units > 0", name="units_positive"),
         sa.CheckConstraint("fee_pence >= 0", name="fee_not_negative"),
         sa.CheckConstraint("fee_pence <= full_fee_pence", name="fee_at_most_full_fee"),
@@ -178,7 +181,7 @@ class Claim(Model):
     full_fee_pence: Mapped[int]  # units x rate
     fee_pence: Mapped[int]  # what the claimant asks for: the full fee unless they reduced it
     payment_declined: Mapped[bool] = mapped_column(default=False)  # time counted, fee paid as £0
-    project_id: Mapped[int | None] = mapped_column(sa.ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(sa.ForeignKey("projects.id"))  # indexed with state
     cost_code: Mapped[str] = mapped_column(sa.String(40), default="")  # programme claims
     notes: Mapped[str] = mapped_column(sa.Text, default="")
 
