@@ -6,7 +6,9 @@ task, and a concurrent writer is never locked out."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -575,3 +577,45 @@ def test_marking_attendance_drafts_every_claim_in_statements_that_do_not_grow(
     mine = [m for m in emails if m.subject == "A claim for Workshop many is ready for you"]
     assert len(mine) == 40 and len({m.key_id for m in mine}) == 40
     assert all("so we started a claim for your time" in m.body and "/claims/" in m.body for m in mine)
+
+
+def test_every_approved_claim_goes_in_one_batch_from_the_finance_page(
+    app: Flask, users: dict[str, Any], activities: list[ActivityType], claimants: list[Any]
+) -> None:
+    app.config["PAGE_SIZE"] = 5
+    ids = approved_claims(12, claimants, activities, users["staff"])
+    mine = approved_claims(1, [users["finance"]], activities, users["staff"])
+    finance = client_for(app, users["finance"])
+    page = finance.get("/finance").get_data(as_text=True)
+    assert "Put every approved claim in this batch" in page  # more than one page of claims
+    seen = re.search(r'name="approved_until" type="hidden" value="([^"]+)"', page) or re.search(
+        r'type="hidden" name="approved_until" value="([^"]+)"', page
+    )
+    assert seen is not None
+    later = approved_claims(1, claimants, activities, users["staff"])  # approved after the page was shown
+    db.session.execute(sa.update(Claim).where(Claim.id.in_(later)).values(approved_at=utcnow() + timedelta(minutes=1)))
+    db.session.commit()
+    response = finance.post(
+        "/finance/batches",
+        data={"reference": "ALL-1", "every_approved": "y", "approved_until": html.unescape(seen.group(1))},
+    )
+    assert response.status_code == 303
+    batch = db.session.scalar(sa.select(PaymentBatch).where(PaymentBatch.reference == "ALL-1"))
+    assert batch is not None
+    in_batch = set(db.session.scalars(sa.select(Claim.id).where(Claim.batch_id == batch.id)))
+    assert in_batch == set(ids)  # every page's claims; not their own, not one approved later
+    assert not in_batch & set(mine + later)
+
+
+def test_every_approved_claim_from_a_stale_or_forged_page_is_refused(
+    app: Flask, users: dict[str, Any], activities: list[ActivityType], claimants: list[Any]
+) -> None:
+    approved_claims(3, claimants, activities, users["staff"])
+    finance = client_for(app, users["finance"])
+    for forged in ("", "yesterday", "2026-12-01T10:00:00"):  # no time zone: not one the page wrote
+        response = finance.post(
+            "/finance/batches", data={"reference": "ALL-2", "every_approved": "y", "approved_until": forged}
+        )
+        assert response.status_code == 422
+        assert "This page is out of date. Reload it and try again." in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(PaymentBatch).where(PaymentBatch.reference == "ALL-2")) is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +56,25 @@ CSV_COLUMNS = [
 def _require_finance(user: User) -> None:
     if not permissions.can(user, "payments.batches"):
         raise NotAllowed("finance only")
+
+
+def every_approved_claim(*, by: User, approved_until: datetime | None) -> list[int]:
+    """Every approved claim not in a batch, approved by ``approved_until`` (when finance saw the
+    list), except ``by``'s own (nobody pays themselves): one query of ids, whatever their number."""
+    if approved_until is None:
+        raise RuleBroken("claim_ids", "This page is out of date. Reload it and try again.")
+    return list(
+        db.session.scalars(
+            sa.select(Claim.id)
+            .where(
+                Claim.state == ClaimState.APPROVED,
+                Claim.batch_id.is_(None),
+                Claim.claimant_id != by.id,
+                Claim.approved_at <= approved_until,
+            )
+            .order_by(Claim.id)
+        )
+    )
 
 
 def create_batch(*, reference: str, claim_ids: list[int], by: User) -> PaymentBatch:

@@ -17,6 +17,7 @@ from portal.accounts.models import User
 from portal.core.changes import Outcome, apply, done, refused
 from portal.core.confirm import ask, confirmed
 from portal.core.csv_export import csv_response
+from portal.core.db import utcnow
 from portal.core.errors import RuleBroken
 from portal.core.extensions import db
 from portal.core.formatting import london_today
@@ -48,7 +49,14 @@ def _apply_to_claims(form: FlaskForm, field: str, change: Callable[[], T]) -> Ou
     return apply(form, flushed, stale_message=CHANGED_MEANWHILE)
 
 
+def _chosen(form: CreateBatchForm) -> list[int]:
+    if form.every_approved.data:
+        return batches.every_approved_claim(by=current_user, approved_until=form.approved_until_moment())
+    return form.claim_ids.data or []
+
+
 def _dashboard(form: CreateBatchForm, status: int = 200) -> Response:
+    form.approved_until.data = utcnow().isoformat()
     page = dashboards.unbatched_page()
     awaiting = dashboards.awaiting_batches(AWAITING_SHOWN)
     return render(
@@ -79,9 +87,7 @@ def create_batch() -> Response:
     outcome = _apply_to_claims(
         form,
         "claim_ids",
-        lambda: batches.create_batch(
-            reference=form.reference.data or "", claim_ids=form.claim_ids.data or [], by=current_user
-        ),
+        lambda: batches.create_batch(reference=form.reference.data or "", claim_ids=_chosen(form), by=current_user),
     )
     if not outcome:
         return _dashboard(form, status=422)

@@ -9,10 +9,11 @@ must have words, a payment date cannot be in the future); the forms only parse.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.core.form_fields import DateInputField, PoundsField, VersionField, ascii_digits, strip
@@ -132,6 +133,19 @@ class CreateBatchForm(FlaskForm):
         description="A name for this payment run that finance will recognise, like PAY-2026-11.",
     )
     claim_ids = ClaimIdsField("Claims to pay in this batch")
+    every_approved = BooleanField(
+        "Put every approved claim in this batch",
+        description="Every claim approved by the time this page was shown, on every page of the list, "
+        "except your own. The ticks above are then not needed.",
+    )
+    approved_until = HiddenField()  # when the page was shown: claims approved after it are left out
+
+    def approved_until_moment(self) -> datetime | None:
+        try:
+            moment = datetime.fromisoformat(self.approved_until.data or "")
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else None
 
 
 class MarkPaidForm(FlaskForm):

@@ -354,6 +354,7 @@ def test_member_claims_lead_confirms_staff_approve_finance_pay_member_sees_it_pa
     check_axe(finance)
     # Every claim as a spreadsheet, from the dashboard's link; a wrong date range is told, not downloaded.
     finance.goto("/finance")
+    check_axe(finance)
     finance.get_by_role("link", name="Download claims").click()
     expect(finance.get_by_role("heading", level=1)).to_have_text("Download claims")
     check_axe(finance)
