@@ -45,6 +45,7 @@ import pyotp
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
 
 from portal.core.config import PROJECT_ROOT
 from portal.core.extensions import db
@@ -609,7 +610,12 @@ def prepare(args: argparse.Namespace) -> tuple[str, str, fill.FillReport]:
         print(
             f"Reusing the {report.dialect} fill at scale {report.scale} in {folder} (filled in {report.seconds:.0f} s)."
         )
-        return folder, fill.database_uri(folder, database_url, schema), report
+        uri = fill.database_uri(folder, database_url, schema)
+        app = fill.make_app(folder, uri)
+        with app.app_context():  # a fill made before newer revisions gets their indexes
+            upgrade()
+            db.engine.dispose()
+        return folder, uri, report
     folder = os.path.abspath(args.folder or tempfile.mkdtemp(prefix="portal-bench-"))
     os.makedirs(folder, exist_ok=True)
     shutil.rmtree(os.path.join(folder, "story-keys"), ignore_errors=True)
