@@ -259,6 +259,14 @@ def pounds(pence: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
+def payment_method(claim: Claim, preference: PaymentPreference | None) -> PaymentMethod:
+    """How a claim is paid: nothing when its fee is declined, else as the claimant chose (bank
+    transfer when they never said)."""
+    if claim.payment_declined:
+        return PaymentMethod.DECLINE
+    return preference.method if preference else PaymentMethod.BANK_TRANSFER
+
+
 def batch_rows(batch: PaymentBatch) -> Iterator[list[str]]:
     """One row per claim; streamed in chunks so a large batch never loads at once."""
     expenses = (  # the batch's expenses only, not every expense line there is
@@ -283,13 +291,7 @@ def batch_rows(batch: PaymentBatch) -> Iterator[list[str]]:
         .execution_options(yield_per=500)
     )
     for claim, preference, expenses_pence in db.session.execute(query):
-        method = (
-            PaymentMethod.DECLINE
-            if claim.payment_declined
-            else preference.method
-            if preference
-            else PaymentMethod.BANK_TRANSFER
-        )
+        method = payment_method(claim, preference)
         fee = claim.payable_fee_pence
         yield [
             str(claim.id),

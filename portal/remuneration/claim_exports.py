@@ -18,8 +18,8 @@ from sqlalchemy.orm import joinedload
 
 from portal.core.csv_export import key_batches, text_cell
 from portal.core.extensions import db
-from portal.remuneration.batches import pounds
-from portal.remuneration.models import Claim, ClaimState, ExpenseLine, PaymentBatch, PaymentMethod, PaymentPreference
+from portal.remuneration.batches import payment_method, pounds
+from portal.remuneration.models import Claim, ClaimState, ExpenseLine, PaymentBatch, PaymentPreference
 
 STEP = 1000
 CLAIM_EXPORT_COLUMNS = [
@@ -88,13 +88,7 @@ def claim_export_rows(state: ClaimState | None, start: date | None, end: date | 
         for claim, preference, expenses_pence, batch_reference in db.session.execute(_step(ids)):
             if not keep(claim):  # changed between the two reads
                 continue
-            method = (
-                PaymentMethod.DECLINE
-                if claim.payment_declined
-                else preference.method
-                if preference
-                else PaymentMethod.BANK_TRANSFER
-            )
+            method = payment_method(claim, preference)
             fee, expenses_total = claim.payable_fee_pence, int(expenses_pence)
             yield [
                 str(claim.id),
