@@ -20,6 +20,7 @@ of 25 stories reads 25 small files and runs no extra query.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 import secrets
@@ -56,7 +57,10 @@ def master_secret() -> str:
     return str(current_app.config.get("STORY_MASTER_KEY") or current_app.config["SECRET_KEY"])
 
 
+@functools.lru_cache(maxsize=4)
 def _master(secret: str) -> AESGCM:
+    """The master key's cipher, derived once per process for each secret (a page that shows 25
+    stories opens 25 key files; deriving it again for each cost as much as the opening)."""
     return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_WRAPPING).derive(secret.encode()))
 
 
