@@ -49,7 +49,7 @@ from flask_migrate import upgrade
 
 from portal.core.config import PROJECT_ROOT
 from portal.core.extensions import db
-from tests.benchmarks import fill
+from tests.benchmarks import explain, fill
 
 HERE = Path(__file__).resolve().parent
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -376,40 +376,6 @@ def explain_page(app: Flask, client: FlaskClient, path: str, table: str) -> list
     ]
 
 
-def explain_helper(app: Flask, email: str, name: str, build: Callable[[Any], sa.Select[Any]]) -> list[str]:
-    """The plan of the domain's own list query for ``email`` (its first page of 25), as sent."""
-    from portal.accounts.models import User
-
-    with app.app_context():
-        user = db.session.scalar(sa.select(User).where(User.email == email))
-        with capture(db.engine) as captured:
-            began = time.perf_counter()
-            db.session.execute(build(user).limit(25)).unique().all()
-            seconds = time.perf_counter() - began
-        db.session.rollback()
-    statement, parameters, _ = captured.statements[0]
-    return [
-        f"-- {name}, first page, {seconds * 1000:.1f} ms:",
-        *_short(statement),
-        "-- plan:",
-        *_plan(app, statement, parameters),
-    ]
-
-
-def helper_queries() -> list[tuple[str, Callable[[Any], sa.Select[Any]]]]:
-    """The members' library and feed queries, from the functions the pages build them with."""
-    from portal.learning import posts
-    from portal.stories import library
-
-    return [
-        (
-            "stories.library.library_query(member, Filters())",
-            lambda user: library.library_query(user, library.Filters()),
-        ),
-        ("learning.posts.feed_query(member)", lambda user: posts.feed_query(user)),
-    ]
-
-
 def _short(statement: str) -> list[str]:
     """The query without its column list (SELECT … FROM ...), in lines of 160 characters."""
     flat = " ".join(statement.split())
@@ -667,10 +633,8 @@ def measure(args: argparse.Namespace, folder: str, uri: str, report: fill.FillRe
             measure_exports(app, portal, sessions, formats)
         if not args.skip_explain:
             print(f"\nEXPLAIN ({report.dialect})")
-            for name, build in helper_queries():
-                print(f"\n{name}")
-                for line in explain_helper(app, report.who["member"], name, build):
-                    print(f"  {line}")
+            with app.app_context():  # every query the library and feed pages send (tests/benchmarks/explain.py)
+                print(explain.report())
             for page, table in EXPLAINED:
                 print(f"\n{page.name} page: {page.path} as {page.who}")
                 for line in explain_page(app, test_client_for(app, sessions, page.who), page.path, table):
