@@ -20,7 +20,7 @@ from pathlib import Path
 # Before prometheus_client is first imported (it chooses its mode then): the workers inherit it.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="portal-metrics-"))
 
-from prometheus_client import multiprocess  # noqa: E402
+from prometheus_client import multiprocess  # after the folder is set: the client reads it on import
 
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
 

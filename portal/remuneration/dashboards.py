@@ -160,12 +160,19 @@ def expenses_by_claim(claim_ids: Iterable[int]) -> dict[int, int]:
 
 def confirmations_query(lead: User) -> sa.Select[Claim]:
     """Submitted claims by other people on projects ``lead`` leads, the longest waiting first."""
-    led = sa.select(TeamMembership.project_id).where(
-        TeamMembership.user_id == lead.id, TeamMembership.role == TeamRole.LEAD
-    )
+    # Driven from the lead's memberships (a few rows), then each project's submitted claims through
+    # ix_claims_project_state: written as ``project_id IN (...)``, SQLite scanned every claim.
     return (
         sa.select(Claim)
-        .where(Claim.state == ClaimState.SUBMITTED, Claim.project_id.in_(led), Claim.claimant_id != lead.id)
+        .join(
+            TeamMembership,
+            sa.and_(
+                TeamMembership.project_id == Claim.project_id,
+                TeamMembership.user_id == lead.id,
+                TeamMembership.role == TeamRole.LEAD,
+            ),
+        )
+        .where(Claim.state == ClaimState.SUBMITTED, Claim.claimant_id != lead.id)
         .options(*_with_people())
         .order_by(Claim.submitted_at, Claim.id)
     )
